@@ -1,0 +1,26 @@
+//! WebSocket close codes the server uses, and why. Mirrored in `protocol/README.md`.
+
+/// The server is shutting down or draining.
+pub const GOING_AWAY: u16 = 1001;
+/// A malformed WebSocket frame (reserved bits, bad continuation, bad close frame).
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// A text frame: Arena speaks binary MessagePack only.
+pub const UNSUPPORTED_DATA: u16 = 1003;
+/// A binary message that is not a valid [`crate::ClientMsg`].
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// A well-formed message with values out of range (NaN, infinite, too long).
+pub const POLICY_VIOLATION: u16 = 1008;
+/// A message larger than [`crate::MAX_CLIENT_MESSAGE_BYTES`].
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// The room failed; the client may join another.
+pub const INTERNAL_ERROR: u16 = 1011;
+/// The upgrade asked for a protocol version (`v=`) this server does not speak.
+pub const VERSION_MISMATCH: u16 = 4000;
+/// The room asked for is full.
+pub const ROOM_FULL: u16 = 4001;
+/// The join query was invalid (bad name or room id).
+pub const BAD_JOIN: u16 = 4002;
+/// The client did not read its messages fast enough and fell too far behind.
+pub const TOO_SLOW: u16 = 4003;
+/// The room closed.
+pub const ROOM_CLOSED: u16 = 4004;

@@ -1,0 +1,28 @@
+//! Wire types shared by the Arena server and its clients, encoded as MessagePack.
+//!
+//! Every WebSocket message is one binary frame holding one MessagePack value:
+//! a [`ClientMsg`] from client to server, a [`ServerMsg`] from server to client.
+//! Structs are encoded as arrays (field order is the wire order), enums as a
+//! one-entry map from the variant name to its fields. `protocol/README.md` is
+//! the full reference, written so a client in another language can be built
+//! from it alone.
+
+pub mod client_msg;
+pub mod close_code;
+pub mod codec;
+pub mod ids;
+pub mod lobby;
+pub mod server_msg;
+pub mod snapshot;
+pub mod tick;
+
+pub use client_msg::{ClientMsg, Input, Ping};
+pub use codec::{CodecError, MAX_CLIENT_MESSAGE_BYTES, decode_client, decode_server, encode};
+pub use ids::{NetId, PlayerId};
+pub use server_msg::{ErrorMsg, PlayerInfo, Pong, ServerMsg, Welcome};
+pub use snapshot::{EntityKind, EntityState, Snapshot, SnapshotBody};
+pub use tick::Tick;
+
+/// Version of the wire format. A client announces it in the upgrade query (`v=`);
+/// the server closes a connection that speaks another one with [`close_code::VERSION_MISMATCH`].
+pub const PROTOCOL_VERSION: u16 = 1;
