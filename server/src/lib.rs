@@ -1,1 +1,16 @@
+//! Arena server library: everything but argument parsing lives here, so tests,
+//! benches and bots can start a real server on `127.0.0.1:0`.
 
+pub mod assets;
+pub mod config;
+pub mod http;
+pub mod join;
+pub mod room;
+pub mod rooms;
+pub mod server;
+pub mod session;
+pub mod settings;
+pub mod shutdown;
+
+pub use config::Config;
+pub use server::run;

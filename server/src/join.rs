@@ -1,0 +1,90 @@
+//! The join request in the upgrade's query string (`/ws?v=1&room=…&name=…`) and its checks.
+
+use arena_protocol::{PROTOCOL_VERSION, close_code};
+
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 24;
+/// Longest room id, in bytes.
+pub const MAX_ROOM_ID_LEN: usize = 32;
+
+/// The raw query, as the client sent it.
+#[derive(Clone, Debug, Default)]
+pub struct JoinQuery {
+    pub version: Option<String>,
+    pub room: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A checked join.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Join {
+    pub room: Option<String>,
+    pub name: String,
+}
+
+impl JoinQuery {
+    /// Parse `v`, `room` and `name` from a query string; other keys are ignored.
+    pub fn parse(query: Option<&str>) -> JoinQuery {
+        let mut out = JoinQuery::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let value = value.into_owned();
+            match &*key {
+                "v" => out.version = Some(value),
+                "room" => out.room = Some(value),
+                "name" => out.name = Some(value),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Check the query; a refusal carries the close code and reason to send.
+    pub fn validate(&self) -> Result<Join, (u16, String)> {
+        if let Some(v) = &self.version
+            && v.trim() != PROTOCOL_VERSION.to_string()
+        {
+            return Err((
+                close_code::VERSION_MISMATCH,
+                format!("protocol version {v:.10} is not supported; this server speaks {PROTOCOL_VERSION}"),
+            ));
+        }
+        let room = match self.room.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(id) if id.len() <= MAX_ROOM_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                Some(id.to_string())
+            }
+            Some(_) => {
+                return Err((close_code::BAD_JOIN, format!("room id must be 1-{MAX_ROOM_ID_LEN} letters, digits, '-' or '_'")));
+            }
+        };
+        let name = match self.name.as_deref().map(str::trim) {
+            None | Some("") => "guest".to_string(),
+            Some(name) if name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control) => name.to_string(),
+            Some(_) => {
+                return Err((close_code::BAD_JOIN, format!("name must be at most {MAX_NAME_CHARS} characters without control characters")));
+            }
+        };
+        Ok(Join { room, name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_checks_a_join() {
+        let q = JoinQuery::parse(Some("v=1&room=lobby-2&name=Ann%20B"));
+        assert_eq!(q.validate().unwrap(), Join { room: Some("lobby-2".into()), name: "Ann B".into() });
+        assert_eq!(JoinQuery::parse(None).validate().unwrap(), Join { room: None, name: "guest".into() });
+    }
+
+    #[test]
+    fn refuses_other_versions_bad_rooms_and_names() {
+        assert_eq!(JoinQuery::parse(Some("v=2")).validate().unwrap_err().0, close_code::VERSION_MISMATCH);
+        assert_eq!(JoinQuery::parse(Some("room=../etc")).validate().unwrap_err().0, close_code::BAD_JOIN);
+        let long = "x".repeat(MAX_NAME_CHARS + 1);
+        assert_eq!(JoinQuery::parse(Some(&format!("name={long}"))).validate().unwrap_err().0, close_code::BAD_JOIN);
+        assert_eq!(JoinQuery::parse(Some("name=a%07b")).validate().unwrap_err().0, close_code::BAD_JOIN);
+    }
+}

@@ -1,0 +1,148 @@
+//! Simulate phase, combat: firing, hits, deaths, score and respawns.
+
+use arena_protocol::server_msg::Kill;
+use bevy_ecs::prelude::*;
+use glam::Vec2;
+use rand::Rng;
+
+use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score, Weapon};
+use super::resources::{Clock, KillFeed, NetIds, PlayerIndex, RoomRng, Rules};
+
+/// A player holding fire whose weapon is ready spawns a projectile along its aim,
+/// just outside its own circle.
+pub fn fire_weapons(
+    mut commands: Commands,
+    clock: Res<Clock>,
+    rules: Res<Rules>,
+    mut net_ids: ResMut<NetIds>,
+    mut shooters: Query<(&Player, &Body, &Controls, &mut Weapon), Without<Dead>>,
+) {
+    let s = &rules.settings;
+    for (player, body, controls, mut weapon) in &mut shooters {
+        if !controls.fire || weapon.ready_at.is_after(clock.tick) {
+            continue;
+        }
+        weapon.ready_at = clock.tick.add(rules.fire_cooldown_ticks);
+        let dir = Vec2::from_angle(controls.aim);
+        let pos = body.pos + dir * (s.player_radius + s.projectile_radius + 1.0);
+        commands.spawn((
+            Net(net_ids.allocate()),
+            Body { pos, vel: dir * s.projectile_speed },
+            Projectile { owner: player.id, from: pos, expires_at: clock.tick.add(rules.projectile_lifetime_ticks) },
+        ));
+    }
+}
+
+/// Distance from `point` to the segment `a`–`b`.
+fn distance_to_segment(point: Vec2, a: Vec2, b: Vec2) -> f32 {
+    let ab = b - a;
+    let t = if ab.length_squared() > 0.0 { ((point - a).dot(ab) / ab.length_squared()).clamp(0.0, 1.0) } else { 0.0 };
+    point.distance(a + ab * t)
+}
+
+/// Each projectile damages the first living player (other than its shooter)
+/// its path this tick touches — the one nearest to where the path started —
+/// and is gone. A player brought to 0 dies; the shooter scores a kill.
+pub fn resolve_hits(
+    mut commands: Commands,
+    clock: Res<Clock>,
+    rules: Res<Rules>,
+    index: Res<PlayerIndex>,
+    mut feed: ResMut<KillFeed>,
+    shots: Query<(Entity, &Body, &Projectile)>,
+    mut players: Query<(Entity, &Player, &Body, &mut Health, &mut Score), Without<Projectile>>,
+) {
+    let s = &rules.settings;
+    let reach = s.player_radius + s.projectile_radius;
+    for (shot_entity, shot_body, shot) in &shots {
+        let mut first_hit: Option<(Entity, f32)> = None;
+        for (entity, player, body, health, _) in &players {
+            if player.id == shot.owner || health.0 == 0 {
+                continue;
+            }
+            if distance_to_segment(body.pos, shot.from, shot_body.pos) <= reach {
+                let along = body.pos.distance_squared(shot.from);
+                if first_hit.is_none_or(|(_, best)| along < best) {
+                    first_hit = Some((entity, along));
+                }
+            }
+        }
+        let Some((victim_entity, _)) = first_hit else { continue };
+        commands.entity(shot_entity).despawn();
+        let Ok((_, victim, _, mut health, mut score)) = players.get_mut(victim_entity) else { continue };
+        health.0 = health.0.saturating_sub(s.projectile_damage);
+        if health.0 > 0 {
+            continue;
+        }
+        score.deaths += 1;
+        let victim_id = victim.id;
+        commands.entity(victim_entity).insert(Dead { respawn_at: clock.tick.add(rules.respawn_delay_ticks) });
+        feed.0.push(Kill { killer: shot.owner, victim: victim_id });
+        if let Some(&killer) = index.0.get(&shot.owner)
+            && let Ok((_, _, _, _, mut killer_score)) = players.get_mut(killer)
+        {
+            killer_score.kills += 1;
+        }
+    }
+}
+
+/// Dead players stand still; when their delay is over they come back at full
+/// health at a free spot.
+pub fn respawn(
+    mut commands: Commands,
+    clock: Res<Clock>,
+    rules: Res<Rules>,
+    mut rng: ResMut<RoomRng>,
+    mut dead: Query<(Entity, &Dead, &mut Body, &mut Health, &mut Controls)>,
+    alive: Query<&Body, Without<Dead>>,
+) {
+    for (entity, dead, mut body, mut health, mut controls) in &mut dead {
+        body.vel = Vec2::ZERO;
+        if dead.respawn_at.is_after(clock.tick) {
+            continue;
+        }
+        body.pos = free_spot(&rules, &mut rng, alive.iter().map(|b| b.pos));
+        health.0 = rules.settings.max_health;
+        controls.fire = false;
+        commands.entity(entity).remove::<Dead>();
+    }
+}
+
+/// A spawn point away from `occupied`: the best of a few random candidates,
+/// judged by the distance to the nearest occupied point.
+pub fn free_spot(rules: &Rules, rng: &mut RoomRng, occupied: impl Iterator<Item = Vec2> + Clone) -> Vec2 {
+    const CANDIDATES: usize = 12;
+    let s = &rules.settings;
+    let margin = s.player_radius * 2.0;
+    let mut best = Vec2::new(s.arena_width / 2.0, s.arena_height / 2.0);
+    let mut best_clearance = f32::MIN;
+    for _ in 0..CANDIDATES {
+        let candidate = Vec2::new(
+            rng.0.random_range(margin..s.arena_width - margin),
+            rng.0.random_range(margin..s.arena_height - margin),
+        );
+        let clearance = occupied.clone().map(|p| p.distance(candidate)).fold(f32::MAX, f32::min);
+        if clearance > best_clearance {
+            best = candidate;
+            best_clearance = clearance;
+        }
+        if clearance > s.player_radius * 8.0 {
+            break;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_distance_covers_the_whole_path() {
+        let a = Vec2::new(0.0, 0.0);
+        let b = Vec2::new(100.0, 0.0);
+        assert_eq!(distance_to_segment(Vec2::new(50.0, 10.0), a, b), 10.0);
+        assert_eq!(distance_to_segment(Vec2::new(-10.0, 0.0), a, b), 10.0);
+        assert_eq!(distance_to_segment(Vec2::new(5.0, 5.0), a, a), 50f32.sqrt());
+    }
+}

@@ -1,0 +1,79 @@
+//! ECS resources of a room's world: configuration, clock and per-tick buffers.
+
+use std::collections::HashMap;
+
+use arena_protocol::server_msg::Kill;
+use arena_protocol::{Input, NetId, PlayerId, SnapshotBody, Tick};
+use bevy_ecs::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::settings::GameSettings;
+
+/// The game rules, with durations turned into ticks once.
+#[derive(Resource, Clone, Debug)]
+pub struct Rules {
+    pub settings: GameSettings,
+    pub fire_cooldown_ticks: u32,
+    pub respawn_delay_ticks: u32,
+    pub projectile_lifetime_ticks: u32,
+}
+
+impl Rules {
+    pub fn new(settings: GameSettings, tick_rate_hz: u16) -> Rules {
+        let ticks = |seconds: f32| ((seconds * f32::from(tick_rate_hz)).round() as u32).max(1);
+        Rules {
+            fire_cooldown_ticks: ticks(settings.fire_cooldown_s),
+            respawn_delay_ticks: ticks(settings.respawn_delay_s),
+            projectile_lifetime_ticks: ticks(settings.projectile_lifetime_s),
+            settings,
+        }
+    }
+}
+
+/// The room's clock: the tick being simulated and its length.
+#[derive(Resource, Clone, Copy, Debug)]
+pub struct Clock {
+    pub tick: Tick,
+    /// Seconds per tick.
+    pub dt: f32,
+}
+
+/// Inputs received since the last tick, in arrival order.
+#[derive(Resource, Default, Debug)]
+pub struct PendingInputs(pub Vec<(PlayerId, Input)>);
+
+/// Network id → entity, for the players in the room.
+#[derive(Resource, Default, Debug)]
+pub struct PlayerIndex(pub HashMap<PlayerId, Entity>);
+
+/// Hands out network ids; 2^32 before one is reused.
+#[derive(Resource, Default, Debug)]
+pub struct NetIds {
+    next: u32,
+}
+
+impl NetIds {
+    pub fn allocate(&mut self) -> NetId {
+        self.next = self.next.wrapping_add(1);
+        NetId(self.next)
+    }
+}
+
+/// Randomness for spawn spots; seeded so world-stepping tests repeat.
+#[derive(Resource)]
+pub struct RoomRng(pub StdRng);
+
+impl RoomRng {
+    pub fn seeded(seed: u64) -> RoomRng {
+        RoomRng(StdRng::seed_from_u64(seed))
+    }
+}
+
+/// Kills of this tick, for the kill feed; emptied by the room after each tick.
+#[derive(Resource, Default, Debug)]
+pub struct KillFeed(pub Vec<Kill>);
+
+/// The shared snapshot part built by the last tick.
+#[derive(Resource, Default, Debug)]
+pub struct LatestSnapshot(pub Option<SnapshotBody>);

@@ -1,0 +1,174 @@
+//! A room's simulation: the ECS world, its schedule, and the calls the room task makes on it.
+
+use arena_protocol::server_msg::Kill;
+use arena_protocol::{Input, NetId, PlayerId, SnapshotBody, Tick};
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+use glam::Vec2;
+
+use super::components::{Body, Controls, Dead, Health, Net, Player, Score, Weapon};
+use super::resources::{Clock, KillFeed, LatestSnapshot, NetIds, PendingInputs, PlayerIndex, RoomRng, Rules};
+use super::{combat, input, movement, snapshot};
+use crate::settings::GameSettings;
+
+/// The per-tick schedule of a room.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomTick;
+
+/// Phases of a tick, run in this order.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SimSet {
+    Input,
+    Simulate,
+    Snapshot,
+}
+
+/// One room's world and schedule. No sockets, no channels: tests step it directly.
+pub struct RoomWorld {
+    world: World,
+    schedule: Schedule,
+}
+
+impl RoomWorld {
+    pub fn new(settings: GameSettings, tick_rate_hz: u16, seed: u64) -> RoomWorld {
+        let mut world = World::new();
+        world.insert_resource(Rules::new(settings, tick_rate_hz));
+        world.insert_resource(Clock { tick: Tick(0), dt: 1.0 / f32::from(tick_rate_hz) });
+        world.init_resource::<PendingInputs>();
+        world.init_resource::<PlayerIndex>();
+        world.init_resource::<NetIds>();
+        world.init_resource::<KillFeed>();
+        world.init_resource::<LatestSnapshot>();
+        world.insert_resource(RoomRng::seeded(seed));
+
+        let mut schedule = Schedule::new(RoomTick);
+        // Rooms run in parallel with each other; inside one room a single thread
+        // is cheaper than handing a few microseconds of work to a pool.
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.configure_sets((SimSet::Input, SimSet::Simulate, SimSet::Snapshot).chain());
+        schedule.add_systems(input::apply_inputs.in_set(SimSet::Input));
+        schedule.add_systems(
+            (
+                combat::fire_weapons,
+                movement::move_players,
+                movement::move_projectiles,
+                combat::resolve_hits,
+                combat::respawn,
+            )
+                .chain()
+                .in_set(SimSet::Simulate),
+        );
+        schedule.add_systems(snapshot::build_snapshot.in_set(SimSet::Snapshot));
+        RoomWorld { world, schedule }
+    }
+
+    /// Spawn a player at a free spot; returns its entity's network id.
+    pub fn add_player(&mut self, id: PlayerId) -> NetId {
+        let occupied: Vec<Vec2> = self.world.query::<&Body>().iter(&self.world).map(|b| b.pos).collect();
+        let pos = self.world.resource_scope(|world, mut rng: Mut<RoomRng>| {
+            combat::free_spot(world.resource::<Rules>(), &mut rng, occupied.iter().copied())
+        });
+        let net_id = self.world.resource_mut::<NetIds>().allocate();
+        let max_health = self.world.resource::<Rules>().settings.max_health;
+        let entity = self
+            .world
+            .spawn((
+                Player { id },
+                Net(net_id),
+                Body { pos, vel: Vec2::ZERO },
+                Controls::default(),
+                Health(max_health),
+                Score::default(),
+                Weapon::default(),
+            ))
+            .id();
+        self.world.resource_mut::<PlayerIndex>().0.insert(id, entity);
+        net_id
+    }
+
+    /// Remove a player and its entity; its projectiles keep flying.
+    pub fn remove_player(&mut self, id: PlayerId) {
+        if let Some(entity) = self.world.resource_mut::<PlayerIndex>().0.remove(&id) {
+            self.world.despawn(entity);
+        }
+    }
+
+    /// Queue an input for the next tick.
+    pub fn push_input(&mut self, id: PlayerId, input: Input) {
+        self.world.resource_mut::<PendingInputs>().0.push((id, input));
+    }
+
+    /// Advance one tick and return the tick that was simulated.
+    pub fn step(&mut self) -> Tick {
+        let tick = {
+            let mut clock = self.world.resource_mut::<Clock>();
+            clock.tick = clock.tick.next();
+            clock.tick
+        };
+        self.schedule.run(&mut self.world);
+        tick
+    }
+
+    /// The shared snapshot bytes the last step built.
+    pub fn take_snapshot(&mut self) -> Option<SnapshotBody> {
+        self.world.resource_mut::<LatestSnapshot>().0.take()
+    }
+
+    /// Kills of the last step.
+    pub fn take_kills(&mut self) -> Vec<Kill> {
+        std::mem::take(&mut self.world.resource_mut::<KillFeed>().0)
+    }
+
+    /// `seq` of the newest input applied for `id` (0 before any).
+    pub fn last_input_seq(&self, id: PlayerId) -> u32 {
+        self.player_component::<Controls>(id).map_or(0, |c| c.last_seq)
+    }
+
+    pub fn settings(&self) -> &GameSettings {
+        &self.world.resource::<Rules>().settings
+    }
+
+    pub fn player_count(&self) -> usize {
+        self.world.resource::<PlayerIndex>().0.len()
+    }
+
+    /// A player's position, health, kills, deaths and whether it is dead (tests and diagnostics).
+    pub fn player_state(&self, id: PlayerId) -> Option<PlayerView> {
+        let body = self.player_component::<Body>(id)?;
+        let entity = *self.world.resource::<PlayerIndex>().0.get(&id)?;
+        let score = self.player_component::<Score>(id)?;
+        Some(PlayerView {
+            pos: body.pos,
+            vel: body.vel,
+            health: self.player_component::<Health>(id)?.0,
+            kills: score.kills,
+            deaths: score.deaths,
+            dead: self.world.get::<Dead>(entity).is_some(),
+        })
+    }
+
+    /// Place a player (tests set up encounters with it).
+    pub fn set_player_position(&mut self, id: PlayerId, pos: Vec2) {
+        if let Some(&entity) = self.world.resource::<PlayerIndex>().0.get(&id)
+            && let Some(mut body) = self.world.get_mut::<Body>(entity)
+        {
+            body.pos = pos;
+        }
+    }
+
+    fn player_component<C: Component>(&self, id: PlayerId) -> Option<&C> {
+        let entity = *self.world.resource::<PlayerIndex>().0.get(&id)?;
+        self.world.get::<C>(entity)
+    }
+}
+
+/// A read-only view of one player, for tests and diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlayerView {
+    pub pos: Vec2,
+    pub vel: Vec2,
+    pub health: u16,
+    pub kills: u32,
+    pub deaths: u32,
+    pub dead: bool,
+}

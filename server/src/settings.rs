@@ -1,0 +1,123 @@
+//! Game rules: loaded from `assets/settings.toml`, with the same defaults compiled in.
+
+use serde::Deserialize;
+use std::path::Path;
+
+/// Constants of the game. Every field has a default, so a settings file only
+/// needs the values it changes; unknown keys are an error (a typo must not be ignored).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GameSettings {
+    /// Arena width in world units. Default: 2000.
+    pub arena_width: f32,
+    /// Arena height in world units. Default: 2000.
+    pub arena_height: f32,
+    /// Radius of a player's circle. Default: 20.
+    pub player_radius: f32,
+    /// Speed at full stick, units per second. Default: 300.
+    pub player_speed: f32,
+    /// Health at spawn. Default: 100.
+    pub max_health: u16,
+    /// Seconds between death and respawn. Default: 2.
+    pub respawn_delay_s: f32,
+    /// Seconds between two shots of one player. Default: 0.25.
+    pub fire_cooldown_s: f32,
+    /// Projectile speed, units per second. Default: 900.
+    pub projectile_speed: f32,
+    /// Projectile radius. Default: 5.
+    pub projectile_radius: f32,
+    /// Seconds a projectile flies before it expires. Default: 1.2.
+    pub projectile_lifetime_s: f32,
+    /// Health a hit takes away. Default: 25.
+    pub projectile_damage: u16,
+}
+
+impl Default for GameSettings {
+    fn default() -> Self {
+        GameSettings {
+            arena_width: 2000.0,
+            arena_height: 2000.0,
+            player_radius: 20.0,
+            player_speed: 300.0,
+            max_health: 100,
+            respawn_delay_s: 2.0,
+            fire_cooldown_s: 0.25,
+            projectile_speed: 900.0,
+            projectile_radius: 5.0,
+            projectile_lifetime_s: 1.2,
+            projectile_damage: 25,
+        }
+    }
+}
+
+/// Why a settings file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("settings file {path} is not valid: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("settings file {path}: {problem}")]
+    Invalid { path: String, problem: String },
+}
+
+impl GameSettings {
+    /// Load and validate a settings file.
+    pub fn load(path: &Path) -> Result<GameSettings, SettingsError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read { path: shown.clone(), source })?;
+        let settings: GameSettings =
+            toml::from_str(&text).map_err(|source| SettingsError::Parse { path: shown.clone(), source })?;
+        settings.validate().map_err(|problem| SettingsError::Invalid { path: shown, problem })?;
+        Ok(settings)
+    }
+
+    /// Check that the numbers make a playable game.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("arena_width", self.arena_width),
+            ("arena_height", self.arena_height),
+            ("player_radius", self.player_radius),
+            ("player_speed", self.player_speed),
+            ("respawn_delay_s", self.respawn_delay_s),
+            ("fire_cooldown_s", self.fire_cooldown_s),
+            ("projectile_speed", self.projectile_speed),
+            ("projectile_radius", self.projectile_radius),
+            ("projectile_lifetime_s", self.projectile_lifetime_s),
+        ];
+        for (name, value) in positive {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!("{name} must be a positive number, got {value}"));
+            }
+        }
+        if self.max_health == 0 || self.projectile_damage == 0 {
+            return Err("max_health and projectile_damage must be at least 1".into());
+        }
+        if self.player_radius * 4.0 > self.arena_width.min(self.arena_height) {
+            return Err("the arena must be at least four player radii wide and high".into());
+        }
+        if self.arena_width > 100_000.0 || self.arena_height > 100_000.0 {
+            return Err("the arena may be at most 100000 units wide and high".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_settings_file_equals_the_compiled_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/settings.toml");
+        assert_eq!(GameSettings::load(&path).unwrap(), GameSettings::default());
+    }
+
+    #[test]
+    fn typos_and_nonsense_are_clear_errors() {
+        let unknown = toml::from_str::<GameSettings>("player_sped = 3.0").unwrap_err();
+        assert!(unknown.to_string().contains("player_sped"));
+        let bad = GameSettings { player_speed: -1.0, ..GameSettings::default() };
+        assert!(bad.validate().unwrap_err().contains("player_speed"));
+    }
+}
