@@ -1,1 +1,17 @@
+//! Headless Arena bots: a verified WebSocket client, a bot that plays and
+//! measures, and a load runner. The server's tests reuse [`ArenaClient`].
 
+pub mod behavior;
+pub mod bot;
+pub mod client;
+pub mod connect;
+pub mod load;
+pub mod report;
+pub mod stats;
+
+pub use bot::{BotConfig, run_bot};
+pub use client::{ArenaClient, Incoming, RecvError};
+pub use connect::{ConnectError, connect};
+pub use load::{LoadConfig, Placement, Progress, run_load};
+pub use report::Report;
+pub use stats::{BotStats, Totals};

@@ -1,1 +1,93 @@
-fn main(){}
+//! `arena-bots`: spawn N headless bots against a server and report what they saw.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use arena_bots::{LoadConfig, Placement, Progress, Report, run_load};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Load-test an Arena server with headless bots.
+#[derive(Debug, Parser)]
+#[command(name = "arena-bots", version, about)]
+struct Cli {
+    /// The server's WebSocket endpoint.
+    #[arg(long, env = "ARENA_BOTS_URL", default_value = "ws://127.0.0.1:8080/ws")]
+    url: String,
+    /// How many bots.
+    #[arg(long, default_value_t = 10)]
+    bots: usize,
+    /// How long each bot plays after joining, e.g. 30s, 2m, 500ms.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Put every bot in this room.
+    #[arg(long, conflicts_with = "rooms")]
+    room: Option<String>,
+    /// Spread the bots over this many rooms (bots-0 … bots-K-1).
+    #[arg(long)]
+    rooms: Option<usize>,
+    /// New connections per second during ramp-up.
+    #[arg(long, default_value_t = 200.0)]
+    ramp: f64,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
+    let value: f64 = number.parse().map_err(|_| format!("bad duration {text:?}: expected e.g. 30s, 2m, 500ms"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("bad duration unit {unit:?}: use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let placement = match (cli.room, cli.rooms) {
+        (Some(room), _) => Placement::Room(room),
+        (None, Some(k)) => Placement::Rooms(k.max(1)),
+        (None, None) => Placement::Auto,
+    };
+    let config = LoadConfig { url: cli.url.clone(), bots: cli.bots, duration: cli.duration, placement, ramp_per_s: cli.ramp };
+    let progress = Arc::new(Progress::default());
+    let bar = ProgressBar::new(cli.bots as u64);
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                let started = progress.started.load(Ordering::Relaxed);
+                let finished = progress.finished.load(Ordering::Relaxed);
+                bar.set_message(format!("{} playing, {finished} finished of {}", started - finished, bar.length().unwrap_or(0)));
+                bar.tick();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    eprintln!("arena-bots: {} bots against {} for {:?} each", cli.bots, cli.url, cli.duration);
+    let (totals, wall) = run_load(config, progress).await;
+    ticker.abort();
+    bar.finish_and_clear();
+
+    let report = Report::new(&totals, cli.duration, wall);
+    print!("{}", report.summary());
+    if let Some(path) = &cli.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    if !report.passed() {
+        anyhow::bail!("{} bots failed to connect and {} errors were seen", report.failed, report.errors);
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The load report: JSON for machines, a short summary for people.
+
+use serde::Serialize;
+use std::time::Duration;
+
+use crate::stats::Totals;
+
+#[derive(Debug, Serialize)]
+pub struct RateSummary {
+    pub mean: f64,
+    pub min: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LatencySummary {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// The `--json` report. Field names are part of the tool's interface.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub bots: usize,
+    pub connected: usize,
+    pub failed: usize,
+    /// Each bot's play time (the run also spent the ramp-up before it).
+    pub duration_s: f64,
+    /// Wall time of the whole run.
+    pub wall_s: f64,
+    /// Snapshot rate the server announced in its welcome.
+    pub tick_rate_hz: u16,
+    /// Snapshots per second each bot received: mean and minimum over bots.
+    pub snapshot_rate_hz: RateSummary,
+    pub snapshot_interval_ms: LatencySummary,
+    /// Share of snapshot gaps within 1.5 tick intervals, in percent.
+    pub on_time_pct: f64,
+    pub rtt_ms: LatencySummary,
+    /// WebSocket payload bytes per connected bot per second of play.
+    pub bytes_in_per_bot_s: f64,
+    pub bytes_out_per_bot_s: f64,
+    pub snapshots_total: u64,
+    /// Failed connects plus protocol errors.
+    pub errors: u64,
+    /// Error message → count.
+    pub error_kinds: std::collections::BTreeMap<String, u64>,
+    /// What the bots decoded: `full` (every snapshot, every entity).
+    pub decode_mode: &'static str,
+}
+
+fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
+    if histogram.is_empty() { 0.0 } else { histogram.value_at_quantile(quantile) as f64 / 1000.0 }
+}
+
+impl Report {
+    pub fn new(totals: &Totals, duration: Duration, wall: Duration) -> Report {
+        let tick_rate_hz = totals.announced_rate_hz.unwrap_or(0);
+        let rates = &totals.rates_hz;
+        let mean = if rates.is_empty() { 0.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
+        let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
+        let intervals = &totals.snapshot_intervals;
+        let on_time_pct = if intervals.is_empty() || tick_rate_hz == 0 {
+            0.0
+        } else {
+            let limit_us = (1.5e6 / f64::from(tick_rate_hz)) as u64;
+            let on_time: u64 = intervals.iter_recorded().filter(|v| v.value_iterated_to() <= limit_us).map(|v| v.count_at_value()).sum();
+            100.0 * on_time as f64 / intervals.len() as f64
+        };
+        let bot_seconds = (totals.connected as f64 * duration.as_secs_f64()).max(f64::MIN_POSITIVE);
+        Report {
+            bots: totals.bots,
+            connected: totals.connected,
+            failed: totals.failed,
+            duration_s: duration.as_secs_f64(),
+            wall_s: wall.as_secs_f64(),
+            tick_rate_hz,
+            snapshot_rate_hz: RateSummary { mean, min: if min.is_finite() { min } else { 0.0 } },
+            snapshot_interval_ms: LatencySummary { p50: ms(intervals, 0.5), p99: ms(intervals, 0.99), max: intervals.max() as f64 / 1000.0 },
+            on_time_pct,
+            rtt_ms: LatencySummary { p50: ms(&totals.rtt, 0.5), p99: ms(&totals.rtt, 0.99), max: totals.rtt.max() as f64 / 1000.0 },
+            bytes_in_per_bot_s: if totals.connected == 0 { 0.0 } else { totals.bytes_in as f64 / bot_seconds },
+            bytes_out_per_bot_s: if totals.connected == 0 { 0.0 } else { totals.bytes_out as f64 / bot_seconds },
+            snapshots_total: totals.snapshots,
+            errors: totals.error_count(),
+            error_kinds: totals.errors.clone(),
+            decode_mode: "full",
+        }
+    }
+
+    /// Whether the run counts as a success for the exit status.
+    pub fn passed(&self) -> bool {
+        self.failed == 0 && self.errors == 0
+    }
+
+    /// A few lines for a terminal.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "bots {} connected {} failed {} | play {:.1}s (wall {:.1}s)\n\
+             snapshots: announced {} Hz, received mean {:.1} Hz, min {:.1} Hz, on time {:.2}%\n\
+             snapshot gap ms: p50 {:.1} p99 {:.1} max {:.1}\n\
+             rtt ms: p50 {:.2} p99 {:.2} max {:.2}\n\
+             bytes per bot per second: in {:.0}, out {:.0}\n\
+             errors: {}\n",
+            self.bots,
+            self.connected,
+            self.failed,
+            self.duration_s,
+            self.wall_s,
+            self.tick_rate_hz,
+            self.snapshot_rate_hz.mean,
+            self.snapshot_rate_hz.min,
+            self.on_time_pct,
+            self.snapshot_interval_ms.p50,
+            self.snapshot_interval_ms.p99,
+            self.snapshot_interval_ms.max,
+            self.rtt_ms.p50,
+            self.rtt_ms.p99,
+            self.rtt_ms.max,
+            self.bytes_in_per_bot_s,
+            self.bytes_out_per_bot_s,
+            self.errors,
+        );
+        for (kind, count) in &self.error_kinds {
+            out.push_str(&format!("  {count} × {kind}\n"));
+        }
+        out
+    }
+}
