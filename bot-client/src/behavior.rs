@@ -46,14 +46,21 @@ impl Behavior {
                 let distance = to_enemy.length();
                 let toward = to_enemy.normalize_or_zero();
                 // Circle the enemy at mid range: close in when far, back off when near.
-                let radial = if distance > 400.0 { 0.7 } else if distance < 200.0 { -0.7 } else { 0.0 };
+                let radial = if distance > 400.0 {
+                    0.7
+                } else if distance < 200.0 {
+                    -0.7
+                } else {
+                    0.0
+                };
                 let strafe = toward.perp() * self.orbit;
                 let aim = toward.y.atan2(toward.x);
                 ((toward * radial + strafe).normalize_or_zero(), aim, distance < FIRING_RANGE)
             }
             None => {
                 if me.pos.distance(self.waypoint) < 50.0 {
-                    self.waypoint = Vec2::new(self.rng.random_range(0.0..self.arena.x), self.rng.random_range(0.0..self.arena.y));
+                    self.waypoint =
+                        Vec2::new(self.rng.random_range(0.0..self.arena.x), self.rng.random_range(0.0..self.arena.y));
                 }
                 let dir = (self.waypoint - me.pos).normalize_or_zero();
                 (dir, dir.y.atan2(dir.x), false)

@@ -95,6 +95,7 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
                     _ => {}
                 }
             }
+            Ok(Incoming::WsPong(_)) => {}
             Ok(Incoming::Closed { code, reason }) => {
                 stats.protocol_errors.push(format!("closed by server: {code} {reason}"));
                 return stats;

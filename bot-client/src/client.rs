@@ -14,6 +14,8 @@ pub enum Incoming {
     Message(ServerMsg, usize),
     /// The server closed with this code and reason.
     Closed { code: u16, reason: String },
+    /// A WebSocket-level pong (answer to a ping frame) with its payload.
+    WsPong(Vec<u8>),
 }
 
 /// Why receiving failed.
@@ -60,7 +62,8 @@ impl ArenaClient {
     /// Receive the next message or the close. Not cancellation-safe: do not
     /// race it in a select; on a timeout the connection must be dropped.
     pub async fn recv(&mut self, timeout: Duration) -> Result<Incoming, RecvError> {
-        let frame = tokio::time::timeout(timeout, self.ws.read_frame()).await.map_err(|_| RecvError::Timeout(timeout))??;
+        let frame =
+            tokio::time::timeout(timeout, self.ws.read_frame()).await.map_err(|_| RecvError::Timeout(timeout))??;
         match frame.opcode {
             OpCode::Binary => {
                 let len = frame.payload.len();
@@ -72,12 +75,17 @@ impl ArenaClient {
                 let reason = String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned();
                 Ok(Incoming::Closed { code, reason })
             }
+            OpCode::Pong => Ok(Incoming::WsPong(frame.payload.to_vec())),
             other => Err(RecvError::UnexpectedFrame(other)),
         }
     }
 
     /// Receive until a message matches `want`, skipping others (snapshots, say).
-    pub async fn recv_until<T>(&mut self, timeout: Duration, mut want: impl FnMut(&ServerMsg) -> Option<T>) -> Result<T, RecvError> {
+    pub async fn recv_until<T>(
+        &mut self,
+        timeout: Duration,
+        mut want: impl FnMut(&ServerMsg) -> Option<T>,
+    ) -> Result<T, RecvError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -87,6 +95,7 @@ impl ArenaClient {
                         return Ok(found);
                     }
                 }
+                Incoming::WsPong(_) => {}
                 Incoming::Closed { code, reason } => {
                     return Err(RecvError::Socket(WebSocketError::IoError(std::io::Error::other(format!(
                         "closed with {code}: {reason}"

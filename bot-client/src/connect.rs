@@ -51,7 +51,9 @@ pub fn split_url(url: &str) -> Result<(String, String), ConnectError> {
     if authority.is_empty() {
         return Err(bad());
     }
-    let authority = if authority.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) && !authority.ends_with(']') {
+    let authority = if authority.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        && !authority.ends_with(']')
+    {
         authority.to_string()
     } else {
         format!("{authority}:80")

@@ -69,7 +69,10 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> (Totals, D
     }
     let mut totals = Totals::new();
     for handle in handles {
-        let stats = handle.await.unwrap_or_else(|e| BotStats { connect_error: Some(format!("bot task failed: {e}")), ..BotStats::default() });
+        let stats = handle.await.unwrap_or_else(|e| BotStats {
+            connect_error: Some(format!("bot task failed: {e}")),
+            ..BotStats::default()
+        });
         totals.add(&stats);
     }
     (totals, clock.elapsed())

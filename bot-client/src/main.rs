@@ -59,7 +59,8 @@ async fn main() -> anyhow::Result<()> {
         (None, Some(k)) => Placement::Rooms(k.max(1)),
         (None, None) => Placement::Auto,
     };
-    let config = LoadConfig { url: cli.url.clone(), bots: cli.bots, duration: cli.duration, placement, ramp_per_s: cli.ramp };
+    let config =
+        LoadConfig { url: cli.url.clone(), bots: cli.bots, duration: cli.duration, placement, ramp_per_s: cli.ramp };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::new(cli.bots as u64);
     bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
@@ -69,7 +70,11 @@ async fn main() -> anyhow::Result<()> {
             loop {
                 let started = progress.started.load(Ordering::Relaxed);
                 let finished = progress.finished.load(Ordering::Relaxed);
-                bar.set_message(format!("{} playing, {finished} finished of {}", started - finished, bar.length().unwrap_or(0)));
+                bar.set_message(format!(
+                    "{} playing, {finished} finished of {}",
+                    started - finished,
+                    bar.length().unwrap_or(0)
+                ));
                 bar.tick();
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -83,7 +88,8 @@ async fn main() -> anyhow::Result<()> {
     let report = Report::new(&totals, cli.duration, wall);
     print!("{}", report.summary());
     if let Some(path) = &cli.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     if !report.passed() {

@@ -63,7 +63,11 @@ impl Report {
             0.0
         } else {
             let limit_us = (1.5e6 / f64::from(tick_rate_hz)) as u64;
-            let on_time: u64 = intervals.iter_recorded().filter(|v| v.value_iterated_to() <= limit_us).map(|v| v.count_at_value()).sum();
+            let on_time: u64 = intervals
+                .iter_recorded()
+                .filter(|v| v.value_iterated_to() <= limit_us)
+                .map(|v| v.count_at_value())
+                .sum();
             100.0 * on_time as f64 / intervals.len() as f64
         };
         let bot_seconds = (totals.connected as f64 * duration.as_secs_f64()).max(f64::MIN_POSITIVE);
@@ -75,9 +79,17 @@ impl Report {
             wall_s: wall.as_secs_f64(),
             tick_rate_hz,
             snapshot_rate_hz: RateSummary { mean, min: if min.is_finite() { min } else { 0.0 } },
-            snapshot_interval_ms: LatencySummary { p50: ms(intervals, 0.5), p99: ms(intervals, 0.99), max: intervals.max() as f64 / 1000.0 },
+            snapshot_interval_ms: LatencySummary {
+                p50: ms(intervals, 0.5),
+                p99: ms(intervals, 0.99),
+                max: intervals.max() as f64 / 1000.0,
+            },
             on_time_pct,
-            rtt_ms: LatencySummary { p50: ms(&totals.rtt, 0.5), p99: ms(&totals.rtt, 0.99), max: totals.rtt.max() as f64 / 1000.0 },
+            rtt_ms: LatencySummary {
+                p50: ms(&totals.rtt, 0.5),
+                p99: ms(&totals.rtt, 0.99),
+                max: totals.rtt.max() as f64 / 1000.0,
+            },
             bytes_in_per_bot_s: if totals.connected == 0 { 0.0 } else { totals.bytes_in as f64 / bot_seconds },
             bytes_out_per_bot_s: if totals.connected == 0 { 0.0 } else { totals.bytes_out as f64 / bot_seconds },
             snapshots_total: totals.snapshots,

@@ -25,7 +25,7 @@ impl Tick {
     }
 
     /// `self` moved forward by `ticks`.
-    pub fn add(self, ticks: u32) -> Tick {
+    pub fn plus(self, ticks: u32) -> Tick {
         Tick(self.0.wrapping_add(ticks))
     }
 }

@@ -19,11 +19,7 @@ pub async fn load(root: &Path, url_path: &str) -> Option<Asset> {
 /// Join without ever leaving `root`: only plain path components are allowed.
 fn safe_join(root: &Path, relative: &str) -> Option<PathBuf> {
     let relative = Path::new(relative);
-    if relative.components().all(|c| matches!(c, Component::Normal(_))) {
-        Some(root.join(relative))
-    } else {
-        None
-    }
+    if relative.components().all(|c| matches!(c, Component::Normal(_))) { Some(root.join(relative)) } else { None }
 }
 
 fn content_type(path: &Path) -> &'static str {

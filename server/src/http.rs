@@ -17,7 +17,11 @@ use crate::{assets, join::JoinQuery, session};
 pub type Body = Full<Bytes>;
 
 /// Answer one request.
-pub async fn handle(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+pub async fn handle(
+    mut req: Request<Incoming>,
+    state: Arc<AppState>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let response = match (req.method(), path.as_str()) {
         (&Method::GET, "/ws") => upgrade(&mut req, state, peer),
@@ -32,14 +36,16 @@ pub async fn handle(mut req: Request<Incoming>, state: Arc<AppState>, peer: Sock
             },
         ),
         (&Method::GET, "/api/rooms") => json(StatusCode::OK, &RoomList { rooms: state.rooms.list() }),
-        (&Method::GET | &Method::HEAD, _) if !path.starts_with("/api/") => match assets::load(&state.config.assets_dir, &path).await {
-            Some(asset) => Response::builder()
-                .header(CONTENT_TYPE, asset.content_type)
-                .header(CACHE_CONTROL, "no-cache")
-                .body(Full::new(Bytes::from(asset.body)))
-                .expect("static response"),
-            None => text(StatusCode::NOT_FOUND, "not found\n"),
-        },
+        (&Method::GET | &Method::HEAD, _) if !path.starts_with("/api/") => {
+            match assets::load(&state.config.assets_dir, &path).await {
+                Some(asset) => Response::builder()
+                    .header(CONTENT_TYPE, asset.content_type)
+                    .header(CACHE_CONTROL, "no-cache")
+                    .body(Full::new(Bytes::from(asset.body)))
+                    .expect("static response"),
+                None => text(StatusCode::NOT_FOUND, "not found\n"),
+            }
+        }
         (_, "/ws" | "/health" | "/api/rooms") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     };

@@ -50,18 +50,29 @@ impl JoinQuery {
         }
         let room = match self.room.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(id) if id.len() <= MAX_ROOM_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            Some(id)
+                if id.len() <= MAX_ROOM_ID_LEN
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
                 Some(id.to_string())
             }
             Some(_) => {
-                return Err((close_code::BAD_JOIN, format!("room id must be 1-{MAX_ROOM_ID_LEN} letters, digits, '-' or '_'")));
+                return Err((
+                    close_code::BAD_JOIN,
+                    format!("room id must be 1-{MAX_ROOM_ID_LEN} letters, digits, '-' or '_'"),
+                ));
             }
         };
         let name = match self.name.as_deref().map(str::trim) {
             None | Some("") => "guest".to_string(),
-            Some(name) if name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control) => name.to_string(),
+            Some(name) if name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control) => {
+                name.to_string()
+            }
             Some(_) => {
-                return Err((close_code::BAD_JOIN, format!("name must be at most {MAX_NAME_CHARS} characters without control characters")));
+                return Err((
+                    close_code::BAD_JOIN,
+                    format!("name must be at most {MAX_NAME_CHARS} characters without control characters"),
+                ));
             }
         };
         Ok(Join { room, name })

@@ -11,8 +11,14 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("cannot listen on {}", config.addr))?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    tracing::info!(tick_rate_hz = config.tick_rate, room_capacity = config.room_capacity, "Arena is up: open http://{addr}/ to play");
+    tracing::info!(
+        tick_rate_hz = config.tick_rate,
+        room_capacity = config.room_capacity,
+        "Arena is up: open http://{addr}/ to play"
+    );
     run(listener, config, shutdown::signal()).await
 }

@@ -73,7 +73,10 @@ pub enum Feed {
     Waiting,
     Snapshot(OutgoingSnapshot),
     /// Send this close frame and end the connection.
-    Closed { code: u16, reason: &'static str },
+    Closed {
+        code: u16,
+        reason: &'static str,
+    },
 }
 
 /// One client's snapshot: the shared entity bytes plus its own input ack.

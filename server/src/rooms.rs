@@ -153,7 +153,12 @@ impl Rooms {
     }
 
     /// Start a room with one seat already taken.
-    fn open_room(self: &Arc<Self>, rooms: &mut Vec<Arc<RoomInfo>>, id: String, name: String) -> Result<Arc<RoomInfo>, JoinError> {
+    fn open_room(
+        self: &Arc<Self>,
+        rooms: &mut Vec<Arc<RoomInfo>>,
+        id: String,
+        name: String,
+    ) -> Result<Arc<RoomInfo>, JoinError> {
         let (inbox, inbox_rx) = mpsc::channel(ROOM_INBOX);
         let info = Arc::new(RoomInfo {
             id,

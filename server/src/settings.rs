@@ -65,7 +65,8 @@ impl GameSettings {
     /// Load and validate a settings file.
     pub fn load(path: &Path) -> Result<GameSettings, SettingsError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read { path: shown.clone(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SettingsError::Read { path: shown.clone(), source })?;
         let settings: GameSettings =
             toml::from_str(&text).map_err(|source| SettingsError::Parse { path: shown.clone(), source })?;
         settings.validate().map_err(|problem| SettingsError::Invalid { path: shown, problem })?;

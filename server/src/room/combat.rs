@@ -22,13 +22,13 @@ pub fn fire_weapons(
         if !controls.fire || weapon.ready_at.is_after(clock.tick) {
             continue;
         }
-        weapon.ready_at = clock.tick.add(rules.fire_cooldown_ticks);
+        weapon.ready_at = clock.tick.plus(rules.fire_cooldown_ticks);
         let dir = Vec2::from_angle(controls.aim);
         let pos = body.pos + dir * (s.player_radius + s.projectile_radius + 1.0);
         commands.spawn((
             Net(net_ids.allocate()),
             Body { pos, vel: dir * s.projectile_speed },
-            Projectile { owner: player.id, from: pos, expires_at: clock.tick.add(rules.projectile_lifetime_ticks) },
+            Projectile { owner: player.id, from: pos, expires_at: clock.tick.plus(rules.projectile_lifetime_ticks) },
         ));
     }
 }
@@ -76,7 +76,7 @@ pub fn resolve_hits(
         }
         score.deaths += 1;
         let victim_id = victim.id;
-        commands.entity(victim_entity).insert(Dead { respawn_at: clock.tick.add(rules.respawn_delay_ticks) });
+        commands.entity(victim_entity).insert(Dead { respawn_at: clock.tick.plus(rules.respawn_delay_ticks) });
         feed.0.push(Kill { killer: shot.owner, victim: victim_id });
         if let Some(&killer) = index.0.get(&shot.owner)
             && let Ok((_, _, _, _, mut killer_score)) = players.get_mut(killer)

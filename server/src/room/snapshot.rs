@@ -41,4 +41,3 @@ pub fn build_snapshot(
     }
     latest.0 = Some(SnapshotBody::encode(clock.tick, &scratch));
 }
-

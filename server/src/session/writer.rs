@@ -1,0 +1,94 @@
+//! Writing half of a session: control messages and the newest snapshot out, in that order.
+
+use std::time::Duration;
+
+use arena_protocol::close_code;
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
+use tokio::sync::{mpsc, watch};
+
+use super::shared_io::Side;
+use super::{CLOSE_GRACE, Direct, SessionEnd};
+use crate::room::Feed;
+
+pub async fn write_loop(
+    mut write: WebSocketWrite<Side>,
+    mut direct: mpsc::Receiver<Direct>,
+    mut control: mpsc::Receiver<Bytes>,
+    mut feed: watch::Receiver<Feed>,
+    slow_client_timeout: Duration,
+) -> SessionEnd {
+    let mut snapshot_buffer = Vec::with_capacity(4096);
+    loop {
+        // Control messages before snapshots: the welcome must precede the first snapshot.
+        let outcome = tokio::select! {
+            biased;
+            msg = direct.recv() => match msg {
+                Some(Direct::Frame(opcode, payload)) => {
+                    let is_close = opcode == OpCode::Close;
+                    let r = send(&mut write, Frame::new(true, opcode, None, Payload::Owned(payload)), slow_client_timeout).await;
+                    if is_close { return r.err().unwrap_or(SessionEnd::Normal); }
+                    r
+                }
+                Some(Direct::Message(bytes)) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await,
+                Some(Direct::Close { code, reason }) => {
+                    let _ = send(&mut write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
+                    return SessionEnd::Closed { code, reason };
+                }
+                None => return SessionEnd::Normal,
+            },
+            msg = control.recv() => match msg {
+                Some(bytes) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await,
+                None => continue_on_feed(&mut write, &feed).await,
+            },
+            changed = feed.changed() => {
+                if changed.is_err() {
+                    let _ = send(&mut write, Frame::close(close_code::ROOM_CLOSED, b"room closed"), CLOSE_GRACE).await;
+                    return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
+                }
+                let current = feed.borrow_and_update().clone();
+                match current {
+                    Feed::Waiting => Ok(()),
+                    Feed::Snapshot(snapshot) => {
+                        snapshot.write_message(&mut snapshot_buffer);
+                        send(&mut write, Frame::binary(Payload::Borrowed(&snapshot_buffer)), slow_client_timeout).await
+                    }
+                    Feed::Closed { code, reason } => {
+                        let _ = send(&mut write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
+                        return SessionEnd::Closed { code, reason: reason.into() };
+                    }
+                }
+            }
+        };
+        if let Err(end) = outcome {
+            return end;
+        }
+    }
+}
+
+/// The room dropped our control queue: it has closed us or ended. The feed says
+/// why when it can; send that close.
+async fn continue_on_feed(write: &mut WebSocketWrite<Side>, feed: &watch::Receiver<Feed>) -> Result<(), SessionEnd> {
+    let (code, reason) = match &*feed.borrow() {
+        Feed::Closed { code, reason } => (*code, *reason),
+        _ => (close_code::ROOM_CLOSED, "room closed"),
+    };
+    let _ = send(write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
+    Err(SessionEnd::Closed { code, reason: reason.into() })
+}
+
+/// Write and flush one frame; a client that cannot take it within `limit` is too slow.
+pub async fn send(write: &mut WebSocketWrite<Side>, frame: Frame<'_>, limit: Duration) -> Result<(), SessionEnd> {
+    match tokio::time::timeout(limit, async {
+        write.write_frame(frame).await?;
+        write.flush().await
+    })
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(SessionEnd::Io(e.to_string())),
+        Err(_) => {
+            Err(SessionEnd::Closed { code: close_code::TOO_SLOW, reason: "too slow: could not take messages".into() })
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Playing over real sockets: bots receive steady snapshots, rooms fill and split, versions are checked.
+
+use std::time::Duration;
+
+use arena_bots::{ArenaClient, LoadConfig, Placement, Progress, Report, run_load};
+use arena_protocol::{ClientMsg, Input, ServerMsg, close_code};
+use glam::Vec2;
+
+use crate::util::TestServer;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_bots_receive_snapshots_steadily() {
+    let server = TestServer::start().await;
+    let config = LoadConfig {
+        url: server.ws_url(""),
+        bots: 20,
+        duration: Duration::from_secs(3),
+        placement: Placement::Auto,
+        ramp_per_s: 100.0,
+    };
+    let (totals, wall) = run_load(config.clone(), Default::default()).await;
+    let report = Report::new(&totals, config.duration, wall);
+    assert_eq!((report.connected, report.failed, report.errors), (20, 0, 0), "{}", report.summary());
+    assert_eq!(report.tick_rate_hz, 30);
+    // A functional check with room for a busy CI machine; strict figures live in benchmarks.
+    let floor = 0.75 * f64::from(report.tick_rate_hz);
+    assert!(
+        report.snapshot_rate_hz.min >= floor,
+        "slowest bot got {:.1} Hz\n{}",
+        report.snapshot_rate_hz.min,
+        report.summary()
+    );
+    assert!(report.rtt_ms.p50 > 0.0, "pings were answered");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn welcome_comes_first_and_snapshots_ack_our_inputs() {
+    let server = TestServer::start().await;
+    let mut client = ArenaClient::connect(&server.ws_url("v=1&name=ann")).await.unwrap();
+    let welcome = match client.recv(WAIT).await.unwrap() {
+        arena_bots::Incoming::Message(ServerMsg::Welcome(w), _) => w,
+        other => panic!("expected a welcome first, got {other:?}"),
+    };
+    assert_eq!((welcome.protocol_version, welcome.tick_rate_hz), (arena_protocol::PROTOCOL_VERSION, 30));
+    let roster =
+        client.recv_until(WAIT, |m| if let ServerMsg::Roster(r) = m { Some(r.clone()) } else { None }).await.unwrap();
+    assert_eq!(roster.len(), 1);
+    assert_eq!(roster[0].name, "ann");
+
+    client
+        .send(&ClientMsg::Input(Input { seq: 5, move_dir: Vec2::new(1.0, 0.0), aim: 0.0, fire: false }))
+        .await
+        .unwrap();
+    let snapshot = client
+        .recv_until(WAIT, |m| match m {
+            ServerMsg::Snapshot(s) if s.last_input_seq == 5 => Some(s.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    let me = snapshot.entities.iter().find(|e| e.net_id == welcome.net_id).expect("own entity in snapshot");
+    assert_eq!(me.vel, Vec2::new(welcome.player_speed, 0.0));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_room_overflows_into_a_new_one() {
+    let mut config = arena_server::Config::for_tests();
+    config.room_capacity = 2;
+    let server = TestServer::start_with(config).await;
+    let mut rooms = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut client = ArenaClient::connect(&server.ws_url("")).await.unwrap();
+        let welcome = client
+            .recv_until(WAIT, |m| if let ServerMsg::Welcome(w) = m { Some(w.clone()) } else { None })
+            .await
+            .unwrap();
+        rooms.push(welcome.room_id);
+        clients.push(client);
+    }
+    assert_eq!(rooms[0], rooms[1]);
+    assert_ne!(rooms[1], rooms[2]);
+
+    // Naming the full room is refused with its own close code.
+    let mut refused = ArenaClient::connect(&server.ws_url(&format!("room={}", rooms[0]))).await.unwrap();
+    let (code, reason) = refused.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::ROOM_FULL, "{reason}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_protocol_version_is_closed_with_its_code() {
+    let server = TestServer::start().await;
+    let mut client = ArenaClient::connect(&server.ws_url("v=99")).await.unwrap();
+    let (code, reason) = client.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::VERSION_MISMATCH);
+    assert!(reason.contains("99"), "{reason}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_players_with_going_away() {
+    let server = TestServer::start().await;
+    let mut client = ArenaClient::connect(&server.ws_url("")).await.unwrap();
+    client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    let drain = tokio::spawn(server.shutdown());
+    let (code, _) = client.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::GOING_AWAY);
+    drain.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_spread_over_named_rooms() {
+    let server = TestServer::start().await;
+    let config = LoadConfig {
+        url: server.ws_url(""),
+        bots: 6,
+        duration: Duration::from_secs(1),
+        placement: Placement::Rooms(3),
+        ramp_per_s: 100.0,
+    };
+    let progress = std::sync::Arc::new(Progress::default());
+    let run = tokio::spawn(run_load(config, progress));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let listed: arena_protocol::lobby::RoomList =
+        serde_json::from_str(&crate::util::http_get(server.addr, "/api/rooms").await.body).unwrap();
+    let mut ids: Vec<_> = listed.rooms.iter().map(|r| (r.id.clone(), r.players)).collect();
+    ids.sort();
+    assert_eq!(ids, vec![("bots-0".into(), 2), ("bots-1".into(), 2), ("bots-2".into(), 2)]);
+    let (totals, _) = run.await.unwrap();
+    assert_eq!(totals.connected, 6);
+    server.shutdown().await;
+}

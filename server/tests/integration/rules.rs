@@ -1,0 +1,132 @@
+//! Game rules, tested by stepping a room's world directly: no sockets, no clocks.
+
+use arena_protocol::{Input, PlayerId, decode_server, server_msg::Kill, snapshot::write_snapshot_frame};
+use arena_server::room::world::RoomWorld;
+use arena_server::settings::GameSettings;
+use glam::Vec2;
+
+const TICK_RATE: u16 = 30;
+
+fn world() -> RoomWorld {
+    RoomWorld::new(GameSettings::default(), TICK_RATE, 7)
+}
+
+fn input(seq: u32, move_dir: Vec2, aim: f32, fire: bool) -> Input {
+    Input { seq, move_dir, aim, fire }
+}
+
+#[test]
+fn movement_is_clamped_to_full_speed() {
+    let mut world = world();
+    let me = PlayerId(1);
+    world.add_player(me);
+    world.set_player_position(me, Vec2::new(1000.0, 1000.0));
+    // Longer than 1 (the session accepts up to 2): the world clamps it.
+    world.push_input(me, input(1, Vec2::new(1.5, 1.5), 0.0, false));
+    world.step();
+    let state = world.player_state(me).unwrap();
+    let speed = GameSettings::default().player_speed;
+    assert!((state.vel.length() - speed).abs() < 1e-3, "speed {}", state.vel.length());
+    let moved = state.pos.distance(Vec2::new(1000.0, 1000.0));
+    assert!((moved - speed / f32::from(TICK_RATE)).abs() < 1e-3, "moved {moved}");
+}
+
+#[test]
+fn players_stay_inside_the_arena() {
+    let mut world = world();
+    let me = PlayerId(1);
+    world.add_player(me);
+    world.push_input(me, input(1, Vec2::new(-1.0, -1.0), 0.0, false));
+    for _ in 0..300 {
+        world.step();
+    }
+    let r = GameSettings::default().player_radius;
+    assert_eq!(world.player_state(me).unwrap().pos, Vec2::splat(r));
+}
+
+#[test]
+fn older_inputs_do_not_replace_newer_ones() {
+    let mut world = world();
+    let me = PlayerId(1);
+    world.add_player(me);
+    world.push_input(me, input(10, Vec2::new(1.0, 0.0), 0.0, false));
+    world.push_input(me, input(9, Vec2::new(-1.0, 0.0), 0.0, false));
+    world.step();
+    assert_eq!(world.last_input_seq(me), 10);
+    assert!(world.player_state(me).unwrap().vel.x > 0.0);
+}
+
+/// Two players facing each other 150 units apart; `shooter` aims at `target`.
+fn duel() -> (RoomWorld, PlayerId, PlayerId) {
+    let mut world = world();
+    let (shooter, target) = (PlayerId(1), PlayerId(2));
+    world.add_player(shooter);
+    world.add_player(target);
+    world.set_player_position(shooter, Vec2::new(500.0, 500.0));
+    world.set_player_position(target, Vec2::new(650.0, 500.0));
+    (world, shooter, target)
+}
+
+#[test]
+fn a_hit_takes_health_once_and_the_shooter_is_never_hit() {
+    let (mut world, shooter, target) = duel();
+    world.push_input(shooter, input(1, Vec2::ZERO, 0.0, true));
+    world.step();
+    world.push_input(shooter, input(2, Vec2::ZERO, 0.0, false));
+    for _ in 0..10 {
+        world.step();
+    }
+    let s = GameSettings::default();
+    assert_eq!(world.player_state(target).unwrap().health, s.max_health - s.projectile_damage);
+    assert_eq!(world.player_state(shooter).unwrap().health, s.max_health);
+}
+
+#[test]
+fn death_scores_a_kill_and_the_victim_respawns_later() {
+    let (mut world, shooter, target) = duel();
+    let s = GameSettings::default();
+    let shots_to_kill = s.max_health.div_ceil(s.projectile_damage);
+    let cooldown_ticks = (s.fire_cooldown_s * f32::from(TICK_RATE)).round() as usize;
+    world.push_input(shooter, input(1, Vec2::ZERO, 0.0, true));
+    let mut kills = Vec::new();
+    for _ in 0..(usize::from(shots_to_kill) * cooldown_ticks + 10) {
+        world.step();
+        kills.extend(world.take_kills());
+        if world.player_state(target).unwrap().dead {
+            break;
+        }
+    }
+    let victim = world.player_state(target).unwrap();
+    assert!(victim.dead);
+    assert_eq!((victim.health, victim.deaths), (0, 1));
+    assert_eq!(world.player_state(shooter).unwrap().kills, 1);
+    assert_eq!(kills, vec![Kill { killer: shooter, victim: target }]);
+
+    // Stop firing; after the respawn delay the victim is back at full health.
+    world.push_input(shooter, input(2, Vec2::ZERO, 0.0, false));
+    let respawn_ticks = (s.respawn_delay_s * f32::from(TICK_RATE)).round() as usize;
+    for _ in 0..respawn_ticks + 1 {
+        world.step();
+    }
+    let back = world.player_state(target).unwrap();
+    assert!(!back.dead);
+    assert_eq!(back.health, s.max_health);
+}
+
+#[test]
+fn the_snapshot_lists_players_and_projectiles() {
+    let (mut world, shooter, _) = duel();
+    world.push_input(shooter, input(3, Vec2::ZERO, 0.0, true));
+    let tick = world.step();
+    let body = world.take_snapshot().expect("a snapshot every tick");
+    let mut message = Vec::new();
+    write_snapshot_frame(tick, world.last_input_seq(shooter), &body.encoded_entities, &mut message);
+    let arena_protocol::ServerMsg::Snapshot(snapshot) = decode_server(&message).unwrap() else {
+        panic!("not a snapshot")
+    };
+    assert_eq!(snapshot.tick, tick);
+    assert_eq!(snapshot.last_input_seq, 3);
+    let kinds: Vec<_> = snapshot.entities.iter().map(|e| e.kind).collect();
+    use arena_protocol::EntityKind::{Player, Projectile};
+    assert_eq!(kinds, vec![Player, Player, Projectile]);
+}
