@@ -101,6 +101,20 @@ mod tests {
         assert_eq!(hex, "81a5696e707574940792ca3f800000ca00000000ca00000000c3");
     }
 
+    /// JavaScript encoders write whole numbers as ints and others as float64;
+    /// both must decode where the protocol says f32.
+    #[test]
+    fn floats_may_arrive_as_ints_or_float64() {
+        // {"input": [3, [1, -0.5 as float64], 0, false]}
+        let mut bytes = vec![0x81, 0xa5];
+        bytes.extend_from_slice(b"input");
+        bytes.extend_from_slice(&[0x94, 0x03, 0x92, 0x01, 0xcb]);
+        bytes.extend_from_slice(&(-0.5f64).to_be_bytes());
+        bytes.extend_from_slice(&[0x00, 0xc2]);
+        let expected = ClientMsg::Input(Input { seq: 3, move_dir: Vec2::new(1.0, -0.5), aim: 0.0, fire: false });
+        assert_eq!(decode_client(&bytes).unwrap(), expected);
+    }
+
     #[test]
     fn trailing_bytes_and_oversize_are_refused() {
         let mut bytes = encode(&ClientMsg::Ping(Ping { client_time_ms: 1.0 }));

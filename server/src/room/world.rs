@@ -128,6 +128,11 @@ impl RoomWorld {
         &self.world.resource::<Rules>().settings
     }
 
+    /// Projectiles in flight (benchmarks and diagnostics).
+    pub fn projectile_count(&mut self) -> usize {
+        self.world.query::<&super::components::Projectile>().iter(&self.world).count()
+    }
+
     pub fn player_count(&self) -> usize {
         self.world.resource::<PlayerIndex>().0.len()
     }

@@ -1,0 +1,64 @@
+//! One room's tick: simulation plus building and encoding the shared snapshot,
+//! and the per-client part of the snapshot message.
+
+use std::hint::black_box;
+
+use arena_protocol::{Input, PlayerId, snapshot::write_snapshot_frame};
+use arena_server::room::world::RoomWorld;
+use arena_server::settings::GameSettings;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use glam::Vec2;
+
+/// A room of `players` who all move and fire, warmed up until projectiles fill the air.
+fn busy_room(players: u32) -> RoomWorld {
+    let mut world = RoomWorld::new(GameSettings::default(), 30, 1);
+    for id in 1..=players {
+        world.add_player(PlayerId(id));
+    }
+    for tick in 0..60 {
+        feed_inputs(&mut world, players, tick);
+        world.step();
+    }
+    world
+}
+
+fn feed_inputs(world: &mut RoomWorld, players: u32, tick: u32) {
+    for id in 1..=players {
+        let angle = (id * 37 + tick) as f32 * 0.1;
+        world.push_input(
+            PlayerId(id),
+            Input { seq: tick + 1, move_dir: Vec2::from_angle(angle), aim: angle, fire: true },
+        );
+    }
+}
+
+fn tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("room_tick");
+    for players in [50u32, 200, 1000] {
+        let mut world = busy_room(players);
+        let mut tick = 60;
+        group.bench_with_input(BenchmarkId::new("step+snapshot", players), &players, |b, &players| {
+            b.iter(|| {
+                tick += 1;
+                feed_inputs(&mut world, players, tick);
+                world.step();
+                black_box(world.take_snapshot())
+            })
+        });
+        world.step();
+        let body = world.take_snapshot().unwrap();
+        eprintln!(
+            "room_tick/{players}: shared snapshot {} bytes, {} projectiles in flight",
+            body.encoded_entities.len(),
+            world.projectile_count()
+        );
+        let mut out = Vec::new();
+        group.bench_with_input(BenchmarkId::new("per_client_message", players), &body, |b, body| {
+            b.iter(|| write_snapshot_frame(body.tick, 12345, black_box(&body.encoded_entities), &mut out))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tick);
+criterion_main!(benches);
