@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit, property, world-stepping and
-# real-socket tests. Installs what the tests need when it is missing.
+# real-socket tests, then the browser client in Debian's Chromium against the release
+# server. Installs what the tests need when it is missing (chromium, npm packages).
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,3 +15,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 # Socket-heavy tests share two cores; two test threads keep them from starving each other.
 cargo test --workspace --locked -- --test-threads=2
+
+echo "== browser tests (Chromium + playwright-core)"
+scripts/deps.sh browser
+cargo build --release --locked -p arena-server
+(cd tests/browser && node --test --test-concurrency=1)

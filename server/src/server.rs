@@ -39,6 +39,9 @@ pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
 /// connections to finish.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = load_settings(&config)?;
+    if !config.assets_dir.join("node_modules/@msgpack/msgpack/dist.esm/index.mjs").exists() {
+        tracing::warn!("the browser client's packages are missing: run `scripts/deps.sh client` (npm ci in assets/)");
+    }
     let rooms = Rooms::new(RoomDefaults {
         capacity: usize::from(config.room_capacity),
         tick_rate_hz: config.tick_rate,

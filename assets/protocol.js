@@ -1,0 +1,72 @@
+// Mirror of the Rust wire protocol (protocol/src/*.rs); the format is documented in
+// protocol/README.md. This is the only browser module that knows the byte layout.
+import { encode, decode } from "@msgpack/msgpack";
+
+export const PROTOCOL_VERSION = 1;
+
+export const EntityKind = Object.freeze({ Player: 0, Projectile: 1 });
+
+/** Close codes the server uses (protocol/src/close_code.rs). */
+export const CloseCode = Object.freeze({
+  1000: "closed",
+  1001: "server shutting down",
+  1002: "protocol error",
+  1003: "unsupported data",
+  1006: "connection lost",
+  1007: "invalid message",
+  1008: "policy violation",
+  1009: "message too big",
+  1011: "room failed",
+  4000: "protocol version mismatch",
+  4001: "room full",
+  4002: "bad join request",
+  4003: "too slow",
+  4004: "room closed",
+});
+
+/** `{"input": [seq, [x, y], aim, fire]}` */
+export function encodeInput(seq, moveX, moveY, aim, fire) {
+  return encode({ input: [seq, [moveX, moveY], aim, fire] });
+}
+
+/** `{"ping": [client_time_ms]}` */
+export function encodePing(clientTimeMs) {
+  return encode({ ping: [clientTimeMs] });
+}
+
+function entity(e) {
+  return {
+    netId: e[0], kind: e[1], owner: e[2],
+    x: e[3][0], y: e[3][1], vx: e[4][0], vy: e[4][1],
+    aim: e[5], health: e[6], score: e[7],
+  };
+}
+
+/** Decode one server message into `{kind, …named fields}`; throws on anything malformed. */
+export function decodeServer(bytes) {
+  const msg = decode(bytes);
+  const kinds = msg && typeof msg === "object" ? Object.keys(msg) : [];
+  if (kinds.length !== 1) throw new Error("not an Arena message");
+  const kind = kinds[0];
+  const b = msg[kind];
+  switch (kind) {
+    case "welcome":
+      return {
+        kind, protocolVersion: b[0], playerId: b[1], netId: b[2], roomId: b[3], roomName: b[4],
+        tickRateHz: b[5], snapshotRateHz: b[6], arenaWidth: b[7][0], arenaHeight: b[7][1],
+        playerRadius: b[8], projectileRadius: b[9], playerSpeed: b[10], maxHealth: b[11],
+      };
+    case "snapshot":
+      return { kind, tick: b[0], lastInputSeq: b[1], entities: b[2].map(entity) };
+    case "pong":
+      return { kind, clientTimeMs: b[0] };
+    case "roster":
+      return { kind, players: b.map((p) => ({ playerId: p[0], netId: p[1], name: p[2] })) };
+    case "kill":
+      return { kind, killer: b[0], victim: b[1] };
+    case "error":
+      return { kind, code: b[0], message: b[1] };
+    default:
+      return { kind: "unknown", name: kind };
+  }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the browser client and its tests need, only when missing, quietly:
+#   client   npm packages of assets/ (served to the page from assets/node_modules)
+#   browser  + Debian's chromium and the test runner's npm packages
+# Usage: scripts/deps.sh client|browser
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-client}
+
+npm_ci() { # folder
+  if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    echo "installing npm packages in $1"
+    npm ci --prefix "$1" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+}
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm is needed for the browser client's packages; install Node.js (Debian: apt-get install nodejs npm)" >&2
+  exit 1
+fi
+npm_ci assets
+
+if [ "$what" = browser ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "installing chromium (Debian package)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  fi
+  npm_ci tests/browser
+fi

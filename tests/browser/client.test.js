@@ -1,0 +1,105 @@
+// The browser client in real Chromium against the real release server.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { REPO, startServer, launchBrowser, waitFor, arenaState } from "./harness.js";
+
+const ARTIFACTS = path.join(REPO, "target/browser");
+let server, context, first, second;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await startServer();
+  context = await launchBrowser({ width: 1024, height: 700 });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.stop();
+});
+
+test("the lobby lists rooms and Quick play joins one", async () => {
+  first = await context.newPage();
+  first.on("pageerror", (err) => assert.fail(`page error: ${err.message}`));
+  await first.goto(server.url);
+  await first.fill("#name", "Alice");
+  await first.click("#quick-play");
+  const joined = await waitFor(() => arenaState(first), (s) => s.status === "connected" && s.roomId, 10000, "first page to join");
+
+  second = await context.newPage();
+  await second.goto(server.url);
+  await second.fill("#name", "Bob");
+  const row = second.locator(`li.room[data-room-id="${joined.roomId}"]`);
+  await row.waitFor({ timeout: 10000 });
+  assert.match(await row.textContent(), /1\/50 players/);
+  await row.locator("button").click();
+  const other = await waitFor(() => arenaState(second), (s) => s.status === "connected" && s.roomId, 10000, "second page to join");
+  assert.equal(other.roomId, joined.roomId);
+});
+
+test("two pages in the same room see each other", async () => {
+  for (const page of [first, second]) {
+    const s = await waitFor(() => arenaState(page), (s) => s.rosterSize === 2 && s.playersDrawn === 2, 10000, "both players drawn");
+    assert.equal(s.playersDrawn, 2);
+  }
+});
+
+test("the canvas draws the own player where the client says it is", async () => {
+  const s = await waitFor(() => arenaState(first), (s) => s.ownScreen && s.own, 10000, "own player drawn");
+  const pixel = await first.evaluate(({ x, y }) => {
+    const canvas = document.querySelector("#game");
+    const dpr = canvas.width / canvas.clientWidth;
+    return Array.from(canvas.getContext("2d").getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data);
+  }, s.ownScreen);
+  // The own player is filled with #ffd23f (render.js), unlike anything else on screen.
+  assert.deepEqual(pixel.slice(0, 3), [255, 210, 63], `pixel at the own player: ${pixel}`);
+});
+
+test("holding a key moves the own player on the server", async () => {
+  const me = (await arenaState(first)).playerId;
+  // Watch through the other page: what it draws comes from the server's snapshots.
+  const seenBy = async () => (await second.evaluate((id) => window.arena.playerSeen(id), me));
+  await first.bringToFront();
+  const start = await waitFor(seenBy, (p) => p !== null, 5000, "first player seen by the second page");
+  const goLeft = start.x > 1000;
+  await first.keyboard.down(goLeft ? "KeyA" : "KeyD");
+  await new Promise((r) => setTimeout(r, 1000));
+  await first.keyboard.up(goLeft ? "KeyA" : "KeyD");
+  const end = await waitFor(seenBy, (p) => Math.abs(p.x - start.x) > 150, 5000, "the server to move the player");
+  assert.ok(goLeft ? end.x < start.x : end.x > start.x, `moved from ${start.x} to ${end.x}`);
+});
+
+test("a screenshot of the game is saved, and the client reports its rates", async () => {
+  await first.mouse.move(700, 300);
+  await first.mouse.down();
+  await new Promise((r) => setTimeout(r, 700));
+  await first.mouse.up();
+  const file = path.join(ARTIFACTS, "game.png");
+  await first.screenshot({ path: file });
+  const s = await arenaState(first);
+  console.log(`# client: ${s.fps} fps, ${s.snapshotRate} snapshots/s, ping ${s.rttMs?.toFixed(1)} ms; screenshot ${file}`);
+  assert.ok(s.snapshotRate >= 20, `snapshot rate ${s.snapshotRate}`);
+  assert.ok(s.fps >= 10, `frame rate ${s.fps}`);
+});
+
+test("a server-side close shows its code and reason on screen", async () => {
+  const lone = await startServer();
+  const page = await context.newPage();
+  try {
+    await page.goto(lone.url);
+    await page.click("#quick-play");
+    await waitFor(() => arenaState(page), (s) => s.status === "connected", 10000, "join");
+    await lone.stop();
+    const banner = page.locator("#banner-text");
+    await banner.waitFor({ state: "visible", timeout: 10000 });
+    const text = await banner.textContent();
+    assert.match(text, /1001/);
+    assert.match(text, /server shutting down/);
+    await page.screenshot({ path: path.join(ARTIFACTS, "disconnected.png") });
+    assert.ok(await page.locator("#reconnect").isVisible());
+  } finally {
+    await page.close();
+    await lone.stop();
+  }
+});

@@ -1,0 +1,74 @@
+// Test harness: the release server on a free loopback port, and Debian's Chromium
+// driven by playwright-core with flags that keep a second page from being throttled.
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SERVER_BIN = path.join(REPO, "target/release/arena-server");
+
+/** Start arena-server on 127.0.0.1:0 and resolve once it printed its URL. */
+export function startServer(extraArgs = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SERVER_BIN, ["--addr", "127.0.0.1:0", ...extraArgs], {
+      cwd: REPO,
+      env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15000);
+    const onData = (chunk) => {
+      output += chunk;
+      const match = output.match(/http:\/\/127\.0\.0\.1:(\d+)\//);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ url: `http://127.0.0.1:${match[1]}/`, child, stop: () => stopServer(child) });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+}
+
+function stopServer(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+/** A browser context with a fresh, throwaway profile. */
+export async function launchBrowser(viewport) {
+  const profile = mkdtempSync(path.join(tmpdir(), "arena-chromium-"));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    headless: true,
+    viewport,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+      "--disable-backgrounding-occluded-windows",
+    ],
+  });
+}
+
+/** Poll `read` until `accept` holds or `timeoutMs` passes; returns the last value read. */
+export async function waitFor(read, accept, timeoutMs = 10000, what = "condition") {
+  const deadline = Date.now() + timeoutMs;
+  let value;
+  while (Date.now() < deadline) {
+    value = await read();
+    if (accept(value)) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
+}
+
+/** The page's own test view (assets/main.js: window.arena). */
+export const arenaState = (page) => page.evaluate(() => window.arena.snapshot());
