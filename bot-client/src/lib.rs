@@ -5,6 +5,7 @@ pub mod behavior;
 pub mod bot;
 pub mod client;
 pub mod connect;
+pub mod http;
 pub mod load;
 pub mod report;
 pub mod stats;

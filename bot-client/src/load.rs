@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use arena_protocol::lobby::{CreateRoom, RoomSummary};
+
 use crate::bot::{BotConfig, run_bot};
+use crate::http::{ApiCallError, authority_of, post_json};
 use crate::stats::{BotStats, Totals};
 
 /// Where bots go.
@@ -14,7 +17,7 @@ pub enum Placement {
     Auto,
     /// Every bot in this room.
     Room(String),
-    /// Bots spread round-robin over this many rooms, named `bots-0`, `bots-1`, …
+    /// Bots spread round-robin over this many rooms, created through the lobby API.
     Rooms(usize),
 }
 
@@ -29,6 +32,8 @@ pub struct LoadConfig {
     pub placement: Placement,
     /// New connections per second, so a thousand bots do not arrive in one burst.
     pub ramp_per_s: f64,
+    /// Capacity of the rooms the bots create (`Placement::Rooms`); None: the server's default.
+    pub room_capacity: Option<usize>,
 }
 
 /// Live counters for a progress display.
@@ -38,19 +43,35 @@ pub struct Progress {
     pub finished: AtomicUsize,
 }
 
-/// The `ws://…` URL of one bot, with its join query.
-pub fn bot_url(config: &LoadConfig, index: usize) -> String {
+/// The `ws://…` URL of one bot, with its join query; `rooms` are the ids of the
+/// rooms made for this run (empty unless `Placement::Rooms`).
+pub fn bot_url(config: &LoadConfig, rooms: &[String], index: usize) -> String {
     let separator = if config.url.contains('?') { '&' } else { '?' };
     let room = match &config.placement {
         Placement::Auto => String::new(),
         Placement::Room(id) => format!("&room={id}"),
-        Placement::Rooms(k) => format!("&room=bots-{}", index % (*k).max(1)),
+        Placement::Rooms(_) => format!("&room={}", rooms[index % rooms.len()]),
     };
     format!("{}{separator}v={}&name=bot-{index}{room}", config.url, arena_protocol::PROTOCOL_VERSION)
 }
 
+/// Create the rooms a run spreads its bots over.
+pub async fn create_rooms(config: &LoadConfig) -> Result<Vec<String>, ApiCallError> {
+    let Placement::Rooms(count) = config.placement else { return Ok(Vec::new()) };
+    let authority = authority_of(&config.url).unwrap_or_default();
+    let mut ids = Vec::with_capacity(count);
+    for index in 0..count.max(1) {
+        let request =
+            CreateRoom { name: format!("bots {index}"), capacity: config.room_capacity, ..CreateRoom::default() };
+        let room: RoomSummary = post_json(&authority, "/api/rooms", &request).await?;
+        ids.push(room.id);
+    }
+    Ok(ids)
+}
+
 /// Run every bot to the end and add up what they measured.
-pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> (Totals, Duration) {
+pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<(Totals, Duration), ApiCallError> {
+    let rooms = create_rooms(&config).await?;
     let clock = Instant::now();
     let gap = Duration::from_secs_f64(1.0 / config.ramp_per_s.max(1.0));
     let mut handles = Vec::with_capacity(config.bots);
@@ -58,7 +79,7 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> (Totals, D
     for index in 0..config.bots {
         tokio::time::sleep_until(next_start).await;
         next_start += gap;
-        let bot = BotConfig::new(bot_url(&config, index), config.duration);
+        let bot = BotConfig::new(bot_url(&config, &rooms, index), config.duration);
         let progress = progress.clone();
         progress.started.fetch_add(1, Ordering::Relaxed);
         handles.push(tokio::spawn(async move {
@@ -75,5 +96,5 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> (Totals, D
         });
         totals.add(&stats);
     }
-    (totals, clock.elapsed())
+    Ok((totals, clock.elapsed()))
 }

@@ -26,9 +26,12 @@ struct Cli {
     /// Put every bot in this room.
     #[arg(long, conflicts_with = "rooms")]
     room: Option<String>,
-    /// Spread the bots over this many rooms (bots-0 … bots-K-1).
+    /// Spread the bots over this many rooms, created through the lobby API.
     #[arg(long)]
     rooms: Option<usize>,
+    /// Capacity of the rooms created with --rooms (1-1000). Default: the server's.
+    #[arg(long, requires = "rooms")]
+    room_capacity: Option<usize>,
     /// New connections per second during ramp-up.
     #[arg(long, default_value_t = 200.0)]
     ramp: f64,
@@ -59,8 +62,14 @@ async fn main() -> anyhow::Result<()> {
         (None, Some(k)) => Placement::Rooms(k.max(1)),
         (None, None) => Placement::Auto,
     };
-    let config =
-        LoadConfig { url: cli.url.clone(), bots: cli.bots, duration: cli.duration, placement, ramp_per_s: cli.ramp };
+    let config = LoadConfig {
+        url: cli.url.clone(),
+        bots: cli.bots,
+        duration: cli.duration,
+        placement,
+        ramp_per_s: cli.ramp,
+        room_capacity: cli.room_capacity,
+    };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::new(cli.bots as u64);
     bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
@@ -81,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         })
     };
     eprintln!("arena-bots: {} bots against {} for {:?} each", cli.bots, cli.url, cli.duration);
-    let (totals, wall) = run_load(config, progress).await;
+    let (totals, wall) = run_load(config, progress).await.context("cannot prepare the run")?;
     ticker.abort();
     bar.finish_and_clear();
 

@@ -11,6 +11,29 @@ pub enum ClientMsg {
     Input(Input),
     /// Round-trip time probe; answered at once with [`crate::ServerMsg::Pong`].
     Ping(Ping),
+    /// A line of in-room chat.
+    Chat(ChatText),
+}
+
+/// Chat text from a client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatText {
+    /// 1 to [`MAX_CHAT_CHARS`] characters, no control characters.
+    pub text: String,
+}
+
+/// Longest chat line, in characters.
+pub const MAX_CHAT_CHARS: usize = 200;
+
+impl ChatText {
+    /// The text trimmed, or why it is refused.
+    pub fn validated(&self) -> Result<&str, InputError> {
+        let text = self.text.trim();
+        if text.is_empty() || text.chars().count() > MAX_CHAT_CHARS || text.chars().any(char::is_control) {
+            return Err(InputError::BadChat);
+        }
+        Ok(text)
+    }
 }
 
 /// A player's controls. Sent at the tick rate; the server applies the newest one
@@ -41,6 +64,8 @@ pub enum InputError {
     BadMove,
     #[error("aim is not finite or outside ±2π")]
     BadAim,
+    #[error("chat text must be 1-{MAX_CHAT_CHARS} characters without control characters")]
+    BadChat,
 }
 
 impl Input {

@@ -8,10 +8,13 @@ pub const PROTOCOL_ERROR: u16 = 1002;
 pub const UNSUPPORTED_DATA: u16 = 1003;
 /// A binary message that is not a valid [`crate::ClientMsg`].
 pub const INVALID_PAYLOAD: u16 = 1007;
-/// A well-formed message with values out of range (NaN, infinite, too long).
+/// A well-formed message with values out of range (NaN, infinite, too long),
+/// an invalid or expired session token, or a missing one where tokens are required.
 pub const POLICY_VIOLATION: u16 = 1008;
 /// A message larger than [`crate::MAX_CLIENT_MESSAGE_BYTES`].
 pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// The server cannot take the join now (its room limit is reached); try again later.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 /// The room failed; the client may join another.
 pub const INTERNAL_ERROR: u16 = 1011;
 /// The upgrade asked for a protocol version (`v=`) this server does not speak.
@@ -22,5 +25,13 @@ pub const ROOM_FULL: u16 = 4001;
 pub const BAD_JOIN: u16 = 4002;
 /// The client did not read its messages fast enough and fell too far behind.
 pub const TOO_SLOW: u16 = 4003;
-/// The room closed.
+/// The room closed (emptied, closed by an operator, or failed to start).
 pub const ROOM_CLOSED: u16 = 4004;
+/// The room named in the join does not exist (rooms come from the lobby API or matchmaking).
+pub const ROOM_NOT_FOUND: u16 = 4005;
+/// An operator removed this player; the reason says why.
+pub const KICKED: u16 = 4006;
+/// The same player connected again elsewhere; this older connection yields.
+pub const REPLACED: u16 = 4007;
+/// The room's spectator places are all taken.
+pub const SPECTATORS_FULL: u16 = 4008;

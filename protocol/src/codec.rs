@@ -61,6 +61,7 @@ mod tests {
         let msgs = [
             ClientMsg::Input(Input { seq: 42, move_dir: Vec2::new(0.6, -0.8), aim: -1.5, fire: true }),
             ClientMsg::Ping(Ping { client_time_ms: 12345.678 }),
+            ClientMsg::Chat(crate::ChatText { text: "hello".into() }),
         ];
         for msg in msgs {
             assert_eq!(decode_client(&encode(&msg)).unwrap(), msg);
@@ -83,10 +84,21 @@ mod tests {
                 projectile_radius: 5.0,
                 player_speed: 300.0,
                 max_health: 100,
+                spectator: false,
+                round: crate::RoundStart { round: 1, score_limit: 10, time_limit_s: 180 },
             }),
             ServerMsg::Pong(Pong { client_time_ms: 1.5 }),
             ServerMsg::Roster(vec![PlayerInfo { player_id: PlayerId(1), net_id: NetId(2), name: "ann".into() }]),
             ServerMsg::Kill(Kill { killer: PlayerId(1), victim: PlayerId(2) }),
+            ServerMsg::Chat(crate::ChatLine { player_id: PlayerId(1), name: "ann".into(), text: "gg".into() }),
+            ServerMsg::Event(crate::RoomEvent::RoundOver(crate::RoundResults {
+                round: 2,
+                reason: "score_limit".into(),
+                duration_s: 61.5,
+                next_round_in_s: 5.0,
+                standings: vec![crate::Standing { player_id: PlayerId(1), name: "ann".into(), kills: 10, deaths: 2 }],
+            })),
+            ServerMsg::Event(crate::RoomEvent::Announcement(crate::Notice { text: "restart at noon".into() })),
         ];
         for msg in msgs {
             assert_eq!(decode_server(&encode(&msg)).unwrap(), msg);

@@ -16,10 +16,12 @@ pub mod server_msg;
 pub mod snapshot;
 pub mod tick;
 
-pub use client_msg::{ClientMsg, Input, Ping};
+pub use client_msg::{ChatText, ClientMsg, Input, Ping};
 pub use codec::{CodecError, MAX_CLIENT_MESSAGE_BYTES, decode_client, decode_server, encode};
 pub use ids::{NetId, PlayerId};
-pub use server_msg::{ErrorMsg, PlayerInfo, Pong, ServerMsg, Welcome};
+pub use server_msg::{
+    ChatLine, ErrorMsg, Notice, PlayerInfo, Pong, RoomEvent, RoundResults, RoundStart, ServerMsg, Standing, Welcome,
+};
 pub use snapshot::{EntityKind, EntityState, Snapshot, SnapshotBody};
 pub use tick::Tick;
 

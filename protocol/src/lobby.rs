@@ -1,6 +1,8 @@
-//! JSON shapes of the HTTP lobby API (`/health`, `/api/rooms`).
+//! JSON shapes of the HTTP lobby API. Documented with examples in the top-level README.
 
 use serde::{Deserialize, Serialize};
+
+use crate::PlayerId;
 
 /// `GET /health`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -14,19 +16,102 @@ pub struct Health {
     pub version: String,
 }
 
-/// One room in `GET /api/rooms`.
+/// How a room's rounds end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchRules {
+    /// Kills that win a round (1–1000).
+    pub score_limit: u32,
+    /// Seconds a round lasts at most (10–3600).
+    pub time_limit_s: u32,
+}
+
+/// One room as the lobby shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoomSummary {
     /// Opaque id; pass it as `room=` when joining.
     pub id: String,
     pub name: String,
     pub players: usize,
+    pub spectators: usize,
     pub capacity: usize,
     pub tick_rate_hz: u16,
+    /// Unlisted: joinable by id only.
+    pub private: bool,
+    /// Seconds since the room was made.
+    pub age_s: u64,
+    /// `"playing"` or `"results"` (between rounds).
+    pub match_state: String,
+    pub round: u32,
+    pub rules: MatchRules,
 }
 
-/// `GET /api/rooms`.
+/// `GET /api/rooms`: the public rooms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoomList {
     pub rooms: Vec<RoomSummary>,
+}
+
+/// `POST /api/rooms` body. Only `name` is required.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoom {
+    pub name: String,
+    /// 1–1000; default the server's `--room-capacity`.
+    #[serde(default)]
+    pub capacity: Option<usize>,
+    /// 10–60; default the server's `--tick-rate`.
+    #[serde(default)]
+    pub tick_rate_hz: Option<u16>,
+    #[serde(default)]
+    pub private: bool,
+    /// Default: the settings file's `score_limit` and `round_time_limit_s`.
+    #[serde(default)]
+    pub rules: Option<MatchRules>,
+}
+
+/// `POST /api/matchmake` answer: a seat held for a few seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Matchmade {
+    pub room: RoomSummary,
+    /// WebSocket URL that claims the seat (it carries the reservation).
+    pub ws_url: String,
+    pub reservation: String,
+    /// Unix time in milliseconds after which the seat is released.
+    pub expires_at: u64,
+}
+
+/// `POST /api/session` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRequest {
+    pub name: String,
+}
+
+/// `POST /api/session` answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionGranted {
+    /// Signed token (JWT, HS256); pass it as `token=` when joining.
+    pub token: String,
+    pub player_id: PlayerId,
+    pub name: String,
+    /// Unix time in seconds.
+    pub expires_at: u64,
+}
+
+/// `POST /api/admin/announce` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Announce {
+    pub text: String,
+}
+
+/// `POST /api/admin/rooms/{id}/kick` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Kick {
+    pub player_id: PlayerId,
+    pub reason: String,
+}
+
+/// Every 4xx/5xx answer of the API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
 }

@@ -21,6 +21,71 @@ pub enum ServerMsg {
     Kill(Kill),
     /// Something the client should show; the close frame that may follow carries its own code.
     Error(ErrorMsg),
+    /// A chat line said in the room.
+    Chat(ChatLine),
+    /// Something happened in the room.
+    Event(RoomEvent),
+}
+
+/// A chat line as everyone in the room receives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatLine {
+    pub player_id: PlayerId,
+    pub name: String,
+    pub text: String,
+}
+
+/// Room events. Encoded like messages: `{"event": {"<kind>": fields}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// Someone joined (as a player or a spectator).
+    Joined(PlayerInfo),
+    /// Someone left, or their reconnection grace ran out.
+    Left(PlayerInfo),
+    /// A round began; it ends at `score_limit` kills or after `time_limit_s`.
+    RoundStarted(RoundStart),
+    /// A round ended; the next starts after `next_round_in_s`.
+    RoundOver(RoundResults),
+    /// The room is closing (the close frame follows).
+    Closing(Notice),
+    /// A message from the server's operators to everyone.
+    Announcement(Notice),
+}
+
+/// A text from the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub text: String,
+}
+
+/// Start of a round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundStart {
+    /// 1 for the room's first round.
+    pub round: u32,
+    pub score_limit: u32,
+    pub time_limit_s: u32,
+}
+
+/// End of a round and its standings, best first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundResults {
+    pub round: u32,
+    /// `"score_limit"`, `"time_limit"` or `"room_closed"`.
+    pub reason: String,
+    pub duration_s: f32,
+    pub next_round_in_s: f32,
+    pub standings: Vec<Standing>,
+}
+
+/// One player's line in a round's results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    pub player_id: PlayerId,
+    pub name: String,
+    pub kills: u32,
+    pub deaths: u32,
 }
 
 /// Sent once, right after the upgrade.
@@ -47,6 +112,10 @@ pub struct Welcome {
     pub player_speed: f32,
     /// Health of a freshly spawned player.
     pub max_health: u16,
+    /// True when this connection watches without a body (its `net_id` is 0).
+    pub spectator: bool,
+    /// The current round (see [`RoundStart`]).
+    pub round: RoundStart,
 }
 
 /// Answer to a ping.

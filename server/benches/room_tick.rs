@@ -11,7 +11,7 @@ use glam::Vec2;
 
 /// A room of `players` who all move and fire, warmed up until projectiles fill the air.
 fn busy_room(players: u32) -> RoomWorld {
-    let mut world = RoomWorld::new(GameSettings::default(), 30, 1);
+    let mut world = RoomWorld::new(GameSettings::default(), GameSettings::default().match_rules(), 30, 1);
     for id in 1..=players {
         world.add_player(PlayerId(id));
     }

@@ -41,16 +41,64 @@ pub struct Config {
     /// Seconds a client may stay unable to take its messages before it is disconnected. Default: 5.
     #[arg(long, env = "ARENA_SLOW_CLIENT_TIMEOUT_S", default_value_t = 5.0)]
     pub slow_client_timeout_s: f64,
+
+    /// Most rooms this server runs at once; creating more answers 503. Default: 200.
+    #[arg(long, env = "ARENA_MAX_ROOMS", default_value_t = 200)]
+    pub max_rooms: usize,
+
+    /// Spectators one room admits, on top of its players. Default: 20.
+    #[arg(long, env = "ARENA_MAX_SPECTATORS", default_value_t = 20)]
+    pub max_spectators: usize,
+
+    /// Seconds a disconnected player's entity waits for them to reconnect with their token. Default: 10.
+    #[arg(long, env = "ARENA_RECONNECT_GRACE_S", default_value_t = 10.0)]
+    pub reconnect_grace_s: f64,
+
+    /// Seconds a matchmaking reservation holds its seat. Default: 10.
+    #[arg(long, env = "ARENA_RESERVATION_TTL_S", default_value_t = 10.0)]
+    pub reservation_ttl_s: f64,
+
+    /// Append-only JSON-lines file of finished rounds. Default: arena-results.jsonl.
+    #[arg(long, env = "ARENA_RESULTS_LOG", default_value = "arena-results.jsonl")]
+    pub results_log: PathBuf,
+
+    /// Secret that signs session tokens (HS256). Every node of one deployment needs the
+    /// same one. Default: a random secret made at start (tokens die with the process).
+    #[arg(long, env = "ARENA_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Seconds a session token is valid. Default: 86400 (one day).
+    #[arg(long, env = "ARENA_SESSION_TTL_S", default_value_t = 86_400)]
+    pub session_ttl_s: u64,
+
+    /// Refuse connections without a session token (no guests). Default: guests allowed.
+    #[arg(long, env = "ARENA_REQUIRE_AUTH")]
+    pub require_auth: bool,
+
+    /// Bearer token for /api/admin/*. Default: none, and the admin API answers 403.
+    #[arg(long, env = "ARENA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 impl Config {
     /// Defaults for tests and embedding: as if started with no flags, on `addr`.
+    /// Results go to a fresh file under the system's temp folder.
     pub fn for_tests() -> Config {
-        Config::parse_from(["arena-server", "--addr", "127.0.0.1:0"])
+        let results =
+            std::env::temp_dir().join(format!("arena-results-{}-{}.jsonl", std::process::id(), rand::random::<u32>()));
+        Config::parse_from(["arena-server", "--addr", "127.0.0.1:0", "--results-log", &results.to_string_lossy()])
     }
 
     pub fn empty_room_grace(&self) -> Duration {
         Duration::from_secs_f64(self.empty_room_grace_s.max(0.0))
+    }
+
+    pub fn reconnect_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.reconnect_grace_s.max(0.0))
+    }
+
+    pub fn reservation_ttl(&self) -> Duration {
+        Duration::from_secs_f64(self.reservation_ttl_s.max(0.5))
     }
 
     pub fn slow_client_timeout(&self) -> Duration {

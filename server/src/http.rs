@@ -1,20 +1,25 @@
-//! HTTP routing: static client, health, lobby API and the WebSocket upgrade, on one port.
+//! HTTP routing: static client, health, lobby and admin API, and the WebSocket
+//! upgrade, all on one port.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use arena_protocol::lobby::{Health, RoomList};
+use arena_protocol::lobby::{ApiError, Health};
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
 
 use crate::server::AppState;
-use crate::{assets, join::JoinQuery, session};
+use crate::{admin, api, assets, join::JoinQuery, session};
 
 pub type Body = Full<Bytes>;
+
+/// Largest request body the API reads.
+const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Answer one request.
 pub async fn handle(
@@ -23,9 +28,11 @@ pub async fn handle(
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
-    let response = match (req.method(), path.as_str()) {
-        (&Method::GET, "/ws") => upgrade(&mut req, state, peer),
-        (&Method::GET, "/health") => json(
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method().clone();
+    let response = match (&method, segments.as_slice()) {
+        (&Method::GET, ["ws"]) => upgrade(&mut req, state, peer),
+        (&Method::GET, ["health"]) => json(
             StatusCode::OK,
             &Health {
                 status: "ok".into(),
@@ -35,41 +42,50 @@ pub async fn handle(
                 version: env!("CARGO_PKG_VERSION").into(),
             },
         ),
-        (&Method::GET, "/api/rooms") => json(StatusCode::OK, &RoomList { rooms: state.rooms.list() }),
-        (&Method::GET | &Method::HEAD, _) if !path.starts_with("/api/") => {
-            match assets::load(&state.config.assets_dir, &path).await {
-                Some(asset) => Response::builder()
-                    .header(CONTENT_TYPE, asset.content_type)
-                    .header(CACHE_CONTROL, "no-cache")
-                    .body(Full::new(Bytes::from(asset.body)))
-                    .expect("static response"),
-                None => text(StatusCode::NOT_FOUND, "not found\n"),
-            }
-        }
-        (_, "/ws" | "/health" | "/api/rooms") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
-        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        (_, ["api", "admin", ..]) => admin::handle(req, &state, &segments[2..]).await,
+        (_, ["api", ..]) => api::handle(req, &state, &segments[1..]).await,
+        (&Method::GET | &Method::HEAD, _) => match assets::load(&state.config.assets_dir, &path).await {
+            Some(asset) => Response::builder()
+                .header(CONTENT_TYPE, asset.content_type)
+                .header(CACHE_CONTROL, "no-cache")
+                .body(Full::new(Bytes::from(asset.body)))
+                .expect("static response"),
+            None => error(StatusCode::NOT_FOUND, "not found"),
+        },
+        (_, ["ws" | "health"]) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        _ => error(StatusCode::NOT_FOUND, "not found"),
     };
     Ok(response)
 }
 
 /// Hand the connection to a session task and answer 101 at once. Join problems
-/// (version, room, name) are reported with a close code after the upgrade,
+/// (version, token, room, name) are reported with a close code after the upgrade,
 /// because a browser cannot read the status of a refused upgrade.
 fn upgrade(req: &mut Request<Incoming>, state: Arc<AppState>, peer: SocketAddr) -> Response<Body> {
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
-        return text(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket only\n");
+        return error(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket only");
     }
     let query = JoinQuery::parse(req.uri().query());
     let (response, upgrade) = match fastwebsockets::upgrade::upgrade(req) {
         Ok(pair) => pair,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}\n")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}")),
     };
-    let slow = state.config.slow_client_timeout();
-    tokio::spawn(session::serve(upgrade, query, state.rooms.clone(), peer, slow));
+    tokio::spawn(session::serve(upgrade, query, state, peer));
     response.map(|_| Full::new(Bytes::new()))
 }
 
-fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+/// Read a JSON body of at most [`MAX_BODY_BYTES`]; an empty body reads as `{}`.
+pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Response<Body>> {
+    let body = Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, &format!("bodies are limited to {MAX_BODY_BYTES} bytes")))?
+        .to_bytes();
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+}
+
+pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(CONTENT_TYPE, "application/json")
@@ -78,10 +94,7 @@ fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
         .expect("json response")
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("text response")
+/// A JSON error: `{"error": "…"}`.
+pub fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json(status, &ApiError { error: message.to_string() })
 }

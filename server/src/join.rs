@@ -13,13 +13,32 @@ pub struct JoinQuery {
     pub version: Option<String>,
     pub room: Option<String>,
     pub name: Option<String>,
+    pub token: Option<String>,
+    pub reservation: Option<String>,
+    pub spectate: Option<String>,
 }
 
 /// A checked join.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Join {
     pub room: Option<String>,
     pub name: String,
+    /// A session token from `POST /api/session`.
+    pub token: Option<String>,
+    /// A seat held by `POST /api/matchmake`.
+    pub reservation: Option<String>,
+    /// Watch without a body (needs a room).
+    pub spectate: bool,
+}
+
+/// A display name, trimmed: at most [`MAX_NAME_CHARS`] characters, no control
+/// characters; empty becomes `guest`.
+pub fn validate_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(format!("name must be at most {MAX_NAME_CHARS} characters without control characters"));
+    }
+    Ok(if name.is_empty() { "guest".to_string() } else { name.to_string() })
 }
 
 impl JoinQuery {
@@ -32,6 +51,9 @@ impl JoinQuery {
                 "v" => out.version = Some(value),
                 "room" => out.room = Some(value),
                 "name" => out.name = Some(value),
+                "token" => out.token = Some(value),
+                "reservation" => out.reservation = Some(value),
+                "spectate" => out.spectate = Some(value),
                 _ => {}
             }
         }
@@ -75,7 +97,13 @@ impl JoinQuery {
                 ));
             }
         };
-        Ok(Join { room, name })
+        let spectate = matches!(self.spectate.as_deref(), Some("1" | "true" | ""));
+        if spectate && room.is_none() {
+            return Err((close_code::BAD_JOIN, "spectating needs a room= to watch".into()));
+        }
+        let token = self.token.clone().filter(|t| !t.is_empty());
+        let reservation = self.reservation.clone().filter(|r| !r.is_empty());
+        Ok(Join { room, name, token, reservation, spectate })
     }
 }
 
@@ -86,8 +114,15 @@ mod tests {
     #[test]
     fn parses_and_checks_a_join() {
         let q = JoinQuery::parse(Some("v=1&room=lobby-2&name=Ann%20B"));
-        assert_eq!(q.validate().unwrap(), Join { room: Some("lobby-2".into()), name: "Ann B".into() });
-        assert_eq!(JoinQuery::parse(None).validate().unwrap(), Join { room: None, name: "guest".into() });
+        assert_eq!(
+            q.validate().unwrap(),
+            Join { room: Some("lobby-2".into()), name: "Ann B".into(), ..Join::default() }
+        );
+        assert_eq!(JoinQuery::parse(None).validate().unwrap(), Join { name: "guest".into(), ..Join::default() });
+        let watch = JoinQuery::parse(Some("room=r1&spectate=1&token=abc")).validate().unwrap();
+        assert!(watch.spectate);
+        assert_eq!(watch.token.as_deref(), Some("abc"));
+        assert_eq!(JoinQuery::parse(Some("spectate=1")).validate().unwrap_err().0, close_code::BAD_JOIN);
     }
 
     #[test]

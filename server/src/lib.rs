@@ -1,10 +1,14 @@
 //! Arena server library: everything but argument parsing lives here, so tests,
 //! benches and bots can start a real server on `127.0.0.1:0`.
 
+pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod config;
 pub mod http;
+pub mod identity;
 pub mod join;
+pub mod results;
 pub mod room;
 pub mod rooms;
 pub mod server;

@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::identity::Tokens;
+use crate::results;
 use crate::rooms::{RoomDefaults, Rooms};
 use crate::settings::GameSettings;
 
@@ -22,6 +24,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct AppState {
     pub config: Config,
     pub rooms: Arc<Rooms>,
+    pub tokens: Tokens,
 }
 
 /// Load the game settings the config points at: the file when it exists,
@@ -42,13 +45,31 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     if !config.assets_dir.join("node_modules/@msgpack/msgpack/dist.esm/index.mjs").exists() {
         tracing::warn!("the browser client's packages are missing: run `scripts/deps.sh client` (npm ci in assets/)");
     }
+    let (results, results_writer) = results::spawn_writer(config.results_log.clone());
     let rooms = Rooms::new(RoomDefaults {
         capacity: usize::from(config.room_capacity),
         tick_rate_hz: config.tick_rate,
         settings,
         empty_room_grace: config.empty_room_grace(),
+        max_rooms: config.max_rooms,
+        max_spectators: config.max_spectators,
+        reconnect_grace: config.reconnect_grace(),
+        reservation_ttl: config.reservation_ttl(),
+        results: results.clone(),
     });
-    let state = Arc::new(AppState { config, rooms: rooms.clone() });
+    let tokens = Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s));
+    let state = Arc::new(AppState { config, rooms: rooms.clone(), tokens });
+    // Unclaimed matchmaking seats go back to their rooms.
+    let sweeper = {
+        let rooms = rooms.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                every.tick().await;
+                rooms.expire_reservations();
+            }
+        })
+    };
     // Every connection task holds a receiver; it sees `true` on shutdown.
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -91,6 +112,15 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
     while rooms.room_count() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sweeper.abort();
+    // Every finished round reaches the results log before we return.
+    while results.capacity() < results.max_capacity() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(results);
+    if results_writer.is_finished() {
+        let _ = results_writer.await;
     }
     Ok(())
 }

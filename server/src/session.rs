@@ -1,6 +1,7 @@
 //! One WebSocket connection: a reader that decodes and forwards client messages
 //! to the room, and a writer that sends the room's messages and snapshots.
 
+mod rate;
 mod reader;
 mod shared_io;
 mod writer;
@@ -13,9 +14,13 @@ use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Role, WebSocketWrite};
 use tokio::sync::{mpsc, watch};
 
-use crate::join::JoinQuery;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::identity::{Identity, new_player_id};
+use crate::join::{Join, JoinQuery};
 use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, Feed, JoinRequest, RoomInput};
-use crate::rooms::{JoinError, Rooms, Seat};
+use crate::rooms::{JoinError, Seat, SeatKind};
+use crate::server::AppState;
 use arena_protocol::close_code;
 use shared_io::Side;
 
@@ -50,13 +55,16 @@ pub enum SessionEnd {
     Io(String),
 }
 
+/// Gives every connection its own number, so a room can tell an old
+/// connection's leave from a newer connection of the same player.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
 /// Serve one upgraded connection until it ends.
 pub async fn serve(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     query: JoinQuery,
-    rooms: Arc<Rooms>,
+    state: Arc<AppState>,
     peer: SocketAddr,
-    slow_client_timeout: Duration,
 ) {
     let ws = match upgrade.await {
         Ok(ws) => ws,
@@ -66,11 +74,12 @@ pub async fn serve(
         }
     };
     let (read_side, write_side, raw) = shared_io::split(ws.into_inner());
-    let read = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
-    let (read, mut write) = read;
+    let (read, mut write) = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
 
-    let join = match query.validate() {
-        Ok(join) => join,
+    let admitted =
+        query.validate().and_then(|join| admit(&join, &state).map(|(identity, seat)| (join, identity, seat)));
+    let (join, identity, seat) = match admitted {
+        Ok(admitted) => admitted,
         Err((code, reason)) => {
             tracing::debug!(%peer, code, %reason, "join refused");
             close_now(&mut write, code, &reason).await;
@@ -78,25 +87,11 @@ pub async fn serve(
             return;
         }
     };
-    let seat = match rooms.take_seat(join.room.as_deref()) {
-        Ok(seat) => seat,
-        Err(e) => {
-            let code = match e {
-                JoinError::RoomFull(_) => close_code::ROOM_FULL,
-                JoinError::ShuttingDown => close_code::GOING_AWAY,
-                JoinError::Spawn(_) => close_code::INTERNAL_ERROR,
-            };
-            tracing::debug!(%peer, code, error = %e, "join refused");
-            close_now(&mut write, code, &e.to_string()).await;
-            raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
-            return;
-        }
-    };
 
-    let span = tracing::info_span!("session", %peer, player = %seat.player_id, room = %seat.room.id);
-    let end =
-        tracing::Instrument::instrument(run(read, write, raw, seat, join.name, slow_client_timeout), span.clone())
-            .await;
+    let span = tracing::info_span!("session", %peer, player = %identity.player_id, room = %seat.room.id);
+    let session =
+        Session { identity, spectator: join.spectate, seat, slow_client_timeout: state.config.slow_client_timeout() };
+    let end = tracing::Instrument::instrument(session.run(read, write, raw), span.clone()).await;
     let _entered = span.enter();
     match end {
         SessionEnd::Normal => tracing::debug!("connection ended"),
@@ -105,48 +100,87 @@ pub async fn serve(
     }
 }
 
-async fn run(
-    read: fastwebsockets::WebSocketRead<Side>,
-    write: WebSocketWrite<Side>,
-    raw: Side,
-    seat: Seat,
-    name: String,
-    slow_client_timeout: Duration,
-) -> SessionEnd {
-    let (feed_tx, feed_rx) = watch::channel(Feed::Waiting);
-    let (control_tx, control_rx) = mpsc::channel(CLIENT_CONTROL_QUEUE);
-    let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
-    let player_id = seat.player_id;
-    let inbox = seat.room.inbox.clone();
-
-    let outbox = ClientOutbox { feed: feed_tx, control: control_tx };
-    if inbox.send(RoomInput::Join(JoinRequest { player_id, name, outbox })).await.is_err() {
-        return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
-    }
-
-    // read_frame is not cancellation-safe, so the reader gets a task of its own
-    // instead of a branch in a select.
-    let mut reader = tokio::spawn(reader::read_loop(read, direct_tx, inbox.clone(), player_id));
-    let end = writer::write_loop(write, direct_rx, control_rx, feed_rx, slow_client_timeout).await;
-    // Give the reader time to see the peer's close reply, then stop it. If it
-    // stopped first (a bad frame), drain the socket so our close frame is not
-    // lost to a reset.
-    let read_end = match tokio::time::timeout(CLOSE_GRACE, &mut reader).await {
-        Ok(Ok(read_end)) => Some(read_end),
-        _ => {
-            reader.abort();
-            None
+/// Who the client is and where it sits, or the close code and reason that refuse it.
+fn admit(join: &Join, state: &AppState) -> Result<(Identity, Seat), (u16, String)> {
+    let identity = match &join.token {
+        Some(token) => state.tokens.verify(token).map_err(|e| (close_code::POLICY_VIOLATION, e.to_string()))?,
+        None if state.config.require_auth => {
+            return Err((close_code::POLICY_VIOLATION, "a session token is required: POST /api/session".into()));
         }
+        None => Identity { player_id: new_player_id(), name: join.name.clone(), verified: false },
     };
-    if matches!(read_end, Some(SessionEnd::Closed { .. })) {
-        raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
-    }
-    let _ = inbox.send(RoomInput::Leave(player_id)).await;
-    drop(seat);
-    // The reader knows best why a client-caused close happened.
-    match (end, read_end) {
-        (SessionEnd::Closed { .. } | SessionEnd::Normal, Some(read_end @ SessionEnd::Closed { .. })) => read_end,
-        (end, _) => end,
+    let kind = if join.spectate { SeatKind::Spectator } else { SeatKind::Player };
+    let seat = match (&join.reservation, &join.room) {
+        (Some(reservation), room) => state.rooms.claim(reservation, room.as_deref()),
+        (None, Some(room)) => state.rooms.seat_in(room, identity.player_id, kind),
+        (None, None) => state.rooms.seat_anywhere(),
+    };
+    let seat = seat.map_err(|e| {
+        let code = match &e {
+            JoinError::NotFound(_) => close_code::ROOM_NOT_FOUND,
+            JoinError::RoomFull(_) => close_code::ROOM_FULL,
+            JoinError::SpectatorsFull(_) => close_code::SPECTATORS_FULL,
+            JoinError::BadReservation => close_code::BAD_JOIN,
+            JoinError::ShuttingDown => close_code::GOING_AWAY,
+            JoinError::Create(_) => close_code::TRY_AGAIN_LATER,
+        };
+        (code, e.to_string())
+    })?;
+    Ok((identity, seat))
+}
+
+/// An admitted connection.
+struct Session {
+    identity: Identity,
+    spectator: bool,
+    seat: Seat,
+    slow_client_timeout: Duration,
+}
+
+impl Session {
+    async fn run(
+        self,
+        read: fastwebsockets::WebSocketRead<Side>,
+        write: WebSocketWrite<Side>,
+        raw: Side,
+    ) -> SessionEnd {
+        let (feed_tx, feed_rx) = watch::channel(Feed::Waiting);
+        let (control_tx, control_rx) = mpsc::channel(CLIENT_CONTROL_QUEUE);
+        let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
+        let player_id = self.identity.player_id;
+        let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+        let inbox = self.seat.room.inbox.clone();
+
+        let outbox = ClientOutbox { feed: feed_tx, control: control_tx };
+        let join = JoinRequest { identity: self.identity, spectator: self.spectator, connection, outbox };
+        if inbox.send(RoomInput::Join(join)).await.is_err() {
+            return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
+        }
+
+        // read_frame is not cancellation-safe, so the reader gets a task of its own
+        // instead of a branch in a select.
+        let mut reader = tokio::spawn(reader::read_loop(read, direct_tx, inbox.clone(), player_id));
+        let end = writer::write_loop(write, direct_rx, control_rx, feed_rx, self.slow_client_timeout).await;
+        // Give the reader time to see the peer's close reply, then stop it. If it
+        // stopped first (a bad frame), drain the socket so our close frame is not
+        // lost to a reset.
+        let read_end = match tokio::time::timeout(CLOSE_GRACE, &mut reader).await {
+            Ok(Ok(read_end)) => Some(read_end),
+            _ => {
+                reader.abort();
+                None
+            }
+        };
+        if matches!(read_end, Some(SessionEnd::Closed { .. })) {
+            raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
+        }
+        // The seat goes to the room, which may hold it for a reconnection.
+        let _ = inbox.send(RoomInput::Leave { player_id, connection, seat: Some(self.seat) }).await;
+        // The reader knows best why a client-caused close happened.
+        match (end, read_end) {
+            (SessionEnd::Closed { .. } | SessionEnd::Normal, Some(read_end @ SessionEnd::Closed { .. })) => read_end,
+            (end, _) => end,
+        }
     }
 }
 

@@ -30,6 +30,12 @@ pub struct GameSettings {
     pub projectile_lifetime_s: f32,
     /// Health a hit takes away. Default: 25.
     pub projectile_damage: u16,
+    /// Kills that end a round, unless a room sets its own. Default: 10.
+    pub score_limit: u32,
+    /// Seconds after which a round ends anyway, unless a room sets its own. Default: 180.
+    pub round_time_limit_s: u32,
+    /// Seconds the results are shown before the next round starts. Default: 5.
+    pub round_results_s: f32,
 }
 
 impl Default for GameSettings {
@@ -46,6 +52,9 @@ impl Default for GameSettings {
             projectile_radius: 5.0,
             projectile_lifetime_s: 1.2,
             projectile_damage: 25,
+            score_limit: 10,
+            round_time_limit_s: 180,
+            round_results_s: 5.0,
         }
     }
 }
@@ -62,6 +71,11 @@ pub enum SettingsError {
 }
 
 impl GameSettings {
+    /// The match rules of rooms that do not set their own.
+    pub fn match_rules(&self) -> arena_protocol::lobby::MatchRules {
+        arena_protocol::lobby::MatchRules { score_limit: self.score_limit, time_limit_s: self.round_time_limit_s }
+    }
+
     /// Load and validate a settings file.
     pub fn load(path: &Path) -> Result<GameSettings, SettingsError> {
         let shown = path.display().to_string();
@@ -85,6 +99,7 @@ impl GameSettings {
             ("projectile_speed", self.projectile_speed),
             ("projectile_radius", self.projectile_radius),
             ("projectile_lifetime_s", self.projectile_lifetime_s),
+            ("round_results_s", self.round_results_s),
         ];
         for (name, value) in positive {
             if !(value.is_finite() && value > 0.0) {
@@ -93,6 +108,9 @@ impl GameSettings {
         }
         if self.max_health == 0 || self.projectile_damage == 0 {
             return Err("max_health and projectile_damage must be at least 1".into());
+        }
+        if !(1..=1000).contains(&self.score_limit) || !(10..=3600).contains(&self.round_time_limit_s) {
+            return Err("score_limit must be 1-1000 and round_time_limit_s 10-3600".into());
         }
         if self.player_radius * 4.0 > self.arena_width.min(self.arena_height) {
             return Err("the arena must be at least four player radii wide and high".into());

@@ -15,8 +15,12 @@ pub fn fire_weapons(
     clock: Res<Clock>,
     rules: Res<Rules>,
     mut net_ids: ResMut<NetIds>,
+    game: Res<super::rounds::Match>,
     mut shooters: Query<(&Player, &Body, &Controls, &mut Weapon), Without<Dead>>,
 ) {
+    if !game.is_playing() {
+        return;
+    }
     let s = &rules.settings;
     for (player, body, controls, mut weapon) in &mut shooters {
         if !controls.fire || weapon.ready_at.is_after(clock.tick) {

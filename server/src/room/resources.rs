@@ -17,6 +17,8 @@ pub struct Rules {
     pub fire_cooldown_ticks: u32,
     pub respawn_delay_ticks: u32,
     pub projectile_lifetime_ticks: u32,
+    pub round_results_ticks: u32,
+    pub tick_rate_hz: u32,
 }
 
 impl Rules {
@@ -26,6 +28,8 @@ impl Rules {
             fire_cooldown_ticks: ticks(settings.fire_cooldown_s),
             respawn_delay_ticks: ticks(settings.respawn_delay_s),
             projectile_lifetime_ticks: ticks(settings.projectile_lifetime_s),
+            round_results_ticks: ticks(settings.round_results_s),
+            tick_rate_hz: u32::from(tick_rate_hz),
             settings,
         }
     }

@@ -8,8 +8,10 @@ use glam::Vec2;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Score, Weapon};
 use super::resources::{Clock, KillFeed, LatestSnapshot, NetIds, PendingInputs, PlayerIndex, RoomRng, Rules};
+use super::rounds::{self, Match, MatchEvent, MatchEvents};
 use super::{combat, input, movement, snapshot};
 use crate::settings::GameSettings;
+use arena_protocol::lobby::MatchRules;
 
 /// The per-tick schedule of a room.
 #[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,8 +32,10 @@ pub struct RoomWorld {
 }
 
 impl RoomWorld {
-    pub fn new(settings: GameSettings, tick_rate_hz: u16, seed: u64) -> RoomWorld {
+    pub fn new(settings: GameSettings, rules: MatchRules, tick_rate_hz: u16, seed: u64) -> RoomWorld {
         let mut world = World::new();
+        world.insert_resource(Match::new(rules, tick_rate_hz));
+        world.init_resource::<MatchEvents>();
         world.insert_resource(Rules::new(settings, tick_rate_hz));
         world.insert_resource(Clock { tick: Tick(0), dt: 1.0 / f32::from(tick_rate_hz) });
         world.init_resource::<PendingInputs>();
@@ -54,6 +58,8 @@ impl RoomWorld {
                 movement::move_projectiles,
                 combat::resolve_hits,
                 combat::respawn,
+                rounds::end_round,
+                rounds::start_round,
             )
                 .chain()
                 .in_set(SimSet::Simulate),
@@ -112,6 +118,46 @@ impl RoomWorld {
     /// The shared snapshot bytes the last step built.
     pub fn take_snapshot(&mut self) -> Option<SnapshotBody> {
         self.world.resource_mut::<LatestSnapshot>().0.take()
+    }
+
+    /// Round ends and starts of the last step.
+    pub fn take_match_events(&mut self) -> Vec<MatchEvent> {
+        std::mem::take(&mut self.world.resource_mut::<MatchEvents>().0)
+    }
+
+    /// The match as it stands.
+    pub fn match_state(&self) -> &Match {
+        self.world.resource::<Match>()
+    }
+
+    /// The current round's standings, best first (for a round cut short).
+    pub fn standings(&mut self) -> Vec<(PlayerId, u32, u32)> {
+        rounds::standings(self.world.query::<(&Player, &Score)>().iter(&self.world))
+    }
+
+    /// Seconds the current round has run.
+    pub fn round_elapsed_s(&self) -> f32 {
+        let clock = self.world.resource::<Clock>();
+        clock.tick.since(self.match_state().round_started).max(0) as f32 * clock.dt
+    }
+
+    pub fn has_player(&self, id: PlayerId) -> bool {
+        self.world.resource::<PlayerIndex>().0.contains_key(&id)
+    }
+
+    /// Stop a player's stick and trigger (its connection dropped; it may come back).
+    pub fn release_controls(&mut self, id: PlayerId) {
+        if let Some(&entity) = self.world.resource::<PlayerIndex>().0.get(&id)
+            && let Some(mut controls) = self.world.get_mut::<Controls>(entity)
+        {
+            // A reconnecting client numbers its inputs from 1 again.
+            *controls = Controls::default();
+        }
+    }
+
+    /// The player's network id, if it has an entity.
+    pub fn net_id(&self, id: PlayerId) -> Option<NetId> {
+        self.player_component::<Net>(id).map(|n| n.0)
     }
 
     /// Kills of the last step.

@@ -1,15 +1,21 @@
 //! Reading half of a session: frames in, typed messages to the room.
 
 use arena_protocol::{
-    ClientMsg, MAX_CLIENT_MESSAGE_BYTES, PlayerId, Pong, ServerMsg, close_code, decode_client, encode,
+    ClientMsg, ErrorMsg, MAX_CLIENT_MESSAGE_BYTES, PlayerId, Pong, ServerMsg, close_code, decode_client, encode,
 };
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
 use tokio::sync::mpsc;
 
+use super::rate::TokenBucket;
 use super::shared_io::Side;
 use super::{Direct, SessionEnd, truncate_reason};
 use crate::room::RoomInput;
+
+/// Chat lines a player may send at once; more are refused with a warning.
+const CHAT_BURST: u32 = 5;
+/// Seconds per chat line on average after the burst.
+const CHAT_EVERY_S: f64 = 2.0;
 
 pub async fn read_loop(
     mut read: WebSocketRead<Side>,
@@ -26,6 +32,7 @@ pub async fn read_loop(
         async move { tx.send(msg).await.map_err(|_| "writer has stopped") }
     };
     let mut fragments: Option<Vec<u8>> = None;
+    let mut chat_budget = TokenBucket::new(CHAT_BURST, 1.0 / CHAT_EVERY_S);
     let end = loop {
         let frame = match read.read_frame(&mut send_obligated).await {
             Ok(frame) => frame,
@@ -65,6 +72,25 @@ pub async fn read_loop(
                     // A full inbox drops this input; the client sends a fresh one next tick.
                     Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
                     Err(mpsc::error::TrySendError::Closed(_)) => break closed(close_code::ROOM_CLOSED, "room closed"),
+                }
+            }
+            Ok(ClientMsg::Chat(chat)) => {
+                let text = match chat.validated() {
+                    Ok(text) => text.to_string(),
+                    Err(e) => break closed(close_code::POLICY_VIOLATION, &format!("invalid chat: {e}")),
+                };
+                if !chat_budget.try_take() {
+                    let warning = encode(&ServerMsg::Error(ErrorMsg {
+                        code: close_code::POLICY_VIOLATION,
+                        message: format!(
+                            "chat is limited to {CHAT_BURST} lines at once and one every {CHAT_EVERY_S} s"
+                        ),
+                    }));
+                    let _ = direct.try_send(Direct::Message(Bytes::from(warning)));
+                    continue;
+                }
+                if inbox.send(RoomInput::Chat(player, text)).await.is_err() {
+                    break closed(close_code::ROOM_CLOSED, "room closed");
                 }
             }
             Ok(ClientMsg::Ping(ping)) => {

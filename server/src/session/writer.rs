@@ -8,7 +8,7 @@ use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
 use tokio::sync::{mpsc, watch};
 
 use super::shared_io::Side;
-use super::{CLOSE_GRACE, Direct, SessionEnd};
+use super::{CLOSE_GRACE, Direct, SessionEnd, truncate_reason};
 use crate::room::Feed;
 
 pub async fn write_loop(
@@ -54,6 +54,7 @@ pub async fn write_loop(
                         send(&mut write, Frame::binary(Payload::Borrowed(&snapshot_buffer)), slow_client_timeout).await
                     }
                     Feed::Closed { code, reason } => {
+                        let reason = truncate_reason(&reason);
                         let _ = send(&mut write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
                         return SessionEnd::Closed { code, reason: reason.into() };
                     }
@@ -70,11 +71,11 @@ pub async fn write_loop(
 /// why when it can; send that close.
 async fn continue_on_feed(write: &mut WebSocketWrite<Side>, feed: &watch::Receiver<Feed>) -> Result<(), SessionEnd> {
     let (code, reason) = match &*feed.borrow() {
-        Feed::Closed { code, reason } => (*code, *reason),
-        _ => (close_code::ROOM_CLOSED, "room closed"),
+        Feed::Closed { code, reason } => (*code, truncate_reason(reason).to_string()),
+        _ => (close_code::ROOM_CLOSED, "room closed".to_string()),
     };
     let _ = send(write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
-    Err(SessionEnd::Closed { code, reason: reason.into() })
+    Err(SessionEnd::Closed { code, reason })
 }
 
 /// Write and flush one frame; a client that cannot take it within `limit` is too slow.

@@ -10,15 +10,16 @@ use crate::util::TestServer;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn joined(server: &TestServer, room: &str) -> ArenaClient {
-    let mut client = ArenaClient::connect(&server.ws_url(&format!("room={room}"))).await.unwrap();
+/// A client seated wherever the server puts it (every test here fits one room).
+async fn joined(server: &TestServer) -> ArenaClient {
+    let mut client = ArenaClient::connect(&server.ws_url("")).await.unwrap();
     client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
     client
 }
 
-/// Send `frame` from a fresh client in `room` and return the close it gets.
+/// Send `frame` from a fresh client and return the close it gets.
 async fn close_after(server: &TestServer, frame: Frame<'_>) -> (u16, String) {
-    let mut client = joined(server, "hostile").await;
+    let mut client = joined(server).await;
     client.send_frame(frame).await.unwrap();
     client.recv_close(WAIT).await.unwrap()
 }
@@ -26,7 +27,7 @@ async fn close_after(server: &TestServer, frame: Frame<'_>) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_closes_only_the_sender() {
     let server = TestServer::start().await;
-    let mut bystander = joined(&server, "hostile").await;
+    let mut bystander = joined(&server).await;
 
     let cases: Vec<(Frame<'static>, u16)> = vec![
         (Frame::binary(Payload::Owned(vec![0xc1, 0xff, 0x00])), close_code::INVALID_PAYLOAD),
@@ -67,7 +68,7 @@ async fn garbage_closes_only_the_sender() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fragmented_messages_are_limited_as_a_whole() {
     let server = TestServer::start().await;
-    let mut client = joined(&server, "fragments").await;
+    let mut client = joined(&server).await;
     let piece = vec![0x90u8; 4096];
     client.send_frame(Frame::new(false, OpCode::Binary, None, Payload::Owned(piece.clone()))).await.unwrap();
     // Every piece is under the limit; together they pass it.
@@ -82,7 +83,7 @@ async fn fragmented_messages_are_limited_as_a_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_are_answered_at_both_layers() {
     let server = TestServer::start().await;
-    let mut client = joined(&server, "pings").await;
+    let mut client = joined(&server).await;
     client.send(&arena_protocol::ClientMsg::Ping(arena_protocol::Ping { client_time_ms: 42.5 })).await.unwrap();
     let pong = client.recv_until(WAIT, |m| if let ServerMsg::Pong(p) = m { Some(*p) } else { None }).await.unwrap();
     assert_eq!(pong.client_time_ms, 42.5);

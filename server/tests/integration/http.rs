@@ -43,7 +43,9 @@ async fn room_list_starts_empty_and_shows_a_joined_room() {
     let empty: RoomList = serde_json::from_str(&http_get(server.addr, "/api/rooms").await.body).unwrap();
     assert!(empty.rooms.is_empty());
 
-    let mut client = arena_bots::ArenaClient::connect(&server.ws_url("room=alpha&name=ann")).await.unwrap();
+    let created = crate::util::create_room(server.addr, r#"{"name": "alpha"}"#).await;
+    let mut client =
+        arena_bots::ArenaClient::connect(&server.ws_url(&format!("room={}&name=ann", created.id))).await.unwrap();
     client
         .recv_until(std::time::Duration::from_secs(5), |m| {
             matches!(m, arena_protocol::ServerMsg::Snapshot(_)).then_some(())
@@ -53,7 +55,8 @@ async fn room_list_starts_empty_and_shows_a_joined_room() {
     let listed: RoomList = serde_json::from_str(&http_get(server.addr, "/api/rooms").await.body).unwrap();
     assert_eq!(listed.rooms.len(), 1);
     let room = &listed.rooms[0];
-    assert_eq!((room.id.as_str(), room.players, room.capacity, room.tick_rate_hz), ("alpha", 1, 50, 30));
+    assert_eq!((room.id.as_str(), room.name.as_str()), (created.id.as_str(), "alpha"));
+    assert_eq!((room.players, room.capacity, room.tick_rate_hz, room.round), (1, 50, 30, 1));
     let health: Health = serde_json::from_str(&http_get(server.addr, "/health").await.body).unwrap();
     assert_eq!((health.rooms, health.players), (1, 1));
     server.shutdown().await;

@@ -3,6 +3,7 @@
 
 mod hostile;
 mod http;
+mod lobby;
 mod play;
 mod rules;
 mod util;

@@ -19,8 +19,9 @@ async fn twenty_bots_receive_snapshots_steadily() {
         duration: Duration::from_secs(3),
         placement: Placement::Auto,
         ramp_per_s: 100.0,
+        room_capacity: None,
     };
-    let (totals, wall) = run_load(config.clone(), Default::default()).await;
+    let (totals, wall) = run_load(config.clone(), Default::default()).await.unwrap();
     let report = Report::new(&totals, config.duration, wall);
     assert_eq!((report.connected, report.failed, report.errors), (20, 0, 0), "{}", report.summary());
     assert_eq!(report.tick_rate_hz, 30);
@@ -114,7 +115,7 @@ async fn shutdown_closes_players_with_going_away() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bots_spread_over_named_rooms() {
+async fn bots_spread_over_rooms_they_create() {
     let server = TestServer::start().await;
     let config = LoadConfig {
         url: server.ws_url(""),
@@ -122,16 +123,18 @@ async fn bots_spread_over_named_rooms() {
         duration: Duration::from_secs(1),
         placement: Placement::Rooms(3),
         ramp_per_s: 100.0,
+        room_capacity: Some(4),
     };
     let progress = std::sync::Arc::new(Progress::default());
     let run = tokio::spawn(run_load(config, progress));
     tokio::time::sleep(Duration::from_millis(600)).await;
     let listed: arena_protocol::lobby::RoomList =
         serde_json::from_str(&crate::util::http_get(server.addr, "/api/rooms").await.body).unwrap();
-    let mut ids: Vec<_> = listed.rooms.iter().map(|r| (r.id.clone(), r.players)).collect();
-    ids.sort();
-    assert_eq!(ids, vec![("bots-0".into(), 2), ("bots-1".into(), 2), ("bots-2".into(), 2)]);
-    let (totals, _) = run.await.unwrap();
+    let mut rooms: Vec<_> = listed.rooms.iter().map(|r| (r.name.clone(), r.players, r.capacity)).collect();
+    rooms.sort();
+    let expected: Vec<(String, usize, usize)> = (0..3).map(|i| (format!("bots {i}"), 2, 4)).collect();
+    assert_eq!(rooms, expected);
+    let (totals, _) = run.await.unwrap().unwrap();
     assert_eq!(totals.connected, 6);
     server.shutdown().await;
 }

@@ -8,7 +8,7 @@ use glam::Vec2;
 const TICK_RATE: u16 = 30;
 
 fn world() -> RoomWorld {
-    RoomWorld::new(GameSettings::default(), TICK_RATE, 7)
+    RoomWorld::new(GameSettings::default(), GameSettings::default().match_rules(), TICK_RATE, 7)
 }
 
 fn input(seq: u32, move_dir: Vec2, aim: f32, fire: bool) -> Input {

@@ -84,3 +84,23 @@ pub async fn http_request(addr: SocketAddr, request: &str) -> HttpResponse {
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     HttpResponse { status, headers: head.to_string(), body: body.to_string() }
 }
+
+/// `method path` with a JSON body and extra headers.
+pub async fn http_json(addr: SocketAddr, method: &str, path: &str, body: &str, headers: &[&str]) -> HttpResponse {
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    http_request(
+        addr,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
+/// Create a room through the API and return its summary.
+pub async fn create_room(addr: SocketAddr, body: &str) -> arena_protocol::lobby::RoomSummary {
+    let response = http_json(addr, "POST", "/api/rooms", body, &[]).await;
+    assert_eq!(response.status, 201, "{}", response.body);
+    serde_json::from_str(&response.body).unwrap()
+}

@@ -1,0 +1,80 @@
+//! The admin API (`/api/admin/…`), guarded by the bearer token from `--admin-token`.
+
+use std::sync::atomic::Ordering;
+
+use arena_protocol::lobby::{Announce, Kick};
+use hyper::body::Incoming;
+use hyper::header::AUTHORIZATION;
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::oneshot;
+
+use crate::http::{Body, error, json, read_json};
+use crate::room::{AdminCommand, RoomInput};
+use crate::server::AppState;
+
+/// Route `/api/admin/<segments>` after checking the token.
+pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str]) -> Response<Body> {
+    if let Err(refusal) = authorize(&req, state) {
+        return refusal;
+    }
+    let method = req.method().clone();
+    let result = match (&method, segments) {
+        (&Method::POST, ["announce"]) => announce(req, state).await,
+        (&Method::POST, ["rooms", id, "close"]) => close_room(state, id).await,
+        (&Method::POST, ["rooms", id, "kick"]) => kick(req, state, id).await,
+        _ => Err(error(StatusCode::NOT_FOUND, "no such admin endpoint")),
+    };
+    result.unwrap_or_else(|response| response)
+}
+
+fn authorize(req: &Request<Incoming>, state: &AppState) -> Result<(), Response<Body>> {
+    let Some(expected) = &state.config.admin_token else {
+        return Err(error(StatusCode::FORBIDDEN, "the admin API is off: start the server with --admin-token"));
+    };
+    let given = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // Compare in constant time so the token cannot be guessed byte by byte.
+    let matches = given.is_some_and(|given| {
+        given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    if matches { Ok(()) } else { Err(error(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required")) }
+}
+
+async fn announce(req: Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
+    let Announce { text } = read_json(req).await?;
+    let text = text.trim().to_string();
+    if text.is_empty() || text.chars().count() > 500 {
+        return Err(error(StatusCode::BAD_REQUEST, "text must be 1-500 characters"));
+    }
+    let mut reached = 0;
+    for room in state.rooms.all() {
+        if room.inbox.send(RoomInput::Admin(AdminCommand::Announce(text.clone()))).await.is_ok() {
+            reached += 1;
+        }
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({ "rooms": reached })))
+}
+
+async fn close_room(state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
+    let room = state.rooms.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
+    let players = room.players.load(Ordering::Relaxed);
+    let command = AdminCommand::Close("the room was closed by an operator".into());
+    room.inbox
+        .send(RoomInput::Admin(command))
+        .await
+        .map_err(|_| error(StatusCode::GONE, "the room has already closed"))?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "closed": id, "players": players })))
+}
+
+async fn kick(req: Request<Incoming>, state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
+    let Kick { player_id, reason } = read_json(req).await?;
+    let room = state.rooms.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
+    let reason =
+        if reason.trim().is_empty() { "removed by an operator".to_string() } else { reason.trim().to_string() };
+    let (done, answer) = oneshot::channel();
+    let command = AdminCommand::Kick { player_id, reason, done };
+    room.inbox.send(RoomInput::Admin(command)).await.map_err(|_| error(StatusCode::GONE, "the room has closed"))?;
+    match answer.await {
+        Ok(true) => Ok(json(StatusCode::OK, &serde_json::json!({ "kicked": player_id }))),
+        _ => Err(error(StatusCode::NOT_FOUND, &format!("player {} is not in room {id}", player_id.0))),
+    }
+}

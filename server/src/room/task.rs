@@ -1,0 +1,405 @@
+//! The room's thread: drain the inbox, step the world, hand out snapshots and
+//! events, keep rounds and reconnection holds, all at a fixed rate.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arena_protocol::{
+    ChatLine, NetId, Notice, PROTOCOL_VERSION, PlayerId, PlayerInfo, RoomEvent, RoundResults, RoundStart, ServerMsg,
+    Standing, Welcome, close_code, encode,
+};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::clients::{Client, Clients};
+use super::rounds::{MatchEvent, RoundOutcome};
+use super::world::RoomWorld;
+use super::{AdminCommand, Feed, JoinRequest, OutgoingSnapshot, ROOM_INBOX, RoomInput};
+use crate::results::{PlayerRecord, RoundRecord};
+use crate::rooms::{RoomInfo, Rooms, Seat};
+
+pub struct RoomTask {
+    info: Arc<RoomInfo>,
+    world: RoomWorld,
+    clients: Clients,
+    inbox: mpsc::Receiver<RoomInput>,
+    results: mpsc::Sender<RoundRecord>,
+    reconnect_grace: Duration,
+    round_results_s: f32,
+}
+
+/// Takes the room out of the directory however its thread ends, panics included.
+struct Deregister<'a> {
+    rooms: &'a Rooms,
+    info: &'a RoomInfo,
+}
+
+impl Drop for Deregister<'_> {
+    fn drop(&mut self) {
+        self.rooms.remove(&self.info.id);
+    }
+}
+
+/// Why a room is closing, for its clients and its log.
+struct Closing {
+    code: u16,
+    reason: String,
+}
+
+impl RoomTask {
+    pub fn new(info: Arc<RoomInfo>, inbox: mpsc::Receiver<RoomInput>, rooms: &Rooms) -> RoomTask {
+        let d = rooms.defaults();
+        RoomTask {
+            world: RoomWorld::new(d.settings.clone(), info.rules, info.tick_rate_hz, rand::random()),
+            clients: Clients::default(),
+            inbox,
+            results: d.results.clone(),
+            reconnect_grace: d.reconnect_grace,
+            round_results_s: d.settings.round_results_s,
+            info,
+        }
+    }
+
+    pub fn run(mut self, rooms: Arc<Rooms>) {
+        let info = self.info.clone();
+        let _deregister = Deregister { rooms: &rooms, info: &info };
+        let span = tracing::info_span!("room", room = %info.id);
+        let _entered = span.enter();
+        tracing::info!(name = %info.name, capacity = info.capacity, tick_rate_hz = info.tick_rate_hz, "room open");
+
+        let period = Duration::from_secs_f64(1.0 / f64::from(info.tick_rate_hz));
+        let mut next_tick = Instant::now() + period;
+        let mut empty_since = Some(Instant::now());
+        let closing = loop {
+            if info.stopping.load(Ordering::Acquire) {
+                break Closing { code: close_code::GOING_AWAY, reason: "server shutting down".into() };
+            }
+            let started = Instant::now();
+            if let Some(closing) = self.drain_inbox() {
+                break closing;
+            }
+            let tick = self.world.step();
+            self.handle_match_events();
+            self.publish(tick);
+            self.expire_holds();
+            info.record_tick(started.elapsed());
+
+            if self.clients.map.is_empty() {
+                let since = *empty_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= rooms.defaults().empty_room_grace && rooms.remove_if_empty(&info) {
+                    tracing::info!("room closed after staying empty");
+                    return;
+                }
+            } else {
+                empty_since = None;
+            }
+
+            // Fixed rate against absolute deadlines. A room that falls more than
+            // one tick behind skips ahead instead of bursting to catch up.
+            let now = Instant::now();
+            if now < next_tick {
+                std::thread::sleep(next_tick - now);
+                next_tick += period;
+            } else {
+                info.late_ticks.fetch_add(1, Ordering::Relaxed);
+                next_tick = if now - next_tick > period { now + period } else { next_tick + period };
+            }
+        };
+        self.close(closing);
+    }
+
+    /// Apply everything sent since the last tick, at most one inbox-full so a
+    /// flood cannot stretch a tick without end. Returns a close order if one came.
+    fn drain_inbox(&mut self) -> Option<Closing> {
+        for _ in 0..ROOM_INBOX {
+            match self.inbox.try_recv() {
+                Ok(RoomInput::Input(player, input)) => {
+                    if self.clients.map.get(&player).is_some_and(|c| !c.spectator) {
+                        self.world.push_input(player, input);
+                    }
+                }
+                Ok(RoomInput::Join(join)) => self.join(join),
+                Ok(RoomInput::Leave { player_id, connection, seat }) => self.leave(player_id, connection, seat),
+                Ok(RoomInput::Chat(player, text)) => self.chat(player, text),
+                Ok(RoomInput::Admin(AdminCommand::Announce(text))) => {
+                    self.broadcast(&ServerMsg::Event(RoomEvent::Announcement(Notice { text })));
+                }
+                Ok(RoomInput::Admin(AdminCommand::Kick { player_id, reason, done })) => {
+                    let found = self.clients.map.contains_key(&player_id);
+                    if found {
+                        self.clients.close(player_id, close_code::KICKED, &reason);
+                        self.remove(player_id);
+                    }
+                    let _ = done.send(found);
+                }
+                Ok(RoomInput::Admin(AdminCommand::Close(reason))) => {
+                    return Some(Closing { code: close_code::ROOM_CLOSED, reason });
+                }
+                Err(_) => break,
+            }
+        }
+        None
+    }
+
+    fn welcome(&self, identity: PlayerId, net_id: NetId, spectator: bool) -> Bytes {
+        let s = self.world.settings();
+        let game = self.world.match_state();
+        Bytes::from(encode(&ServerMsg::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            player_id: identity,
+            net_id,
+            room_id: self.info.id.clone(),
+            room_name: self.info.name.clone(),
+            tick_rate_hz: self.info.tick_rate_hz,
+            snapshot_rate_hz: self.info.tick_rate_hz,
+            arena_size: glam::Vec2::new(s.arena_width, s.arena_height),
+            player_radius: s.player_radius,
+            projectile_radius: s.projectile_radius,
+            player_speed: s.player_speed,
+            max_health: s.max_health,
+            spectator,
+            round: RoundStart {
+                round: game.round,
+                score_limit: game.rules.score_limit,
+                time_limit_s: game.rules.time_limit_s,
+            },
+        })))
+    }
+
+    fn join(&mut self, join: JoinRequest) {
+        let player = join.identity.player_id;
+        if let Some(existing) = self.clients.map.get_mut(&player) {
+            // The same player again: a reconnection, or a second tab. The newest connection wins.
+            if let Some(old) = existing.outbox.take() {
+                old.feed.send_replace(Feed::Closed {
+                    code: close_code::REPLACED,
+                    reason: "you connected again from elsewhere".into(),
+                });
+            }
+            existing.connection = join.connection;
+            existing.held_until = None;
+            let (net_id, spectator) = (existing.net_id, existing.spectator);
+            let _ = join.outbox.control.try_send(self.welcome(player, net_id, spectator));
+            if let Some(existing) = self.clients.map.get_mut(&player) {
+                existing.outbox = Some(join.outbox);
+            }
+            self.world.release_controls(player);
+            tracing::debug!(%player, "player reconnected");
+            self.broadcast_roster();
+            return;
+        }
+        let name = self.clients.unique_name(&join.identity.name);
+        let net_id = if join.spectator { NetId(0) } else { self.world.add_player(player) };
+        // A fresh queue always has room for the welcome.
+        let _ = join.outbox.control.try_send(self.welcome(player, net_id, join.spectator));
+        tracing::debug!(%player, %name, spectator = join.spectator, "joined");
+        let info = PlayerInfo { player_id: player, net_id, name: name.clone() };
+        self.clients.map.insert(
+            player,
+            Client {
+                identity: join.identity,
+                name,
+                spectator: join.spectator,
+                net_id,
+                connection: join.connection,
+                outbox: Some(join.outbox),
+                held_until: None,
+            },
+        );
+        self.update_counts();
+        self.broadcast(&ServerMsg::Event(RoomEvent::Joined(info)));
+        self.broadcast_roster();
+    }
+
+    fn leave(&mut self, player: PlayerId, connection: u64, seat: Option<Seat>) {
+        let Some(client) = self.clients.map.get_mut(&player) else { return };
+        if client.connection != connection {
+            return; // An older connection of a player who is connected again.
+        }
+        let can_hold = client.identity.verified && !client.spectator && !self.reconnect_grace.is_zero();
+        match seat {
+            Some(seat) if can_hold => {
+                client.outbox = None;
+                client.held_until = Some(Instant::now() + self.reconnect_grace);
+                self.world.release_controls(player);
+                self.info.hold_for_reconnect(player, seat);
+                tracing::debug!(%player, "player dropped; holding their place");
+            }
+            _ => self.remove(player),
+        }
+    }
+
+    /// Players whose reconnection grace ran out leave for good.
+    fn expire_holds(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PlayerId> = self
+            .clients
+            .map
+            .iter()
+            .filter(|(_, c)| c.held_until.is_some_and(|until| until <= now))
+            .map(|(&p, _)| p)
+            .collect();
+        for player in expired {
+            if self.info.release_held(player) {
+                self.remove(player);
+            } else if let Some(client) = self.clients.map.get_mut(&player) {
+                // Reclaimed: the new connection's join is on its way.
+                client.held_until = None;
+            }
+        }
+    }
+
+    fn remove(&mut self, player: PlayerId) {
+        let Some(client) = self.clients.map.remove(&player) else { return };
+        if !client.spectator {
+            self.world.remove_player(player);
+        }
+        tracing::debug!(%player, "left");
+        self.update_counts();
+        let info = PlayerInfo { player_id: player, net_id: client.net_id, name: client.name };
+        self.broadcast(&ServerMsg::Event(RoomEvent::Left(info)));
+        self.broadcast_roster();
+    }
+
+    fn chat(&mut self, player: PlayerId, text: String) {
+        let Some(client) = self.clients.map.get(&player) else { return };
+        let line = ChatLine { player_id: player, name: client.name.clone(), text };
+        self.broadcast(&ServerMsg::Chat(line));
+    }
+
+    fn update_counts(&self) {
+        let (players, spectators) = self.clients.counts();
+        self.info.players.store(players, Ordering::Relaxed);
+        self.info.spectators.store(spectators, Ordering::Relaxed);
+    }
+
+    /// Broadcast, then remove whoever was too slow to take it.
+    fn broadcast(&mut self, msg: &ServerMsg) {
+        for player in self.clients.broadcast(msg) {
+            self.remove(player);
+        }
+    }
+
+    fn broadcast_roster(&mut self) {
+        let roster = ServerMsg::Roster(self.clients.roster());
+        self.broadcast(&roster);
+    }
+
+    fn handle_match_events(&mut self) {
+        for event in self.world.take_match_events() {
+            match event {
+                MatchEvent::RoundOver(outcome) => {
+                    self.info.in_results.store(true, Ordering::Relaxed);
+                    let results = self.results_of(&outcome, self.round_results_s);
+                    self.record(&results);
+                    self.broadcast(&ServerMsg::Event(RoomEvent::RoundOver(results)));
+                }
+                MatchEvent::RoundStarted { round } => {
+                    self.info.round.store(round, Ordering::Relaxed);
+                    self.info.in_results.store(false, Ordering::Relaxed);
+                    let rules = self.info.rules;
+                    self.broadcast(&ServerMsg::Event(RoomEvent::RoundStarted(RoundStart {
+                        round,
+                        score_limit: rules.score_limit,
+                        time_limit_s: rules.time_limit_s,
+                    })));
+                }
+            }
+        }
+    }
+
+    fn results_of(&self, outcome: &RoundOutcome, next_round_in_s: f32) -> RoundResults {
+        RoundResults {
+            round: outcome.round,
+            reason: outcome.reason.into(),
+            duration_s: outcome.duration_s,
+            next_round_in_s,
+            standings: outcome
+                .standings
+                .iter()
+                .map(|&(player_id, kills, deaths)| Standing {
+                    player_id,
+                    name: self.clients.name_of(player_id),
+                    kills,
+                    deaths,
+                })
+                .collect(),
+        }
+    }
+
+    /// Hand a finished round to the results log (never waits: a full queue drops it, loudly).
+    fn record(&self, results: &RoundResults) {
+        let record = RoundRecord {
+            room_id: self.info.id.clone(),
+            room_name: self.info.name.clone(),
+            round: results.round,
+            reason: results.reason.clone(),
+            ended_at_ms: crate::rooms::unix_ms_after(Duration::ZERO),
+            duration_s: results.duration_s,
+            players: results
+                .standings
+                .iter()
+                .map(|s| PlayerRecord {
+                    player_id: s.player_id,
+                    name: s.name.clone(),
+                    kills: s.kills,
+                    deaths: s.deaths,
+                })
+                .collect(),
+        };
+        if let Err(e) = self.results.try_send(record) {
+            tracing::error!(error = %e, "results log queue refused a round");
+        }
+    }
+
+    /// Hand this tick's snapshot to every connected client, and the kill feed.
+    fn publish(&mut self, tick: arena_protocol::Tick) {
+        let Some(body) = self.world.take_snapshot() else { return };
+        let entities = Bytes::from(body.encoded_entities);
+        let mut gone = Vec::new();
+        for (&player, client) in &self.clients.map {
+            let Some(outbox) = &client.outbox else { continue };
+            if outbox.feed.is_closed() {
+                gone.push(player);
+                continue;
+            }
+            let last_input_seq = if client.spectator { 0 } else { self.world.last_input_seq(player) };
+            outbox.feed.send_replace(Feed::Snapshot(OutgoingSnapshot {
+                tick,
+                last_input_seq,
+                entities: entities.clone(),
+            }));
+        }
+        for kill in self.world.take_kills() {
+            self.broadcast(&ServerMsg::Kill(kill));
+        }
+        for player in gone {
+            self.remove(player);
+        }
+    }
+
+    /// Close every client with `closing`, logging the round in progress.
+    fn close(mut self, closing: Closing) {
+        if self.world.player_count() > 0 && self.world.match_state().is_playing() {
+            let outcome = RoundOutcome {
+                round: self.world.match_state().round,
+                reason: "room_closed",
+                duration_s: self.world.round_elapsed_s(),
+                standings: self.world.standings(),
+            };
+            let results = self.results_of(&outcome, 0.0);
+            self.record(&results);
+        }
+        self.clients.broadcast(&ServerMsg::Event(RoomEvent::Closing(Notice { text: closing.reason.clone() })));
+        let players: Vec<PlayerId> = self.clients.map.keys().copied().collect();
+        for player in players {
+            self.clients.close(player, closing.code, &closing.reason);
+            // Held seats point back at this room: let them go.
+            self.info.release_held(player);
+        }
+        self.info.players.store(0, Ordering::Relaxed);
+        self.info.spectators.store(0, Ordering::Relaxed);
+        tracing::info!(reason = %closing.reason, "room closed");
+    }
+}
