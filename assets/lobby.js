@@ -1,9 +1,26 @@
-// The lobby screen: display name, the room list (refreshing), create, join, Quick play.
+// The lobby screen: display name and session, the room list (refreshing), create
+// (public or private), join, watch, Quick play, and invitation links (?room=ID).
 
 const REFRESH_MS = 2000;
 
+/** A session token for this name, reused while valid (it lets a dropped player reclaim their place). */
+async function sessionFor(name) {
+  const stored = JSON.parse(sessionStorage.getItem("arena.session") || "null");
+  if (stored && stored.name === name && stored.expires_at * 1000 > Date.now() + 60000) return stored;
+  const response = await fetch("/api/session", { method: "POST", body: JSON.stringify({ name }) });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  sessionStorage.setItem("arena.session", JSON.stringify(body));
+  return body;
+}
+
+/** Forget the stored token (the server no longer accepts it). */
+export function forgetSession() {
+  sessionStorage.removeItem("arena.session");
+}
+
 export class Lobby {
-  /** @param {(join: {room?: string, name: string}) => void} onJoin */
+  /** @param {(join: object) => void} onJoin */
   constructor(root, onJoin) {
     this.root = root;
     this.onJoin = onJoin;
@@ -11,31 +28,56 @@ export class Lobby {
     this.nameInput.value = localStorage.getItem("arena.name") || "";
     this.list = root.querySelector("#rooms");
     this.status = root.querySelector("#lobby-status");
-    root.querySelector("#quick-play").addEventListener("click", () => this.join(undefined));
+    root.querySelector("#quick-play").addEventListener("click", () => this.quickPlay());
     root.querySelector("#create-form").addEventListener("submit", (e) => {
       e.preventDefault();
-      const wanted = root.querySelector("#new-room").value.trim();
-      const id = wanted.replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 32);
-      if (!id) return this.say("Room names use letters, digits, '-' and '_'.");
-      this.join(id);
+      this.create(root.querySelector("#new-room").value.trim(), root.querySelector("#new-private").checked);
     });
+    this.invitation = new URLSearchParams(location.search).get("room");
   }
 
   name() {
-    return this.nameInput.value.trim().slice(0, 24);
-  }
-
-  join(room) {
-    localStorage.setItem("arena.name", this.name());
-    this.onJoin({ room, name: this.name() });
+    return this.nameInput.value.trim().slice(0, 24) || "guest";
   }
 
   say(text) {
     this.status.textContent = text;
   }
 
+  async join(extra) {
+    localStorage.setItem("arena.name", this.name());
+    try {
+      const session = await sessionFor(this.name());
+      this.onJoin({ name: session.name, token: session.token, ...extra });
+    } catch (err) {
+      this.say(`Cannot start a session: ${err.message}`);
+    }
+  }
+
+  async quickPlay() {
+    const response = await fetch("/api/matchmake", { method: "POST" });
+    const body = await response.json();
+    if (!response.ok) return this.say(`No seat available: ${body.error}`);
+    this.join({ wsUrl: body.ws_url, room: body.room.id });
+  }
+
+  async create(name, isPrivate) {
+    if (!name) return this.say("Give the room a name.");
+    const response = await fetch("/api/rooms", { method: "POST", body: JSON.stringify({ name, private: isPrivate }) });
+    const body = await response.json();
+    if (!response.ok) return this.say(`Cannot create the room: ${body.error}`);
+    this.join({ room: body.id });
+  }
+
   show() {
     this.root.hidden = false;
+    if (this.invitation) {
+      const room = this.invitation;
+      this.invitation = null;
+      history.replaceState(null, "", "/");
+      this.say(`Joining the room you were invited to…`);
+      return this.join({ room });
+    }
     this.refresh();
     clearInterval(this.timer);
     this.timer = setInterval(() => this.refresh(), REFRESH_MS);
@@ -51,7 +93,7 @@ export class Lobby {
       const response = await fetch("/api/rooms", { cache: "no-store" });
       const { rooms } = await response.json();
       this.render(rooms);
-      this.say(rooms.length ? "" : "No rooms yet: Quick play makes one.");
+      this.say(rooms.length ? "" : "No public rooms yet: Quick play makes one.");
     } catch (err) {
       this.say(`Cannot reach the server: ${err.message}`);
     }
@@ -64,12 +106,20 @@ export class Lobby {
         row.className = "room";
         row.dataset.roomId = room.id;
         const label = document.createElement("span");
-        label.textContent = `${room.name} — ${room.players}/${room.capacity} players, ${room.tick_rate_hz} Hz`;
-        const button = document.createElement("button");
-        button.textContent = "Join";
-        button.disabled = room.players >= room.capacity;
-        button.addEventListener("click", () => this.join(room.id));
-        row.append(label, button);
+        const state = room.match_state === "results" ? "results" : `round ${room.round}`;
+        label.textContent = `${room.name} — ${room.players}/${room.capacity} players, ${room.spectators} watching, ${state}`;
+        const join = document.createElement("button");
+        join.textContent = "Join";
+        join.className = "join";
+        join.disabled = room.players >= room.capacity;
+        join.addEventListener("click", () => this.join({ room: room.id }));
+        const watch = document.createElement("button");
+        watch.textContent = "Watch";
+        watch.className = "watch";
+        watch.addEventListener("click", () => this.join({ room: room.id, spectate: true }));
+        const buttons = document.createElement("span");
+        buttons.append(join, watch);
+        row.append(label, buttons);
         return row;
       }),
     );

@@ -1,9 +1,10 @@
-// Glue: lobby → connection → game loop (inputs at the tick rate, drawing every frame).
+// Glue: lobby → connection → game loop (inputs at the tick rate, drawing every frame),
+// plus chat, room events, round results and spectating.
 import { Connection } from "./net.js";
 import { GameState } from "./state.js";
 import { Controls } from "./input.js";
 import { Renderer } from "./render.js";
-import { Lobby } from "./lobby.js";
+import { Lobby, forgetSession } from "./lobby.js";
 import { Hud } from "./hud.js";
 
 const canvas = document.querySelector("#game");
@@ -17,18 +18,23 @@ let state = null;
 let inputTimer = null;
 let seq = 0;
 let aim = 0;
-let lastJoin = null;
 let frames = [];
 let lastDraw = { players: 0, projectiles: 0, ownScreen: null };
 
 const lobby = new Lobby(document.querySelector("#lobby"), start);
 
 function start(join) {
-  lastJoin = join;
+  connection?.close();
   lobby.hide();
   game.hidden = false;
   state = null;
-  connection = new Connection(join, onMessage, (connectionState) => hud.showConnection(connectionState));
+  connection = new Connection(join, onMessage, onConnectionState);
+}
+
+function onConnectionState(s) {
+  hud.showConnection(s);
+  // A token this server no longer accepts (restarted with another secret, expired): get a new one next time.
+  if (s.status === "disconnected" && s.code === 1008 && /token/.test(s.reason)) forgetSession();
 }
 
 function onMessage(msg) {
@@ -37,7 +43,10 @@ function onMessage(msg) {
       state = new GameState(msg);
       seq = 0;
       clearInterval(inputTimer);
-      inputTimer = setInterval(sendInput, 1000 / msg.tickRateHz);
+      if (!msg.spectator) inputTimer = setInterval(sendInput, 1000 / msg.tickRateHz);
+      hud.hideResults();
+      hud.showShareLink(msg.roomId);
+      hud.say(`You are ${msg.spectator ? "watching" : "playing in"} ${msg.roomName}. Enter to chat.`, "event");
       break;
     case "snapshot":
       state?.addSnapshot(msg);
@@ -48,12 +57,40 @@ function onMessage(msg) {
     case "kill":
       state?.addKill(msg);
       break;
+    case "chat":
+      hud.say(`${msg.name}: ${msg.text}`);
+      break;
+    case "error":
+      hud.say(msg.message, "warning");
+      break;
+    case "event":
+      onEvent(msg.event);
+      break;
+  }
+}
+
+function onEvent(e) {
+  switch (e.type) {
+    case "joined":
+      return hud.say(`${e.player.name} joined`, "event");
+    case "left":
+      return hud.say(`${e.player.name} left`, "event");
+    case "round_over":
+      return hud.showResults(e);
+    case "round_started":
+      hud.hideResults();
+      return hud.say(`Round ${e.round}: first to ${e.scoreLimit} kills`, "event");
+    case "announcement":
+      return hud.say(`📢 ${e.text}`, "announcement");
+    case "closing":
+      return hud.say(`The room is closing: ${e.text}`, "warning");
   }
 }
 
 function sendInput() {
-  if (!state || connection.state.status !== "connected") return clearInterval(inputTimer);
-  const c = controls.sample(lastDraw.ownScreen, aim);
+  if (!state || connection.state.status !== "connected") return;
+  const typing = document.activeElement === hud.chatInput;
+  const c = typing ? { moveX: 0, moveY: 0, aim, fire: false } : controls.sample(lastDraw.ownScreen, aim);
   aim = c.aim;
   seq += 1;
   connection.sendInput(seq, c.moveX, c.moveY, c.aim, c.fire);
@@ -67,20 +104,39 @@ function frame(now) {
     lastDraw = renderer.draw(state.view(now), state.welcome, state.names, state.welcome.playerId);
   }
   if (connection) {
-    hud.update({ rttMs: connection.rttMs, fps: frames.length, snapshotRate: connection.snapshotRate(), state });
+    const following = state?.followed() ? state.names.get(state.followed().owner) : null;
+    hud.update({ rttMs: connection.rttMs, fps: frames.length, snapshotRate: connection.snapshotRate(), state, following });
   }
   requestAnimationFrame(frame);
 }
 requestAnimationFrame(frame);
 
-hud.reconnect.addEventListener("click", () => {
-  connection?.close();
-  start(lastJoin);
+addEventListener("keydown", (e) => {
+  if (game.hidden) return;
+  if (e.key === "Enter") {
+    if (document.activeElement === hud.chatInput) {
+      const text = hud.chatInput.value.trim();
+      if (text) connection?.sendChat(text);
+      hud.chatInput.value = "";
+      hud.chatInput.blur();
+    } else {
+      hud.chatInput.focus();
+    }
+    e.preventDefault();
+  } else if (e.key === "Escape") {
+    hud.chatInput.blur();
+  } else if (e.key === "Tab" && state?.welcome.spectator) {
+    state.followNext();
+    e.preventDefault();
+  }
 });
+
+hud.reconnect.addEventListener("click", () => connection?.reconnect());
 hud.leave.addEventListener("click", () => {
   connection?.close();
   connection = null;
   state = null;
+  clearInterval(inputTimer);
   game.hidden = true;
   lobby.show();
 });
@@ -97,6 +153,7 @@ window.arena = {
       closeReason: connection?.state.reason ?? "",
       roomId: state?.welcome.roomId ?? null,
       playerId: state?.welcome.playerId ?? null,
+      spectator: state?.welcome.spectator ?? false,
       own: own ? { x: own.x, y: own.y, health: own.health } : null,
       ownScreen: lastDraw.ownScreen,
       playersDrawn: lastDraw.players,
@@ -105,6 +162,7 @@ window.arena = {
       fps: frames.length,
       snapshotRate: connection?.snapshotRate() ?? 0,
       rttMs: connection?.rttMs ?? null,
+      chat: [...hud.chatLog.children].map((li) => li.textContent),
     };
   },
   /** Where the newest snapshot (the server's view) puts a player, or null. */

@@ -1,11 +1,13 @@
-// The WebSocket connection: join, decode, ping for RTT, count snapshots, report its state.
-import { PROTOCOL_VERSION, CloseCode, decodeServer, encodeInput, encodePing } from "./protocol.js";
+// The WebSocket connection: join, decode, ping for RTT, count snapshots, report its
+// state, and reconnect by itself with back-off after a close worth retrying.
+import { PROTOCOL_VERSION, CloseCode, RETRYABLE_CLOSES, decodeServer, encodeChat, encodeInput, encodePing } from "./protocol.js";
 
 const PING_INTERVAL_MS = 1000;
+const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 
 export class Connection {
   /**
-   * @param {{room?: string, name?: string}} join
+   * @param {{wsUrl?: string, room?: string, name?: string, token?: string, spectate?: boolean}} join
    * @param {(msg: object) => void} onMessage every decoded server message
    * @param {(state: object) => void} onState connection state changes
    */
@@ -13,36 +15,53 @@ export class Connection {
     this.join = join;
     this.onMessage = onMessage;
     this.onState = onState;
-    this.state = { status: "connecting", code: null, reason: "" };
+    this.state = { status: "connecting", code: null, reason: "", retryInMs: null, attempt: 0 };
     this.rttMs = null;
     this.snapshotTimes = [];
     this.bytesIn = 0;
-    this.open();
+    this.closedByUs = false;
+    this.open(0);
   }
 
   url() {
     const params = new URLSearchParams({ v: String(PROTOCOL_VERSION) });
-    if (this.join.room) params.set("room", this.join.room);
+    const room = this.roomId || this.join.room;
+    if (room) params.set("room", room);
     if (this.join.name) params.set("name", this.join.name);
+    if (this.join.token) params.set("token", this.join.token);
+    if (this.join.spectate) params.set("spectate", "1");
+    // A matchmaking URL carries a one-time seat reservation: use it for the first attempt only.
+    if (this.join.wsUrl && !this.roomId) {
+      const url = new URL(this.join.wsUrl, location.href);
+      for (const [k, v] of params) if (!url.searchParams.has(k)) url.searchParams.set(k, v);
+      url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+      return url.toString();
+    }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     return `${scheme}//${location.host}/ws?${params}`;
   }
 
-  open() {
-    this.setState({ status: "connecting", code: null, reason: "" });
+  open(attempt) {
+    this.setState({ status: "connecting", code: null, reason: "", retryInMs: null, attempt });
     const ws = new WebSocket(this.url());
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => {
-      this.setState({ status: "connected", code: null, reason: "" });
+      if (ws !== this.ws) return;
+      this.setState({ status: "connected", code: null, reason: "", retryInMs: null, attempt: 0 });
       this.ping();
       this.pingTimer = setInterval(() => this.ping(), PING_INTERVAL_MS);
     };
-    ws.onmessage = (event) => this.receive(event.data);
+    ws.onmessage = (event) => ws === this.ws && this.receive(event.data);
     ws.onclose = (event) => {
+      if (ws !== this.ws) return; // A socket we already replaced.
       clearInterval(this.pingTimer);
       const reason = event.reason || CloseCode[event.code] || "";
-      this.setState({ status: "disconnected", code: event.code, reason });
+      // Only a player with a token can reclaim their place; guests rejoin as someone new.
+      const retry = !this.closedByUs && RETRYABLE_CLOSES.has(event.code) && attempt < RETRY_DELAYS_MS.length;
+      const retryInMs = retry ? RETRY_DELAYS_MS[attempt] : null;
+      this.setState({ status: "disconnected", code: event.code, reason, retryInMs, attempt: attempt + 1 });
+      if (retry) this.retryTimer = setTimeout(() => this.open(attempt + 1), retryInMs);
     };
   }
 
@@ -55,7 +74,9 @@ export class Connection {
       console.warn("undecodable server message", err);
       return;
     }
-    if (msg.kind === "pong") {
+    if (msg.kind === "welcome") {
+      this.roomId = msg.roomId; // Reconnections go back to the same room.
+    } else if (msg.kind === "pong") {
       this.rttMs = performance.now() - msg.clientTimeMs;
     } else if (msg.kind === "snapshot") {
       const now = performance.now();
@@ -79,11 +100,25 @@ export class Connection {
     this.send(encodeInput(seq, moveX, moveY, aim, fire));
   }
 
+  sendChat(text) {
+    this.send(encodeChat(text));
+  }
+
   send(bytes) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes);
   }
 
+  /** Reconnect now (the banner's button), whatever the back-off says. */
+  reconnect() {
+    clearTimeout(this.retryTimer);
+    this.closedByUs = false;
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000, "reconnecting");
+    this.open(0);
+  }
+
   close() {
+    this.closedByUs = true;
+    clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     if (this.ws) this.ws.close(1000, "left");
   }

@@ -22,11 +22,24 @@ export const CloseCode = Object.freeze({
   4002: "bad join request",
   4003: "too slow",
   4004: "room closed",
+  4005: "room not found",
+  4006: "removed by an operator",
+  4007: "connected again elsewhere",
+  4008: "no spectator place left",
+  1013: "server busy, try again later",
 });
+
+/** Closes after which reconnecting by itself makes sense. */
+export const RETRYABLE_CLOSES = new Set([1001, 1006, 1011, 1013, 4003]);
 
 /** `{"input": [seq, [x, y], aim, fire]}` */
 export function encodeInput(seq, moveX, moveY, aim, fire) {
   return encode({ input: [seq, [moveX, moveY], aim, fire] });
+}
+
+/** `{"chat": [text]}` */
+export function encodeChat(text) {
+  return encode({ chat: [text] });
 }
 
 /** `{"ping": [client_time_ms]}` */
@@ -42,6 +55,37 @@ function entity(e) {
   };
 }
 
+function roundStart(r) {
+  return { round: r[0], scoreLimit: r[1], timeLimitS: r[2] };
+}
+
+function player(p) {
+  return { playerId: p[0], netId: p[1], name: p[2] };
+}
+
+/** `{"joined": player} | {"left": player} | {"round_started": …} | {"round_over": …} | {"closing": [text]} | {"announcement": [text]}` */
+function roomEvent(e) {
+  const [type] = Object.keys(e);
+  const b = e[type];
+  switch (type) {
+    case "joined":
+    case "left":
+      return { type, player: player(b) };
+    case "round_started":
+      return { type, ...roundStart(b) };
+    case "round_over":
+      return {
+        type, round: b[0], reason: b[1], durationS: b[2], nextRoundInS: b[3],
+        standings: b[4].map((s) => ({ playerId: s[0], name: s[1], kills: s[2], deaths: s[3] })),
+      };
+    case "closing":
+    case "announcement":
+      return { type, text: b[0] };
+    default:
+      return { type: "unknown", name: type };
+  }
+}
+
 /** Decode one server message into `{kind, …named fields}`; throws on anything malformed. */
 export function decodeServer(bytes) {
   const msg = decode(bytes);
@@ -55,17 +99,22 @@ export function decodeServer(bytes) {
         kind, protocolVersion: b[0], playerId: b[1], netId: b[2], roomId: b[3], roomName: b[4],
         tickRateHz: b[5], snapshotRateHz: b[6], arenaWidth: b[7][0], arenaHeight: b[7][1],
         playerRadius: b[8], projectileRadius: b[9], playerSpeed: b[10], maxHealth: b[11],
+        spectator: b[12], round: roundStart(b[13]),
       };
     case "snapshot":
       return { kind, tick: b[0], lastInputSeq: b[1], entities: b[2].map(entity) };
     case "pong":
       return { kind, clientTimeMs: b[0] };
     case "roster":
-      return { kind, players: b.map((p) => ({ playerId: p[0], netId: p[1], name: p[2] })) };
+      return { kind, players: b.map(player) };
     case "kill":
       return { kind, killer: b[0], victim: b[1] };
     case "error":
       return { kind, code: b[0], message: b[1] };
+    case "chat":
+      return { kind, playerId: b[0], name: b[1], text: b[2] };
+    case "event":
+      return { kind, event: roomEvent(b) };
     default:
       return { kind: "unknown", name: kind };
   }

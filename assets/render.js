@@ -39,7 +39,7 @@ export class Renderer {
     ctx.fillStyle = COLORS.outside;
     ctx.fillRect(0, 0, this.width, this.height);
     if (!view) return { players: 0, projectiles: 0, ownScreen: null };
-    const camera = view.own ? { x: view.own.x, y: view.own.y } : { x: welcome.arenaWidth / 2, y: welcome.arenaHeight / 2 };
+    const camera = view.camera ? { x: view.camera.x, y: view.camera.y } : { x: welcome.arenaWidth / 2, y: welcome.arenaHeight / 2 };
     const origin = this.toScreen(camera, 0, 0);
 
     ctx.fillStyle = COLORS.background;

@@ -22,6 +22,26 @@ export class GameState {
     this.correction = { x: 0, y: 0 }; // visual offset left by a reconciliation
     this.own = null; // own entity in the newest snapshot
     this.lastAck = 0;
+    this.followNetId = null; // spectators: whom the camera follows
+  }
+
+  /** Spectators: the followed player's entity in the newest snapshot (the first player by default). */
+  followed() {
+    if (!this.welcome.spectator) return null;
+    const latest = this.snapshots[this.snapshots.length - 1];
+    if (!latest) return null;
+    const players = latest.entities.filter((e) => e.kind === EntityKind.Player);
+    return players.find((e) => e.netId === this.followNetId) || players[0] || null;
+  }
+
+  /** Spectators: follow the next player. */
+  followNext() {
+    const latest = this.snapshots[this.snapshots.length - 1];
+    if (!latest) return;
+    const players = latest.entities.filter((e) => e.kind === EntityKind.Player).sort((a, b) => a.netId - b.netId);
+    if (players.length === 0) return;
+    const i = players.findIndex((e) => e.netId === this.followNetId);
+    this.followNetId = players[(i + 1) % players.length].netId;
   }
 
   setRoster(players) {
@@ -113,7 +133,9 @@ export class GameState {
       const p = this.predicted || this.own;
       own = { ...this.own, x: p.x + this.correction.x, y: p.y + this.correction.y };
     }
-    return { entities, own, tick: newer.tick };
+    const target = this.followed();
+    const camera = own || (target && entities.find((e) => e.netId === target.netId)) || null;
+    return { entities, own, camera, tick: newer.tick };
   }
 
   /** Players by score, for the scoreboard. */

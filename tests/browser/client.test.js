@@ -6,11 +6,12 @@ import path from "node:path";
 import { REPO, startServer, launchBrowser, waitFor, arenaState } from "./harness.js";
 
 const ARTIFACTS = path.join(REPO, "target/browser");
+const ADMIN_TOKEN = "browser-test-admin";
 let server, context, first, second;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startServer();
+  server = await startServer(["--admin-token", ADMIN_TOKEN]);
   context = await launchBrowser({ width: 1024, height: 700 });
 });
 
@@ -33,7 +34,7 @@ test("the lobby lists rooms and Quick play joins one", async () => {
   const row = second.locator(`li.room[data-room-id="${joined.roomId}"]`);
   await row.waitFor({ timeout: 10000 });
   assert.match(await row.textContent(), /1\/50 players/);
-  await row.locator("button").click();
+  await row.locator("button.join").click();
   const other = await waitFor(() => arenaState(second), (s) => s.status === "connected" && s.roomId, 10000, "second page to join");
   assert.equal(other.roomId, joined.roomId);
 });
@@ -70,7 +71,33 @@ test("holding a key moves the own player on the server", async () => {
   assert.ok(goLeft ? end.x < start.x : end.x > start.x, `moved from ${start.x} to ${end.x}`);
 });
 
+test("chat typed in one page shows in the other", async () => {
+  await first.bringToFront();
+  await first.keyboard.press("Enter");
+  await first.keyboard.type("hello arena");
+  await first.keyboard.press("Enter");
+  await waitFor(() => arenaState(second), (s) => s.chat.some((l) => l === "Alice: hello arena"), 5000, "chat line");
+});
+
+test("a spectator watches the room without a body", async () => {
+  const watcher = await context.newPage();
+  try {
+    await watcher.goto(server.url);
+    const room = (await arenaState(first)).roomId;
+    const row = watcher.locator(`li.room[data-room-id="${room}"]`);
+    await row.waitFor({ timeout: 10000 });
+    await row.locator("button.watch").click();
+    const s = await waitFor(() => arenaState(watcher), (s) => s.spectator && s.playersDrawn >= 1, 10000, "spectator view");
+    assert.equal(s.own, null);
+    const players = await waitFor(() => arenaState(first), (s) => s.rosterSize === 3, 5000, "roster with the spectator");
+    assert.equal(players.playersDrawn, 2, "the spectator has no body");
+  } finally {
+    await watcher.close();
+  }
+});
+
 test("a screenshot of the game is saved, and the client reports its rates", async () => {
+  await first.bringToFront();
   await first.mouse.move(700, 300);
   await first.mouse.down();
   await new Promise((r) => setTimeout(r, 700));
@@ -83,6 +110,21 @@ test("a screenshot of the game is saved, and the client reports its rates", asyn
   assert.ok(s.fps >= 10, `frame rate ${s.fps}`);
 });
 
+test("an operator's kick shows its code and reason on screen", async () => {
+  const { playerId, roomId } = await arenaState(second);
+  const response = await fetch(`${server.url}api/admin/rooms/${roomId}/kick`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ player_id: playerId, reason: "be nice" }),
+  });
+  assert.equal(response.status, 200, await response.text());
+  const banner = second.locator("#banner-text");
+  await banner.waitFor({ state: "visible", timeout: 10000 });
+  assert.equal(await banner.textContent(), "Disconnected (4006): be nice");
+  await second.screenshot({ path: path.join(ARTIFACTS, "kicked.png") });
+  assert.ok(await second.locator("#reconnect").isVisible());
+});
+
 test("a server-side close shows its code and reason on screen", async () => {
   const lone = await startServer();
   const page = await context.newPage();
@@ -93,9 +135,9 @@ test("a server-side close shows its code and reason on screen", async () => {
     await lone.stop();
     const banner = page.locator("#banner-text");
     await banner.waitFor({ state: "visible", timeout: 10000 });
+    // The reason shows at once; the client then retries on its own (it reads "reconnecting").
     const text = await banner.textContent();
-    assert.match(text, /1001/);
-    assert.match(text, /server shutting down/);
+    assert.match(text, /1001\): server shutting down — reconnecting in/);
     await page.screenshot({ path: path.join(ARTIFACTS, "disconnected.png") });
     assert.ok(await page.locator("#reconnect").isVisible());
   } finally {

@@ -19,6 +19,10 @@ use super::{AdminCommand, Feed, JoinRequest, OutgoingSnapshot, ROOM_INBOX, RoomI
 use crate::results::{PlayerRecord, RoundRecord};
 use crate::rooms::{RoomInfo, Rooms, Seat};
 
+/// How long a client whose connection ended waits for its session's leave
+/// before it is removed anyway.
+const LEAVE_WAIT: Duration = Duration::from_secs(5);
+
 pub struct RoomTask {
     info: Arc<RoomInfo>,
     world: RoomWorld,
@@ -230,7 +234,8 @@ impl RoomTask {
         }
     }
 
-    /// Players whose reconnection grace ran out leave for good.
+    /// Players whose reconnection grace ran out leave for good (so do clients
+    /// whose connection ended without a leave reaching us).
     fn expire_holds(&mut self) {
         let now = Instant::now();
         let expired: Vec<PlayerId> = self
@@ -241,12 +246,8 @@ impl RoomTask {
             .map(|(&p, _)| p)
             .collect();
         for player in expired {
-            if self.info.release_held(player) {
-                self.remove(player);
-            } else if let Some(client) = self.clients.map.get_mut(&player) {
-                // Reclaimed: the new connection's join is on its way.
-                client.held_until = None;
-            }
+            self.info.release_held(player);
+            self.remove(player);
         }
     }
 
@@ -357,13 +358,16 @@ impl RoomTask {
     fn publish(&mut self, tick: arena_protocol::Tick) {
         let Some(body) = self.world.take_snapshot() else { return };
         let entities = Bytes::from(body.encoded_entities);
-        let mut gone = Vec::new();
+        for client in self.clients.map.values_mut() {
+            // The connection ended; its session's leave is on the way and decides
+            // whether the player is held for a reconnection. Until then, nothing to send.
+            if client.outbox.as_ref().is_some_and(|o| o.feed.is_closed()) {
+                client.outbox = None;
+                client.held_until.get_or_insert(Instant::now() + LEAVE_WAIT);
+            }
+        }
         for (&player, client) in &self.clients.map {
             let Some(outbox) = &client.outbox else { continue };
-            if outbox.feed.is_closed() {
-                gone.push(player);
-                continue;
-            }
             let last_input_seq = if client.spectator { 0 } else { self.world.last_input_seq(player) };
             outbox.feed.send_replace(Feed::Snapshot(OutgoingSnapshot {
                 tick,
@@ -373,9 +377,6 @@ impl RoomTask {
         }
         for kill in self.world.take_kills() {
             self.broadcast(&ServerMsg::Kill(kill));
-        }
-        for player in gone {
-            self.remove(player);
         }
     }
 
