@@ -1,13 +1,14 @@
-//! One bot's life: connect, play at the snapshot rate, ping, measure, leave.
+//! One bot's life: connect, play at the snapshot rate, ping, measure, maybe drop
+//! and reconnect (churn), leave.
 
 use std::time::{Duration, Instant};
 
-use arena_protocol::{ClientMsg, Ping, ServerMsg};
-use rand::SeedableRng;
+use arena_protocol::{ClientMsg, Ping, ServerMsg, Welcome};
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::behavior::Behavior;
-use crate::client::{ArenaClient, Incoming};
+use crate::client::{ArenaClient, Incoming, RecvError};
 use crate::stats::BotStats;
 
 /// How one bot runs.
@@ -21,41 +22,59 @@ pub struct BotConfig {
     pub ping_interval: Duration,
     /// A gap this long without any message counts as an error. Default: 5 s.
     pub stall_timeout: Duration,
+    /// Drops per second: the bot cuts its connection without a close and joins
+    /// again with its token, as a player on a flaky network would. Default: 0.
+    pub churn_per_s: f64,
 }
 
 impl BotConfig {
     pub fn new(url: String, duration: Duration) -> BotConfig {
-        BotConfig { url, duration, ping_interval: Duration::from_secs(1), stall_timeout: Duration::from_secs(5) }
+        BotConfig {
+            url,
+            duration,
+            ping_interval: Duration::from_secs(1),
+            stall_timeout: Duration::from_secs(5),
+            churn_per_s: 0.0,
+        }
     }
+}
+
+async fn connect_and_welcome(url: &str, stall: Duration) -> Result<(ArenaClient, Welcome), String> {
+    let mut client = ArenaClient::connect(url).await.map_err(|e| format!("connect: {e}"))?;
+    let welcome = client
+        .recv_until(stall, |msg| match msg {
+            ServerMsg::Welcome(w) => Some(w.clone()),
+            _ => None,
+        })
+        .await
+        .map_err(|e| format!("no welcome: {e}"))?;
+    Ok((client, welcome))
+}
+
+/// The URL that takes a dropped bot back to its room (a reservation is single-use).
+fn rejoin_url(url: &str, room_id: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let kept: Vec<&str> =
+        query.split('&').filter(|kv| !kv.starts_with("room=") && !kv.starts_with("reservation=")).collect();
+    format!("{base}?{}&room={room_id}", kept.join("&"))
 }
 
 /// Play one bot to the end and return what it measured. `clock` is the
 /// origin of ping timestamps, shared by all bots.
 pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
     let mut stats = BotStats::default();
-    let mut client = match ArenaClient::connect(&config.url).await {
-        Ok(client) => client,
+    let (mut client, mut welcome) = match connect_and_welcome(&config.url, config.stall_timeout).await {
+        Ok(pair) => pair,
         Err(e) => {
-            stats.connect_error = Some(format!("connect: {e}"));
-            return stats;
-        }
-    };
-    let welcome = match client
-        .recv_until(config.stall_timeout, |msg| match msg {
-            ServerMsg::Welcome(w) => Some(w.clone()),
-            _ => None,
-        })
-        .await
-    {
-        Ok(welcome) => welcome,
-        Err(e) => {
-            stats.connect_error = Some(format!("no welcome: {e}"));
+            stats.connect_error = Some(e);
             return stats;
         }
     };
     stats.connected = true;
     stats.announced_rate_hz = Some(welcome.snapshot_rate_hz);
-    let mut behavior = Behavior::new(&welcome, StdRng::from_rng(&mut rand::rng()));
+    let mut rng = StdRng::from_rng(&mut rand::rng());
+    let mut behavior = Behavior::new(&welcome, StdRng::from_rng(&mut rng));
+    let churn_per_snapshot = config.churn_per_s / f64::from(welcome.snapshot_rate_hz.max(1));
     let deadline = Instant::now() + config.duration;
     let mut next_ping = Instant::now();
 
@@ -69,6 +88,28 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
                     ServerMsg::Snapshot(snapshot) => {
                         let now = Instant::now();
                         stats.record_snapshot(now);
+                        if churn_per_snapshot > 0.0 && rng.random_bool(churn_per_snapshot.min(1.0)) {
+                            drop(client);
+                            let started = Instant::now();
+                            match connect_and_welcome(&rejoin_url(&config.url, &welcome.room_id), config.stall_timeout)
+                                .await
+                            {
+                                Ok((again, new_welcome)) => {
+                                    stats.record_reconnect(started.elapsed(), new_welcome.net_id == welcome.net_id);
+                                    // Gaps across a reconnection are not the server's jitter.
+                                    stats.last_snapshot = None;
+                                    client = again;
+                                    welcome = new_welcome;
+                                    behavior = Behavior::new(&welcome, StdRng::from_rng(&mut rng));
+                                    continue;
+                                }
+                                Err(e) => {
+                                    stats.reconnect_failures += 1;
+                                    stats.protocol_errors.push(format!("reconnect: {e}"));
+                                    return stats;
+                                }
+                            }
+                        }
                         let input = behavior.decide(&snapshot);
                         let sent = async {
                             let mut bytes = client.send(&ClientMsg::Input(input)).await?;
@@ -100,6 +141,10 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
                 stats.protocol_errors.push(format!("closed by server: {code} {reason}"));
                 return stats;
             }
+            Err(RecvError::Timeout(after)) => {
+                stats.protocol_errors.push(format!("no message for {after:?}"));
+                return stats;
+            }
             Err(e) => {
                 stats.protocol_errors.push(format!("receive: {e}"));
                 return stats;
@@ -109,4 +154,15 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
     let _ = client.close(1000, "bot done").await;
     let _ = client.recv_close(Duration::from_secs(1)).await;
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejoin_url_names_the_room_and_drops_the_reservation() {
+        let url = "ws://h:1/ws?room=a&reservation=r&v=1&name=bot-3&token=t";
+        assert_eq!(rejoin_url(url, "b"), "ws://h:1/ws?v=1&name=bot-3&token=t&room=b");
+    }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use arena_protocol::lobby::{CreateRoom, RoomSummary};
+use arena_protocol::lobby::{CreateRoom, RoomSummary, SessionGranted, SessionRequest};
 
 use crate::bot::{BotConfig, run_bot};
 use crate::http::{ApiCallError, authority_of, post_json};
@@ -34,6 +34,8 @@ pub struct LoadConfig {
     pub ramp_per_s: f64,
     /// Capacity of the rooms the bots create (`Placement::Rooms`); None: the server's default.
     pub room_capacity: Option<usize>,
+    /// Drops per bot per second (0: none). Churning bots get session tokens so they can reclaim their place.
+    pub churn_per_s: f64,
 }
 
 /// Live counters for a progress display.
@@ -79,10 +81,22 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<(To
     for index in 0..config.bots {
         tokio::time::sleep_until(next_start).await;
         next_start += gap;
-        let bot = BotConfig::new(bot_url(&config, &rooms, index), config.duration);
+        let mut bot = BotConfig::new(bot_url(&config, &rooms, index), config.duration);
+        bot.churn_per_s = config.churn_per_s;
+        let authority = authority_of(&config.url).unwrap_or_default();
         let progress = progress.clone();
         progress.started.fetch_add(1, Ordering::Relaxed);
         handles.push(tokio::spawn(async move {
+            if bot.churn_per_s > 0.0 {
+                let request = SessionRequest { name: format!("bot-{index}") };
+                match post_json::<SessionGranted>(&authority, "/api/session", &request).await {
+                    Ok(session) => bot.url.push_str(&format!("&token={}", session.token)),
+                    Err(e) => {
+                        progress.finished.fetch_add(1, Ordering::Relaxed);
+                        return BotStats { connect_error: Some(format!("session: {e}")), ..BotStats::default() };
+                    }
+                }
+            }
             let stats = run_bot(bot, clock).await;
             progress.finished.fetch_add(1, Ordering::Relaxed);
             stats

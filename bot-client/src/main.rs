@@ -32,6 +32,10 @@ struct Cli {
     /// Capacity of the rooms created with --rooms (1-1000). Default: the server's.
     #[arg(long, requires = "rooms")]
     room_capacity: Option<usize>,
+    /// Drops per bot per second: bots cut their connection and reconnect with their
+    /// session token, and the report adds reconnect success and time. Default: 0.
+    #[arg(long, default_value_t = 0.0)]
+    churn: f64,
     /// New connections per second during ramp-up.
     #[arg(long, default_value_t = 200.0)]
     ramp: f64,
@@ -69,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         placement,
         ramp_per_s: cli.ramp,
         room_capacity: cli.room_capacity,
+        churn_per_s: cli.churn,
     };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::new(cli.bots as u64);

@@ -46,6 +46,19 @@ pub struct Report {
     pub error_kinds: std::collections::BTreeMap<String, u64>,
     /// What the bots decoded: `full` (every snapshot, every entity).
     pub decode_mode: &'static str,
+    /// Present when bots dropped and reconnected (`--churn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnSummary>,
+}
+
+/// Reconnections under `--churn`.
+#[derive(Debug, Serialize)]
+pub struct ChurnSummary {
+    pub reconnects: u64,
+    pub failed: u64,
+    /// Share of reconnections that got their own entity (score, health) back, in percent.
+    pub same_entity_pct: f64,
+    pub reconnect_ms: LatencySummary,
 }
 
 fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
@@ -96,6 +109,16 @@ impl Report {
             errors: totals.error_count(),
             error_kinds: totals.errors.clone(),
             decode_mode: "full",
+            churn: (totals.reconnects + totals.reconnect_failures > 0).then(|| ChurnSummary {
+                reconnects: totals.reconnects,
+                failed: totals.reconnect_failures,
+                same_entity_pct: 100.0 * totals.reclaimed as f64 / totals.reconnects.max(1) as f64,
+                reconnect_ms: LatencySummary {
+                    p50: ms(&totals.reconnect_time, 0.5),
+                    p99: ms(&totals.reconnect_time, 0.99),
+                    max: totals.reconnect_time.max() as f64 / 1000.0,
+                },
+            }),
         }
     }
 
@@ -132,6 +155,12 @@ impl Report {
             self.bytes_out_per_bot_s,
             self.errors,
         );
+        if let Some(c) = &self.churn {
+            out.push_str(&format!(
+                "churn: {} reconnects ({} failed), {:.1}% got their entity back, reconnect ms p50 {:.1} p99 {:.1}\n",
+                c.reconnects, c.failed, c.same_entity_pct, c.reconnect_ms.p50, c.reconnect_ms.p99
+            ));
+        }
         for (kind, count) in &self.error_kinds {
             out.push_str(&format!("  {count} × {kind}\n"));
         }

@@ -31,6 +31,11 @@ pub struct BotStats {
     pub bytes_out: u64,
     /// The snapshot rate the server announced in its welcome.
     pub announced_rate_hz: Option<u16>,
+    /// Churn: reconnections made, how long each took (µs), how many got the same entity back.
+    pub reconnects: u64,
+    pub reconnect_failures: u64,
+    pub reconnect_time: Histogram<u64>,
+    pub reclaimed: u64,
 }
 
 impl Default for BotStats {
@@ -47,11 +52,21 @@ impl Default for BotStats {
             bytes_in: 0,
             bytes_out: 0,
             announced_rate_hz: None,
+            reconnects: 0,
+            reconnect_failures: 0,
+            reconnect_time: histogram(),
+            reclaimed: 0,
         }
     }
 }
 
 impl BotStats {
+    pub fn record_reconnect(&mut self, took: Duration, same_entity: bool) {
+        self.reconnects += 1;
+        self.reclaimed += u64::from(same_entity);
+        let _ = self.reconnect_time.record(micros(took));
+    }
+
     pub fn record_snapshot(&mut self, at: Instant) {
         if let Some(previous) = self.last_snapshot {
             let _ = self.snapshot_intervals.record(micros(at - previous));
@@ -89,6 +104,10 @@ pub struct Totals {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub announced_rate_hz: Option<u16>,
+    pub reconnects: u64,
+    pub reconnect_failures: u64,
+    pub reconnect_time: Histogram<u64>,
+    pub reclaimed: u64,
     /// Error message → how many bots saw it.
     pub errors: BTreeMap<String, u64>,
 }
@@ -106,6 +125,10 @@ impl Totals {
             bytes_in: 0,
             bytes_out: 0,
             announced_rate_hz: None,
+            reconnects: 0,
+            reconnect_failures: 0,
+            reconnect_time: histogram(),
+            reclaimed: 0,
             errors: BTreeMap::new(),
         }
     }
@@ -131,6 +154,10 @@ impl Totals {
         self.bytes_in += bot.bytes_in;
         self.bytes_out += bot.bytes_out;
         self.announced_rate_hz = self.announced_rate_hz.or(bot.announced_rate_hz);
+        self.reconnects += bot.reconnects;
+        self.reconnect_failures += bot.reconnect_failures;
+        self.reclaimed += bot.reclaimed;
+        let _ = self.reconnect_time.add(&bot.reconnect_time);
     }
 
     pub fn error_count(&self) -> u64 {

@@ -20,6 +20,7 @@ async fn twenty_bots_receive_snapshots_steadily() {
         placement: Placement::Auto,
         ramp_per_s: 100.0,
         room_capacity: None,
+        churn_per_s: 0.0,
     };
     let (totals, wall) = run_load(config.clone(), Default::default()).await.unwrap();
     let report = Report::new(&totals, config.duration, wall);
@@ -124,6 +125,7 @@ async fn bots_spread_over_rooms_they_create() {
         placement: Placement::Rooms(3),
         ramp_per_s: 100.0,
         room_capacity: Some(4),
+        churn_per_s: 0.0,
     };
     let progress = std::sync::Arc::new(Progress::default());
     let run = tokio::spawn(run_load(config, progress));
@@ -136,5 +138,26 @@ async fn bots_spread_over_rooms_they_create() {
     assert_eq!(rooms, expected);
     let (totals, _) = run.await.unwrap().unwrap();
     assert_eq!(totals.connected, 6);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churning_bots_reconnect_and_reclaim_their_entities() {
+    let server = TestServer::start().await;
+    let config = LoadConfig {
+        url: server.ws_url(""),
+        bots: 4,
+        duration: Duration::from_secs(3),
+        placement: Placement::Rooms(1),
+        ramp_per_s: 100.0,
+        room_capacity: None,
+        churn_per_s: 1.0,
+    };
+    let (totals, wall) = run_load(config.clone(), Default::default()).await.unwrap();
+    let report = Report::new(&totals, config.duration, wall);
+    let churn = report.churn.as_ref().expect("bots churned");
+    assert!(churn.reconnects >= 3, "{}", report.summary());
+    assert_eq!((churn.failed, report.errors), (0, 0), "{}", report.summary());
+    assert_eq!(churn.same_entity_pct, 100.0, "{}", report.summary());
     server.shutdown().await;
 }
