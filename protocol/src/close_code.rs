@@ -35,3 +35,7 @@ pub const KICKED: u16 = 4006;
 pub const REPLACED: u16 = 4007;
 /// The room's spectator places are all taken.
 pub const SPECTATORS_FULL: u16 = 4008;
+/// The client did not answer the server's WebSocket pings in time.
+pub const HEARTBEAT_TIMEOUT: u16 = 4009;
+/// The client sent no application message (input, chat, ping) for the idle timeout.
+pub const IDLE: u16 = 4010;

@@ -22,6 +22,7 @@ pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str])
         (&Method::POST, ["announce"]) => announce(req, state).await,
         (&Method::POST, ["rooms", id, "close"]) => close_room(state, id).await,
         (&Method::POST, ["rooms", id, "kick"]) => kick(req, state, id).await,
+        (&Method::POST, ["rooms", id, "fault"]) if state.config.fault_injection => inject_fault(state, id).await,
         _ => Err(error(StatusCode::NOT_FOUND, "no such admin endpoint")),
     };
     result.unwrap_or_else(|response| response)
@@ -77,4 +78,14 @@ async fn kick(req: Request<Incoming>, state: &AppState, id: &str) -> Result<Resp
         Ok(true) => Ok(json(StatusCode::OK, &serde_json::json!({ "kicked": player_id }))),
         _ => Err(error(StatusCode::NOT_FOUND, &format!("player {} is not in room {id}", player_id.0))),
     }
+}
+
+/// Make a room's next tick panic (only with `--fault-injection`).
+async fn inject_fault(state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
+    let room = state.rooms.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
+    room.inbox
+        .send(RoomInput::Admin(AdminCommand::Fault))
+        .await
+        .map_err(|_| error(StatusCode::GONE, "the room has closed"))?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "fault_injected": id })))
 }

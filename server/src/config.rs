@@ -78,6 +78,74 @@ pub struct Config {
     /// Bearer token for /api/admin/*. Default: none, and the admin API answers 403.
     #[arg(long, env = "ARENA_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Largest WebSocket message accepted on /ws, counted across fragments (close 1009 past it). Default: 16384.
+    #[arg(long, env = "ARENA_MAX_MESSAGE_BYTES", default_value_t = arena_protocol::MAX_CLIENT_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// Open TCP connections in total; more wait in the kernel's backlog. Default: 20000.
+    #[arg(long, env = "ARENA_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// WebSocket sessions per client address (429 past it). Loopback is exempt unless
+    /// --limit-loopback. Default: 32.
+    #[arg(long, env = "ARENA_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
+    pub max_connections_per_ip: usize,
+
+    /// Apply --max-connections-per-ip to loopback addresses too. Default: off (local load tests).
+    #[arg(long, env = "ARENA_LIMIT_LOOPBACK")]
+    pub limit_loopback: bool,
+
+    /// Behind a reverse proxy: take the client address from the first X-Forwarded-For
+    /// entry, and the scheme from X-Forwarded-Proto. Default: off (the TCP peer is the client).
+    #[arg(long, env = "ARENA_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// Seconds a client has to send its request head (and finish the upgrade). Default: 10.
+    #[arg(long, env = "ARENA_HANDSHAKE_TIMEOUT_S", default_value_t = 10.0)]
+    pub handshake_timeout_s: f64,
+
+    /// Origins allowed to open WebSockets, comma-separated (e.g. https://arena.example).
+    /// The server's own origin and localhost are always allowed; requests without an
+    /// Origin header (non-browser clients) too. Default: none beyond those.
+    #[arg(long, env = "ARENA_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Seconds between the server's WebSocket pings. Default: 15.
+    #[arg(long, env = "ARENA_PING_INTERVAL_S", default_value_t = 15.0)]
+    pub ping_interval_s: f64,
+
+    /// Seconds a ping may go unanswered before the connection is closed (4009). Default: 10.
+    #[arg(long, env = "ARENA_PONG_TIMEOUT_S", default_value_t = 10.0)]
+    pub pong_timeout_s: f64,
+
+    /// Seconds without any application message (input, chat, ping) before the connection is closed (4010). Default: 300.
+    #[arg(long, env = "ARENA_IDLE_TIMEOUT_S", default_value_t = 300.0)]
+    pub idle_timeout_s: f64,
+
+    /// Inputs per second one connection may send (twice the tick rate leaves room for
+    /// jitter); excess is dropped and counted, and about 3 s of sustained excess closes with 1008. Default: 120.
+    #[arg(long, env = "ARENA_INPUT_RATE", default_value_t = 120)]
+    pub input_rate: u32,
+
+    /// Testing only: enables POST /api/admin/rooms/{id}/fault, which makes that room's
+    /// tick panic, to exercise fault isolation. Default: off.
+    #[arg(long, env = "ARENA_FAULT_INJECTION")]
+    pub fault_injection: bool,
+
+    /// Testing only: serves /autobahn, a WebSocket echo endpoint (16 MiB messages) for
+    /// the Autobahn conformance cases. Default: off.
+    #[arg(long, env = "ARENA_AUTOBAHN_ECHO")]
+    pub autobahn_echo: bool,
+
+    /// Seconds shutdown waits for rooms to close and connections to end. Default: 10.
+    #[arg(long, env = "ARENA_DRAIN_TIMEOUT_S", default_value_t = 10.0)]
+    pub drain_timeout_s: f64,
+}
+
+/// Seconds from a flag, never below `floor` (and never NaN).
+fn secs(value: f64, floor: f64) -> Duration {
+    Duration::from_secs_f64(if value.is_finite() { value.max(floor) } else { floor })
 }
 
 impl Config {
@@ -99,6 +167,26 @@ impl Config {
 
     pub fn reservation_ttl(&self) -> Duration {
         Duration::from_secs_f64(self.reservation_ttl_s.max(0.5))
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        secs(self.handshake_timeout_s, 0.1)
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        secs(self.ping_interval_s, 0.05)
+    }
+
+    pub fn pong_timeout(&self) -> Duration {
+        secs(self.pong_timeout_s, 0.05)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        secs(self.idle_timeout_s, 0.1)
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        secs(self.drain_timeout_s, 0.5)
     }
 
     pub fn slow_client_timeout(&self) -> Duration {

@@ -13,8 +13,11 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
+use std::sync::atomic::Ordering;
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::server::AppState;
-use crate::{admin, api, assets, join::JoinQuery, session};
+use crate::{admin, api, assets, join::JoinQuery, origins, session};
 
 pub type Body = Full<Bytes>;
 
@@ -26,12 +29,21 @@ pub async fn handle(
     mut req: Request<Incoming>,
     state: Arc<AppState>,
     peer: SocketAddr,
+    permit: Arc<OwnedSemaphorePermit>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     let response = match (&method, segments.as_slice()) {
-        (&Method::GET, ["ws"]) => upgrade(&mut req, state, peer),
+        (&Method::GET, ["ws"]) => upgrade(&mut req, state, peer, permit),
+        (&Method::GET, ["autobahn"]) if state.config.autobahn_echo => echo_upgrade(&mut req),
+        (&Method::GET, ["ready"]) => {
+            if state.ready.load(Ordering::Acquire) {
+                json(StatusCode::OK, &serde_json::json!({ "ready": true }))
+            } else {
+                json(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({ "ready": false, "reason": "draining" }))
+            }
+        }
         (&Method::GET, ["health"]) => json(
             StatusCode::OK,
             &Health {
@@ -52,7 +64,7 @@ pub async fn handle(
                 .expect("static response"),
             None => error(StatusCode::NOT_FOUND, "not found"),
         },
-        (_, ["ws" | "health"]) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        (_, ["ws" | "health" | "ready"]) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     };
     Ok(response)
@@ -61,17 +73,44 @@ pub async fn handle(
 /// Hand the connection to a session task and answer 101 at once. Join problems
 /// (version, token, room, name) are reported with a close code after the upgrade,
 /// because a browser cannot read the status of a refused upgrade.
-fn upgrade(req: &mut Request<Incoming>, state: Arc<AppState>, peer: SocketAddr) -> Response<Body> {
+fn upgrade(
+    req: &mut Request<Incoming>,
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    permit: Arc<OwnedSemaphorePermit>,
+) -> Response<Body> {
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
         return error(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket only");
     }
+    if let Err(refusal) = origins::check(req, &state.config) {
+        return refusal;
+    }
+    let client = origins::client_address(req, peer, &state.config);
+    let Some(slot) = state.address_slot(client) else {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too many connections from your address");
+    };
     let query = JoinQuery::parse(req.uri().query());
     let (response, upgrade) = match fastwebsockets::upgrade::upgrade(req) {
         Ok(pair) => pair,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}")),
     };
-    tokio::spawn(session::serve(upgrade, query, state, peer));
+    tokio::spawn(async move {
+        // The session keeps the connection's place under --max-connections.
+        let _permit = permit;
+        session::serve(upgrade, query, state, SocketAddr::new(client, peer.port()), slot).await;
+    });
     response.map(|_| Full::new(Bytes::new()))
+}
+
+/// The Autobahn echo endpoint (only with `--autobahn-echo`).
+fn echo_upgrade(req: &mut Request<Incoming>) -> Response<Body> {
+    match fastwebsockets::upgrade::upgrade(req) {
+        Ok((response, upgrade)) => {
+            tokio::spawn(session::echo::serve(upgrade));
+            response.map(|_| Full::new(Bytes::new()))
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}")),
+    }
 }
 
 /// Read a JSON body of at most [`MAX_BODY_BYTES`]; an empty body reads as `{}`.

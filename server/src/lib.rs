@@ -8,6 +8,7 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod join;
+pub mod origins;
 pub mod results;
 pub mod room;
 pub mod rooms;

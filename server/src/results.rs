@@ -2,6 +2,8 @@
 //! its own so a room's tick never waits on the disk.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arena_protocol::PlayerId;
 use serde::Serialize;
@@ -34,33 +36,60 @@ pub struct PlayerRecord {
     pub deaths: u32,
 }
 
-/// Start the writer; the returned sender is cloned into every room. The task
-/// ends (having written everything) when every sender is dropped.
-pub fn spawn_writer(path: PathBuf) -> (mpsc::Sender<RoundRecord>, tokio::task::JoinHandle<()>) {
+/// The rooms' handle on the results log.
+#[derive(Debug)]
+pub struct ResultsLog {
+    tx: mpsc::Sender<RoundRecord>,
+    queued: AtomicU64,
+    written: Arc<AtomicU64>,
+}
+
+impl ResultsLog {
+    /// Queue a finished round; never waits (a full queue drops the round, loudly).
+    pub fn submit(&self, record: RoundRecord) {
+        match self.tx.try_send(record) {
+            Ok(()) => {
+                self.queued.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(e) => tracing::error!(error = %e, "the results log queue refused a round"),
+        }
+    }
+
+    /// Whether every queued round is on disk (flushed).
+    pub fn all_written(&self) -> bool {
+        self.written.load(Ordering::Acquire) >= self.queued.load(Ordering::Acquire)
+    }
+}
+
+/// Start the writer task, appending to `path`.
+pub fn spawn_writer(path: PathBuf) -> Arc<ResultsLog> {
     let (tx, mut rx) = mpsc::channel::<RoundRecord>(RESULTS_QUEUE);
-    let task = tokio::spawn(async move {
+    let written = Arc::new(AtomicU64::new(0));
+    let counter = written.clone();
+    tokio::spawn(async move {
         let mut file = match tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await {
-            Ok(file) => file,
+            Ok(file) => Some(file),
             Err(e) => {
                 tracing::error!(path = %path.display(), error = %e, "cannot open the results log; results will not be kept");
-                while rx.recv().await.is_some() {}
-                return;
+                None
             }
         };
         while let Some(record) = rx.recv().await {
-            let mut line = serde_json::to_vec(&record).expect("JSON of our own record");
-            line.push(b'\n');
-            // One write per line keeps lines whole; flushing makes each round durable on its own.
-            if let Err(e) = async {
-                file.write_all(&line).await?;
-                file.flush().await
+            if let Some(file) = file.as_mut() {
+                let mut line = serde_json::to_vec(&record).expect("JSON of our own record");
+                line.push(b'\n');
+                // One write per line keeps lines whole; flushing makes each round durable on its own.
+                if let Err(e) = async {
+                    file.write_all(&line).await?;
+                    file.flush().await
+                }
+                .await
+                {
+                    tracing::error!(path = %path.display(), error = %e, "cannot append to the results log");
+                }
             }
-            .await
-            {
-                tracing::error!(path = %path.display(), error = %e, "cannot append to the results log");
-            }
+            counter.fetch_add(1, Ordering::AcqRel);
         }
-        let _ = file.sync_all().await;
     });
-    (tx, task)
+    Arc::new(ResultsLog { tx, queued: AtomicU64::new(0), written })
 }

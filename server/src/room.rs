@@ -11,6 +11,7 @@
 
 pub mod combat;
 pub mod components;
+pub mod fault;
 pub mod input;
 pub mod movement;
 pub mod resources;
@@ -65,6 +66,8 @@ pub enum AdminCommand {
         reason: String,
         done: oneshot::Sender<bool>,
     },
+    /// Make the next tick panic (only sent with `--fault-injection`).
+    Fault,
 }
 
 /// A session asking to take part. Its seat was already reserved.

@@ -10,7 +10,7 @@ use arena_protocol::PlayerId;
 use arena_protocol::lobby::{CreateRoom, MatchRules, RoomSummary};
 use tokio::sync::mpsc;
 
-use crate::results::RoundRecord;
+use crate::results::ResultsLog;
 use crate::room::{self, ROOM_INBOX, RoomInput};
 use crate::settings::GameSettings;
 
@@ -171,7 +171,7 @@ pub struct RoomDefaults {
     pub reconnect_grace: Duration,
     pub reservation_ttl: Duration,
     /// Where rooms send finished rounds.
-    pub results: mpsc::Sender<RoundRecord>,
+    pub results: Arc<ResultsLog>,
 }
 
 /// A matchmaking seat waiting for its WebSocket.

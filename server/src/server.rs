@@ -1,14 +1,18 @@
-//! The accept loop: one port for HTTP and WebSockets, and a drain on shutdown.
+//! The accept loop: one port for HTTP and WebSockets, connection limits, and the
+//! drain on shutdown.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::config::Config;
 use crate::identity::Tokens;
@@ -16,15 +20,52 @@ use crate::results;
 use crate::rooms::{RoomDefaults, Rooms};
 use crate::settings::GameSettings;
 
-/// How long shutdown waits for connections to finish after rooms sent their close.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// What every connection needs.
 #[derive(Debug)]
 pub struct AppState {
     pub config: Config,
     pub rooms: Arc<Rooms>,
     pub tokens: Tokens,
+    /// False while draining: `/ready` answers 503 and load balancers stop sending players.
+    pub ready: AtomicBool,
+    /// Open WebSocket sessions per client address.
+    addresses: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One WebSocket session's place in its address's count; dropping it frees the place.
+#[derive(Debug)]
+pub struct AddressSlot {
+    addresses: Option<(Arc<Mutex<HashMap<IpAddr, usize>>>, IpAddr)>,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Some((addresses, ip)) = self.addresses.take() {
+            let mut table = addresses.lock().expect("address table lock");
+            if let Some(count) = table.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    table.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+impl AppState {
+    /// A slot for a new session from `ip`, or None when that address has its maximum.
+    pub fn address_slot(&self, ip: IpAddr) -> Option<AddressSlot> {
+        if ip.is_loopback() && !self.config.limit_loopback {
+            return Some(AddressSlot { addresses: None });
+        }
+        let mut table = self.addresses.lock().expect("address table lock");
+        let count = table.entry(ip).or_default();
+        if *count >= self.config.max_connections_per_ip {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot { addresses: Some((self.addresses.clone(), ip)) })
+    }
 }
 
 /// Load the game settings the config points at: the file when it exists,
@@ -38,14 +79,14 @@ pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
     Ok(GameSettings::load(&path)?)
 }
 
-/// Serve until `shutdown` resolves, then close every room and wait (bounded) for
-/// connections to finish.
+/// Serve until `shutdown` resolves, then drain: refuse new players, let every room
+/// close its clients (1001) and log its round, and wait (bounded) for it all.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let settings = load_settings(&config)?;
     if !config.assets_dir.join("node_modules/@msgpack/msgpack/dist.esm/index.mjs").exists() {
         tracing::warn!("the browser client's packages are missing: run `scripts/deps.sh client` (npm ci in assets/)");
     }
-    let (results, results_writer) = results::spawn_writer(config.results_log.clone());
+    let results = results::spawn_writer(config.results_log.clone());
     let rooms = Rooms::new(RoomDefaults {
         capacity: usize::from(config.room_capacity),
         tick_rate_hz: config.tick_rate,
@@ -58,7 +99,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         results: results.clone(),
     });
     let tokens = Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s));
-    let state = Arc::new(AppState { config, rooms: rooms.clone(), tokens });
+    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let state = Arc::new(AppState {
+        config,
+        rooms: rooms.clone(),
+        tokens,
+        ready: AtomicBool::new(true),
+        addresses: Arc::new(Mutex::new(HashMap::new())),
+    });
     // Unclaimed matchmaking seats go back to their rooms.
     let sweeper = {
         let rooms = rooms.clone();
@@ -75,6 +123,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
 
     let accept = async {
         loop {
+            // Taken before accept() so a connect flood waits in the kernel backlog, not in our memory.
+            let permit = connections.clone().acquire_owned().await.expect("the semaphore is never closed");
             let (stream, peer) = match listener.accept().await {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -85,42 +135,64 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
                 }
             };
             let _ = stream.set_nodelay(true);
-            let state = state.clone();
-            let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| crate::http::handle(req, state.clone(), peer));
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
-                tokio::pin!(conn);
-                tokio::select! {
-                    result = conn.as_mut() => if let Err(e) = result { tracing::debug!(%peer, error = %e, "http connection error") },
-                    _ = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(DRAIN_TIMEOUT, conn).await;
-                    }
-                }
-            });
+            tokio::spawn(serve_connection(stream, peer, state.clone(), Arc::new(permit), stop_rx.clone()));
         }
     };
     tokio::select! {
         _ = accept => {}
-        _ = shutdown => tracing::info!("shutting down"),
+        _ = shutdown => {}
     }
+    let started = Instant::now();
+    state.ready.store(false, Ordering::Release);
     drop(listener);
+    let room_count = rooms.room_count();
+    let player_count = rooms.player_count();
+    tracing::info!(rooms = room_count, players = player_count, "shutting down: draining");
     let _ = stop_tx.send(true);
     rooms.stop_all();
-    // Rooms notice the stop within one tick and send their clients a close.
-    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    // Rooms notice the stop within one tick, log their rounds and close their clients.
+    let deadline = tokio::time::Instant::now() + state.config.drain_timeout();
     while rooms.room_count() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sweeper.abort();
     // Every finished round reaches the results log before we return.
-    while results.capacity() < results.max_capacity() && tokio::time::Instant::now() < deadline {
+    while !results.all_written() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    drop(results);
-    if results_writer.is_finished() {
-        let _ = results_writer.await;
-    }
+    let left = rooms.room_count();
+    tracing::info!(
+        rooms = room_count,
+        players = player_count,
+        rooms_not_closed = left,
+        took_ms = started.elapsed().as_millis() as u64,
+        "drained: every room closed its players with 1001 and logged its round"
+    );
     Ok(())
+}
+
+/// Serve one TCP connection's HTTP requests (and hand over upgrades).
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    state: Arc<AppState>,
+    permit: Arc<OwnedSemaphorePermit>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let handshake_timeout = state.config.handshake_timeout();
+    let service = service_fn(move |req| crate::http::handle(req, state.clone(), peer, permit.clone()));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        // A client that stalls its request head is cut, so it cannot hold a connection slot.
+        .header_read_timeout(handshake_timeout)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => if let Err(e) = result { tracing::debug!(%peer, error = %e, "http connection error") },
+        _ = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+        }
+    }
 }

@@ -1,6 +1,9 @@
 //! One WebSocket connection: a reader that decodes and forwards client messages
 //! to the room, and a writer that sends the room's messages and snapshots.
 
+pub mod assembler;
+pub mod echo;
+mod liveness;
 mod rate;
 mod reader;
 mod shared_io;
@@ -20,9 +23,13 @@ use crate::identity::{Identity, new_player_id};
 use crate::join::{Join, JoinQuery};
 use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, Feed, JoinRequest, RoomInput};
 use crate::rooms::{JoinError, Seat, SeatKind};
+use crate::server::AddressSlot;
 use crate::server::AppState;
 use arena_protocol::close_code;
+use liveness::Liveness;
+use reader::ReaderContext;
 use shared_io::Side;
+use writer::WriterInputs;
 
 /// Frames the reader hands to the writer (pongs, close replies). Small: the
 /// reader waits when it is full, which slows a client that floods pings.
@@ -35,7 +42,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const LINGER_MAX_BYTES: usize = 1 << 20;
 
 /// What the reader asks the writer to send.
-pub(crate) enum Direct {
+pub enum Direct {
     /// A frame the WebSocket protocol obliges us to send (pong, close echo).
     Frame(OpCode, Vec<u8>),
     /// An application message (pong to our own ping message).
@@ -59,17 +66,47 @@ pub enum SessionEnd {
 /// connection's leave from a newer connection of the same player.
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
+/// Per-connection limits, from the config.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub input_rate: u32,
+    pub ping_interval: Duration,
+    pub pong_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub slow_client_timeout: Duration,
+}
+
+impl Limits {
+    pub fn from_config(config: &crate::config::Config) -> Limits {
+        Limits {
+            max_message_bytes: config.max_message_bytes,
+            input_rate: config.input_rate,
+            ping_interval: config.ping_interval(),
+            pong_timeout: config.pong_timeout(),
+            idle_timeout: config.idle_timeout(),
+            slow_client_timeout: config.slow_client_timeout(),
+        }
+    }
+}
+
 /// Serve one upgraded connection until it ends.
 pub async fn serve(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     query: JoinQuery,
     state: Arc<AppState>,
     peer: SocketAddr,
+    // Held for the session's life: it is this connection's place in its address's count.
+    _address_slot: AddressSlot,
 ) {
-    let ws = match upgrade.await {
-        Ok(ws) => ws,
-        Err(e) => {
+    let ws = match tokio::time::timeout(state.config.handshake_timeout(), upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "upgrade failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "upgrade did not complete in time");
             return;
         }
     };
@@ -89,8 +126,7 @@ pub async fn serve(
     };
 
     let span = tracing::info_span!("session", %peer, player = %identity.player_id, room = %seat.room.id);
-    let session =
-        Session { identity, spectator: join.spectate, seat, slow_client_timeout: state.config.slow_client_timeout() };
+    let session = Session { identity, spectator: join.spectate, seat, limits: Limits::from_config(&state.config) };
     let end = tracing::Instrument::instrument(session.run(read, write, raw), span.clone()).await;
     let _entered = span.enter();
     match end {
@@ -134,7 +170,7 @@ struct Session {
     identity: Identity,
     spectator: bool,
     seat: Seat,
-    slow_client_timeout: Duration,
+    limits: Limits,
 }
 
 impl Session {
@@ -159,8 +195,17 @@ impl Session {
 
         // read_frame is not cancellation-safe, so the reader gets a task of its own
         // instead of a branch in a select.
-        let mut reader = tokio::spawn(reader::read_loop(read, direct_tx, inbox.clone(), player_id));
-        let end = writer::write_loop(write, direct_rx, control_rx, feed_rx, self.slow_client_timeout).await;
+        let liveness = Arc::new(Liveness::new());
+        let reader_cx = ReaderContext {
+            direct: direct_tx,
+            inbox: inbox.clone(),
+            player: player_id,
+            limits: self.limits,
+            liveness: liveness.clone(),
+        };
+        let mut reader = tokio::spawn(reader::read_loop(read, reader_cx));
+        let inputs = WriterInputs { direct: direct_rx, control: control_rx, feed: feed_rx };
+        let end = writer::write_loop(write, inputs, self.limits, liveness).await;
         // Give the reader time to see the peer's close reply, then stop it. If it
         // stopped first (a bad frame), drain the socket so our close frame is not
         // lost to a reset.

@@ -1,6 +1,7 @@
 //! The room's thread: drain the inbox, step the world, hand out snapshots and
 //! events, keep rounds and reconnection holds, all at a fixed rate.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use super::clients::{Client, Clients};
 use super::rounds::{MatchEvent, RoundOutcome};
 use super::world::RoomWorld;
 use super::{AdminCommand, Feed, JoinRequest, OutgoingSnapshot, ROOM_INBOX, RoomInput};
-use crate::results::{PlayerRecord, RoundRecord};
+use crate::results::{PlayerRecord, ResultsLog, RoundRecord};
 use crate::rooms::{RoomInfo, Rooms, Seat};
 
 /// How long a client whose connection ended waits for its session's leave
@@ -28,7 +29,7 @@ pub struct RoomTask {
     world: RoomWorld,
     clients: Clients,
     inbox: mpsc::Receiver<RoomInput>,
-    results: mpsc::Sender<RoundRecord>,
+    results: Arc<ResultsLog>,
     reconnect_grace: Duration,
     round_results_s: f32,
 }
@@ -80,13 +81,26 @@ impl RoomTask {
                 break Closing { code: close_code::GOING_AWAY, reason: "server shutting down".into() };
             }
             let started = Instant::now();
-            if let Some(closing) = self.drain_inbox() {
-                break closing;
+            // A panic in one tick (a bug in a rule) stops this room only.
+            let ticked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                if let Some(closing) = self.drain_inbox() {
+                    return Some(closing);
+                }
+                let tick = self.world.step();
+                self.handle_match_events();
+                self.publish(tick);
+                self.expire_holds();
+                None
+            }));
+            match ticked {
+                Ok(Some(closing)) => break closing,
+                Ok(None) => {}
+                Err(panic) => {
+                    let what = panic_message(&*panic);
+                    tracing::error!(panic = %what, "room tick panicked; closing the room");
+                    break Closing { code: close_code::INTERNAL_ERROR, reason: "the room failed; join another".into() };
+                }
             }
-            let tick = self.world.step();
-            self.handle_match_events();
-            self.publish(tick);
-            self.expire_holds();
             info.record_tick(started.elapsed());
 
             if self.clients.map.is_empty() {
@@ -137,6 +151,7 @@ impl RoomTask {
                     }
                     let _ = done.send(found);
                 }
+                Ok(RoomInput::Admin(AdminCommand::Fault)) => self.world.inject_fault(),
                 Ok(RoomInput::Admin(AdminCommand::Close(reason))) => {
                     return Some(Closing { code: close_code::ROOM_CLOSED, reason });
                 }
@@ -349,9 +364,7 @@ impl RoomTask {
                 })
                 .collect(),
         };
-        if let Err(e) = self.results.try_send(record) {
-            tracing::error!(error = %e, "results log queue refused a round");
-        }
+        self.results.submit(record);
     }
 
     /// Hand this tick's snapshot to every connected client, and the kill feed.
@@ -380,17 +393,29 @@ impl RoomTask {
         }
     }
 
+    /// The round being played, as results cut short for `reason`; None between rounds or with nobody in it.
+    fn round_in_progress(&mut self, reason: &'static str) -> Option<RoundResults> {
+        if self.world.player_count() == 0 || !self.world.match_state().is_playing() {
+            return None;
+        }
+        let outcome = RoundOutcome {
+            round: self.world.match_state().round,
+            reason,
+            duration_s: self.world.round_elapsed_s(),
+            standings: self.world.standings(),
+        };
+        Some(self.results_of(&outcome, 0.0))
+    }
+
     /// Close every client with `closing`, logging the round in progress.
     fn close(mut self, closing: Closing) {
-        if self.world.player_count() > 0 && self.world.match_state().is_playing() {
-            let outcome = RoundOutcome {
-                round: self.world.match_state().round,
-                reason: "room_closed",
-                duration_s: self.world.round_elapsed_s(),
-                standings: self.world.standings(),
-            };
-            let results = self.results_of(&outcome, 0.0);
-            self.record(&results);
+        // After a panic the world may be inconsistent; its results are still worth a try.
+        let why = if closing.code == close_code::INTERNAL_ERROR { "room_failed" } else { "room_closed" };
+        let results = std::panic::catch_unwind(AssertUnwindSafe(|| self.round_in_progress(why)));
+        match results {
+            Ok(Some(results)) => self.record(&results),
+            Ok(None) => {}
+            Err(_) => tracing::error!("could not read the failed room's standings"),
         }
         self.clients.broadcast(&ServerMsg::Event(RoomEvent::Closing(Notice { text: closing.reason.clone() })));
         let players: Vec<PlayerId> = self.clients.map.keys().copied().collect();
@@ -403,4 +428,13 @@ impl RoomTask {
         self.info.spectators.store(0, Ordering::Relaxed);
         tracing::info!(reason = %closing.reason, "room closed");
     }
+}
+
+/// The text of a panic payload, for the log.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -64,6 +64,7 @@ impl RoomWorld {
                 .chain()
                 .in_set(SimSet::Simulate),
         );
+        schedule.add_systems(super::fault::panic_if_injected.in_set(SimSet::Simulate));
         schedule.add_systems(snapshot::build_snapshot.in_set(SimSet::Snapshot));
         RoomWorld { world, schedule }
     }
@@ -118,6 +119,11 @@ impl RoomWorld {
     /// The shared snapshot bytes the last step built.
     pub fn take_snapshot(&mut self) -> Option<SnapshotBody> {
         self.world.resource_mut::<LatestSnapshot>().0.take()
+    }
+
+    /// Make the next step panic (fault-isolation tests).
+    pub fn inject_fault(&mut self) {
+        self.world.insert_resource(super::fault::InjectedFault);
     }
 
     /// Round ends and starts of the last step.

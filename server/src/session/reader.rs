@@ -1,74 +1,76 @@
-//! Reading half of a session: frames in, typed messages to the room.
+//! Reading half of a session: frames in, typed and checked messages to the room.
 
-use arena_protocol::{
-    ClientMsg, ErrorMsg, MAX_CLIENT_MESSAGE_BYTES, PlayerId, Pong, ServerMsg, close_code, decode_client, encode,
-};
+use std::sync::Arc;
+
+use arena_protocol::{ClientMsg, ErrorMsg, PlayerId, Pong, ServerMsg, close_code, decode_client, encode};
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
 use tokio::sync::mpsc;
 
+use super::assembler::{Assembler, Message, Step};
+use super::liveness::Liveness;
 use super::rate::TokenBucket;
 use super::shared_io::Side;
-use super::{Direct, SessionEnd, truncate_reason};
+use super::{Direct, Limits, SessionEnd, truncate_reason};
 use crate::room::RoomInput;
 
 /// Chat lines a player may send at once; more are refused with a warning.
 const CHAT_BURST: u32 = 5;
 /// Seconds per chat line on average after the burst.
 const CHAT_EVERY_S: f64 = 2.0;
+/// Seconds of inputs over the rate limit a connection may send before it is closed.
+const INPUT_ABUSE_SECONDS: u32 = 3;
 
-pub async fn read_loop(
-    mut read: WebSocketRead<Side>,
-    direct: mpsc::Sender<Direct>,
-    inbox: mpsc::Sender<RoomInput>,
-    player: PlayerId,
-) -> SessionEnd {
-    // The library checks single frames; fragments are summed below.
-    read.set_max_message_size(MAX_CLIENT_MESSAGE_BYTES + 1);
-    let obliged = direct.clone();
-    let mut send_obligated = move |frame: Frame<'_>| {
-        let tx = obliged.clone();
-        let msg = Direct::Frame(frame.opcode, frame.payload.to_vec());
-        async move { tx.send(msg).await.map_err(|_| "writer has stopped") }
-    };
-    let mut fragments: Option<Vec<u8>> = None;
+/// What a session's reader needs.
+pub struct ReaderContext {
+    pub direct: mpsc::Sender<Direct>,
+    pub inbox: mpsc::Sender<RoomInput>,
+    pub player: PlayerId,
+    pub limits: Limits,
+    pub liveness: Arc<Liveness>,
+}
+
+pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> SessionEnd {
+    // The library checks single frames against this; the assembler checks whole messages.
+    read.set_max_message_size(cx.limits.max_message_bytes + 1);
+    let mut send_obligated = obligated_sender(cx.direct.clone());
+    let mut assembler = Assembler::new(cx.limits.max_message_bytes);
     let mut chat_budget = TokenBucket::new(CHAT_BURST, 1.0 / CHAT_EVERY_S);
+    let rate = f64::from(cx.limits.input_rate.max(1));
+    let mut input_budget = TokenBucket::new(cx.limits.input_rate.max(1), rate);
+    // Each dropped input takes one of these; they refill at half the rate, so only a
+    // sustained flood (not a burst after a stall) empties it.
+    let mut abuse_budget = TokenBucket::new(cx.limits.input_rate.max(1) * INPUT_ABUSE_SECONDS, rate / 2.0);
     let end = loop {
         let frame = match read.read_frame(&mut send_obligated).await {
             Ok(frame) => frame,
             Err(e) => break read_error(e),
         };
-        let message: Vec<u8> = match (frame.opcode, fragments.as_mut()) {
-            (OpCode::Close, _) => break SessionEnd::Normal,
-            (OpCode::Ping | OpCode::Pong, _) => continue,
-            (OpCode::Text, _) => {
+        if frame.opcode == OpCode::Pong {
+            cx.liveness.pong_received();
+        }
+        let bytes = match assembler.push(frame) {
+            Step::Pending => continue,
+            Step::Close => break SessionEnd::Normal,
+            Step::Fail(code, reason) => break closed(code, reason),
+            Step::Message(Message::Text(_)) => {
                 break closed(close_code::UNSUPPORTED_DATA, "text frames are not supported; send binary MessagePack");
             }
-            (OpCode::Binary, Some(_)) | (OpCode::Continuation, None) => {
-                break closed(close_code::PROTOCOL_ERROR, "bad fragment sequence");
-            }
-            (OpCode::Binary, None) if frame.fin => frame.payload.to_vec(),
-            (OpCode::Binary, None) => {
-                fragments = Some(frame.payload.to_vec());
-                continue;
-            }
-            (OpCode::Continuation, Some(buffer)) => {
-                if buffer.len() + frame.payload.len() > MAX_CLIENT_MESSAGE_BYTES {
-                    break closed(close_code::MESSAGE_TOO_BIG, "message too big");
-                }
-                buffer.extend_from_slice(&frame.payload);
-                if !frame.fin {
-                    continue;
-                }
-                fragments.take().unwrap_or_default()
-            }
+            Step::Message(Message::Binary(bytes)) => bytes,
         };
-        match decode_client(&message) {
+        cx.liveness.active();
+        match decode_client(&bytes) {
             Ok(ClientMsg::Input(input)) => {
                 if let Err(e) = input.validate() {
                     break closed(close_code::POLICY_VIOLATION, &format!("invalid input: {e}"));
                 }
-                match inbox.try_send(RoomInput::Input(player, input)) {
+                if !input_budget.try_take() {
+                    if !abuse_budget.try_take() {
+                        break closed(close_code::POLICY_VIOLATION, "too many inputs: flooding");
+                    }
+                    continue;
+                }
+                match cx.inbox.try_send(RoomInput::Input(cx.player, input)) {
                     // A full inbox drops this input; the client sends a fresh one next tick.
                     Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
                     Err(mpsc::error::TrySendError::Closed(_)) => break closed(close_code::ROOM_CLOSED, "room closed"),
@@ -86,16 +88,16 @@ pub async fn read_loop(
                             "chat is limited to {CHAT_BURST} lines at once and one every {CHAT_EVERY_S} s"
                         ),
                     }));
-                    let _ = direct.try_send(Direct::Message(Bytes::from(warning)));
+                    let _ = cx.direct.try_send(Direct::Message(Bytes::from(warning)));
                     continue;
                 }
-                if inbox.send(RoomInput::Chat(player, text)).await.is_err() {
+                if cx.inbox.send(RoomInput::Chat(cx.player, text)).await.is_err() {
                     break closed(close_code::ROOM_CLOSED, "room closed");
                 }
             }
             Ok(ClientMsg::Ping(ping)) => {
                 let pong = encode(&ServerMsg::Pong(Pong { client_time_ms: ping.client_time_ms }));
-                if direct.send(Direct::Message(Bytes::from(pong))).await.is_err() {
+                if cx.direct.send(Direct::Message(Bytes::from(pong))).await.is_err() {
                     break SessionEnd::Normal;
                 }
             }
@@ -103,17 +105,34 @@ pub async fn read_loop(
         }
     };
     if let SessionEnd::Closed { code, reason } = &end {
-        let _ = direct.send(Direct::Close { code: *code, reason: reason.clone() }).await;
+        let _ = cx.direct.send(Direct::Close { code: *code, reason: reason.clone() }).await;
     }
     end
 }
 
-fn closed(code: u16, reason: &str) -> SessionEnd {
+/// The callback through which the library sends the frames the protocol obliges
+/// (pongs, the close reply): they go to the writer, which owns the socket's write side.
+pub fn obligated_sender(
+    direct: mpsc::Sender<Direct>,
+) -> impl FnMut(Frame<'_>) -> std::pin::Pin<Box<dyn Future<Output = Result<(), &'static str>> + Send>> {
+    move |frame: Frame<'_>| {
+        let tx = direct.clone();
+        // A close frame's payload is limited like every control frame's (RFC 6455 §5.5).
+        let msg = if frame.opcode == OpCode::Close && frame.payload.len() > 125 {
+            Direct::Close { code: close_code::PROTOCOL_ERROR, reason: "control frame too long".into() }
+        } else {
+            Direct::Frame(frame.opcode, frame.payload.to_vec())
+        };
+        Box::pin(async move { tx.send(msg).await.map_err(|_| "writer has stopped") })
+    }
+}
+
+pub fn closed(code: u16, reason: &str) -> SessionEnd {
     SessionEnd::Closed { code, reason: truncate_reason(reason).to_string() }
 }
 
 /// Map a frame-level error to the close the RFC asks for.
-fn read_error(e: WebSocketError) -> SessionEnd {
+pub fn read_error(e: WebSocketError) -> SessionEnd {
     match e {
         WebSocketError::FrameTooLarge => closed(close_code::MESSAGE_TOO_BIG, "message too big"),
         WebSocketError::InvalidUTF8 => closed(close_code::INVALID_PAYLOAD, "invalid UTF-8"),

@@ -1,5 +1,6 @@
 //! Writing half of a session: control messages and the newest snapshot out, in that order.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use arena_protocol::close_code;
@@ -7,18 +8,33 @@ use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
 use tokio::sync::{mpsc, watch};
 
+use super::liveness::Liveness;
 use super::shared_io::Side;
-use super::{CLOSE_GRACE, Direct, SessionEnd, truncate_reason};
+use super::{CLOSE_GRACE, Direct, Limits, SessionEnd, truncate_reason};
 use crate::room::Feed;
+
+/// What a session's writer reads from.
+pub struct WriterInputs {
+    pub direct: mpsc::Receiver<Direct>,
+    pub control: mpsc::Receiver<Bytes>,
+    pub feed: watch::Receiver<Feed>,
+}
 
 pub async fn write_loop(
     mut write: WebSocketWrite<Side>,
-    mut direct: mpsc::Receiver<Direct>,
-    mut control: mpsc::Receiver<Bytes>,
-    mut feed: watch::Receiver<Feed>,
-    slow_client_timeout: Duration,
+    inputs: WriterInputs,
+    limits: Limits,
+    liveness: Arc<Liveness>,
 ) -> SessionEnd {
+    let WriterInputs { mut direct, mut control, mut feed } = inputs;
+    let slow_client_timeout = limits.slow_client_timeout;
     let mut snapshot_buffer = Vec::with_capacity(4096);
+    // Checks run a few times per shortest deadline, at most every 5 s.
+    let check_every =
+        (limits.ping_interval.min(limits.pong_timeout) / 2).clamp(Duration::from_millis(20), Duration::from_secs(5));
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + check_every, check_every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ping_sent_ms: Option<u64> = None;
     loop {
         // Control messages before snapshots: the welcome must precede the first snapshot.
         let outcome = tokio::select! {
@@ -41,6 +57,26 @@ pub async fn write_loop(
                 Some(bytes) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await,
                 None => continue_on_feed(&mut write, &feed).await,
             },
+            _ = heartbeat.tick() => {
+                let now = liveness.now_ms();
+                let answered = ping_sent_ms.is_none_or(|sent| liveness.pong_since(sent));
+                if !answered && now - ping_sent_ms.unwrap_or(now) > limits.pong_timeout.as_millis() as u64 {
+                    let reason = "no answer to pings";
+                    let _ = send(&mut write, Frame::close(close_code::HEARTBEAT_TIMEOUT, reason.as_bytes()), CLOSE_GRACE).await;
+                    return SessionEnd::Closed { code: close_code::HEARTBEAT_TIMEOUT, reason: reason.into() };
+                }
+                if liveness.idle_for() > limits.idle_timeout {
+                    let reason = "idle: no input for too long";
+                    let _ = send(&mut write, Frame::close(close_code::IDLE, reason.as_bytes()), CLOSE_GRACE).await;
+                    return SessionEnd::Closed { code: close_code::IDLE, reason: reason.into() };
+                }
+                if answered && ping_sent_ms.is_none_or(|sent| now - sent >= limits.ping_interval.as_millis() as u64) {
+                    ping_sent_ms = Some(now);
+                    send(&mut write, Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"arena")), slow_client_timeout).await
+                } else {
+                    Ok(())
+                }
+            }
             changed = feed.changed() => {
                 if changed.is_err() {
                     let _ = send(&mut write, Frame::close(close_code::ROOM_CLOSED, b"room closed"), CLOSE_GRACE).await;
