@@ -25,6 +25,8 @@ pub struct BotConfig {
     /// Drops per second: the bot cuts its connection without a close and joins
     /// again with its token, as a player on a flaky network would. Default: 0.
     pub churn_per_s: f64,
+    /// Answer the server's WebSocket pings. Default: true; false tests the heartbeat.
+    pub answer_pings: bool,
 }
 
 impl BotConfig {
@@ -35,12 +37,13 @@ impl BotConfig {
             ping_interval: Duration::from_secs(1),
             stall_timeout: Duration::from_secs(5),
             churn_per_s: 0.0,
+            answer_pings: true,
         }
     }
 }
 
-async fn connect_and_welcome(url: &str, stall: Duration) -> Result<(ArenaClient, Welcome), String> {
-    let mut client = ArenaClient::connect(url).await.map_err(|e| format!("connect: {e}"))?;
+async fn connect_and_welcome(url: &str, stall: Duration, answer_pings: bool) -> Result<(ArenaClient, Welcome), String> {
+    let mut client = ArenaClient::connect_with(url, &[], answer_pings).await.map_err(|e| format!("connect: {e}"))?;
     let welcome = client
         .recv_until(stall, |msg| match msg {
             ServerMsg::Welcome(w) => Some(w.clone()),
@@ -63,13 +66,14 @@ fn rejoin_url(url: &str, room_id: &str) -> String {
 /// origin of ping timestamps, shared by all bots.
 pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
     let mut stats = BotStats::default();
-    let (mut client, mut welcome) = match connect_and_welcome(&config.url, config.stall_timeout).await {
-        Ok(pair) => pair,
-        Err(e) => {
-            stats.connect_error = Some(e);
-            return stats;
-        }
-    };
+    let (mut client, mut welcome) =
+        match connect_and_welcome(&config.url, config.stall_timeout, config.answer_pings).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                stats.connect_error = Some(e);
+                return stats;
+            }
+        };
     stats.connected = true;
     stats.announced_rate_hz = Some(welcome.snapshot_rate_hz);
     let mut rng = StdRng::from_rng(&mut rand::rng());
@@ -91,8 +95,12 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
                         if churn_per_snapshot > 0.0 && rng.random_bool(churn_per_snapshot.min(1.0)) {
                             drop(client);
                             let started = Instant::now();
-                            match connect_and_welcome(&rejoin_url(&config.url, &welcome.room_id), config.stall_timeout)
-                                .await
+                            match connect_and_welcome(
+                                &rejoin_url(&config.url, &welcome.room_id),
+                                config.stall_timeout,
+                                config.answer_pings,
+                            )
+                            .await
                             {
                                 Ok((again, new_welcome)) => {
                                     stats.record_reconnect(started.elapsed(), new_welcome.net_id == welcome.net_id);
@@ -136,7 +144,7 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
                     _ => {}
                 }
             }
-            Ok(Incoming::WsPong(_)) => {}
+            Ok(Incoming::WsPong(_) | Incoming::WsPing(_)) => {}
             Ok(Incoming::Closed { code, reason }) => {
                 stats.protocol_errors.push(format!("closed by server: {code} {reason}"));
                 return stats;

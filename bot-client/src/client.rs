@@ -16,6 +16,8 @@ pub enum Incoming {
     Closed { code: u16, reason: String },
     /// A WebSocket-level pong (answer to a ping frame) with its payload.
     WsPong(Vec<u8>),
+    /// A WebSocket-level ping (seen only when automatic pongs are off).
+    WsPing(Vec<u8>),
 }
 
 /// Why receiving failed.
@@ -42,6 +44,19 @@ impl ArenaClient {
         let mut ws = connect(url).await?;
         // Pongs and close replies go out from inside read_frame.
         ws.set_auto_pong(true);
+        ws.set_auto_close(true);
+        Ok(ArenaClient { ws })
+    }
+
+    /// Connect with options: extra headers, and whether to answer pings (a bot
+    /// that does not tests the server's heartbeat).
+    pub async fn connect_with(
+        url: &str,
+        headers: &[(&str, &str)],
+        answer_pings: bool,
+    ) -> Result<ArenaClient, ConnectError> {
+        let mut ws = crate::connect::connect_with_headers(url, headers).await?;
+        ws.set_auto_pong(answer_pings);
         ws.set_auto_close(true);
         Ok(ArenaClient { ws })
     }
@@ -76,6 +91,7 @@ impl ArenaClient {
                 Ok(Incoming::Closed { code, reason })
             }
             OpCode::Pong => Ok(Incoming::WsPong(frame.payload.to_vec())),
+            OpCode::Ping => Ok(Incoming::WsPing(frame.payload.to_vec())),
             other => Err(RecvError::UnexpectedFrame(other)),
         }
     }
@@ -95,7 +111,7 @@ impl ArenaClient {
                         return Ok(found);
                     }
                 }
-                Incoming::WsPong(_) => {}
+                Incoming::WsPong(_) | Incoming::WsPing(_) => {}
                 Incoming::Closed { code, reason } => {
                     return Err(RecvError::Socket(WebSocketError::IoError(std::io::Error::other(format!(
                         "closed with {code}: {reason}"

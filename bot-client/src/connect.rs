@@ -63,11 +63,20 @@ pub fn split_url(url: &str) -> Result<(String, String), ConnectError> {
 
 /// Dial `url`, upgrade, and verify the handshake.
 pub async fn connect(url: &str) -> Result<Socket, ConnectError> {
+    connect_with_headers(url, &[]).await
+}
+
+/// [`connect`] with extra request headers (an `Origin`, say).
+pub async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Result<Socket, ConnectError> {
     let (authority, target) = split_url(url)?;
     let stream = TcpStream::connect(&authority).await?;
     stream.set_nodelay(true)?;
     let key = fastwebsockets::handshake::generate_key();
-    let request = Request::builder()
+    let mut request = Request::builder();
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .method("GET")
         .uri(target)
         .header("Host", authority.as_str())

@@ -12,7 +12,7 @@ pub mod stats;
 
 pub use bot::{BotConfig, run_bot};
 pub use client::{ArenaClient, Incoming, RecvError};
-pub use connect::{ConnectError, connect};
+pub use connect::{ConnectError, connect, connect_with_headers};
 pub use load::{LoadConfig, Placement, Progress, run_load};
 pub use report::Report;
 pub use stats::{BotStats, Totals};

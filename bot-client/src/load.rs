@@ -36,6 +36,8 @@ pub struct LoadConfig {
     pub room_capacity: Option<usize>,
     /// Drops per bot per second (0: none). Churning bots get session tokens so they can reclaim their place.
     pub churn_per_s: f64,
+    /// Answer the server's WebSocket pings (false tests its heartbeat).
+    pub answer_pings: bool,
 }
 
 /// Live counters for a progress display.
@@ -83,6 +85,7 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<(To
         next_start += gap;
         let mut bot = BotConfig::new(bot_url(&config, &rooms, index), config.duration);
         bot.churn_per_s = config.churn_per_s;
+        bot.answer_pings = config.answer_pings;
         let authority = authority_of(&config.url).unwrap_or_default();
         let progress = progress.clone();
         progress.started.fetch_add(1, Ordering::Relaxed);

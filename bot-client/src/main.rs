@@ -36,6 +36,9 @@ struct Cli {
     /// session token, and the report adds reconnect success and time. Default: 0.
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
+    /// Do not answer the server's WebSocket pings (tests its heartbeat: expect close 4009).
+    #[arg(long)]
+    no_pong: bool,
     /// New connections per second during ramp-up.
     #[arg(long, default_value_t = 200.0)]
     ramp: f64,
@@ -74,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         ramp_per_s: cli.ramp,
         room_capacity: cli.room_capacity,
         churn_per_s: cli.churn,
+        answer_pings: !cli.no_pong,
     };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::new(cli.bots as u64);

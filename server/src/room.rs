@@ -35,9 +35,10 @@ use crate::rooms::{RoomInfo, Rooms, Seat};
 /// see it as full and drop input (a client re-sends every tick anyway).
 pub const ROOM_INBOX: usize = 4096;
 
-/// Control messages (welcome, roster, events, chat) a client may have waiting.
-/// A client this far behind is not reading and is disconnected.
-pub const CLIENT_CONTROL_QUEUE: usize = 64;
+/// Control messages (welcome, roster, events, chat) a client may have waiting:
+/// several seconds of a busy room's chat, kills and rosters (rosters are sent at
+/// most once a tick). A client this far behind is not reading and is disconnected.
+pub const CLIENT_CONTROL_QUEUE: usize = 256;
 
 /// What sessions and the lobby send to a room.
 #[derive(Debug)]

@@ -32,7 +32,14 @@ pub struct RoomTask {
     results: Arc<ResultsLog>,
     reconnect_grace: Duration,
     round_results_s: f32,
+    /// Joins and leaves since the last tick, sent with the tick.
+    presence: Vec<RoomEvent>,
+    /// The roster changed since it was last sent.
+    roster_changed: bool,
 }
+
+/// More joins and leaves than this in one tick are summed up by the roster alone.
+const PRESENCE_EVENTS_PER_TICK: usize = 8;
 
 /// Takes the room out of the directory however its thread ends, panics included.
 struct Deregister<'a> {
@@ -62,6 +69,8 @@ impl RoomTask {
             results: d.results.clone(),
             reconnect_grace: d.reconnect_grace,
             round_results_s: d.settings.round_results_s,
+            presence: Vec::new(),
+            roster_changed: false,
             info,
         }
     }
@@ -89,6 +98,7 @@ impl RoomTask {
                 let tick = self.world.step();
                 self.handle_match_events();
                 self.publish(tick);
+                self.publish_presence();
                 self.expire_holds();
                 None
             }));
@@ -205,7 +215,7 @@ impl RoomTask {
             }
             self.world.release_controls(player);
             tracing::debug!(%player, "player reconnected");
-            self.broadcast_roster();
+            self.roster_changed = true;
             return;
         }
         let name = self.clients.unique_name(&join.identity.name);
@@ -227,8 +237,8 @@ impl RoomTask {
             },
         );
         self.update_counts();
-        self.broadcast(&ServerMsg::Event(RoomEvent::Joined(info)));
-        self.broadcast_roster();
+        self.presence.push(RoomEvent::Joined(info));
+        self.roster_changed = true;
     }
 
     fn leave(&mut self, player: PlayerId, connection: u64, seat: Option<Seat>) {
@@ -274,8 +284,8 @@ impl RoomTask {
         tracing::debug!(%player, "left");
         self.update_counts();
         let info = PlayerInfo { player_id: player, net_id: client.net_id, name: client.name };
-        self.broadcast(&ServerMsg::Event(RoomEvent::Left(info)));
-        self.broadcast_roster();
+        self.presence.push(RoomEvent::Left(info));
+        self.roster_changed = true;
     }
 
     fn chat(&mut self, player: PlayerId, text: String) {
@@ -297,9 +307,21 @@ impl RoomTask {
         }
     }
 
-    fn broadcast_roster(&mut self) {
-        let roster = ServerMsg::Roster(self.clients.roster());
-        self.broadcast(&roster);
+    /// Joins and leaves of this tick, then the roster once. A crowd joining at once
+    /// is summed up by the roster instead of one event each.
+    fn publish_presence(&mut self) {
+        let events = std::mem::take(&mut self.presence);
+        if events.len() <= PRESENCE_EVENTS_PER_TICK {
+            for event in events {
+                self.broadcast(&ServerMsg::Event(event));
+            }
+        }
+        // Removing a too-slow client changes the roster again: loop until it settles.
+        while std::mem::take(&mut self.roster_changed) {
+            let roster = ServerMsg::Roster(self.clients.roster());
+            self.broadcast(&roster);
+        }
+        self.presence.clear();
     }
 
     fn handle_match_events(&mut self) {

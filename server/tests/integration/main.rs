@@ -1,9 +1,11 @@
 //! Real-socket tests: a server on 127.0.0.1:0, driven by the bots' client.
 //! One binary, so helpers are compiled once and tests share a process.
 
+mod hardening;
 mod hostile;
 mod http;
 mod lobby;
 mod play;
+mod process;
 mod rules;
 mod util;

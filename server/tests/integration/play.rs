@@ -21,6 +21,7 @@ async fn twenty_bots_receive_snapshots_steadily() {
         ramp_per_s: 100.0,
         room_capacity: None,
         churn_per_s: 0.0,
+        answer_pings: true,
     };
     let (totals, wall) = run_load(config.clone(), Default::default()).await.unwrap();
     let report = Report::new(&totals, config.duration, wall);
@@ -126,6 +127,7 @@ async fn bots_spread_over_rooms_they_create() {
         ramp_per_s: 100.0,
         room_capacity: Some(4),
         churn_per_s: 0.0,
+        answer_pings: true,
     };
     let progress = std::sync::Arc::new(Progress::default());
     let run = tokio::spawn(run_load(config, progress));
@@ -152,6 +154,7 @@ async fn churning_bots_reconnect_and_reclaim_their_entities() {
         ramp_per_s: 100.0,
         room_capacity: None,
         churn_per_s: 1.0,
+        answer_pings: true,
     };
     let (totals, wall) = run_load(config.clone(), Default::default()).await.unwrap();
     let report = Report::new(&totals, config.duration, wall);

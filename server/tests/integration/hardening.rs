@@ -1,0 +1,177 @@
+//! Limits, origins, heartbeats, idle and flood handling, and fault isolation, each
+//! driven past its limit by a real client.
+
+use std::time::Duration;
+
+use arena_bots::{ArenaClient, ConnectError, Incoming};
+use arena_protocol::{ClientMsg, Input, ServerMsg, close_code};
+use arena_server::Config;
+use glam::Vec2;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::util::{TestServer, create_room, http_get, http_json};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn playing(server: &TestServer, query: &str) -> ArenaClient {
+    let mut client = ArenaClient::connect(&server.ws_url(query)).await.unwrap();
+    client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_capped() {
+    let mut config = Config::for_tests();
+    config.max_connections_per_ip = 2;
+    config.limit_loopback = true;
+    let server = TestServer::start_with(config).await;
+    let first = playing(&server, "").await;
+    let _second = playing(&server, "").await;
+    match ArenaClient::connect(&server.ws_url("")).await {
+        Err(ConnectError::Status(status)) => assert_eq!(status.as_u16(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+    // A place frees when a connection ends.
+    drop(first);
+    let freed = async {
+        loop {
+            if let Ok(mut c) = ArenaClient::connect(&server.ws_url("")).await
+                && c.recv(WAIT).await.is_ok_and(|m| matches!(m, Incoming::Message(ServerMsg::Welcome(_), _)))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, freed).await.expect("a freed place is reused");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_head_is_cut() {
+    let mut config = Config::for_tests();
+    config.handshake_timeout_s = 0.3;
+    let server = TestServer::start_with(config).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    // The server answers 408 or just hangs up; either way the connection ends.
+    tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut rest)).await.expect("cut in time").ok();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_are_refused() {
+    let mut config = Config::for_tests();
+    config.allowed_origins = vec!["https://play.example".into()];
+    let server = TestServer::start_with(config).await;
+    let url = server.ws_url("");
+    match ArenaClient::connect_with(&url, &[("Origin", "https://evil.example")], true).await {
+        Err(ConnectError::Status(status)) => assert_eq!(status.as_u16(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+    let own = format!("http://{}", server.addr);
+    for origin in [own.as_str(), "http://localhost:3000", "https://play.example"] {
+        assert!(ArenaClient::connect_with(&url, &[("Origin", origin)], true).await.is_ok(), "{origin}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_ignores_pings_is_closed() {
+    let mut config = Config::for_tests();
+    config.ping_interval_s = 0.2;
+    config.pong_timeout_s = 0.4;
+    let server = TestServer::start_with(config).await;
+    let mut deaf = ArenaClient::connect_with(&server.ws_url(""), &[], false).await.unwrap();
+    let mut answering = playing(&server, "").await;
+    let (code, reason) = deaf.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::HEARTBEAT_TIMEOUT, "{reason}");
+    // A client that answers (automatically) stays.
+    answering.recv_until(Duration::from_secs(2), |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_is_closed_as_idle() {
+    let mut config = Config::for_tests();
+    config.idle_timeout_s = 0.5;
+    config.ping_interval_s = 0.2;
+    let server = TestServer::start_with(config).await;
+    let mut silent = playing(&server, "").await;
+    let (code, reason) = silent.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::IDLE, "{reason}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_flood_is_dropped_then_closed() {
+    let mut config = Config::for_tests();
+    config.input_rate = 30;
+    let server = TestServer::start_with(config).await;
+    let mut flooder = playing(&server, "").await;
+    // 30 a second are allowed and ~90 more dropped before the server has had enough:
+    // 300 at once is a flood.
+    for seq in 1..=300 {
+        let input = Input { seq, move_dir: Vec2::X, aim: 0.0, fire: false };
+        flooder.send(&ClientMsg::Input(input)).await.unwrap();
+    }
+    let (code, reason) = flooder.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+    assert!(reason.contains("flooding"), "{reason}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_room_closes_alone_and_keeps_its_results() {
+    let mut config = Config::for_tests();
+    config.fault_injection = true;
+    config.admin_token = Some("ops".into());
+    let results_log = config.results_log.clone();
+    let server = TestServer::start_with(config).await;
+    let doomed = create_room(server.addr, r#"{"name": "Doomed"}"#).await;
+    let healthy = create_room(server.addr, r#"{"name": "Healthy"}"#).await;
+    let mut victim = playing(&server, &format!("room={}&name=victim", doomed.id)).await;
+    let mut bystander = playing(&server, &format!("room={}", healthy.id)).await;
+
+    let path = format!("/api/admin/rooms/{}/fault", doomed.id);
+    assert_eq!(http_json(server.addr, "POST", &path, "", &["Authorization: Bearer ops"]).await.status, 200);
+    let (code, reason) = victim.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::INTERNAL_ERROR, "{reason}");
+    assert_eq!(http_get(server.addr, &format!("/api/rooms/{}", doomed.id)).await.status, 404);
+
+    // The other room plays on.
+    for _ in 0..10 {
+        bystander.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    }
+    let logged = async {
+        loop {
+            let text = std::fs::read_to_string(&results_log).unwrap_or_default();
+            if text.lines().any(|l| l.contains(&doomed.id) && l.contains("room_failed")) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, logged).await.expect("the failed room's round reached the results log");
+    // Without the flag the hook does not exist.
+    server.shutdown().await;
+    let plain = TestServer::start_with({
+        let mut c = Config::for_tests();
+        c.admin_token = Some("ops".into());
+        c
+    })
+    .await;
+    let room = create_room(plain.addr, r#"{"name": "Safe"}"#).await;
+    let path = format!("/api/admin/rooms/{}/fault", room.id);
+    assert_eq!(http_json(plain.addr, "POST", &path, "", &["Authorization: Bearer ops"]).await.status, 404);
+    plain.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_answers_while_serving() {
+    let server = TestServer::start().await;
+    let response = http_get(server.addr, "/ready").await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    server.shutdown().await;
+}

@@ -1,0 +1,166 @@
+//! The real `arena-server` binary: drain on SIGTERM, and a hostile crowd that must
+//! not hurt a normal player or grow the server's memory.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use arena_bots::{ArenaClient, BotConfig, run_bot};
+use arena_protocol::{ServerMsg, close_code};
+use fastwebsockets::{Frame, Payload};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::util::{create_room, http_get};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// A server process on a free loopback port.
+struct ServerProcess {
+    child: Child,
+    addr: std::net::SocketAddr,
+    log: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+async fn spawn_server(args: &[&str]) -> ServerProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arena-server"))
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start arena-server");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, log) = tokio::sync::mpsc::unbounded_channel();
+    let addr = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("open http://").nth(1) {
+                return rest.split('/').next().unwrap().parse().unwrap();
+            }
+        }
+        panic!("the server exited before printing its URL");
+    })
+    .await
+    .expect("the server printed its URL");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    ServerProcess { child, addr, log }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_players_logs_rounds_and_exits_zero() {
+    let results_log = std::env::temp_dir().join(format!("arena-drain-{}.jsonl", std::process::id()));
+    let mut server = spawn_server(&["--results-log", results_log.to_str().unwrap()]).await;
+    let room = create_room(server.addr, r#"{"name": "Drained"}"#).await;
+    let url = format!("ws://{}/ws?room={}&name=p", server.addr, room.id);
+    let mut players = Vec::new();
+    for _ in 0..2 {
+        let mut client = ArenaClient::connect(&url).await.unwrap();
+        client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+        players.push(client);
+    }
+    assert_eq!(http_get(server.addr, "/ready").await.status, 200);
+
+    let pid = server.child.id().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.unwrap();
+    assert!(killed.success());
+    for player in &mut players {
+        let (code, reason) = player.recv_close(WAIT).await.unwrap();
+        assert_eq!((code, reason.as_str()), (close_code::GOING_AWAY, "server shutting down"));
+    }
+    let status =
+        tokio::time::timeout(Duration::from_secs(15), server.child.wait()).await.expect("exited in time").unwrap();
+    assert!(status.success(), "exit status {status}");
+
+    let log = std::fs::read_to_string(&results_log).unwrap();
+    let line = log.lines().find(|l| l.contains(&room.id)).expect("the round in progress was logged");
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["reason"], "room_closed");
+    assert_eq!(record["players"].as_array().unwrap().len(), 2);
+    let mut summary = false;
+    while let Ok(line) = server.log.try_recv() {
+        summary |= line.contains("drained");
+    }
+    assert!(summary, "the log ends with a drain summary");
+    let _ = std::fs::remove_file(results_log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_crowd_costs_a_normal_player_nothing_and_memory_stays_bounded() {
+    let server =
+        spawn_server(&["--slow-client-timeout-s", "1", "--handshake-timeout-s", "1", "--input-rate", "60"]).await;
+    let pid = server.child.id().unwrap();
+    let room = create_room(server.addr, r#"{"name": "Crowd", "capacity": 1000}"#).await;
+    let ws = format!("ws://{}/ws?room={}", server.addr, room.id);
+    // Warm up: one player's worth of allocations before measuring.
+    let warm = run_bot(BotConfig::new(format!("{ws}&name=warmup"), Duration::from_secs(1)), Instant::now()).await;
+    assert!(warm.connected);
+    let rss_before = rss_kib(pid);
+
+    let player =
+        tokio::spawn(run_bot(BotConfig::new(format!("{ws}&name=normal"), Duration::from_secs(8)), Instant::now()));
+    let mut hostile = Vec::new();
+    // Garbage senders, each closed with a protocol code.
+    for i in 0..60u8 {
+        let ws = ws.clone();
+        hostile.push(tokio::spawn(async move {
+            let mut c = ArenaClient::connect(&ws).await.unwrap();
+            c.send_frame(Frame::binary(Payload::Owned(vec![0xc1, i, 0xff]))).await.unwrap();
+            let (code, _) = c.recv_close(WAIT).await.unwrap();
+            assert_eq!(code, close_code::INVALID_PAYLOAD);
+        }));
+    }
+    // Clients that never read: the server must drop them, not buffer for them.
+    let mut never_read = Vec::new();
+    for _ in 0..40 {
+        never_read.push(ArenaClient::connect(&ws).await.unwrap());
+    }
+    // Connect-and-vanish churn: TCP only, half a request head, and upgrades dropped at once.
+    for round in 0..300 {
+        let addr = server.addr;
+        let ws = ws.clone();
+        hostile.push(tokio::spawn(async move {
+            match round % 3 {
+                0 => drop(tokio::net::TcpStream::connect(addr).await),
+                1 => {
+                    if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
+                        let _ = s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgr").await;
+                        tokio::time::sleep(Duration::from_millis(1500)).await;
+                    }
+                }
+                _ => drop(ArenaClient::connect(&ws).await),
+            }
+        }));
+    }
+    for task in hostile {
+        task.await.unwrap();
+    }
+    let stats = player.await.unwrap();
+    drop(never_read);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = rss_kib(pid);
+    eprintln!("hostile suite: server RSS before {rss_before} KiB, after {rss_after} KiB");
+
+    assert!(stats.connected && stats.protocol_errors.is_empty(), "{:?}", stats.protocol_errors);
+    let rate = stats.snapshot_rate_hz().unwrap();
+    assert!(rate >= 0.75 * 30.0, "the normal player got {rate:.1} snapshots/s");
+    // Wide margin: a leak per hostile connection would show as hundreds of MiB.
+    assert!(rss_after < rss_before + 64 * 1024, "RSS grew from {rss_before} to {rss_after} KiB");
+    let health = http_get(server.addr, "/health").await;
+    assert_eq!(health.status, 200);
+}
