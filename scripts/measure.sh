@@ -13,7 +13,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 RUST_LOG=warn ./target/release/arena-server --addr "127.0.0.1:$port" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+python3 tests/wait_for_http.py "http://127.0.0.1:$port/health"
 ticks0=$(awk '{print $14+$15}' /proc/$server/stat)
 start=$(date +%s.%N)
 status=0

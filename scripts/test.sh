@@ -20,3 +20,9 @@ echo "== browser tests (Chromium + playwright-core)"
 scripts/deps.sh browser
 cargo build --release --locked -p arena-server
 (cd tests/browser && node --test --test-concurrency=1)
+
+echo "== Autobahn WebSocket conformance (kosoku)"
+scripts/autobahn.sh
+
+echo "== fuzzing (cargo fuzz, bounded)"
+scripts/fuzz.sh 30

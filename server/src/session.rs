@@ -5,7 +5,7 @@ pub mod assembler;
 pub mod echo;
 mod liveness;
 mod rate;
-mod reader;
+pub mod reader;
 mod shared_io;
 mod writer;
 

@@ -59,11 +59,12 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
             Step::Message(Message::Binary(bytes)) => bytes,
         };
         cx.liveness.active();
-        match decode_client(&bytes) {
-            Ok(ClientMsg::Input(input)) => {
-                if let Err(e) = input.validate() {
-                    break closed(close_code::POLICY_VIOLATION, &format!("invalid input: {e}"));
-                }
+        let message = match check_message(&bytes) {
+            Ok(message) => message,
+            Err((code, reason)) => break closed(code, &reason),
+        };
+        match message {
+            ClientMsg::Input(input) => {
                 if !input_budget.try_take() {
                     if !abuse_budget.try_take() {
                         break closed(close_code::POLICY_VIOLATION, "too many inputs: flooding");
@@ -76,11 +77,8 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                     Err(mpsc::error::TrySendError::Closed(_)) => break closed(close_code::ROOM_CLOSED, "room closed"),
                 }
             }
-            Ok(ClientMsg::Chat(chat)) => {
-                let text = match chat.validated() {
-                    Ok(text) => text.to_string(),
-                    Err(e) => break closed(close_code::POLICY_VIOLATION, &format!("invalid chat: {e}")),
-                };
+            ClientMsg::Chat(chat) => {
+                let text = chat.text.trim().to_string();
                 if !chat_budget.try_take() {
                     let warning = encode(&ServerMsg::Error(ErrorMsg {
                         code: close_code::POLICY_VIOLATION,
@@ -95,19 +93,34 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                     break closed(close_code::ROOM_CLOSED, "room closed");
                 }
             }
-            Ok(ClientMsg::Ping(ping)) => {
+            ClientMsg::Ping(ping) => {
                 let pong = encode(&ServerMsg::Pong(Pong { client_time_ms: ping.client_time_ms }));
                 if cx.direct.send(Direct::Message(Bytes::from(pong))).await.is_err() {
                     break SessionEnd::Normal;
                 }
             }
-            Err(e) => break closed(close_code::INVALID_PAYLOAD, &format!("invalid message: {e}")),
         }
     };
     if let SessionEnd::Closed { code, reason } = &end {
         let _ = cx.direct.send(Direct::Close { code: *code, reason: reason.clone() }).await;
     }
     end
+}
+
+/// Decode and range-check one client message; a refusal carries the close code and reason.
+/// Untrusted bytes in, never a panic out (fuzzed by `fuzz/fuzz_targets/session_frames.rs`).
+pub fn check_message(bytes: &[u8]) -> Result<ClientMsg, (u16, String)> {
+    let message = decode_client(bytes).map_err(|e| (close_code::INVALID_PAYLOAD, format!("invalid message: {e}")))?;
+    match &message {
+        ClientMsg::Input(input) => {
+            input.validate().map_err(|e| (close_code::POLICY_VIOLATION, format!("invalid input: {e}")))?;
+        }
+        ClientMsg::Chat(chat) => {
+            chat.validated().map_err(|e| (close_code::POLICY_VIOLATION, format!("invalid chat: {e}")))?;
+        }
+        ClientMsg::Ping(_) => {}
+    }
+    Ok(message)
 }
 
 /// The callback through which the library sends the frames the protocol obliges
