@@ -1,6 +1,8 @@
 //! One bot's life: connect, play at the snapshot rate, ping, measure, maybe drop
 //! and reconnect (churn), leave.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use arena_protocol::{ClientMsg, Ping, ServerMsg, Welcome};
@@ -10,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use crate::behavior::Behavior;
 use crate::client::{ArenaClient, Incoming, RecvError};
 use crate::stats::BotStats;
+use crate::timeline::Timeline;
 
 /// How one bot runs.
 #[derive(Clone, Debug)]
@@ -27,6 +30,10 @@ pub struct BotConfig {
     pub churn_per_s: f64,
     /// Answer the server's WebSocket pings. Default: true; false tests the heartbeat.
     pub answer_pings: bool,
+    /// Where to record per-second figures for the report's charts. Default: none.
+    pub timeline: Option<Arc<Timeline>>,
+    /// Counts connected bots (incremented on welcome, decremented at the end). Default: none.
+    pub connected_gauge: Option<Arc<AtomicUsize>>,
 }
 
 impl BotConfig {
@@ -38,6 +45,8 @@ impl BotConfig {
             stall_timeout: Duration::from_secs(5),
             churn_per_s: 0.0,
             answer_pings: true,
+            timeline: None,
+            connected_gauge: None,
         }
     }
 }
@@ -65,6 +74,20 @@ fn rejoin_url(url: &str, room_id: &str) -> String {
 /// Play one bot to the end and return what it measured. `clock` is the
 /// origin of ping timestamps, shared by all bots.
 pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
+    let stats = play(&config, clock).await;
+    if let Some(gauge) = &config.connected_gauge
+        && stats.connected
+    {
+        gauge.fetch_sub(1, Ordering::Relaxed);
+    }
+    if let Some(timeline) = &config.timeline {
+        let errors = stats.protocol_errors.len() + usize::from(stats.connect_error.is_some());
+        (0..errors).for_each(|_| timeline.error());
+    }
+    stats
+}
+
+async fn play(config: &BotConfig, clock: Instant) -> BotStats {
     let mut stats = BotStats::default();
     let (mut client, mut welcome) =
         match connect_and_welcome(&config.url, config.stall_timeout, config.answer_pings).await {
@@ -75,6 +98,9 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
             }
         };
     stats.connected = true;
+    if let Some(gauge) = &config.connected_gauge {
+        gauge.fetch_add(1, Ordering::Relaxed);
+    }
     stats.announced_rate_hz = Some(welcome.snapshot_rate_hz);
     let mut rng = StdRng::from_rng(&mut rand::rng());
     let mut behavior = Behavior::new(&welcome, StdRng::from_rng(&mut rng));
@@ -88,6 +114,9 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
         match client.recv(config.stall_timeout).await {
             Ok(Incoming::Message(msg, len)) => {
                 stats.bytes_in += len as u64;
+                if let Some(t) = &config.timeline {
+                    t.bytes_in(len);
+                }
                 match msg {
                     ServerMsg::Snapshot(snapshot) => {
                         let now = Instant::now();
@@ -130,7 +159,12 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
                         }
                         .await;
                         match sent {
-                            Ok(n) => stats.bytes_out += n as u64,
+                            Ok(n) => {
+                                stats.bytes_out += n as u64;
+                                if let Some(t) = &config.timeline {
+                                    t.bytes_out(n);
+                                }
+                            }
                             Err(e) => {
                                 stats.protocol_errors.push(format!("send: {e}"));
                                 return stats;
@@ -139,7 +173,11 @@ pub async fn run_bot(config: BotConfig, clock: Instant) -> BotStats {
                     }
                     ServerMsg::Pong(pong) => {
                         let now_ms = clock.elapsed().as_secs_f64() * 1000.0;
-                        stats.record_rtt(Duration::from_secs_f64(((now_ms - pong.client_time_ms) / 1000.0).max(0.0)));
+                        let rtt = Duration::from_secs_f64(((now_ms - pong.client_time_ms) / 1000.0).max(0.0));
+                        stats.record_rtt(rtt);
+                        if let Some(t) = &config.timeline {
+                            t.rtt(rtt);
+                        }
                     }
                     _ => {}
                 }

@@ -8,11 +8,13 @@ pub mod connect;
 pub mod http;
 pub mod load;
 pub mod report;
+pub mod report_html;
 pub mod stats;
+pub mod timeline;
 
 pub use bot::{BotConfig, run_bot};
 pub use client::{ArenaClient, Incoming, RecvError};
 pub use connect::{ConnectError, connect, connect_with_headers};
-pub use load::{LoadConfig, Placement, Progress, run_load};
+pub use load::{LoadConfig, LoadRun, Placement, Progress, run_load};
 pub use report::Report;
 pub use stats::{BotStats, Totals};

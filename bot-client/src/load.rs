@@ -9,6 +9,7 @@ use arena_protocol::lobby::{CreateRoom, RoomSummary, SessionGranted, SessionRequ
 use crate::bot::{BotConfig, run_bot};
 use crate::http::{ApiCallError, authority_of, post_json};
 use crate::stats::{BotStats, Totals};
+use crate::timeline::Timeline;
 
 /// Where bots go.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,9 +74,31 @@ pub async fn create_rooms(config: &LoadConfig) -> Result<Vec<String>, ApiCallErr
     Ok(ids)
 }
 
+/// What a load run measured.
+pub struct LoadRun {
+    pub totals: Totals,
+    /// Wall time of the whole run, ramp-up included.
+    pub wall: Duration,
+    /// Per-second figures, for charts.
+    pub timeline: Arc<Timeline>,
+}
+
 /// Run every bot to the end and add up what they measured.
-pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<(Totals, Duration), ApiCallError> {
+pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<LoadRun, ApiCallError> {
     let rooms = create_rooms(&config).await?;
+    let ramp = Duration::from_secs_f64(config.bots as f64 / config.ramp_per_s.max(1.0));
+    let timeline = Arc::new(Timeline::new(ramp + config.duration + Duration::from_secs(15)));
+    let connected = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let (timeline, connected) = (timeline.clone(), connected.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                every.tick().await;
+                timeline.connected(connected.load(Ordering::Relaxed));
+            }
+        })
+    };
     let clock = Instant::now();
     let gap = Duration::from_secs_f64(1.0 / config.ramp_per_s.max(1.0));
     let mut handles = Vec::with_capacity(config.bots);
@@ -86,6 +109,8 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<(To
         let mut bot = BotConfig::new(bot_url(&config, &rooms, index), config.duration);
         bot.churn_per_s = config.churn_per_s;
         bot.answer_pings = config.answer_pings;
+        bot.timeline = Some(timeline.clone());
+        bot.connected_gauge = Some(connected.clone());
         let authority = authority_of(&config.url).unwrap_or_default();
         let progress = progress.clone();
         progress.started.fetch_add(1, Ordering::Relaxed);
@@ -113,5 +138,6 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<(To
         });
         totals.add(&stats);
     }
-    Ok((totals, clock.elapsed()))
+    sampler.abort();
+    Ok(LoadRun { totals, wall: clock.elapsed(), timeline })
 }

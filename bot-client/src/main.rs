@@ -45,6 +45,9 @@ struct Cli {
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report with charts here.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -99,16 +102,21 @@ async fn main() -> anyhow::Result<()> {
         })
     };
     eprintln!("arena-bots: {} bots against {} for {:?} each", cli.bots, cli.url, cli.duration);
-    let (totals, wall) = run_load(config, progress).await.context("cannot prepare the run")?;
+    let run = run_load(config, progress).await.context("cannot prepare the run")?;
     ticker.abort();
     bar.finish_and_clear();
 
-    let report = Report::new(&totals, cli.duration, wall);
+    let report = Report::new(&run.totals, cli.duration, run.wall);
     print!("{}", report.summary());
     if let Some(path) = &cli.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
+    }
+    if let Some(path) = &cli.html {
+        let html = arena_bots::report_html::render(&report, &run.totals, &run.timeline.summary());
+        std::fs::write(path, html).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("HTML report written to {}", path.display());
     }
     if !report.passed() {
         anyhow::bail!("{} bots failed to connect and {} errors were seen", report.failed, report.errors);

@@ -22,6 +22,7 @@ pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str])
         },
         (&Method::POST, ["matchmake"]) => matchmake(&req, state),
         (&Method::POST, ["session"]) => session(req, state).await,
+        (&Method::GET, ["monitor"]) => Ok(monitor(&req, state)),
         (_, ["rooms"] | ["rooms", _] | ["matchmake"] | ["session"]) => {
             Err(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
         }
@@ -69,4 +70,49 @@ async fn session(req: Request<Incoming>, state: &AppState) -> Result<Response<Bo
     let name = validate_name(&request.name).map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))?;
     let granted: SessionGranted = state.tokens.issue(&name);
     Ok(json(StatusCode::OK, &granted))
+}
+
+/// `GET /api/monitor`: this node, its rooms and the last minutes of samples. With
+/// `--admin-token` set it needs that token (as a bearer token or `?token=`).
+pub fn monitor(req: &Request<Incoming>, state: &AppState) -> Response<Body> {
+    if let Some(expected) = &state.config.admin_token {
+        let from_query = req.uri().query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
+        });
+        let from_header = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        if from_query.or(from_header).as_deref() != Some(expected.as_str()) {
+            return error(StatusCode::UNAUTHORIZED, "the monitor needs the admin token (?token=…)");
+        }
+    }
+    let rooms: Vec<serde_json::Value> = state
+        .rooms
+        .all()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "room": r.summary(),
+                "last_tick_ms": r.last_tick_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0,
+                "late_ticks": r.late_ticks.load(std::sync::atomic::Ordering::Relaxed),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "nodes": [{
+            "id": "local",
+            "addr": state.local_addr.to_string(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": state.started.elapsed().as_secs(),
+            "ready": state.ready.load(std::sync::atomic::Ordering::Relaxed),
+            "rooms": state.rooms.room_count(),
+            "players": state.rooms.player_count(),
+        }],
+        "rooms": rooms,
+        "series": state.history.snapshot(),
+    });
+    json(StatusCode::OK, &body)
 }

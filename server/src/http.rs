@@ -13,11 +13,9 @@ use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-use std::sync::atomic::Ordering;
-use tokio::sync::OwnedSemaphorePermit;
-
-use crate::server::AppState;
+use crate::server::{AppState, ConnectionSlot};
 use crate::{admin, api, assets, join::JoinQuery, origins, session};
+use std::sync::atomic::Ordering;
 
 pub type Body = Full<Bytes>;
 
@@ -29,13 +27,33 @@ pub async fn handle(
     mut req: Request<Incoming>,
     state: Arc<AppState>,
     peer: SocketAddr,
-    permit: Arc<OwnedSemaphorePermit>,
+    permit: Arc<ConnectionSlot>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
+    let endpoint = endpoint_of(&segments);
     let response = match (&method, segments.as_slice()) {
+        (&Method::GET, ["metrics"]) => {
+            let rooms = state.rooms.all();
+            let (players, spectators) = rooms.iter().fold((0, 0), |(p, s), r| {
+                (p + r.players.load(Ordering::Relaxed), s + r.spectators.load(Ordering::Relaxed))
+            });
+            crate::metrics::set_population(rooms.len(), players, spectators);
+            Response::builder()
+                .header(CONTENT_TYPE, "text/plain; version=0.0.4")
+                .header(CACHE_CONTROL, "no-store")
+                .body(Full::new(Bytes::from(crate::metrics::render())))
+                .expect("metrics response")
+        }
         (&Method::GET, ["ws"]) => upgrade(&mut req, state, peer, permit),
+        (&Method::GET, ["monitor"]) => match assets::load(&state.config.assets_dir, "/monitor.html").await {
+            Some(page) => Response::builder()
+                .header(CONTENT_TYPE, page.content_type)
+                .body(Full::new(Bytes::from(page.body)))
+                .expect("monitor page"),
+            None => error(StatusCode::NOT_FOUND, "monitor page missing from the assets folder"),
+        },
         (&Method::GET, ["autobahn"]) if state.config.autobahn_echo => echo_upgrade(&mut req),
         (&Method::GET, ["ready"]) => {
             if state.ready.load(Ordering::Acquire) {
@@ -67,7 +85,28 @@ pub async fn handle(
         (_, ["ws" | "health" | "ready"]) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     };
+    crate::metrics::http_request(endpoint, response.status().as_u16());
     Ok(response)
+}
+
+/// The endpoint a path belongs to, as a bounded label (ids and file names folded).
+fn endpoint_of(segments: &[&str]) -> &'static str {
+    match segments {
+        ["ws"] => "/ws",
+        ["health"] => "/health",
+        ["ready"] => "/ready",
+        ["metrics"] => "/metrics",
+        ["monitor"] => "/monitor",
+        ["autobahn"] => "/autobahn",
+        ["api", "rooms"] => "/api/rooms",
+        ["api", "rooms", _] => "/api/rooms/{id}",
+        ["api", "matchmake"] => "/api/matchmake",
+        ["api", "session"] => "/api/session",
+        ["api", "monitor"] => "/api/monitor",
+        ["api", "admin", ..] => "/api/admin",
+        ["api", ..] => "/api/other",
+        _ => "static",
+    }
 }
 
 /// Hand the connection to a session task and answer 101 at once. Join problems
@@ -77,7 +116,7 @@ fn upgrade(
     req: &mut Request<Incoming>,
     state: Arc<AppState>,
     peer: SocketAddr,
-    permit: Arc<OwnedSemaphorePermit>,
+    permit: Arc<ConnectionSlot>,
 ) -> Response<Body> {
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
         return error(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket only");

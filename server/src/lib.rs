@@ -8,6 +8,8 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod join;
+pub mod metrics;
+pub mod monitor;
 pub mod origins;
 pub mod results;
 pub mod room;

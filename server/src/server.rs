@@ -28,6 +28,11 @@ pub struct AppState {
     pub tokens: Tokens,
     /// False while draining: `/ready` answers 503 and load balancers stop sending players.
     pub ready: AtomicBool,
+    /// The last minutes of per-second samples, for `/monitor`.
+    pub history: Arc<crate::monitor::History>,
+    pub started: Instant,
+    /// Where this node listens (the real port when started on port 0).
+    pub local_addr: std::net::SocketAddr,
     /// Open WebSocket sessions per client address.
     addresses: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
@@ -68,6 +73,28 @@ impl AppState {
     }
 }
 
+/// One open TCP connection (and the WebSocket session it may become): its place
+/// under `--max-connections`, counted in `arena_connections_open` until dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ConnectionSlot {
+    fn new(permit: OwnedSemaphorePermit) -> ConnectionSlot {
+        let m = crate::metrics::handles();
+        m.connections_total.increment(1);
+        m.connections_open.increment(1.0);
+        ConnectionSlot { _permit: permit }
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        crate::metrics::handles().connections_open.decrement(1.0);
+    }
+}
+
 /// Load the game settings the config points at: the file when it exists,
 /// otherwise (no file at the default path) the compiled-in defaults.
 pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
@@ -82,6 +109,7 @@ pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
 /// Serve until `shutdown` resolves, then drain: refuse new players, let every room
 /// close its clients (1001) and log its round, and wait (bounded) for it all.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    crate::metrics::init();
     let settings = load_settings(&config)?;
     if !config.assets_dir.join("node_modules/@msgpack/msgpack/dist.esm/index.mjs").exists() {
         tracing::warn!("the browser client's packages are missing: run `scripts/deps.sh client` (npm ci in assets/)");
@@ -105,6 +133,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         rooms: rooms.clone(),
         tokens,
         ready: AtomicBool::new(true),
+        history: Arc::new(crate::monitor::History::default()),
+        started: Instant::now(),
+        local_addr: listener.local_addr()?,
         addresses: Arc::new(Mutex::new(HashMap::new())),
     });
     // Unclaimed matchmaking seats go back to their rooms.
@@ -115,9 +146,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             loop {
                 every.tick().await;
                 rooms.expire_reservations();
+                crate::metrics::upkeep();
             }
         })
     };
+    let sampler = crate::monitor::spawn_sampler(rooms.clone(), state.history.clone());
     // Every connection task holds a receiver; it sees `true` on shutdown.
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -135,7 +168,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
                 }
             };
             let _ = stream.set_nodelay(true);
-            tokio::spawn(serve_connection(stream, peer, state.clone(), Arc::new(permit), stop_rx.clone()));
+            let slot = Arc::new(ConnectionSlot::new(permit));
+            tokio::spawn(serve_connection(stream, peer, state.clone(), slot, stop_rx.clone()));
         }
     };
     tokio::select! {
@@ -156,6 +190,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sweeper.abort();
+    sampler.abort();
     // Every finished round reaches the results log before we return.
     while !results.all_written() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -176,7 +211,7 @@ async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     state: Arc<AppState>,
-    permit: Arc<OwnedSemaphorePermit>,
+    permit: Arc<ConnectionSlot>,
     mut stop: watch::Receiver<bool>,
 ) {
     let handshake_timeout = state.config.handshake_timeout();

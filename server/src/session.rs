@@ -119,6 +119,7 @@ pub async fn serve(
         Ok(admitted) => admitted,
         Err((code, reason)) => {
             tracing::debug!(%peer, code, %reason, "join refused");
+            crate::metrics::closed_with(code);
             close_now(&mut write, code, &reason).await;
             raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
             return;
@@ -129,6 +130,11 @@ pub async fn serve(
     let session = Session { identity, spectator: join.spectate, seat, limits: Limits::from_config(&state.config) };
     let end = tracing::Instrument::instrument(session.run(read, write, raw), span.clone()).await;
     let _entered = span.enter();
+    crate::metrics::closed_with(match &end {
+        SessionEnd::Normal => 1000,
+        SessionEnd::Closed { code, .. } => *code,
+        SessionEnd::Io(_) => 1006,
+    });
     match end {
         SessionEnd::Normal => tracing::debug!("connection ended"),
         SessionEnd::Closed { code, reason } => tracing::info!(code, %reason, "connection closed by server"),

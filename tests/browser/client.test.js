@@ -110,6 +110,26 @@ test("a screenshot of the game is saved, and the client reports its rates", asyn
   assert.ok(s.fps >= 10, `frame rate ${s.fps}`);
 });
 
+test("the monitor page shows the room and live charts", async () => {
+  const monitor = await context.newPage();
+  try {
+    await monitor.goto(`${server.url}monitor?token=${ADMIN_TOKEN}`);
+    const room = (await arenaState(first)).roomId;
+    await monitor.locator("#rooms tbody td", { hasText: room }).waitFor({ timeout: 10000 });
+    const points = await waitFor(
+      () => monitor.evaluate(() => Number(document.querySelector("#chart-players").dataset.points || 0)),
+      (n) => n >= 2,
+      10000,
+      "samples in the players chart",
+    );
+    assert.ok(points >= 2);
+    assert.match(await monitor.locator("#status").textContent(), /players/);
+    await monitor.screenshot({ path: path.join(ARTIFACTS, "monitor.png"), fullPage: true });
+  } finally {
+    await monitor.close();
+  }
+});
+
 test("an operator's kick shows its code and reason on screen", async () => {
   const { playerId, roomId } = await arenaState(second);
   const response = await fetch(`${server.url}api/admin/rooms/${roomId}/kick`, {

@@ -108,10 +108,14 @@ impl RoomTask {
                 Err(panic) => {
                     let what = panic_message(&*panic);
                     tracing::error!(panic = %what, "room tick panicked; closing the room");
+                    crate::metrics::handles().room_panics.increment(1);
                     break Closing { code: close_code::INTERNAL_ERROR, reason: "the room failed; join another".into() };
                 }
             }
-            info.record_tick(started.elapsed());
+            let took = started.elapsed();
+            info.record_tick(took);
+            crate::metrics::handles().tick_seconds.record(took.as_secs_f64());
+            crate::monitor::telemetry().record_tick(took);
 
             if self.clients.map.is_empty() {
                 let since = *empty_since.get_or_insert_with(Instant::now);
@@ -131,6 +135,7 @@ impl RoomTask {
                 next_tick += period;
             } else {
                 info.late_ticks.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::handles().ticks_late.increment(1);
                 next_tick = if now - next_tick > period { now + period } else { next_tick + period };
             }
         };

@@ -65,21 +65,27 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
         };
         match message {
             ClientMsg::Input(input) => {
+                crate::metrics::handles().inputs_received.increment(1);
                 if !input_budget.try_take() {
+                    crate::metrics::handles().inputs_dropped_rate_limit.increment(1);
                     if !abuse_budget.try_take() {
                         break closed(close_code::POLICY_VIOLATION, "too many inputs: flooding");
                     }
                     continue;
                 }
                 match cx.inbox.try_send(RoomInput::Input(cx.player, input)) {
+                    Ok(()) => {}
                     // A full inbox drops this input; the client sends a fresh one next tick.
-                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        crate::metrics::handles().inputs_dropped_inbox_full.increment(1);
+                    }
                     Err(mpsc::error::TrySendError::Closed(_)) => break closed(close_code::ROOM_CLOSED, "room closed"),
                 }
             }
             ClientMsg::Chat(chat) => {
                 let text = chat.text.trim().to_string();
                 if !chat_budget.try_take() {
+                    crate::metrics::handles().chat_rate_limited.increment(1);
                     let warning = encode(&ServerMsg::Error(ErrorMsg {
                         code: close_code::POLICY_VIOLATION,
                         message: format!(

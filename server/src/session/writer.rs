@@ -54,7 +54,11 @@ pub async fn write_loop(
                 None => return SessionEnd::Normal,
             },
             msg = control.recv() => match msg {
-                Some(bytes) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await,
+                Some(bytes) => {
+                    crate::metrics::handles().control_bytes.increment(bytes.len() as u64);
+                    crate::monitor::telemetry().bytes_sent(bytes.len());
+                    send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await
+                }
                 None => continue_on_feed(&mut write, &feed).await,
             },
             _ = heartbeat.tick() => {
@@ -87,6 +91,10 @@ pub async fn write_loop(
                     Feed::Waiting => Ok(()),
                     Feed::Snapshot(snapshot) => {
                         snapshot.write_message(&mut snapshot_buffer);
+                        let m = crate::metrics::handles();
+                        m.snapshots_sent.increment(1);
+                        m.snapshot_bytes.increment(snapshot_buffer.len() as u64);
+                        crate::monitor::telemetry().bytes_sent(snapshot_buffer.len());
                         send(&mut write, Frame::binary(Payload::Borrowed(&snapshot_buffer)), slow_client_timeout).await
                     }
                     Feed::Closed { code, reason } => {

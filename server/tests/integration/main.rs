@@ -5,6 +5,7 @@ mod hardening;
 mod hostile;
 mod http;
 mod lobby;
+mod observability;
 mod play;
 mod process;
 mod rules;

@@ -23,7 +23,8 @@ async fn twenty_bots_receive_snapshots_steadily() {
         churn_per_s: 0.0,
         answer_pings: true,
     };
-    let (totals, wall) = run_load(config.clone(), Default::default()).await.unwrap();
+    let run = run_load(config.clone(), Default::default()).await.unwrap();
+    let (totals, wall) = (run.totals, run.wall);
     let report = Report::new(&totals, config.duration, wall);
     assert_eq!((report.connected, report.failed, report.errors), (20, 0, 0), "{}", report.summary());
     assert_eq!(report.tick_rate_hz, 30);
@@ -138,7 +139,7 @@ async fn bots_spread_over_rooms_they_create() {
     rooms.sort();
     let expected: Vec<(String, usize, usize)> = (0..3).map(|i| (format!("bots {i}"), 2, 4)).collect();
     assert_eq!(rooms, expected);
-    let (totals, _) = run.await.unwrap().unwrap();
+    let totals = run.await.unwrap().unwrap().totals;
     assert_eq!(totals.connected, 6);
     server.shutdown().await;
 }
@@ -156,7 +157,8 @@ async fn churning_bots_reconnect_and_reclaim_their_entities() {
         churn_per_s: 1.0,
         answer_pings: true,
     };
-    let (totals, wall) = run_load(config.clone(), Default::default()).await.unwrap();
+    let run = run_load(config.clone(), Default::default()).await.unwrap();
+    let (totals, wall) = (run.totals, run.wall);
     let report = Report::new(&totals, config.duration, wall);
     let churn = report.churn.as_ref().expect("bots churned");
     assert!(churn.reconnects >= 3, "{}", report.summary());
