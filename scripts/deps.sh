@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the browser client and its tests need, only when missing, quietly:
 #   client   npm packages of assets/ (served to the page from assets/node_modules)
-#   browser  + Debian's chromium and the test runner's npm packages
-# Usage: scripts/deps.sh client|browser
+#   test     + Debian's chromium and redis-server, and the browser tests' npm packages
+# Usage: scripts/deps.sh client|test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-client}
@@ -20,13 +20,16 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 npm_ci assets
 
-if [ "$what" = browser ]; then
-  if [ ! -x /usr/bin/chromium ]; then
+if [ "$what" = test ]; then
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo
-    echo "installing chromium (Debian package)"
+    echo "installing Debian packages: ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   npm_ci tests/browser
 fi

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, unit, property, world-stepping and
-# real-socket tests, then the browser client in Debian's Chromium against the release
-# server. Installs what the tests need when it is missing (chromium, npm packages).
+# real-socket tests (several server processes share a real Redis in some), then the
+# browser client in Debian's Chromium against the release server, Autobahn's
+# WebSocket conformance cases and bounded fuzzing. Installs what the tests need when
+# it is missing (Debian's chromium and redis-server, npm and PyPI packages, cargo-fuzz).
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== test dependencies"
+scripts/deps.sh test
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -17,7 +22,6 @@ echo "== cargo test"
 cargo test --workspace --locked -- --test-threads=2
 
 echo "== browser tests (Chromium + playwright-core)"
-scripts/deps.sh browser
 cargo build --release --locked -p arena-server
 (cd tests/browser && node --test --test-concurrency=1)
 
@@ -26,3 +30,6 @@ scripts/autobahn.sh
 
 echo "== fuzzing (cargo fuzz, bounded)"
 scripts/fuzz.sh 30
+
+# Every step above stops the script on failure; reaching here means all six passed.
+echo "suites: 6 passed, 0 failed"

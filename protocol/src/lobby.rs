@@ -43,6 +43,12 @@ pub struct RoomSummary {
     pub match_state: String,
     pub round: u32,
     pub rules: MatchRules,
+    /// With several nodes: the node that runs the room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// With several nodes: the WebSocket URL of that node (join there with `?room=ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ws_url: Option<String>,
 }
 
 /// `GET /api/rooms`: the public rooms.

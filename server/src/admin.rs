@@ -46,6 +46,14 @@ async fn announce(req: Request<Incoming>, state: &AppState) -> Result<Response<B
     if text.is_empty() || text.chars().count() > 500 {
         return Err(error(StatusCode::BAD_REQUEST, "text must be 1-500 characters"));
     }
+    if let Some(cluster) = &state.cluster {
+        // Every node (this one too) hears it through its subscription.
+        let nodes = cluster
+            .announce(&text)
+            .await
+            .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, &format!("Redis: {e}")))?;
+        return Ok(json(StatusCode::OK, &serde_json::json!({ "nodes": nodes })));
+    }
     let mut reached = 0;
     for room in state.rooms.all() {
         if room.inbox.send(RoomInput::Admin(AdminCommand::Announce(text.clone()))).await.is_ok() {

@@ -1,10 +1,12 @@
 //! The lobby API: rooms, matchmaking and session tokens (`/api/…`).
 
-use arena_protocol::lobby::{CreateRoom, Matchmade, RoomList, SessionGranted, SessionRequest};
+use arena_protocol::lobby::{CreateRoom, Matchmade, RoomList, RoomSummary, SessionGranted, SessionRequest};
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::{Method, Request, Response, StatusCode};
 
+use crate::cluster::{self, ClusterRoom};
 use crate::http::{Body, error, json, read_json};
 use crate::join::validate_name;
 use crate::rooms::{CreateError, JoinError, unix_ms_after};
@@ -14,13 +16,10 @@ use crate::server::AppState;
 pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str]) -> Response<Body> {
     let method = req.method().clone();
     let result = match (&method, segments) {
-        (&Method::GET, ["rooms"]) => Ok(json(StatusCode::OK, &RoomList { rooms: state.rooms.list_public() })),
+        (&Method::GET, ["rooms"]) => Ok(json(StatusCode::OK, &RoomList { rooms: list_rooms(state).await })),
         (&Method::POST, ["rooms"]) => create_room(req, state).await,
-        (&Method::GET, ["rooms", id]) => match state.rooms.get(id) {
-            Some(room) => Ok(json(StatusCode::OK, &room.summary())),
-            None => Err(error(StatusCode::NOT_FOUND, &format!("there is no room {id}"))),
-        },
-        (&Method::POST, ["matchmake"]) => matchmake(&req, state),
+        (&Method::GET, ["rooms", id]) => get_room(state, id).await,
+        (&Method::POST, ["matchmake"]) => matchmake(&req, state).await,
         (&Method::POST, ["session"]) => session(req, state).await,
         (&Method::GET, ["monitor"]) => Ok(monitor(&req, state)),
         (_, ["rooms"] | ["rooms", _] | ["matchmake"] | ["session"]) => {
@@ -31,10 +30,70 @@ pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str])
     result.unwrap_or_else(|response| response)
 }
 
+/// `?local=1`: a call another node passed on; answer it here, do not pass it on again.
+fn is_forwarded(req: &Request<Incoming>) -> bool {
+    req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "local" && v == "1"))
+}
+
+fn query_value(req: &Request<Incoming>, key: &str) -> Option<String> {
+    req.uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned()))
+}
+
+/// Public rooms: of every node with a cluster (this node's alone if Redis is away).
+async fn list_rooms(state: &AppState) -> Vec<RoomSummary> {
+    if let Some(cluster) = &state.cluster {
+        match cluster.rooms().await {
+            Ok(rooms) => return rooms.into_iter().filter(|r| !r.summary.private).map(ClusterRoom::listed).collect(),
+            Err(e) => tracing::debug!(error = %e, "cluster room list unavailable; listing this node's rooms"),
+        }
+    }
+    state.rooms.list_public()
+}
+
+async fn get_room(state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
+    if let Some(room) = state.rooms.get(id) {
+        return Ok(json(StatusCode::OK, &room.summary()));
+    }
+    if let Some(cluster) = &state.cluster
+        && let Ok(rooms) = cluster.rooms().await
+        && let Some(room) = rooms.into_iter().find(|r| r.summary.id == id)
+    {
+        return Ok(json(StatusCode::OK, &room.listed()));
+    }
+    Err(error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))
+}
+
+/// Answer with what another node answered.
+fn relay((status, body): (u16, Bytes)) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(body))
+        .expect("relayed response")
+}
+
+fn unreachable_node(e: anyhow::Error) -> Response<Body> {
+    error(StatusCode::BAD_GATEWAY, &format!("the node that should answer is unreachable: {e}"))
+}
+
 async fn create_room(req: Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
+    let forwarded = is_forwarded(&req);
     let request: CreateRoom = read_json(req).await?;
+    // With a cluster, a new room goes to the least-loaded node.
+    if let (Some(cluster), false) = (&state.cluster, forwarded)
+        && let Some(node) = cluster.least_loaded().await
+        && node.id != cluster.node_id
+    {
+        let body = Bytes::from(serde_json::to_vec(&request).expect("json"));
+        return cluster::forward::post(&node.public_url, "/api/rooms?local=1", body)
+            .await
+            .map(relay)
+            .map_err(unreachable_node);
+    }
     match state.rooms.create(request) {
-        Ok(room) => Ok(json(StatusCode::CREATED, &room.summary())),
+        Ok(room) => Ok(json(StatusCode::CREATED, &listed_here(state, room.summary()))),
         Err(e @ CreateError::Invalid(_)) => Err(error(StatusCode::BAD_REQUEST, &e.to_string())),
         Err(e @ (CreateError::TooManyRooms(_) | CreateError::ShuttingDown)) => {
             Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))
@@ -43,22 +102,74 @@ async fn create_room(req: Request<Incoming>, state: &AppState) -> Result<Respons
     }
 }
 
-/// Hold a seat in a public room with space (or a new room) for a few seconds.
-fn matchmake(req: &Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
-    let (reservation, room) = state.rooms.reserve().map_err(|e| match e {
+/// A summary of a room of this node, with where to join it when there is a cluster.
+fn listed_here(state: &AppState, summary: RoomSummary) -> RoomSummary {
+    match &state.cluster {
+        Some(c) => RoomSummary {
+            node: Some(c.node_id.clone()),
+            ws_url: Some(cluster::ws_url_of(&state.public_url)),
+            ..summary
+        },
+        None => summary,
+    }
+}
+
+/// Hold a seat in a public room with space (fullest first), or in a new room on
+/// the least-loaded node. Seats are reserved by the node that owns the room, so
+/// concurrent callers can never over-fill it.
+async fn matchmake(req: &Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
+    let wanted_room = query_value(req, "room");
+    if let (Some(cluster), false) = (&state.cluster, is_forwarded(req)) {
+        let target = match cluster.rooms().await {
+            Ok(mut rooms) => {
+                rooms.retain(|r| !r.summary.private && r.summary.players < r.summary.capacity);
+                rooms.sort_by_key(|r| std::cmp::Reverse(r.summary.players));
+                match rooms.into_iter().next() {
+                    Some(room) => Some((room.node_id, room.public_url, Some(room.summary.id))),
+                    None => cluster.least_loaded().await.map(|n| (n.id, n.public_url, None)),
+                }
+            }
+            Err(_) => None,
+        };
+        match target {
+            Some((node, url, room)) if node != cluster.node_id => {
+                let path = match room {
+                    Some(id) => format!("/api/matchmake?local=1&room={id}"),
+                    None => "/api/matchmake?local=1".to_string(),
+                };
+                return cluster::forward::post(&url, &path, Bytes::new()).await.map(relay).map_err(unreachable_node);
+            }
+            Some((_, _, Some(room))) => return reserve_here(req, state, Some(&room)),
+            _ => {}
+        }
+    }
+    reserve_here(req, state, wanted_room.as_deref())
+}
+
+fn reserve_here(
+    req: &Request<Incoming>,
+    state: &AppState,
+    room: Option<&str>,
+) -> Result<Response<Body>, Response<Body>> {
+    let (reservation, room) = state.rooms.reserve(room).map_err(|e| match e {
         JoinError::Create(CreateError::TooManyRooms(_)) | JoinError::ShuttingDown => {
             error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
         }
         other => error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string()),
     })?;
-    let host = req
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| state.config.addr.to_string(), str::to_string);
+    let ws = if state.cluster.is_some() {
+        cluster::ws_url_of(&state.public_url)
+    } else {
+        let host = req
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| state.local_addr.to_string(), str::to_string);
+        format!("ws://{host}/ws")
+    };
     let answer = Matchmade {
-        ws_url: format!("ws://{host}/ws?room={}&reservation={reservation}", room.id),
-        room: room.summary(),
+        ws_url: format!("{ws}?room={}&reservation={reservation}", room.id),
+        room: listed_here(state, room.summary()),
         reservation,
         expires_at: unix_ms_after(state.config.reservation_ttl()),
     };

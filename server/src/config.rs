@@ -138,6 +138,29 @@ pub struct Config {
     #[arg(long, env = "ARENA_AUTOBAHN_ECHO")]
     pub autobahn_echo: bool,
 
+    /// Redis that several nodes share their lobby through (e.g. redis://127.0.0.1:6379).
+    /// Default: none — one node, lobby in-process.
+    #[arg(long, env = "ARENA_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Base URL clients and other nodes use to reach this node (http://host:port).
+    /// Default: http:// and the address the server listens on.
+    #[arg(long, env = "ARENA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// This node's id in the cluster. Default: a random one at start.
+    #[arg(long, env = "ARENA_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Seconds a node's registration lives without a heartbeat; a dead node and its
+    /// rooms vanish from every lobby within this. Default: 5.
+    #[arg(long, env = "ARENA_NODE_TTL_S", default_value_t = 5)]
+    pub node_ttl_s: u64,
+
+    /// Log format: `text` (readable) or `json` (one object per line, for machines). Default: text.
+    #[arg(long, env = "ARENA_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     /// Seconds shutdown waits for rooms to close and connections to end. Default: 10.
     #[arg(long, env = "ARENA_DRAIN_TIMEOUT_S", default_value_t = 10.0)]
     pub drain_timeout_s: f64,

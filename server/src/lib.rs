@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod assets;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod identity;

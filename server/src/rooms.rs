@@ -121,6 +121,8 @@ impl RoomInfo {
             match_state: if self.in_results.load(Ordering::Relaxed) { "results" } else { "playing" }.into(),
             round: self.round.load(Ordering::Relaxed),
             rules: self.rules,
+            node: None,
+            ws_url: None,
         }
     }
 
@@ -343,9 +345,14 @@ impl Rooms {
         room.try_take_seat(SeatKind::Player).ok_or_else(|| JoinError::RoomFull(room.id.clone()))
     }
 
-    /// Hold a seat for a few seconds; returns the reservation id and its room.
-    pub fn reserve(self: &Arc<Self>) -> Result<(String, Arc<RoomInfo>), JoinError> {
-        let seat = self.seat_anywhere()?;
+    /// Hold a seat for a few seconds, in room `in_room` when it has space, else
+    /// anywhere on this node; returns the reservation id and its room.
+    pub fn reserve(self: &Arc<Self>, in_room: Option<&str>) -> Result<(String, Arc<RoomInfo>), JoinError> {
+        let preferred = in_room.and_then(|id| self.get(id)).and_then(|room| room.try_take_seat(SeatKind::Player));
+        let seat = match preferred {
+            Some(seat) => seat,
+            None => self.seat_anywhere()?,
+        };
         let room = seat.room.clone();
         let id = format!("{:016x}", rand::random::<u64>());
         let expires_at = Instant::now() + self.defaults.reservation_ttl;

@@ -33,6 +33,10 @@ pub struct AppState {
     pub started: Instant,
     /// Where this node listens (the real port when started on port 0).
     pub local_addr: std::net::SocketAddr,
+    /// This node's base URL for clients and other nodes.
+    pub public_url: String,
+    /// Membership in a multi-node lobby (with --redis-url).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Open WebSocket sessions per client address.
     addresses: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
@@ -128,6 +132,17 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     });
     let tokens = Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s));
     let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let local_addr = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
+    let cluster = match &config.redis_url {
+        Some(url) => {
+            let node_id = config.node_id.clone().unwrap_or_else(|| format!("node-{:08x}", rand::random::<u32>()));
+            let ttl = Duration::from_secs(config.node_ttl_s.max(1));
+            tracing::info!(%node_id, %public_url, "joining the cluster lobby through Redis");
+            Some(crate::cluster::Cluster::new(url, node_id, public_url.clone(), ttl)?)
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         config,
         rooms: rooms.clone(),
@@ -135,7 +150,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         ready: AtomicBool::new(true),
         history: Arc::new(crate::monitor::History::default()),
         started: Instant::now(),
-        local_addr: listener.local_addr()?,
+        local_addr,
+        public_url,
+        cluster: cluster.clone(),
         addresses: Arc::new(Mutex::new(HashMap::new())),
     });
     // Unclaimed matchmaking seats go back to their rooms.
@@ -151,6 +168,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         })
     };
     let sampler = crate::monitor::spawn_sampler(rooms.clone(), state.history.clone());
+    let cluster_tasks = cluster
+        .as_ref()
+        .map(|c| [c.spawn_heartbeat(rooms.clone()), c.spawn_subscriber(rooms.clone())])
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
     // Every connection task holds a receiver; it sees `true` on shutdown.
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -191,6 +214,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     }
     sweeper.abort();
     sampler.abort();
+    for task in cluster_tasks {
+        task.abort();
+    }
     // Every finished round reaches the results log before we return.
     while !results.all_written() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -15,13 +15,13 @@ use crate::util::{create_room, http_get};
 const WAIT: Duration = Duration::from_secs(5);
 
 /// A server process on a free loopback port.
-struct ServerProcess {
-    child: Child,
-    addr: std::net::SocketAddr,
-    log: tokio::sync::mpsc::UnboundedReceiver<String>,
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: std::net::SocketAddr,
+    pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
-async fn spawn_server(args: &[&str]) -> ServerProcess {
+pub async fn spawn_server(args: &[&str]) -> ServerProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_arena-server"))
         .args(["--addr", "127.0.0.1:0"])
         .args(args)

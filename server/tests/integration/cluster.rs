@@ -1,0 +1,180 @@
+//! Several real server processes sharing one lobby through a real Redis.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use arena_bots::{ArenaClient, Incoming};
+use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary, SessionGranted};
+use arena_protocol::{RoomEvent, ServerMsg};
+use tokio::process::{Child, Command};
+
+use crate::process::{ServerProcess, spawn_server};
+use crate::util::{http_get, http_json};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// A throwaway redis-server on a free loopback port, no persistence.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start_redis(port: u16) -> Redis {
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server is installed (scripts/test.sh installs it)");
+    let ready = async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, ready).await.expect("redis-server started");
+    Redis { child, port }
+}
+
+async fn node(redis: &Redis, id: &str, extra: &[&str]) -> ServerProcess {
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let mut args = vec!["--redis-url", &url, "--node-id", id, "--node-ttl-s", "2", "--jwt-secret", "cluster secret"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--admin-token", "ops"]);
+    spawn_server(&args).await
+}
+
+async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
+    serde_json::from_str::<RoomList>(&http_get(node.addr, "/api/rooms").await.body).unwrap().rooms
+}
+
+/// Poll `check` until it holds; returns how long that took.
+async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+async fn joined(url: &str) -> (ArenaClient, arena_protocol::Welcome) {
+    let mut client = ArenaClient::connect(url).await.unwrap();
+    let welcome =
+        client.recv_until(WAIT, |m| if let ServerMsg::Welcome(w) = m { Some(w.clone()) } else { None }).await.unwrap();
+    (client, welcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
+    let redis = start_redis(free_port()).await;
+    let mut a = node(&redis, "node-a", &["--room-capacity", "3"]).await;
+    let b = node(&redis, "node-b", &["--room-capacity", "3"]).await;
+
+    // A room made through A (both nodes empty: A places it on itself) is listed by B.
+    let made = http_json(a.addr, "POST", "/api/rooms", r#"{"name": "Alpha", "capacity": 3}"#, &[]).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let alpha: RoomSummary = serde_json::from_str(&made.body).unwrap();
+    assert_eq!(alpha.node.as_deref(), Some("node-a"));
+    eventually("B to list A's room", WAIT, async || rooms_seen_by(&b).await.iter().any(|r| r.id == alpha.id)).await;
+    let listed = rooms_seen_by(&b).await.into_iter().find(|r| r.id == alpha.id).unwrap();
+    assert_eq!(listed.ws_url.as_deref(), Some(format!("ws://{}/ws", a.addr).as_str()));
+
+    // Matchmaking through B fills A's room, then goes elsewhere.
+    let mut seated = Vec::new();
+    for _ in 0..3 {
+        let answer: Matchmade =
+            serde_json::from_str(&http_json(b.addr, "POST", "/api/matchmake", "", &[]).await.body).unwrap();
+        assert_eq!(answer.room.id, alpha.id, "fill before create");
+        assert!(answer.ws_url.starts_with(&format!("ws://{}/ws", a.addr)), "{}", answer.ws_url);
+        seated.push(joined(&answer.ws_url).await);
+    }
+    let fourth: Matchmade =
+        serde_json::from_str(&http_json(b.addr, "POST", "/api/matchmake", "", &[]).await.body).unwrap();
+    assert_ne!(fourth.room.id, alpha.id, "a full room is not over-filled");
+    let (_fourth_client, _) = joined(&fourth.ws_url).await;
+
+    // A token issued by B is accepted by A.
+    let session: SessionGranted =
+        serde_json::from_str(&http_json(b.addr, "POST", "/api/session", r#"{"name": "Roamer"}"#, &[]).await.body)
+            .unwrap();
+    let room_b = http_json(b.addr, "POST", "/api/rooms?local=1", r#"{"name": "Bravo"}"#, &[]).await;
+    let bravo: RoomSummary = serde_json::from_str(&room_b.body).unwrap();
+    let (_roamer, welcome) = joined(&format!("ws://{}/ws?room={}&token={}", b.addr, bravo.id, session.token)).await;
+    assert_eq!(welcome.player_id, session.player_id);
+    let second_room = http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Charlie"}"#, &[]).await;
+    let charlie: RoomSummary = serde_json::from_str(&second_room.body).unwrap();
+    let (_, on_a) = joined(&format!("ws://{}/ws?room={}&token={}", a.addr, charlie.id, session.token)).await;
+    assert_eq!(on_a.player_id, session.player_id, "A accepts B's token");
+
+    // An announcement sent to A reaches a client on B.
+    let (mut listener, _) = joined(&format!("ws://{}/ws?room={}&name=listener", b.addr, bravo.id)).await;
+    let sent = http_json(
+        a.addr,
+        "POST",
+        "/api/admin/announce",
+        r#"{"text": "cluster-wide hello"}"#,
+        &["Authorization: Bearer ops"],
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let heard = listener
+        .recv_until(WAIT, |m| match m {
+            ServerMsg::Event(RoomEvent::Announcement(n)) => Some(n.text.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(heard, "cluster-wide hello");
+
+    // A dies without a word: its rooms leave B's lobby within the TTL.
+    a.child.start_kill().unwrap();
+    let gone = eventually("A's rooms to vanish from B", Duration::from_secs(8), async || {
+        !rooms_seen_by(&b).await.iter().any(|r| r.node.as_deref() == Some("node-a"))
+    })
+    .await;
+    eprintln!("cluster: a killed node vanished from the lobby after {gone:?} (TTL 2 s)");
+    drop(seated);
+    drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_keeps_playing_without_redis_and_registers_again() {
+    let port = free_port();
+    let mut redis = start_redis(port).await;
+    let b = node(&redis, "node-solo", &[]).await;
+    let room: RoomSummary =
+        serde_json::from_str(&http_json(b.addr, "POST", "/api/rooms", r#"{"name": "Steady"}"#, &[]).await.body)
+            .unwrap();
+    let (mut player, _) = joined(&format!("ws://{}/ws?room={}", b.addr, room.id)).await;
+    eventually("the room to be registered", WAIT, async || rooms_seen_by(&b).await.iter().any(|r| r.id == room.id))
+        .await;
+
+    redis.child.kill().await.unwrap();
+    // The room keeps its tick while Redis is away.
+    for _ in 0..30 {
+        match player.recv(WAIT).await.unwrap() {
+            Incoming::Closed { code, reason } => panic!("closed while Redis was away: {code} {reason}"),
+            _ => continue,
+        }
+    }
+    // The lobby falls back to this node's rooms.
+    assert!(rooms_seen_by(&b).await.iter().any(|r| r.id == room.id));
+
+    redis = start_redis(port).await;
+    let took = eventually("the node to register again", Duration::from_secs(10), async || {
+        let mut conn = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("arena:*").query_async(&mut conn).await.unwrap();
+        keys.contains(&"arena:node:node-solo".to_string()) && keys.contains(&format!("arena:room:{}", room.id))
+    })
+    .await;
+    eprintln!("cluster: re-registered {took:?} after Redis came back");
+    drop(redis);
+}
