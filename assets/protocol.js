@@ -47,11 +47,19 @@ export function encodePing(clientTimeMs) {
   return encode({ ping: [clientTimeMs] });
 }
 
+/** Positions and velocities travel in eighths of a unit (protocol/src/snapshot.rs: POSITION_SCALE). */
+const POSITION_SCALE = 8;
+/** The aim travels in 256ths of a turn (AIM_STEPS). */
+const AIM_STEPS = 256;
+
+/** `[net_id, kind, owner, x, y, vx, vy, aim, health, score]`, all integers (WireEntity). */
 function entity(e) {
+  const aim = (e[7] / AIM_STEPS) * Math.PI * 2;
   return {
     netId: e[0], kind: e[1], owner: e[2],
-    x: e[3][0], y: e[3][1], vx: e[4][0], vy: e[4][1],
-    aim: e[5], health: e[6], score: e[7],
+    x: e[3] / POSITION_SCALE, y: e[4] / POSITION_SCALE,
+    vx: e[5] / POSITION_SCALE, vy: e[6] / POSITION_SCALE,
+    aim: aim > Math.PI ? aim - Math.PI * 2 : aim, health: e[8], score: e[9],
   };
 }
 

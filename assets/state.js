@@ -2,8 +2,8 @@
 // prediction and its reconciliation with the server, roster, scores and kill feed.
 import { EntityKind } from "./protocol.js";
 
-/** Other entities are drawn this many ticks in the past, between two snapshots. */
-const INTERPOLATION_TICKS = 2.5;
+/** Other entities are drawn this many snapshot intervals in the past, between two snapshots. */
+const INTERPOLATION_SNAPSHOTS = 2.5;
 /** Snapshots kept for interpolation. */
 const SNAPSHOT_BUFFER = 32;
 /** How fast a prediction error is smoothed away (fraction per frame at 60 fps). */
@@ -13,6 +13,8 @@ export class GameState {
   constructor(welcome) {
     this.welcome = welcome;
     this.tickMs = 1000 / welcome.tickRateHz;
+    // With fewer snapshots than ticks, stay further behind to keep two snapshots to blend.
+    this.interpolationTicks = INTERPOLATION_SNAPSHOTS * Math.max(1, welcome.tickRateHz / welcome.snapshotRateHz);
     this.snapshots = [];
     this.names = new Map();
     this.kills = [];
@@ -107,7 +109,7 @@ export class GameState {
   /** Where to draw everything now. */
   view(now) {
     if (this.snapshots.length === 0) return null;
-    const renderTick = (now - this.tickBase) / this.tickMs - INTERPOLATION_TICKS;
+    const renderTick = (now - this.tickBase) / this.tickMs - this.interpolationTicks;
     let older = this.snapshots[0];
     let newer = this.snapshots[this.snapshots.length - 1];
     for (let i = this.snapshots.length - 1; i > 0; i--) {

@@ -44,8 +44,10 @@ impl TryFrom<u8> for EntityKind {
     }
 }
 
-/// One entity's state after a tick.
+/// One entity's state after a tick. On the wire it is quantized ([`WireEntity`]):
+/// positions and velocities in eighths of a unit, the aim in 256ths of a turn.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "WireEntity", from = "WireEntity")]
 pub struct EntityState {
     pub net_id: NetId,
     pub kind: EntityKind,
@@ -60,6 +62,53 @@ pub struct EntityState {
     pub health: u16,
     /// Kills (players); 0 for projectiles.
     pub score: u32,
+}
+
+/// Fixed-point scale of positions and velocities on the wire: 1/8 unit.
+pub const POSITION_SCALE: f32 = 8.0;
+/// Aim steps per turn on the wire.
+pub const AIM_STEPS: f32 = 256.0;
+
+/// How an entity travels: `[net_id, kind, owner, x, y, vx, vy, aim, health, score]`,
+/// all integers. `x`, `y` are `pos * 8` (unsigned), `vx`, `vy` are `vel * 8`
+/// (signed), `aim` is the angle in 256ths of a turn (0..=255). MessagePack writes
+/// each in as few bytes as it fits: about 22 bytes an entity instead of 40 as floats.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WireEntity(NetId, EntityKind, PlayerId, u32, u32, i32, i32, u8, u16, u32);
+
+impl From<EntityState> for WireEntity {
+    fn from(e: EntityState) -> WireEntity {
+        let turn = std::f32::consts::TAU;
+        let aim = (e.aim.rem_euclid(turn) / turn * AIM_STEPS).round() as u32 % AIM_STEPS as u32;
+        WireEntity(
+            e.net_id,
+            e.kind,
+            e.owner,
+            (e.pos.x.max(0.0) * POSITION_SCALE).round() as u32,
+            (e.pos.y.max(0.0) * POSITION_SCALE).round() as u32,
+            (e.vel.x * POSITION_SCALE).round() as i32,
+            (e.vel.y * POSITION_SCALE).round() as i32,
+            aim as u8,
+            e.health,
+            e.score,
+        )
+    }
+}
+
+impl From<WireEntity> for EntityState {
+    fn from(w: WireEntity) -> EntityState {
+        let aim = f32::from(w.7) / AIM_STEPS * std::f32::consts::TAU;
+        EntityState {
+            net_id: w.0,
+            kind: w.1,
+            owner: w.2,
+            pos: Vec2::new(w.3 as f32 / POSITION_SCALE, w.4 as f32 / POSITION_SCALE),
+            vel: Vec2::new(w.5 as f32 / POSITION_SCALE, w.6 as f32 / POSITION_SCALE),
+            aim: if aim > std::f32::consts::PI { aim - std::f32::consts::TAU } else { aim },
+            health: w.8,
+            score: w.9,
+        }
+    }
 }
 
 /// The part of a snapshot shared by every client of a room, already encoded.
@@ -106,9 +155,9 @@ mod tests {
                 net_id: NetId(1),
                 kind: EntityKind::Player,
                 owner: PlayerId(9),
-                pos: Vec2::new(10.5, 20.0),
-                vel: Vec2::new(-300.0, 0.0),
-                aim: 1.25,
+                pos: Vec2::new(10.5, 20.125),
+                vel: Vec2::new(-300.0, 0.25),
+                aim: std::f32::consts::TAU * 32.0 / 256.0,
                 health: 100,
                 score: 3,
             },
@@ -139,14 +188,36 @@ mod tests {
     }
 
     #[test]
+    fn quantization_keeps_an_eighth_of_a_unit_and_a_256th_of_a_turn() {
+        let e = EntityState {
+            net_id: NetId(3),
+            kind: EntityKind::Player,
+            owner: PlayerId(4),
+            pos: Vec2::new(1234.567, 0.04),
+            vel: Vec2::new(-299.99, 12.3),
+            aim: -1.0,
+            health: 75,
+            score: 2,
+        };
+        let back = EntityState::from(WireEntity::from(e));
+        assert!((back.pos - e.pos).abs().max_element() <= 0.5 / POSITION_SCALE);
+        assert!((back.vel - e.vel).abs().max_element() <= 0.5 / POSITION_SCALE);
+        assert!((back.aim - e.aim).abs() <= std::f32::consts::TAU / AIM_STEPS);
+        assert_eq!((back.health, back.score, back.net_id), (75, 2, NetId(3)));
+        // A busy room's entity fits in about 22 bytes.
+        let one = crate::encode(&vec![e]);
+        assert!(one.len() <= 26, "{} bytes", one.len());
+    }
+
+    #[test]
     fn unknown_entity_kind_is_a_decode_error() {
         let mut bytes = encode(&ServerMsg::Snapshot(Snapshot {
             tick: Tick(1),
             last_input_seq: 0,
             entities: sample_entities()[..1].to_vec(),
         }));
-        // The entity is an 8-element array (0x98) starting with net_id 1, then the kind.
-        let kind_at = bytes.windows(3).position(|w| w == [0x98, 0x01, 0x00]).unwrap() + 2;
+        // The entity is a 10-element array (0x9a) starting with net_id 1, then the kind.
+        let kind_at = bytes.windows(3).position(|w| w == [0x9a, 0x01, 0x00]).unwrap() + 2;
         bytes[kind_at] = 9;
         assert!(decode_server(&bytes).is_err());
     }

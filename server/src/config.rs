@@ -34,6 +34,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=120))]
     pub tick_rate: u16,
 
+    /// Snapshots per second sent to clients, at most the room's tick rate: fewer
+    /// snapshots than ticks cut bandwidth and syscalls; clients interpolate the gaps.
+    /// Default: the tick rate.
+    #[arg(long, env = "ARENA_SNAPSHOT_RATE", value_parser = clap::value_parser!(u16).range(1..=120))]
+    pub snapshot_rate: Option<u16>,
+
     /// Seconds an automatically made room may stay empty before it closes. Default: 30.
     #[arg(long, env = "ARENA_EMPTY_ROOM_GRACE_S", default_value_t = 30.0)]
     pub empty_room_grace_s: f64,

@@ -26,6 +26,8 @@ pub struct RoomInfo {
     pub capacity: usize,
     pub spectator_capacity: usize,
     pub tick_rate_hz: u16,
+    /// Snapshots per second, at most the tick rate.
+    pub snapshot_rate_hz: u16,
     /// Unlisted: only joinable by id.
     pub private: bool,
     pub rules: MatchRules,
@@ -166,6 +168,8 @@ pub enum CreateError {
 pub struct RoomDefaults {
     pub capacity: usize,
     pub tick_rate_hz: u16,
+    /// None: one snapshot per tick.
+    pub snapshot_rate_hz: Option<u16>,
     pub settings: GameSettings,
     pub empty_room_grace: Duration,
     pub max_rooms: usize,
@@ -282,6 +286,7 @@ impl Rooms {
             capacity,
             spectator_capacity: self.defaults.max_spectators,
             tick_rate_hz,
+            snapshot_rate_hz: self.defaults.snapshot_rate_hz.unwrap_or(tick_rate_hz).min(tick_rate_hz),
             private,
             rules,
             inbox,

@@ -122,6 +122,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let rooms = Rooms::new(RoomDefaults {
         capacity: usize::from(config.room_capacity),
         tick_rate_hz: config.tick_rate,
+        snapshot_rate_hz: config.snapshot_rate,
         settings,
         empty_room_grace: config.empty_room_grace(),
         max_rooms: config.max_rooms,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use arena_protocol::{NetId, PlayerId, PlayerInfo, ServerMsg, close_code, encode};
 use bytes::Bytes;
+use tokio::sync::mpsc;
 
 use super::{ClientOutbox, Feed};
 use crate::identity::Identity;
@@ -62,11 +63,15 @@ impl Clients {
         let bytes = Bytes::from(encode(msg));
         let mut too_slow = Vec::new();
         for (&player, client) in &self.map {
-            if let Some(outbox) = &client.outbox
-                && outbox.control.try_send(bytes.clone()).is_err()
-            {
-                outbox.feed.send_replace(Feed::Closed { code: close_code::TOO_SLOW, reason: "too slow".into() });
-                too_slow.push(player);
+            let Some(outbox) = &client.outbox else { continue };
+            match outbox.control.try_send(bytes.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    outbox.feed.send_replace(Feed::Closed { code: close_code::TOO_SLOW, reason: "too slow".into() });
+                    too_slow.push(player);
+                }
+                // The connection has ended; its leave decides (a player may be held for a reconnection).
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
         too_slow

@@ -186,7 +186,7 @@ impl RoomTask {
             room_id: self.info.id.clone(),
             room_name: self.info.name.clone(),
             tick_rate_hz: self.info.tick_rate_hz,
-            snapshot_rate_hz: self.info.tick_rate_hz,
+            snapshot_rate_hz: self.info.snapshot_rate_hz,
             arena_size: glam::Vec2::new(s.arena_width, s.arena_height),
             player_radius: s.player_radius,
             projectile_radius: s.projectile_radius,
@@ -394,8 +394,18 @@ impl RoomTask {
         self.results.submit(record);
     }
 
-    /// Hand this tick's snapshot to every connected client, and the kill feed.
+    /// Whether this tick's snapshot goes out: `snapshot_rate_hz` of every `tick_rate_hz` ticks, evenly spread.
+    fn snapshot_due(&self, tick: arena_protocol::Tick) -> bool {
+        let (snapshots, ticks) = (u64::from(self.info.snapshot_rate_hz), u64::from(self.info.tick_rate_hz));
+        let n = u64::from(tick.0);
+        snapshots >= ticks || (n * snapshots / ticks) != (n.saturating_sub(1) * snapshots / ticks)
+    }
+
+    /// Hand this tick's snapshot to every connected client (when one is due), and the kill feed.
     fn publish(&mut self, tick: arena_protocol::Tick) {
+        for kill in self.world.take_kills() {
+            self.broadcast(&ServerMsg::Kill(kill));
+        }
         let Some(body) = self.world.take_snapshot() else { return };
         let entities = Bytes::from(body.encoded_entities);
         for client in self.clients.map.values_mut() {
@@ -406,6 +416,9 @@ impl RoomTask {
                 client.held_until.get_or_insert(Instant::now() + LEAVE_WAIT);
             }
         }
+        if !self.snapshot_due(tick) {
+            return;
+        }
         for (&player, client) in &self.clients.map {
             let Some(outbox) = &client.outbox else { continue };
             let last_input_seq = if client.spectator { 0 } else { self.world.last_input_seq(player) };
@@ -414,9 +427,6 @@ impl RoomTask {
                 last_input_seq,
                 entities: entities.clone(),
             }));
-        }
-        for kill in self.world.take_kills() {
-            self.broadcast(&ServerMsg::Kill(kill));
         }
     }
 

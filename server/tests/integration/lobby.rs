@@ -184,13 +184,19 @@ async fn a_reconnection_within_the_grace_reclaims_the_same_entity() {
     let (mut first, welcome) = join(&server, &query).await;
     first.send(&ClientMsg::Input(Input { seq: 1, move_dir: Vec2::X, aim: 0.0, fire: false })).await.unwrap();
     drop(first); // The connection drops without a close.
+    // Room-wide messages while the drop is noticed must not cost the player their place
+    // (a closed queue is not a slow client).
+    let (mut chatter, _) = join(&server, &format!("room={}&name=chatter", room.id)).await;
+    for i in 0..3 {
+        chatter.send(&ClientMsg::Chat(ChatText { text: format!("hi {i}") })).await.unwrap();
+    }
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_second, again) = join(&server, &query).await;
     assert_eq!((again.player_id, again.net_id), (welcome.player_id, welcome.net_id));
     let summary: RoomSummary =
         serde_json::from_str(&http_get(server.addr, &format!("/api/rooms/{}", room.id)).await.body).unwrap();
-    assert_eq!(summary.players, 1);
+    assert_eq!(summary.players, 2);
     server.shutdown().await;
 }
 

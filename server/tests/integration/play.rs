@@ -166,3 +166,25 @@ async fn churning_bots_reconnect_and_reclaim_their_entities() {
     assert_eq!(churn.same_entity_pct, 100.0, "{}", report.summary());
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_rate_can_be_set_below_the_tick_rate() {
+    let mut server_config = arena_server::Config::for_tests();
+    server_config.snapshot_rate = Some(15);
+    let server = TestServer::start_with(server_config).await;
+    let config = LoadConfig {
+        url: server.ws_url(""),
+        bots: 3,
+        duration: Duration::from_secs(2),
+        placement: Placement::Auto,
+        ramp_per_s: 100.0,
+        room_capacity: None,
+        churn_per_s: 0.0,
+        answer_pings: true,
+    };
+    let run = run_load(config.clone(), Default::default()).await.unwrap();
+    let report = Report::new(&run.totals, config.duration, run.wall);
+    assert_eq!(report.tick_rate_hz, 15, "the welcome announces the snapshot rate");
+    assert!((10.0..=17.0).contains(&report.snapshot_rate_hz.mean), "{}", report.summary());
+    server.shutdown().await;
+}
