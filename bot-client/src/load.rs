@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use arena_protocol::lobby::{CreateRoom, RoomSummary, SessionGranted, SessionRequest};
+use arena_protocol::lobby::{CreateRoom, Matchmade, RoomSummary, SessionGranted, SessionRequest};
 
 use crate::bot::{BotConfig, run_bot};
 use crate::http::{ApiCallError, authority_of, post_json};
@@ -20,6 +20,9 @@ pub enum Placement {
     Room(String),
     /// Bots spread round-robin over this many rooms, created through the lobby API.
     Rooms(usize),
+    /// Each bot asks `POST /api/matchmake` for a seat and follows the `ws_url` it gets
+    /// (which may be another node's, with several nodes).
+    Matchmake,
 }
 
 /// A load run.
@@ -53,7 +56,7 @@ pub struct Progress {
 pub fn bot_url(config: &LoadConfig, rooms: &[String], index: usize) -> String {
     let separator = if config.url.contains('?') { '&' } else { '?' };
     let room = match &config.placement {
-        Placement::Auto => String::new(),
+        Placement::Auto | Placement::Matchmake => String::new(),
         Placement::Room(id) => format!("&room={id}"),
         Placement::Rooms(_) => format!("&room={}", rooms[index % rooms.len()]),
     };
@@ -112,9 +115,20 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<Loa
         bot.timeline = Some(timeline.clone());
         bot.connected_gauge = Some(connected.clone());
         let authority = authority_of(&config.url).unwrap_or_default();
+        let placement = config.placement.clone();
         let progress = progress.clone();
         progress.started.fetch_add(1, Ordering::Relaxed);
         handles.push(tokio::spawn(async move {
+            if matches!(placement, Placement::Matchmake) {
+                match post_json::<Matchmade>(&authority, "/api/matchmake", &serde_json::json!({})).await {
+                    // The seat's URL, with this bot's own query (name, version) added.
+                    Ok(seat) => bot.url = format!("{}&{}", seat.ws_url, bot.url.split_once('?').map_or("", |(_, q)| q)),
+                    Err(e) => {
+                        progress.finished.fetch_add(1, Ordering::Relaxed);
+                        return BotStats { connect_error: Some(format!("matchmake: {e}")), ..BotStats::default() };
+                    }
+                }
+            }
             if bot.churn_per_s > 0.0 {
                 let request = SessionRequest { name: format!("bot-{index}") };
                 match post_json::<SessionGranted>(&authority, "/api/session", &request).await {

@@ -27,8 +27,11 @@ struct Cli {
     #[arg(long, conflicts_with = "rooms")]
     room: Option<String>,
     /// Spread the bots over this many rooms, created through the lobby API.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "matchmake")]
     rooms: Option<usize>,
+    /// Seat each bot through POST /api/matchmake and follow the URL it returns (any node of a cluster).
+    #[arg(long, conflicts_with = "room")]
+    matchmake: bool,
     /// Capacity of the rooms created with --rooms (1-1000). Default: the server's.
     #[arg(long, requires = "rooms")]
     room_capacity: Option<usize>,
@@ -67,10 +70,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let placement = match (cli.room, cli.rooms) {
-        (Some(room), _) => Placement::Room(room),
-        (None, Some(k)) => Placement::Rooms(k.max(1)),
-        (None, None) => Placement::Auto,
+    let placement = match (cli.room, cli.rooms, cli.matchmake) {
+        (Some(room), _, _) => Placement::Room(room),
+        (None, Some(k), _) => Placement::Rooms(k.max(1)),
+        (None, None, true) => Placement::Matchmake,
+        (None, None, false) => Placement::Auto,
     };
     let config = LoadConfig {
         url: cli.url.clone(),

@@ -116,42 +116,52 @@ fn listed_here(state: &AppState, summary: RoomSummary) -> RoomSummary {
 
 /// Hold a seat in a public room with space (fullest first), or in a new room on
 /// the least-loaded node. Seats are reserved by the node that owns the room, so
-/// concurrent callers can never over-fill it.
+/// concurrent callers can never over-fill it: a room that filled meanwhile answers
+/// 409 and the next candidate is tried.
 async fn matchmake(req: &Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
     let wanted_room = query_value(req, "room");
+    let strict = query_value(req, "strict").as_deref() == Some("1");
     if let (Some(cluster), false) = (&state.cluster, is_forwarded(req)) {
-        let target = match cluster.rooms().await {
-            Ok(mut rooms) => {
-                rooms.retain(|r| !r.summary.private && r.summary.players < r.summary.capacity);
-                rooms.sort_by_key(|r| std::cmp::Reverse(r.summary.players));
-                match rooms.into_iter().next() {
-                    Some(room) => Some((room.node_id, room.public_url, Some(room.summary.id))),
-                    None => cluster.least_loaded().await.map(|n| (n.id, n.public_url, None)),
+        let mut candidates = cluster.rooms().await.unwrap_or_default();
+        candidates.retain(|r| !r.summary.private && r.summary.players < r.summary.capacity);
+        candidates.sort_by_key(|r| std::cmp::Reverse(r.summary.players));
+        for room in candidates.into_iter().take(MATCHMAKE_CANDIDATES) {
+            if room.node_id == cluster.node_id {
+                if let Ok(answer) = reserve_here(req, state, Some(&room.summary.id), true) {
+                    return Ok(answer);
+                }
+            } else {
+                let path = format!("/api/matchmake?local=1&strict=1&room={}", room.summary.id);
+                if let Ok((200, body)) = cluster::forward::post(&room.public_url, &path, Bytes::new()).await {
+                    return Ok(relay((200, body)));
                 }
             }
-            Err(_) => None,
-        };
-        match target {
-            Some((node, url, room)) if node != cluster.node_id => {
-                let path = match room {
-                    Some(id) => format!("/api/matchmake?local=1&room={id}"),
-                    None => "/api/matchmake?local=1".to_string(),
-                };
-                return cluster::forward::post(&url, &path, Bytes::new()).await.map(relay).map_err(unreachable_node);
-            }
-            Some((_, _, Some(room))) => return reserve_here(req, state, Some(&room)),
-            _ => {}
         }
+        // No room with space: a new room on the node with the fewest players.
+        if let Some(node) = cluster.least_loaded().await
+            && node.id != cluster.node_id
+        {
+            return cluster::forward::post(&node.public_url, "/api/matchmake?local=1", Bytes::new())
+                .await
+                .map(relay)
+                .map_err(unreachable_node);
+        }
+        return reserve_here(req, state, None, false);
     }
-    reserve_here(req, state, wanted_room.as_deref())
+    reserve_here(req, state, wanted_room.as_deref(), strict)
 }
+
+/// Rooms a matchmaking call tries before it makes a new one.
+const MATCHMAKE_CANDIDATES: usize = 4;
 
 fn reserve_here(
     req: &Request<Incoming>,
     state: &AppState,
     room: Option<&str>,
+    strict: bool,
 ) -> Result<Response<Body>, Response<Body>> {
-    let (reservation, room) = state.rooms.reserve(room).map_err(|e| match e {
+    let (reservation, room) = state.rooms.reserve(room, strict).map_err(|e| match e {
+        JoinError::RoomFull(_) => error(StatusCode::CONFLICT, &e.to_string()),
         JoinError::Create(CreateError::TooManyRooms(_)) | JoinError::ShuttingDown => {
             error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
         }

@@ -99,17 +99,15 @@ impl Cluster {
             public_url: self.public_url.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             rooms: local.len(),
-            players: rooms.player_count(),
+            players: local.iter().map(|r| r.seats_taken()).sum(),
         };
         let ttl = self.ttl.as_secs().max(1);
         let mut pipe = redis::pipe();
         pipe.set_ex(format!("{NODE_KEY}{}", self.node_id), serde_json::to_string(&node).expect("json"), ttl).ignore();
         for room in local {
-            let entry = ClusterRoom {
-                summary: room.summary(),
-                node_id: self.node_id.clone(),
-                public_url: self.public_url.clone(),
-            };
+            // Seats count reservations too, so other nodes do not send players to a room already promised.
+            let summary = RoomSummary { players: room.seats_taken().max(room.summary().players), ..room.summary() };
+            let entry = ClusterRoom { summary, node_id: self.node_id.clone(), public_url: self.public_url.clone() };
             pipe.set_ex(format!("{ROOM_KEY}{}", room.id), serde_json::to_string(&entry).expect("json"), ttl).ignore();
         }
         pipe.query_async(&mut conn).await

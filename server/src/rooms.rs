@@ -106,6 +106,11 @@ impl RoomInfo {
         self.lingering.lock().expect("lingering lock").remove(&player)
     }
 
+    /// Player seats taken, reservations included (what placement decisions should count).
+    pub fn seats_taken(&self) -> usize {
+        self.seats.load(Ordering::Acquire)
+    }
+
     fn has_space(&self) -> bool {
         self.seats.load(Ordering::Acquire) < self.capacity
     }
@@ -350,13 +355,18 @@ impl Rooms {
         room.try_take_seat(SeatKind::Player).ok_or_else(|| JoinError::RoomFull(room.id.clone()))
     }
 
-    /// Hold a seat for a few seconds, in room `in_room` when it has space, else
-    /// anywhere on this node; returns the reservation id and its room.
-    pub fn reserve(self: &Arc<Self>, in_room: Option<&str>) -> Result<(String, Arc<RoomInfo>), JoinError> {
+    /// Hold a seat for a few seconds: in room `in_room` (only there when `strict`,
+    /// else anywhere on this node when it is full), or anywhere on this node.
+    pub fn reserve(
+        self: &Arc<Self>,
+        in_room: Option<&str>,
+        strict: bool,
+    ) -> Result<(String, Arc<RoomInfo>), JoinError> {
         let preferred = in_room.and_then(|id| self.get(id)).and_then(|room| room.try_take_seat(SeatKind::Player));
-        let seat = match preferred {
-            Some(seat) => seat,
-            None => self.seat_anywhere()?,
+        let seat = match (preferred, in_room) {
+            (Some(seat), _) => seat,
+            (None, Some(id)) if strict => return Err(JoinError::RoomFull(id.to_string())),
+            (None, _) => self.seat_anywhere()?,
         };
         let room = seat.room.clone();
         let id = format!("{:016x}", rand::random::<u64>());
