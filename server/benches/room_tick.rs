@@ -60,5 +60,20 @@ fn tick(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tick);
+/// What timing one tick costs the tick: the clock read, the Prometheus summary
+/// record and the monitor's bucket, as the room thread does them.
+fn tick_timing_overhead(c: &mut Criterion) {
+    arena_server::metrics::init();
+    let handles = arena_server::metrics::handles();
+    c.bench_function("tick_timing_overhead", |b| {
+        b.iter(|| {
+            let started = std::time::Instant::now();
+            let took = black_box(started.elapsed());
+            handles.tick_seconds.record(took.as_secs_f64());
+            arena_server::monitor::telemetry().record_tick(took);
+        })
+    });
+}
+
+criterion_group!(benches, tick, tick_timing_overhead);
 criterion_main!(benches);

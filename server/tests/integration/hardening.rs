@@ -175,3 +175,23 @@ async fn ready_answers_while_serving() {
     assert_eq!(response.status, 200, "{}", response.body);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_total_cap_wait_until_one_ends() {
+    let mut config = Config::for_tests();
+    config.max_connections = 2;
+    let server = TestServer::start_with(config).await;
+    let first = playing(&server, "").await;
+    let _second = playing(&server, "").await;
+    // The third connection is not accepted while two are open: its request gets no answer.
+    let mut waiting = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    waiting.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let early = tokio::time::timeout(Duration::from_millis(500), waiting.read_to_end(&mut answer)).await;
+    assert!(early.is_err(), "answered while at the cap: {}", String::from_utf8_lossy(&answer));
+    // When one ends, the waiting one is served.
+    drop(first);
+    tokio::time::timeout(WAIT, waiting.read_to_end(&mut answer)).await.expect("served after a place freed").unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    server.shutdown().await;
+}
