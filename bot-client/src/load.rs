@@ -44,6 +44,23 @@ pub struct LoadConfig {
     pub answer_pings: bool,
 }
 
+impl LoadConfig {
+    /// `bots` bots against `url` for `duration` each, seated by the server, ramping at
+    /// 200 a second, answering pings, no churn.
+    pub fn new(url: String, bots: usize, duration: Duration) -> LoadConfig {
+        LoadConfig {
+            url,
+            bots,
+            duration,
+            placement: Placement::Auto,
+            ramp_per_s: 200.0,
+            room_capacity: None,
+            churn_per_s: 0.0,
+            answer_pings: true,
+        }
+    }
+}
+
 /// Live counters for a progress display.
 #[derive(Debug, Default)]
 pub struct Progress {

@@ -77,14 +77,12 @@ async fn main() -> anyhow::Result<()> {
         (None, None, false) => Placement::Auto,
     };
     let config = LoadConfig {
-        url: cli.url.clone(),
-        bots: cli.bots,
-        duration: cli.duration,
         placement,
         ramp_per_s: cli.ramp,
         room_capacity: cli.room_capacity,
         churn_per_s: cli.churn,
         answer_pings: !cli.no_pong,
+        ..LoadConfig::new(cli.url.clone(), cli.bots, cli.duration)
     };
     let progress = Arc::new(Progress::default());
     let bar = ProgressBar::new(cli.bots as u64);

@@ -32,16 +32,8 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
 async fn metrics_parse_and_move_while_bots_play() {
     let server = TestServer::start().await;
     let before = parse_prometheus(&http_get(server.addr, "/metrics").await.body);
-    let config = LoadConfig {
-        url: server.ws_url(""),
-        bots: 5,
-        duration: Duration::from_secs(2),
-        placement: Placement::Rooms(1),
-        ramp_per_s: 100.0,
-        room_capacity: None,
-        churn_per_s: 0.0,
-        answer_pings: true,
-    };
+    let config =
+        LoadConfig { placement: Placement::Rooms(1), ..LoadConfig::new(server.ws_url(""), 5, Duration::from_secs(2)) };
     let run = run_load(config.clone(), Default::default()).await.unwrap();
     assert_eq!(run.totals.connected, 5);
     let response = http_get(server.addr, "/metrics").await;

@@ -13,16 +13,7 @@ const WAIT: Duration = Duration::from_secs(5);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_bots_receive_snapshots_steadily() {
     let server = TestServer::start().await;
-    let config = LoadConfig {
-        url: server.ws_url(""),
-        bots: 20,
-        duration: Duration::from_secs(3),
-        placement: Placement::Auto,
-        ramp_per_s: 100.0,
-        room_capacity: None,
-        churn_per_s: 0.0,
-        answer_pings: true,
-    };
+    let config = LoadConfig::new(server.ws_url(""), 20, Duration::from_secs(3));
     let run = run_load(config.clone(), Default::default()).await.unwrap();
     let (totals, wall) = (run.totals, run.wall);
     let report = Report::new(&totals, config.duration, wall);
@@ -121,14 +112,9 @@ async fn shutdown_closes_players_with_going_away() {
 async fn bots_spread_over_rooms_they_create() {
     let server = TestServer::start().await;
     let config = LoadConfig {
-        url: server.ws_url(""),
-        bots: 6,
-        duration: Duration::from_secs(1),
         placement: Placement::Rooms(3),
-        ramp_per_s: 100.0,
         room_capacity: Some(4),
-        churn_per_s: 0.0,
-        answer_pings: true,
+        ..LoadConfig::new(server.ws_url(""), 6, Duration::from_secs(1))
     };
     let progress = std::sync::Arc::new(Progress::default());
     let run = tokio::spawn(run_load(config, progress));
@@ -148,14 +134,9 @@ async fn bots_spread_over_rooms_they_create() {
 async fn churning_bots_reconnect_and_reclaim_their_entities() {
     let server = TestServer::start().await;
     let config = LoadConfig {
-        url: server.ws_url(""),
-        bots: 4,
-        duration: Duration::from_secs(3),
         placement: Placement::Rooms(1),
-        ramp_per_s: 100.0,
-        room_capacity: None,
         churn_per_s: 1.0,
-        answer_pings: true,
+        ..LoadConfig::new(server.ws_url(""), 4, Duration::from_secs(3))
     };
     let run = run_load(config.clone(), Default::default()).await.unwrap();
     let (totals, wall) = (run.totals, run.wall);
@@ -172,16 +153,7 @@ async fn the_snapshot_rate_can_be_set_below_the_tick_rate() {
     let mut server_config = arena_server::Config::for_tests();
     server_config.snapshot_rate = Some(15);
     let server = TestServer::start_with(server_config).await;
-    let config = LoadConfig {
-        url: server.ws_url(""),
-        bots: 3,
-        duration: Duration::from_secs(2),
-        placement: Placement::Auto,
-        ramp_per_s: 100.0,
-        room_capacity: None,
-        churn_per_s: 0.0,
-        answer_pings: true,
-    };
+    let config = LoadConfig::new(server.ws_url(""), 3, Duration::from_secs(2));
     let run = run_load(config.clone(), Default::default()).await.unwrap();
     let report = Report::new(&run.totals, config.duration, run.wall);
     assert_eq!(report.tick_rate_hz, 15, "the welcome announces the snapshot rate");
