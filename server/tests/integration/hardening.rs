@@ -144,16 +144,8 @@ async fn a_panicking_room_closes_alone_and_keeps_its_results() {
     for _ in 0..10 {
         bystander.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
     }
-    let logged = async {
-        loop {
-            let text = std::fs::read_to_string(&results_log).unwrap_or_default();
-            if text.lines().any(|l| l.contains(&doomed.id) && l.contains("room_failed")) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(WAIT, logged).await.expect("the failed room's round reached the results log");
+    let record = crate::util::logged_round(&results_log, &doomed.id).await;
+    assert_eq!(record["reason"], "room_failed");
     // Without the flag the hook does not exist.
     server.shutdown().await;
     let plain = TestServer::start_with({

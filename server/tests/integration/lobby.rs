@@ -272,16 +272,7 @@ async fn a_round_ends_at_its_score_limit_and_its_results_are_kept() {
     assert_eq!((results.standings[0].name.as_str(), results.standings[0].kills), ("hunter", 1));
     assert_eq!(prey_watch.await.unwrap().unwrap(), results);
 
-    let logged = async {
-        loop {
-            let text = std::fs::read_to_string(&results_log).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.contains(&room.id)) {
-                return serde_json::from_str::<serde_json::Value>(line).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let record = tokio::time::timeout(WAIT, logged).await.expect("the round reached the results log");
+    let record = crate::util::logged_round(&results_log, &room.id).await;
     assert_eq!(record["reason"], "score_limit");
     assert_eq!(record["players"][0]["kills"], 1);
     server.shutdown().await;

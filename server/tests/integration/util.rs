@@ -104,3 +104,17 @@ pub async fn create_room(addr: SocketAddr, body: &str) -> arena_protocol::lobby:
     assert_eq!(response.status, 201, "{}", response.body);
     serde_json::from_str(&response.body).unwrap()
 }
+
+/// The first results-log record of `room_id`, waiting up to 5 s for it to be written.
+pub async fn logged_round(results_log: &std::path::Path, room_id: &str) -> serde_json::Value {
+    let logged = async {
+        loop {
+            let text = std::fs::read_to_string(results_log).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.contains(room_id)) {
+                return serde_json::from_str::<serde_json::Value>(line).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), logged).await.expect("the round reached the results log")
+}
