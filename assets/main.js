@@ -57,6 +57,9 @@ function onMessage(msg) {
     case "kill":
       state?.addKill(msg);
       break;
+    case "scores":
+      state?.setScores(msg.standings);
+      break;
     case "chat":
       hud.say(`${msg.name}: ${msg.text}`);
       break;

@@ -121,6 +121,8 @@ export function decodeServer(bytes) {
       return { kind, code: b[0], message: b[1] };
     case "chat":
       return { kind, playerId: b[0], name: b[1], text: b[2] };
+    case "scores":
+      return { kind, standings: b.map((s) => ({ playerId: s[0], name: s[1], kills: s[2], deaths: s[3] })) };
     case "event":
       return { kind, event: roomEvent(b) };
     default:

@@ -140,8 +140,16 @@ export class GameState {
     return { entities, own, camera, tick: newer.tick };
   }
 
+  /** Everyone's standings (sent once a second: snapshots may carry only nearby players). */
+  setScores(standings) {
+    this.scores = standings;
+  }
+
   /** Players by score, for the scoreboard. */
   scoreboard() {
+    if (this.scores) {
+      return this.scores.map((s) => ({ name: s.name, score: s.kills, me: s.playerId === this.welcome.playerId }));
+    }
     const latest = this.snapshots[this.snapshots.length - 1];
     if (!latest) return [];
     return latest.entities

@@ -25,6 +25,8 @@ pub enum ServerMsg {
     Chat(ChatLine),
     /// Something happened in the room.
     Event(RoomEvent),
+    /// Everyone's score, once a second (snapshots may carry only the nearby players).
+    Scores(Vec<Standing>),
 }
 
 /// A chat line as everyone in the room receives it.

@@ -144,6 +144,50 @@ pub fn write_snapshot_frame(tick: Tick, last_input_seq: u32, encoded_entities: &
     out.extend_from_slice(encoded_entities);
 }
 
+/// The entities of one area of the arena, encoded once per tick: each entity's
+/// array back to back, without the surrounding array header, so a client's list
+/// is the concatenation of the areas it may see.
+#[derive(Clone, Debug, Default)]
+pub struct EntityChunk {
+    pub count: u32,
+    pub bytes: Vec<u8>,
+}
+
+impl EntityChunk {
+    pub fn push(&mut self, entity: &EntityState) {
+        entity.serialize(&mut rmp_serde::Serializer::new(&mut self.bytes)).expect("writing to a Vec cannot fail");
+        self.count += 1;
+    }
+
+    pub fn clear(&mut self) {
+        self.count = 0;
+        self.bytes.clear();
+    }
+}
+
+/// One client's snapshot message built from the chunks it may see. The result
+/// decodes as [`crate::ServerMsg::Snapshot`].
+pub fn write_snapshot_chunks<'a>(
+    tick: Tick,
+    last_input_seq: u32,
+    chunks: impl Iterator<Item = &'a EntityChunk> + Clone,
+    out: &mut Vec<u8>,
+) {
+    let count: u32 = chunks.clone().map(|c| c.count).sum();
+    let bytes: usize = chunks.clone().map(|c| c.bytes.len()).sum();
+    out.clear();
+    out.reserve(30 + bytes);
+    let _ = rmp::encode::write_map_len(out, 1);
+    let _ = rmp::encode::write_str(out, "snapshot");
+    let _ = rmp::encode::write_array_len(out, 3);
+    let _ = rmp::encode::write_uint(out, u64::from(tick.0));
+    let _ = rmp::encode::write_uint(out, u64::from(last_input_seq));
+    let _ = rmp::encode::write_array_len(out, count);
+    for chunk in chunks {
+        out.extend_from_slice(&chunk.bytes);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +229,22 @@ mod tests {
             assert_eq!(framed, encode(&whole));
             assert_eq!(decode_server(&framed).unwrap(), whole);
         }
+    }
+
+    #[test]
+    fn chunks_concatenate_into_one_entity_list() {
+        let entities = sample_entities();
+        let mut near = EntityChunk::default();
+        let mut far = EntityChunk::default();
+        near.push(&entities[0]);
+        far.push(&entities[1]);
+        let mut out = Vec::new();
+        write_snapshot_chunks(Tick(9), 4, [&near, &far].into_iter(), &mut out);
+        let whole = ServerMsg::Snapshot(Snapshot { tick: Tick(9), last_input_seq: 4, entities: entities.clone() });
+        assert_eq!(out, encode(&whole));
+        write_snapshot_chunks(Tick(9), 4, [&far].into_iter(), &mut out);
+        let ServerMsg::Snapshot(only_far) = decode_server(&out).unwrap() else { panic!() };
+        assert_eq!(only_far.entities, vec![entities[1]]);
     }
 
     #[test]

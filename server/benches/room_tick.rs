@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use arena_protocol::{Input, PlayerId, snapshot::write_snapshot_frame};
+use arena_protocol::{Input, PlayerId, snapshot::write_snapshot_chunks};
 use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -45,16 +45,16 @@ fn tick(c: &mut Criterion) {
                 black_box(world.take_snapshot())
             })
         });
-        world.step();
-        let body = world.take_snapshot().unwrap();
+        let tick = world.step();
+        let snapshot = world.take_snapshot().unwrap();
+        let bytes: usize = snapshot.chunks.iter().map(|c| c.bytes.len()).sum();
         eprintln!(
-            "room_tick/{players}: shared snapshot {} bytes, {} projectiles in flight",
-            body.encoded_entities.len(),
+            "room_tick/{players}: shared snapshot {bytes} bytes, {} projectiles in flight",
             world.projectile_count()
         );
         let mut out = Vec::new();
-        group.bench_with_input(BenchmarkId::new("per_client_message", players), &body, |b, body| {
-            b.iter(|| write_snapshot_frame(body.tick, 12345, black_box(&body.encoded_entities), &mut out))
+        group.bench_with_input(BenchmarkId::new("per_client_message", players), &snapshot, |b, snapshot| {
+            b.iter(|| write_snapshot_chunks(tick, 12345, black_box(snapshot.chunks.iter()), &mut out))
         });
     }
     group.finish();

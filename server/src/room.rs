@@ -13,6 +13,7 @@ pub mod combat;
 pub mod components;
 pub mod fault;
 pub mod input;
+pub mod interest;
 pub mod movement;
 pub mod resources;
 pub mod rounds;
@@ -24,7 +25,7 @@ mod task;
 
 use std::sync::Arc;
 
-use arena_protocol::{Input, PlayerId, Tick};
+use arena_protocol::{EntityChunk, Input, PlayerId, Tick};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -105,19 +106,24 @@ pub enum Feed {
     },
 }
 
-/// One client's snapshot: the shared entity bytes plus its own input ack.
+/// One client's snapshot: the shared per-cell entity bytes, which cells it sees,
+/// and its own input ack.
 #[derive(Clone, Debug)]
 pub struct OutgoingSnapshot {
     pub tick: Tick,
     pub last_input_seq: u32,
     /// Encoded once per tick; every client holds the same allocation.
-    pub entities: Bytes,
+    pub chunks: Arc<Vec<EntityChunk>>,
+    /// Bit `i` set: the client sees cell `i`.
+    pub visible: u64,
 }
 
 impl OutgoingSnapshot {
-    /// This client's whole snapshot message: its small header, then the shared bytes.
+    /// This client's whole snapshot message: a small header, then the bytes of the
+    /// cells it sees (copied, not re-encoded).
     pub fn write_message(&self, out: &mut Vec<u8>) {
-        arena_protocol::snapshot::write_snapshot_frame(self.tick, self.last_input_seq, &self.entities, out);
+        let seen = self.chunks.iter().enumerate().filter(|(i, _)| self.visible & (1 << i) != 0).map(|(_, c)| c);
+        arena_protocol::snapshot::write_snapshot_chunks(self.tick, self.last_input_seq, seen, out);
     }
 }
 

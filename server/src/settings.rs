@@ -36,6 +36,10 @@ pub struct GameSettings {
     pub round_time_limit_s: u32,
     /// Seconds the results are shown before the next round starts. Default: 5.
     pub round_results_s: f32,
+    /// Interest management: a player receives the entities within about this many
+    /// units of it (whole grid cells, so a little more). 0 sends everyone the whole
+    /// arena. Default: 0.
+    pub view_distance: f32,
 }
 
 impl Default for GameSettings {
@@ -55,6 +59,7 @@ impl Default for GameSettings {
             score_limit: 10,
             round_time_limit_s: 180,
             round_results_s: 5.0,
+            view_distance: 0.0,
         }
     }
 }
@@ -105,6 +110,9 @@ impl GameSettings {
             if !(value.is_finite() && value > 0.0) {
                 return Err(format!("{name} must be a positive number, got {value}"));
             }
+        }
+        if !(self.view_distance.is_finite() && self.view_distance >= 0.0) {
+            return Err(format!("view_distance must be 0 (off) or a positive number, got {}", self.view_distance));
         }
         if self.max_health == 0 || self.projectile_damage == 0 {
             return Err("max_health and projectile_damage must be at least 1".into());

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use arena_protocol::server_msg::Kill;
-use arena_protocol::{Input, NetId, PlayerId, SnapshotBody, Tick};
+use arena_protocol::{Input, NetId, PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -78,6 +78,6 @@ impl RoomRng {
 #[derive(Resource, Default, Debug)]
 pub struct KillFeed(pub Vec<Kill>);
 
-/// The shared snapshot part built by the last tick.
+/// The per-cell snapshot built by the last tick.
 #[derive(Resource, Default, Debug)]
-pub struct LatestSnapshot(pub Option<SnapshotBody>);
+pub struct LatestSnapshot(pub Option<super::interest::CellSnapshot>);

@@ -1,22 +1,27 @@
-//! Snapshot phase: turn the world into the shared snapshot bytes, once per tick.
+//! Snapshot phase: turn the world into per-cell entity bytes, encoded once per tick.
 
-use arena_protocol::{EntityKind, EntityState, SnapshotBody};
+use arena_protocol::{EntityChunk, EntityKind, EntityState};
 use bevy_ecs::prelude::*;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score};
-use super::resources::{Clock, LatestSnapshot};
+use super::interest::InterestGrid;
+use super::resources::LatestSnapshot;
 
-/// Players first, then projectiles. `scratch` keeps its capacity across ticks.
+/// Players first, then projectiles, each into the chunk of its grid cell.
 pub fn build_snapshot(
-    clock: Res<Clock>,
+    grid: Res<InterestGrid>,
     players: Query<(&Net, &Player, &Body, &Controls, &Health, &Score, Has<Dead>)>,
     shots: Query<(&Net, &Body, &Projectile)>,
     mut latest: ResMut<LatestSnapshot>,
-    mut scratch: Local<Vec<EntityState>>,
 ) {
-    scratch.clear();
+    let mut snapshot = latest.0.take().unwrap_or_default();
+    snapshot.chunks.resize_with(grid.cells(), EntityChunk::default);
+    snapshot.chunks.iter_mut().for_each(EntityChunk::clear);
+    snapshot.player_cells.clear();
     for (net, player, body, controls, health, score, dead) in &players {
-        scratch.push(EntityState {
+        let cell = grid.cell_of(body.pos);
+        snapshot.player_cells.insert(player.id, cell);
+        snapshot.chunks[grid.index(cell)].push(&EntityState {
             net_id: net.0,
             kind: EntityKind::Player,
             owner: player.id,
@@ -28,7 +33,7 @@ pub fn build_snapshot(
         });
     }
     for (net, body, shot) in &shots {
-        scratch.push(EntityState {
+        snapshot.chunks[grid.index(grid.cell_of(body.pos))].push(&EntityState {
             net_id: net.0,
             kind: EntityKind::Projectile,
             owner: shot.owner,
@@ -39,5 +44,5 @@ pub fn build_snapshot(
             score: 0,
         });
     }
-    latest.0 = Some(SnapshotBody::encode(clock.tick, &scratch));
+    latest.0 = Some(snapshot);
 }

@@ -98,6 +98,9 @@ impl RoomTask {
                 let tick = self.world.step();
                 self.handle_match_events();
                 self.publish(tick);
+                if tick.0.is_multiple_of(u32::from(self.info.tick_rate_hz)) {
+                    self.publish_scores();
+                }
                 self.publish_presence();
                 self.expire_holds();
                 None
@@ -394,6 +397,22 @@ impl RoomTask {
         self.results.submit(record);
     }
 
+    /// Everyone's kills and deaths, best first (the scoreboard).
+    fn publish_scores(&mut self) {
+        let standings = self
+            .world
+            .standings()
+            .into_iter()
+            .map(|(player_id, kills, deaths)| Standing {
+                player_id,
+                name: self.clients.name_of(player_id),
+                kills,
+                deaths,
+            })
+            .collect();
+        self.broadcast(&ServerMsg::Scores(standings));
+    }
+
     /// Whether this tick's snapshot goes out: `snapshot_rate_hz` of every `tick_rate_hz` ticks, evenly spread.
     fn snapshot_due(&self, tick: arena_protocol::Tick) -> bool {
         let (snapshots, ticks) = (u64::from(self.info.snapshot_rate_hz), u64::from(self.info.tick_rate_hz));
@@ -406,8 +425,8 @@ impl RoomTask {
         for kill in self.world.take_kills() {
             self.broadcast(&ServerMsg::Kill(kill));
         }
-        let Some(body) = self.world.take_snapshot() else { return };
-        let entities = Bytes::from(body.encoded_entities);
+        let Some(snapshot) = self.world.take_snapshot() else { return };
+        let grid = self.world.interest_grid();
         for client in self.clients.map.values_mut() {
             // The connection ended; its session's leave is on the way and decides
             // whether the player is held for a reconnection. Until then, nothing to send.
@@ -419,13 +438,20 @@ impl RoomTask {
         if !self.snapshot_due(tick) {
             return;
         }
+        let chunks = Arc::new(snapshot.chunks);
         for (&player, client) in &self.clients.map {
             let Some(outbox) = &client.outbox else { continue };
             let last_input_seq = if client.spectator { 0 } else { self.world.last_input_seq(player) };
+            // Spectators, and players without a body, see the whole arena.
+            let visible = match (client.spectator, snapshot.player_cells.get(&player)) {
+                (false, Some(&cell)) => grid.visible_from(cell),
+                _ => grid.everything(),
+            };
             outbox.feed.send_replace(Feed::Snapshot(OutgoingSnapshot {
                 tick,
                 last_input_seq,
-                entities: entities.clone(),
+                chunks: chunks.clone(),
+                visible,
             }));
         }
     }

@@ -1,7 +1,7 @@
 //! A room's simulation: the ECS world, its schedule, and the calls the room task makes on it.
 
 use arena_protocol::server_msg::Kill;
-use arena_protocol::{Input, NetId, PlayerId, SnapshotBody, Tick};
+use arena_protocol::{Input, NetId, PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use glam::Vec2;
@@ -36,13 +36,14 @@ impl RoomWorld {
         let mut world = World::new();
         world.insert_resource(Match::new(rules, tick_rate_hz));
         world.init_resource::<MatchEvents>();
-        world.insert_resource(Rules::new(settings, tick_rate_hz));
+        world.insert_resource(Rules::new(settings.clone(), tick_rate_hz));
         world.insert_resource(Clock { tick: Tick(0), dt: 1.0 / f32::from(tick_rate_hz) });
         world.init_resource::<PendingInputs>();
         world.init_resource::<PlayerIndex>();
         world.init_resource::<NetIds>();
         world.init_resource::<KillFeed>();
         world.init_resource::<LatestSnapshot>();
+        world.insert_resource(super::interest::InterestGrid::new(&settings));
         world.insert_resource(RoomRng::seeded(seed));
 
         let mut schedule = Schedule::new(RoomTick);
@@ -116,9 +117,14 @@ impl RoomWorld {
         tick
     }
 
-    /// The shared snapshot bytes the last step built.
-    pub fn take_snapshot(&mut self) -> Option<SnapshotBody> {
+    /// The per-cell snapshot the last step built.
+    pub fn take_snapshot(&mut self) -> Option<super::interest::CellSnapshot> {
         self.world.resource_mut::<LatestSnapshot>().0.take()
+    }
+
+    /// The interest grid (which cells each player sees).
+    pub fn interest_grid(&self) -> super::interest::InterestGrid {
+        *self.world.resource::<super::interest::InterestGrid>()
     }
 
     /// Make the next step panic (fault-isolation tests).

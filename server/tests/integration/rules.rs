@@ -1,6 +1,6 @@
 //! Game rules, tested by stepping a room's world directly: no sockets, no clocks.
 
-use arena_protocol::{Input, PlayerId, decode_server, server_msg::Kill, snapshot::write_snapshot_frame};
+use arena_protocol::{Input, PlayerId, decode_server, server_msg::Kill, snapshot::write_snapshot_chunks};
 use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
 use glam::Vec2;
@@ -114,13 +114,43 @@ fn death_scores_a_kill_and_the_victim_respawns_later() {
 }
 
 #[test]
+fn with_a_view_distance_far_players_are_left_out_and_the_own_one_never_is() {
+    let settings = GameSettings { view_distance: 400.0, ..GameSettings::default() };
+    let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), TICK_RATE, 7);
+    let (near, far) = (PlayerId(1), PlayerId(2));
+    world.add_player(near);
+    world.add_player(far);
+    world.set_player_position(near, Vec2::new(100.0, 100.0));
+    world.set_player_position(far, Vec2::new(1900.0, 1900.0));
+    let tick = world.step();
+    let snapshot = world.take_snapshot().unwrap();
+    let grid = world.interest_grid();
+    let seen = |player| {
+        let mask = grid.visible_from(snapshot.player_cells[&player]);
+        let chunks = snapshot.chunks.iter().enumerate().filter(move |(i, _)| mask & (1 << i) != 0).map(|(_, c)| c);
+        let mut message = Vec::new();
+        write_snapshot_chunks(tick, 0, chunks, &mut message);
+        let arena_protocol::ServerMsg::Snapshot(s) = decode_server(&message).unwrap() else { panic!("not a snapshot") };
+        s.entities.iter().map(|e| e.owner).collect::<Vec<_>>()
+    };
+    assert_eq!(seen(near), vec![near]);
+    assert_eq!(seen(far), vec![far]);
+    // Close together, they see each other.
+    world.set_player_position(far, Vec2::new(300.0, 200.0));
+    world.step();
+    let snapshot = world.take_snapshot().unwrap();
+    let mask = grid.visible_from(snapshot.player_cells[&near]);
+    assert!(mask & (1 << grid.index(snapshot.player_cells[&far])) != 0);
+}
+
+#[test]
 fn the_snapshot_lists_players_and_projectiles() {
     let (mut world, shooter, _) = duel();
     world.push_input(shooter, input(3, Vec2::ZERO, 0.0, true));
     let tick = world.step();
-    let body = world.take_snapshot().expect("a snapshot every tick");
+    let snapshot = world.take_snapshot().expect("a snapshot every tick");
     let mut message = Vec::new();
-    write_snapshot_frame(tick, world.last_input_seq(shooter), &body.encoded_entities, &mut message);
+    write_snapshot_chunks(tick, world.last_input_seq(shooter), snapshot.chunks.iter(), &mut message);
     let arena_protocol::ServerMsg::Snapshot(snapshot) = decode_server(&message).unwrap() else {
         panic!("not a snapshot")
     };
