@@ -3,7 +3,7 @@
 //!
 //! Why a thread per room and not a tokio task: a tick is CPU work. Measured with
 //! `cargo bench -p arena-server --bench room_tick` (every player moving and
-//! firing): 26 µs for 50 players, 148 µs for 200, 0.95 ms for 1,000. On a tokio
+//! firing): 29 µs for 50 players, 124 µs for 200, 0.43 ms for 1,000. On a tokio
 //! I/O worker that time would delay every socket the worker serves, and a heavy
 //! room would delay the others' ticks; on its own thread the OS spreads rooms
 //! over all cores and the I/O workers only move bytes. `std::thread::sleep` to

@@ -1,5 +1,8 @@
 //! Simulate phase, combat: firing, hits, deaths, score and respawns.
 
+use std::collections::HashMap;
+
+use arena_protocol::PlayerId;
 use arena_protocol::server_msg::Kill;
 use bevy_ecs::prelude::*;
 use glam::Vec2;
@@ -44,9 +47,19 @@ fn distance_to_segment(point: Vec2, a: Vec2, b: Vec2) -> f32 {
     point.distance(a + ab * t)
 }
 
+/// Side of the grid cells players are bucketed in for hit tests: a few player widths,
+/// so a projectile's path this tick touches at most a handful of cells.
+const HIT_CELL: f32 = 64.0;
+
+fn hit_cell(pos: Vec2) -> (i32, i32) {
+    ((pos.x / HIT_CELL).floor() as i32, (pos.y / HIT_CELL).floor() as i32)
+}
+
 /// Each projectile damages the first living player (other than its shooter)
 /// its path this tick touches — the one nearest to where the path started —
 /// and is gone. A player brought to 0 dies; the shooter scores a kill.
+/// Players are bucketed in a grid first, so a tick costs projectiles × nearby
+/// players instead of projectiles × all players.
 pub fn resolve_hits(
     mut commands: Commands,
     clock: Res<Clock>,
@@ -55,17 +68,32 @@ pub fn resolve_hits(
     mut feed: ResMut<KillFeed>,
     shots: Query<(Entity, &Body, &Projectile)>,
     mut players: Query<(Entity, &Player, &Body, &mut Health, &mut Score), Without<Projectile>>,
+    mut buckets: Local<HashMap<(i32, i32), Vec<(Entity, PlayerId, Vec2)>>>,
 ) {
     let s = &rules.settings;
     let reach = s.player_radius + s.projectile_radius;
+    // Keep the buckets' memory across ticks, but not cells nobody has stood in for long.
+    if buckets.len() > 4 * index.0.len() + 64 {
+        buckets.clear();
+    }
+    buckets.values_mut().for_each(Vec::clear);
+    for (entity, player, body, health, _) in &players {
+        if health.0 > 0 {
+            buckets.entry(hit_cell(body.pos)).or_default().push((entity, player.id, body.pos));
+        }
+    }
     for (shot_entity, shot_body, shot) in &shots {
+        let (x0, y0) = hit_cell(shot.from.min(shot_body.pos) - Vec2::splat(reach));
+        let (x1, y1) = hit_cell(shot.from.max(shot_body.pos) + Vec2::splat(reach));
         let mut first_hit: Option<(Entity, f32)> = None;
-        for (entity, player, body, health, _) in &players {
-            if player.id == shot.owner || health.0 == 0 {
-                continue;
-            }
-            if distance_to_segment(body.pos, shot.from, shot_body.pos) <= reach {
-                let along = body.pos.distance_squared(shot.from);
+        for cell in (y0..=y1).flat_map(|y| (x0..=x1).map(move |x| (x, y))) {
+            for &(entity, id, pos) in buckets.get(&cell).map_or(&[][..], Vec::as_slice) {
+                // An earlier shot this tick may have killed this player already.
+                let alive = players.get(entity).is_ok_and(|(_, _, _, health, _)| health.0 > 0);
+                if id == shot.owner || !alive || distance_to_segment(pos, shot.from, shot_body.pos) > reach {
+                    continue;
+                }
+                let along = pos.distance_squared(shot.from);
                 if first_hit.is_none_or(|(_, best)| along < best) {
                     first_hit = Some((entity, along));
                 }
