@@ -22,7 +22,7 @@ pub use ids::{NetId, PlayerId};
 pub use server_msg::{
     ChatLine, ErrorMsg, Notice, PlayerInfo, Pong, RoomEvent, RoundResults, RoundStart, ServerMsg, Standing, Welcome,
 };
-pub use snapshot::{EntityChunk, EntityKind, EntityState, Snapshot, SnapshotBody, WireEntity};
+pub use snapshot::{EntityChunk, EntityKind, EntityState, Snapshot, WireEntity};
 pub use tick::Tick;
 
 /// Version of the wire format. A client announces it in the upgrade query (`v=`);

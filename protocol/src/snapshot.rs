@@ -1,9 +1,10 @@
 //! Snapshot messages, built so the shared part is encoded once per tick.
 //!
 //! A snapshot on the wire is `{"snapshot": [tick, last_input_seq, entities]}`.
-//! Everything but `last_input_seq` is the same for every client of a room, so
-//! the room encodes [`SnapshotBody`] once and each client's frame is a few
-//! bytes of header ([`write_snapshot_frame`]) followed by those shared bytes.
+//! Everything but `last_input_seq` (and, with interest management, which areas a
+//! client sees) is the same for every client of a room, so the room encodes each
+//! area's entities once as an [`EntityChunk`], and each client's message is a few
+//! bytes of header ([`write_snapshot_chunks`]) followed by the chunks it sees.
 
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
@@ -111,39 +112,6 @@ impl From<WireEntity> for EntityState {
     }
 }
 
-/// The part of a snapshot shared by every client of a room, already encoded.
-#[derive(Clone, Debug)]
-pub struct SnapshotBody {
-    pub tick: Tick,
-    /// MessagePack of `entities` (an array of [`EntityState`]).
-    pub encoded_entities: Vec<u8>,
-}
-
-impl SnapshotBody {
-    /// Encode the shared part once.
-    pub fn encode(tick: Tick, entities: &[EntityState]) -> SnapshotBody {
-        let mut encoded_entities = Vec::with_capacity(16 + entities.len() * 40);
-        entities
-            .serialize(&mut rmp_serde::Serializer::new(&mut encoded_entities))
-            .expect("writing to a Vec cannot fail");
-        SnapshotBody { tick, encoded_entities }
-    }
-}
-
-/// Write one client's snapshot message: a small per-client header, then the
-/// shared entity bytes. The result decodes as [`crate::ServerMsg::Snapshot`].
-pub fn write_snapshot_frame(tick: Tick, last_input_seq: u32, encoded_entities: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(24 + encoded_entities.len());
-    // Writes into a Vec never fail.
-    let _ = rmp::encode::write_map_len(out, 1);
-    let _ = rmp::encode::write_str(out, "snapshot");
-    let _ = rmp::encode::write_array_len(out, 3);
-    let _ = rmp::encode::write_uint(out, u64::from(tick.0));
-    let _ = rmp::encode::write_uint(out, u64::from(last_input_seq));
-    out.extend_from_slice(encoded_entities);
-}
-
 /// The entities of one area of the arena, encoded once per tick: each entity's
 /// array back to back, without the surrounding array header, so a client's list
 /// is the concatenation of the areas it may see.
@@ -219,12 +187,13 @@ mod tests {
     }
 
     #[test]
-    fn shared_body_plus_header_equals_a_whole_encoded_snapshot() {
+    fn shared_chunk_plus_header_equals_a_whole_encoded_snapshot() {
         let entities = sample_entities();
+        let mut chunk = EntityChunk::default();
+        entities.iter().for_each(|e| chunk.push(e));
         for (tick, seq) in [(Tick(0), 0), (Tick(5), 127), (Tick(70_000), u32::MAX)] {
-            let body = SnapshotBody::encode(tick, &entities);
             let mut framed = Vec::new();
-            write_snapshot_frame(tick, seq, &body.encoded_entities, &mut framed);
+            write_snapshot_chunks(tick, seq, [&chunk].into_iter(), &mut framed);
             let whole = ServerMsg::Snapshot(Snapshot { tick, last_input_seq: seq, entities: entities.clone() });
             assert_eq!(framed, encode(&whole));
             assert_eq!(decode_server(&framed).unwrap(), whole);

@@ -32,12 +32,22 @@ fn authorize(req: &Request<Incoming>, state: &AppState) -> Result<(), Response<B
     let Some(expected) = &state.config.admin_token else {
         return Err(error(StatusCode::FORBIDDEN, "the admin API is off: start the server with --admin-token"));
     };
+    if bearer_matches(req, expected) {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required"))
+    }
+}
+
+/// Whether the request's `Authorization: Bearer …` is `expected`.
+pub fn bearer_matches(req: &Request<Incoming>, expected: &str) -> bool {
     let given = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    // Compare in constant time so the token cannot be guessed byte by byte.
-    let matches = given.is_some_and(|given| {
-        given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
-    if matches { Ok(()) } else { Err(error(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required")) }
+    given.is_some_and(|given| same_secret(given, expected))
+}
+
+/// Compare in constant time, so a token cannot be guessed byte by byte from timings.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 async fn announce(req: Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {

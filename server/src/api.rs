@@ -197,16 +197,9 @@ async fn session(req: Request<Incoming>, state: &AppState) -> Result<Response<Bo
 /// `--admin-token` set it needs that token (as a bearer token or `?token=`).
 pub fn monitor(req: &Request<Incoming>, state: &AppState) -> Response<Body> {
     if let Some(expected) = &state.config.admin_token {
-        let from_query = req.uri().query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
-        });
-        let from_header = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
-        if from_query.or(from_header).as_deref() != Some(expected.as_str()) {
+        // The page passes the token in its query; scripts may use the header.
+        let in_query = query_value(req, "token").is_some_and(|given| crate::admin::same_secret(&given, expected));
+        if !in_query && !crate::admin::bearer_matches(req, expected) {
             return error(StatusCode::UNAUTHORIZED, "the monitor needs the admin token (?token=…)");
         }
     }
