@@ -30,7 +30,7 @@ impl Behavior {
     pub fn decide(&mut self, snapshot: &Snapshot) -> Input {
         self.seq = self.seq.wrapping_add(1).max(1);
         let Some(me) = snapshot.entities.iter().find(|e| e.net_id == self.me) else {
-            return Input { seq: self.seq, move_dir: Vec2::ZERO, aim: 0.0, fire: false };
+            return Input::new(self.seq, Vec2::ZERO, 0.0, false);
         };
         if self.rng.random_ratio(1, 90) {
             self.orbit = -self.orbit;
@@ -66,6 +66,6 @@ impl Behavior {
                 (dir, dir.y.atan2(dir.x), false)
             }
         };
-        Input { seq: self.seq, move_dir, aim, fire }
+        Input::new(self.seq, move_dir, aim, fire)
     }
 }

@@ -3,6 +3,8 @@
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
 
+use crate::Tick;
+
 /// Everything a client may send. Encoded as `{"<variant>": [fields…]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,9 +38,11 @@ impl ChatText {
     }
 }
 
-/// A player's controls. Sent at the tick rate; the server applies the newest one
-/// it has each tick and reports its `seq` back in every snapshot.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// A player's controls for one tick. The server applies one input per tick in
+/// `seq` order (a small buffer absorbs jitter) and reports the applied `seq` back
+/// in every snapshot. The last three fields were added after the first four and
+/// may be left off: a 4-element input is still valid.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     /// Increases by one per input; lets the client reconcile its prediction.
     pub seq: u32,
@@ -48,7 +52,32 @@ pub struct Input {
     pub aim: f32,
     /// Whether the fire button is held (the server applies the weapon cooldown).
     pub fire: bool,
+    /// Tick of the newest snapshot the client has decoded: the server sends the next
+    /// snapshots as deltas against it. `Tick(0)`: send whole snapshots.
+    #[serde(default)]
+    pub ack_tick: Tick,
+    /// Tick of the world the client was showing when this input was made (its
+    /// interpolation point): the server resolves this input's shots against where
+    /// players were then (lag compensation, bounded). `Tick(0)`: now.
+    #[serde(default)]
+    pub view_tick: Tick,
+    /// The controls of inputs `seq - 1`, `seq - 2`, … (newest first, at most
+    /// [`MAX_EARLIER_INPUTS`]), so inputs can be sent less often than once a tick
+    /// (or be lost) without losing a tick's controls.
+    #[serde(default)]
+    pub earlier: Vec<Controls>,
 }
+
+/// One tick's controls, as carried for earlier ticks in [`Input::earlier`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Controls {
+    pub move_dir: Vec2,
+    pub aim: f32,
+    pub fire: bool,
+}
+
+/// Most earlier inputs one input may carry.
+pub const MAX_EARLIER_INPUTS: usize = 3;
 
 /// Largest |aim| the server accepts: one full turn either way.
 pub const MAX_AIM_RADIANS: f32 = std::f32::consts::TAU;
@@ -64,13 +93,34 @@ pub enum InputError {
     BadMove,
     #[error("aim is not finite or outside ±2π")]
     BadAim,
+    #[error("more than {MAX_EARLIER_INPUTS} earlier inputs")]
+    TooManyEarlier,
     #[error("chat text must be 1-{MAX_CHAT_CHARS} characters without control characters")]
     BadChat,
 }
 
 impl Input {
+    /// A plain input: controls for tick `seq`, no ack, no earlier inputs.
+    pub fn new(seq: u32, move_dir: Vec2, aim: f32, fire: bool) -> Input {
+        Input { seq, move_dir, aim, fire, ..Input::default() }
+    }
+
+    /// This input's own controls.
+    pub fn controls(&self) -> Controls {
+        Controls { move_dir: self.move_dir, aim: self.aim, fire: self.fire }
+    }
+
     /// Range-check the fields an untrusted client controls.
     pub fn validate(&self) -> Result<(), InputError> {
+        if self.earlier.len() > MAX_EARLIER_INPUTS {
+            return Err(InputError::TooManyEarlier);
+        }
+        std::iter::once(&self.controls()).chain(&self.earlier).try_for_each(Controls::validate)
+    }
+}
+
+impl Controls {
+    fn validate(&self) -> Result<(), InputError> {
         if !self.move_dir.is_finite() || self.move_dir.length() > MAX_MOVE_LENGTH {
             return Err(InputError::BadMove);
         }
@@ -94,7 +144,7 @@ mod tests {
     use super::*;
 
     fn input(move_dir: Vec2, aim: f32) -> Input {
-        Input { seq: 1, move_dir, aim, fire: false }
+        Input::new(1, move_dir, aim, false)
     }
 
     #[test]
@@ -104,5 +154,28 @@ mod tests {
         assert_eq!(input(Vec2::new(3.0, 0.0), 0.0).validate(), Err(InputError::BadMove));
         assert_eq!(input(Vec2::ZERO, f32::INFINITY).validate(), Err(InputError::BadAim));
         assert_eq!(input(Vec2::ZERO, 7.0).validate(), Err(InputError::BadAim));
+        let bad_earlier = Controls { move_dir: Vec2::new(0.0, f32::NAN), ..Controls::default() };
+        let carrying = Input { earlier: vec![Controls::default(), bad_earlier], ..input(Vec2::X, 0.0) };
+        assert_eq!(carrying.validate(), Err(InputError::BadMove));
+        let too_many = Input { earlier: vec![Controls::default(); MAX_EARLIER_INPUTS + 1], ..input(Vec2::X, 0.0) };
+        assert_eq!(too_many.validate(), Err(InputError::TooManyEarlier));
+    }
+
+    #[test]
+    fn a_four_element_input_still_decodes() {
+        // `{"input": [9, [1.0, 0.0], 0.5, false]}` as the first clients wrote it.
+        let bytes = [
+            &[0x81, 0xa5][..],
+            b"input",
+            &[0x94, 0x09, 0x92, 0xca],
+            &1.0f32.to_be_bytes(),
+            &[0xca],
+            &0.0f32.to_be_bytes(),
+            &[0xca],
+            &0.5f32.to_be_bytes(),
+            &[0xc2],
+        ]
+        .concat();
+        assert_eq!(crate::decode_client(&bytes).unwrap(), ClientMsg::Input(Input::new(9, Vec2::X, 0.5, false)));
     }
 }

@@ -59,7 +59,12 @@ mod tests {
     #[test]
     fn client_messages_round_trip() {
         let msgs = [
-            ClientMsg::Input(Input { seq: 42, move_dir: Vec2::new(0.6, -0.8), aim: -1.5, fire: true }),
+            ClientMsg::Input(Input {
+                ack_tick: crate::Tick(9),
+                view_tick: crate::Tick(7),
+                earlier: vec![crate::Controls::default()],
+                ..Input::new(42, Vec2::new(0.6, -0.8), -1.5, true)
+            }),
             ClientMsg::Ping(Ping { client_time_ms: 12345.678 }),
             ClientMsg::Chat(crate::ChatText { text: "hello".into() }),
         ];
@@ -108,9 +113,9 @@ mod tests {
     /// The hex example in protocol/README.md, checked so the docs cannot drift.
     #[test]
     fn readme_input_example_matches_the_encoder() {
-        let msg = ClientMsg::Input(Input { seq: 7, move_dir: Vec2::new(1.0, 0.0), aim: 0.0, fire: true });
+        let msg = ClientMsg::Input(Input::new(7, Vec2::new(1.0, 0.0), 0.0, true));
         let hex: String = encode(&msg).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, "81a5696e707574940792ca3f800000ca00000000ca00000000c3");
+        assert_eq!(hex, "81a5696e707574970792ca3f800000ca00000000ca00000000c3000090");
     }
 
     /// JavaScript encoders write whole numbers as ints and others as float64;
@@ -123,7 +128,7 @@ mod tests {
         bytes.extend_from_slice(&[0x94, 0x03, 0x92, 0x01, 0xcb]);
         bytes.extend_from_slice(&(-0.5f64).to_be_bytes());
         bytes.extend_from_slice(&[0x00, 0xc2]);
-        let expected = ClientMsg::Input(Input { seq: 3, move_dir: Vec2::new(1.0, -0.5), aim: 0.0, fire: false });
+        let expected = ClientMsg::Input(Input::new(3, Vec2::new(1.0, -0.5), 0.0, false));
         assert_eq!(decode_client(&bytes).unwrap(), expected);
     }
 
@@ -154,7 +159,7 @@ mod tests {
 
         #[test]
         fn mutated_valid_messages_never_panic(seq in any::<u32>(), flip in 0usize..40, value in any::<u8>()) {
-            let mut bytes = encode(&ClientMsg::Input(Input { seq, move_dir: Vec2::new(0.5, 0.5), aim: 1.0, fire: false }));
+            let mut bytes = encode(&ClientMsg::Input(Input::new(seq, Vec2::new(0.5, 0.5), 1.0, false)));
             let at = flip % bytes.len();
             bytes[at] = value;
             let _ = decode_client(&bytes);

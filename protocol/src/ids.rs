@@ -11,7 +11,7 @@ pub struct PlayerId(pub u32);
 
 /// An entity in one room's snapshots (a player's body or a projectile).
 /// Reused only after the room has allocated 2^32 others.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct NetId(pub u32);
 

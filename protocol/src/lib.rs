@@ -10,19 +10,21 @@
 pub mod client_msg;
 pub mod close_code;
 pub mod codec;
+pub mod delta;
 pub mod ids;
 pub mod lobby;
 pub mod server_msg;
 pub mod snapshot;
 pub mod tick;
 
-pub use client_msg::{ChatText, ClientMsg, Input, Ping};
+pub use client_msg::{ChatText, ClientMsg, Controls, Input, Ping};
 pub use codec::{CodecError, MAX_CLIENT_MESSAGE_BYTES, decode_client, decode_server, encode};
+pub use delta::{Baselines, DeltaSnapshot, EntityChange};
 pub use ids::{NetId, PlayerId};
 pub use server_msg::{
     ChatLine, ErrorMsg, Notice, PlayerInfo, Pong, RoomEvent, RoundResults, RoundStart, ServerMsg, Standing, Welcome,
 };
-pub use snapshot::{EntityChunk, EntityKind, EntityState, Snapshot, WireEntity};
+pub use snapshot::{EntityKind, EntityState, Snapshot, SnapshotKind, WireEntity};
 pub use tick::Tick;
 
 /// Version of the wire format. A client announces it in the upgrade query (`v=`);

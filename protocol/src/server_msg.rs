@@ -11,7 +11,7 @@ use crate::{NetId, PlayerId, Snapshot};
 pub enum ServerMsg {
     /// First message on every connection: who you are and how the room runs.
     Welcome(Welcome),
-    /// The room's state after one tick; one per tick.
+    /// The room's state after one tick; one per tick (per snapshot interval).
     Snapshot(Snapshot),
     /// Answer to a [`crate::ClientMsg::Ping`].
     Pong(Pong),
@@ -27,6 +27,9 @@ pub enum ServerMsg {
     Event(RoomEvent),
     /// Everyone's score, once a second (snapshots may carry only the nearby players).
     Scores(Vec<Standing>),
+    /// A snapshot as the changes since one the client acknowledged; replaces
+    /// `snapshot` once the client sends `ack_tick` in its inputs.
+    Delta(crate::delta::DeltaSnapshot),
 }
 
 /// A chat line as everyone in the room receives it.

@@ -1,10 +1,10 @@
-//! Snapshot messages, built so the shared part is encoded once per tick.
+//! Snapshot messages, built so the shared part is encoded once.
 //!
-//! A snapshot on the wire is `{"snapshot": [tick, last_input_seq, entities]}`.
-//! Everything but `last_input_seq` (and, with interest management, which areas a
-//! client sees) is the same for every client of a room, so the room encodes each
-//! area's entities once as an [`EntityChunk`], and each client's message is a few
-//! bytes of header ([`write_snapshot_chunks`]) followed by the chunks it sees.
+//! A snapshot on the wire is `{"snapshot": [tick, last_input_seq, entities]}`
+//! (or a delta, see [`crate::delta`]). Everything after `last_input_seq` is the
+//! same for every client with the same view and baseline, so the server encodes
+//! that body once per distinct (view, baseline) and each client's message is a
+//! few bytes of header ([`write_snapshot_header`]) followed by the shared body.
 
 use glam::Vec2;
 use serde::{Deserialize, Serialize};
@@ -70,12 +70,55 @@ pub const POSITION_SCALE: f32 = 8.0;
 /// Aim steps per turn on the wire.
 pub const AIM_STEPS: f32 = 256.0;
 
+/// Fields of a [`WireEntity`] after its net id (see [`crate::delta::field`]).
+pub const ENTITY_FIELDS: usize = 9;
+
 /// How an entity travels: `[net_id, kind, owner, x, y, vx, vy, aim, health, score]`,
 /// all integers. `x`, `y` are `pos * 8` (unsigned), `vx`, `vy` are `vel * 8`
 /// (signed), `aim` is the angle in 256ths of a turn (0..=255). MessagePack writes
 /// each in as few bytes as it fits: about 22 bytes an entity instead of 40 as floats.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireEntity(NetId, EntityKind, PlayerId, u32, u32, i32, i32, u8, u16, u32);
+
+impl WireEntity {
+    pub fn net_id(&self) -> NetId {
+        self.0
+    }
+
+    /// Every field but the net id, in wire order, as plain integers (for deltas).
+    pub fn fields(&self) -> [i64; ENTITY_FIELDS] {
+        [
+            i64::from(u8::from(self.1)),
+            i64::from(self.2.0),
+            i64::from(self.3),
+            i64::from(self.4),
+            i64::from(self.5),
+            i64::from(self.6),
+            i64::from(self.7),
+            i64::from(self.8),
+            i64::from(self.9),
+        ]
+    }
+
+    /// The entity with these fields, or which field is out of its range.
+    pub fn from_fields(net_id: NetId, f: [i64; ENTITY_FIELDS]) -> Result<WireEntity, String> {
+        fn fit<T: TryFrom<i64>>(value: i64, name: &str) -> Result<T, String> {
+            T::try_from(value).map_err(|_| format!("{name} {value} out of range"))
+        }
+        Ok(WireEntity(
+            net_id,
+            EntityKind::try_from(fit::<u8>(f[0], "kind")?)?,
+            PlayerId(fit(f[1], "owner")?),
+            fit(f[2], "x")?,
+            fit(f[3], "y")?,
+            fit(f[4], "vx")?,
+            fit(f[5], "vy")?,
+            fit(f[6], "aim")?,
+            fit(f[7], "health")?,
+            fit(f[8], "score")?,
+        ))
+    }
+}
 
 impl From<EntityState> for WireEntity {
     fn from(e: EntityState) -> WireEntity {
@@ -112,48 +155,71 @@ impl From<WireEntity> for EntityState {
     }
 }
 
-/// The entities of one area of the arena, encoded once per tick: each entity's
-/// array back to back, without the surrounding array header, so a client's list
-/// is the concatenation of the areas it may see.
-#[derive(Clone, Debug, Default)]
-pub struct EntityChunk {
-    pub count: u32,
-    pub bytes: Vec<u8>,
+/// Which snapshot message a header starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotKind {
+    /// `{"snapshot": [tick, last_input_seq, entities]}`
+    Full,
+    /// `{"delta": [tick, last_input_seq, baseline, added, changed, removed]}`
+    Delta,
 }
 
-impl EntityChunk {
-    pub fn push(&mut self, entity: &EntityState) {
-        entity.serialize(&mut rmp_serde::Serializer::new(&mut self.bytes)).expect("writing to a Vec cannot fail");
-        self.count += 1;
-    }
-
-    pub fn clear(&mut self) {
-        self.count = 0;
-        self.bytes.clear();
-    }
-}
-
-/// One client's snapshot message built from the chunks it may see. The result
-/// decodes as [`crate::ServerMsg::Snapshot`].
-pub fn write_snapshot_chunks<'a>(
-    tick: Tick,
-    last_input_seq: u32,
-    chunks: impl Iterator<Item = &'a EntityChunk> + Clone,
-    out: &mut Vec<u8>,
-) {
-    let count: u32 = chunks.clone().map(|c| c.count).sum();
-    let bytes: usize = chunks.clone().map(|c| c.bytes.len()).sum();
-    out.clear();
-    out.reserve(30 + bytes);
+/// The per-client start of a snapshot message, up to and including
+/// `last_input_seq`. The body, shared by every client with the same view and
+/// baseline and written once, follows ([`write_full_body`], [`write_delta_body`]).
+pub fn write_snapshot_header(kind: SnapshotKind, tick: Tick, last_input_seq: u32, out: &mut Vec<u8>) {
+    let (name, fields) = match kind {
+        SnapshotKind::Full => ("snapshot", 3),
+        SnapshotKind::Delta => ("delta", 6),
+    };
     let _ = rmp::encode::write_map_len(out, 1);
-    let _ = rmp::encode::write_str(out, "snapshot");
-    let _ = rmp::encode::write_array_len(out, 3);
+    let _ = rmp::encode::write_str(out, name);
+    let _ = rmp::encode::write_array_len(out, fields);
     let _ = rmp::encode::write_uint(out, u64::from(tick.0));
     let _ = rmp::encode::write_uint(out, u64::from(last_input_seq));
-    let _ = rmp::encode::write_array_len(out, count);
-    for chunk in chunks {
-        out.extend_from_slice(&chunk.bytes);
+}
+
+/// The body of a whole snapshot: its entity list.
+pub fn write_full_body<'a>(entities: impl ExactSizeIterator<Item = &'a WireEntity>, out: &mut Vec<u8>) {
+    let _ = rmp::encode::write_array_len(out, entities.len() as u32);
+    entities.for_each(|e| write_value(e, out));
+}
+
+/// The body of a delta snapshot: baseline tick, added, changed, removed.
+pub fn write_delta_body(
+    baseline: Tick,
+    added: &[WireEntity],
+    changed: &[crate::delta::EntityChange],
+    removed: &[NetId],
+    out: &mut Vec<u8>,
+) {
+    let _ = rmp::encode::write_uint(out, u64::from(baseline.0));
+    write_value(added, out);
+    write_value(changed, out);
+    write_value(removed, out);
+}
+
+fn write_value<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    value.serialize(&mut rmp_serde::Serializer::new(out)).expect("writing to a Vec cannot fail");
+}
+
+/// The first fields of a snapshot message (`tick`, `last_input_seq`) without
+/// decoding its entities: what a bot that skips the game state needs.
+pub fn peek_snapshot_header(bytes: &[u8]) -> Option<(SnapshotKind, Tick, u32)> {
+    let mut rd = bytes;
+    if rmp::decode::read_map_len(&mut rd).ok()? != 1 {
+        return None;
     }
+    let mut name = [0u8; 8];
+    let kind = match rmp::decode::read_str(&mut rd, &mut name).ok()? {
+        "snapshot" => SnapshotKind::Full,
+        "delta" => SnapshotKind::Delta,
+        _ => return None,
+    };
+    rmp::decode::read_array_len(&mut rd).ok()?;
+    let tick = rmp::decode::read_int(&mut rd).ok()?;
+    let seq = rmp::decode::read_int(&mut rd).ok()?;
+    Some((kind, Tick(tick), seq))
 }
 
 #[cfg(test)]
@@ -187,33 +253,42 @@ mod tests {
     }
 
     #[test]
-    fn shared_chunk_plus_header_equals_a_whole_encoded_snapshot() {
+    fn header_plus_shared_body_equals_a_whole_encoded_snapshot() {
         let entities = sample_entities();
-        let mut chunk = EntityChunk::default();
-        entities.iter().for_each(|e| chunk.push(e));
+        let wire: Vec<WireEntity> = entities.iter().map(|&e| e.into()).collect();
+        let mut body = Vec::new();
+        write_full_body(wire.iter(), &mut body);
         for (tick, seq) in [(Tick(0), 0), (Tick(5), 127), (Tick(70_000), u32::MAX)] {
             let mut framed = Vec::new();
-            write_snapshot_chunks(tick, seq, [&chunk].into_iter(), &mut framed);
+            write_snapshot_header(SnapshotKind::Full, tick, seq, &mut framed);
+            framed.extend_from_slice(&body);
             let whole = ServerMsg::Snapshot(Snapshot { tick, last_input_seq: seq, entities: entities.clone() });
             assert_eq!(framed, encode(&whole));
             assert_eq!(decode_server(&framed).unwrap(), whole);
+            assert_eq!(peek_snapshot_header(&framed), Some((SnapshotKind::Full, tick, seq)));
         }
     }
 
     #[test]
-    fn chunks_concatenate_into_one_entity_list() {
-        let entities = sample_entities();
-        let mut near = EntityChunk::default();
-        let mut far = EntityChunk::default();
-        near.push(&entities[0]);
-        far.push(&entities[1]);
+    fn a_delta_header_plus_body_decodes_as_a_delta() {
+        use crate::delta::{DeltaSnapshot, EntityChange};
+        let [a, b] = [0, 1].map(|i| WireEntity::from(sample_entities()[i]));
+        let moved = WireEntity::from(EntityState { pos: Vec2::new(11.0, 20.125), ..sample_entities()[0] });
+        let change = EntityChange::between(&a, &moved).unwrap();
         let mut out = Vec::new();
-        write_snapshot_chunks(Tick(9), 4, [&near, &far].into_iter(), &mut out);
-        let whole = ServerMsg::Snapshot(Snapshot { tick: Tick(9), last_input_seq: 4, entities: entities.clone() });
-        assert_eq!(out, encode(&whole));
-        write_snapshot_chunks(Tick(9), 4, [&far].into_iter(), &mut out);
-        let ServerMsg::Snapshot(only_far) = decode_server(&out).unwrap() else { panic!() };
-        assert_eq!(only_far.entities, vec![entities[1]]);
+        write_snapshot_header(SnapshotKind::Delta, Tick(9), 4, &mut out);
+        write_delta_body(Tick(7), &[b], &[change], &[NetId(3)], &mut out);
+        let expected = DeltaSnapshot {
+            tick: Tick(9),
+            last_input_seq: 4,
+            baseline: Tick(7),
+            added: vec![EntityState::from(b)],
+            changed: vec![change],
+            removed: vec![NetId(3)],
+        };
+        assert_eq!(decode_server(&out).unwrap(), ServerMsg::Delta(expected));
+        assert_eq!(peek_snapshot_header(&out), Some((SnapshotKind::Delta, Tick(9), 4)));
+        assert_eq!(peek_snapshot_header(&encode(&ServerMsg::Pong(crate::Pong { client_time_ms: 1.0 }))), None);
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! One room's tick: simulation plus building and encoding the shared snapshot,
-//! and the per-client part of the snapshot message.
+//! One room's tick: simulation plus building the snapshot frame; encoding a whole
+//! and a delta snapshot body; the per-client part of the message; and what
+//! timing a tick costs. Prints whole vs delta body sizes.
 
 use std::hint::black_box;
 
-use arena_protocol::{Input, PlayerId, snapshot::write_snapshot_chunks};
+use arena_protocol::{Input, PlayerId, SnapshotKind};
+use arena_server::room::encoder::SnapshotEncoder;
+use arena_server::room::snapshot::SnapshotFrame;
 use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
 
 /// A room of `players` who all move and fire, warmed up until projectiles fill the air.
@@ -27,10 +30,7 @@ fn busy_room(players: u32) -> RoomWorld {
 fn feed_inputs(world: &mut RoomWorld, players: u32, tick: u32) {
     for id in 1..=players {
         let angle = (id * 37 + tick) as f32 * 0.1;
-        world.push_input(
-            PlayerId(id),
-            Input { seq: tick + 1, move_dir: Vec2::from_angle(angle), aim: angle, fire: true },
-        );
+        world.push_input(PlayerId(id), Input::new(tick + 1, Vec2::from_angle(angle), angle, true));
     }
 }
 
@@ -47,16 +47,42 @@ fn tick(c: &mut Criterion) {
                 black_box(world.take_snapshot())
             })
         });
+        // Two consecutive frames: the client acknowledged the first.
+        world.step();
+        let base = world.take_snapshot().unwrap();
         let tick = world.step();
-        let snapshot = world.take_snapshot().unwrap();
-        let bytes: usize = snapshot.chunks.iter().map(|c| c.bytes.len()).sum();
+        let now = world.take_snapshot().unwrap();
+        let encoder_with = |frames: &[&SnapshotFrame]| {
+            let mut encoder = SnapshotEncoder::default();
+            frames.iter().for_each(|f| encoder.begin((*f).clone()));
+            encoder
+        };
+        let everything = u64::MAX;
+        let (_, whole) = encoder_with(&[&now]).body(everything, None);
+        let (kind, delta) = encoder_with(&[&base, &now]).body(everything, Some((base.tick, everything)));
+        assert_eq!(kind, SnapshotKind::Delta);
         eprintln!(
-            "room_tick/{players}: shared snapshot {bytes} bytes, {} projectiles in flight",
-            world.projectile_count()
+            "room_tick/{players}: {} entities ({} projectiles); whole body {} B, delta body {} B ({:.0} %)",
+            now.entities.len(),
+            world.projectile_count(),
+            whole.len(),
+            delta.len(),
+            100.0 * delta.len() as f64 / whole.len() as f64
         );
+        group.bench_function(BenchmarkId::new("encode_whole", players), |b| {
+            b.iter_batched(|| encoder_with(&[&now]), |mut e| black_box(e.body(everything, None)), BatchSize::SmallInput)
+        });
+        group.bench_function(BenchmarkId::new("encode_delta", players), |b| {
+            b.iter_batched(
+                || encoder_with(&[&base, &now]),
+                |mut e| black_box(e.body(everything, Some((base.tick, everything)))),
+                BatchSize::SmallInput,
+            )
+        });
+        let outgoing = arena_server::room::OutgoingSnapshot { kind, tick, last_input_seq: 12345, body: delta };
         let mut out = Vec::new();
-        group.bench_with_input(BenchmarkId::new("per_client_message", players), &snapshot, |b, snapshot| {
-            b.iter(|| write_snapshot_chunks(tick, 12345, black_box(snapshot.chunks.iter()), &mut out))
+        group.bench_function(BenchmarkId::new("per_client_message", players), |b| {
+            b.iter(|| outgoing.write_message(black_box(&mut out)))
         });
     }
     group.finish();

@@ -22,6 +22,10 @@ pub struct Handles {
     pub ticks_late: Counter,
     pub snapshot_bytes: Counter,
     pub snapshots_sent: Counter,
+    /// Of `snapshots_sent`, those sent as deltas.
+    pub delta_snapshots_sent: Counter,
+    /// Snapshot bodies encoded: one per distinct (view, baseline) per snapshot.
+    pub snapshot_bodies: Counter,
     pub control_bytes: Counter,
     pub inputs_received: Counter,
     pub inputs_dropped_rate_limit: Counter,
@@ -49,6 +53,8 @@ pub fn init() -> &'static Handles {
         ticks_late: counter!("arena_ticks_late_total"),
         snapshot_bytes: counter!("arena_snapshot_bytes_total"),
         snapshots_sent: counter!("arena_snapshots_sent_total"),
+        delta_snapshots_sent: counter!("arena_delta_snapshots_sent_total"),
+        snapshot_bodies: counter!("arena_snapshot_bodies_encoded_total"),
         control_bytes: counter!("arena_control_bytes_total"),
         inputs_received: counter!("arena_inputs_received_total"),
         inputs_dropped_rate_limit: counter!("arena_inputs_dropped_total", "reason" => "rate_limit"),

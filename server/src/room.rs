@@ -11,6 +11,7 @@
 
 pub mod combat;
 pub mod components;
+pub mod encoder;
 pub mod fault;
 pub mod input;
 pub mod interest;
@@ -25,7 +26,7 @@ mod task;
 
 use std::sync::Arc;
 
-use arena_protocol::{EntityChunk, Input, PlayerId, Tick};
+use arena_protocol::{Input, PlayerId, SnapshotKind, Tick};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -106,24 +107,23 @@ pub enum Feed {
     },
 }
 
-/// One client's snapshot: the shared per-cell entity bytes, which cells it sees,
-/// and its own input ack.
+/// One client's snapshot: its own header fields and the body it shares with
+/// every client that has the same view and baseline.
 #[derive(Clone, Debug)]
 pub struct OutgoingSnapshot {
+    pub kind: SnapshotKind,
     pub tick: Tick,
     pub last_input_seq: u32,
-    /// Encoded once per tick; every client holds the same allocation.
-    pub chunks: Arc<Vec<EntityChunk>>,
-    /// Bit `i` set: the client sees cell `i`.
-    pub visible: u64,
+    /// Encoded once per (view, baseline); every client with that pair holds the same bytes.
+    pub body: Bytes,
 }
 
 impl OutgoingSnapshot {
-    /// This client's whole snapshot message: a small header, then the bytes of the
-    /// cells it sees (copied, not re-encoded).
+    /// This client's whole snapshot message: a few bytes of header, then the shared body.
     pub fn write_message(&self, out: &mut Vec<u8>) {
-        let seen = self.chunks.iter().enumerate().filter(|(i, _)| self.visible & (1 << i) != 0).map(|(_, c)| c);
-        arena_protocol::snapshot::write_snapshot_chunks(self.tick, self.last_input_seq, seen, out);
+        out.clear();
+        arena_protocol::snapshot::write_snapshot_header(self.kind, self.tick, self.last_input_seq, out);
+        out.extend_from_slice(&self.body);
     }
 }
 

@@ -40,6 +40,10 @@ pub struct GameSettings {
     /// units of it (whole grid cells, so a little more). 0 sends everyone the whole
     /// arena. Default: 0.
     pub view_distance: f32,
+    /// Lag compensation: a shot is tested against where players were in the world
+    /// its shooter was looking at, at most this many milliseconds back. 0: off.
+    /// Default: 200.
+    pub lag_compensation_ms: u32,
 }
 
 impl Default for GameSettings {
@@ -60,6 +64,7 @@ impl Default for GameSettings {
             round_time_limit_s: 180,
             round_results_s: 5.0,
             view_distance: 0.0,
+            lag_compensation_ms: 200,
         }
     }
 }
@@ -113,6 +118,9 @@ impl GameSettings {
         }
         if !(self.view_distance.is_finite() && self.view_distance >= 0.0) {
             return Err(format!("view_distance must be 0 (off) or a positive number, got {}", self.view_distance));
+        }
+        if self.lag_compensation_ms > 1000 {
+            return Err(format!("lag_compensation_ms may be at most 1000, got {}", self.lag_compensation_ms));
         }
         if self.max_health == 0 || self.projectile_damage == 0 {
             return Err("max_health and projectile_damage must be at least 1".into());

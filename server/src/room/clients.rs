@@ -8,6 +8,7 @@ use arena_protocol::{NetId, PlayerId, PlayerInfo, ServerMsg, close_code, encode}
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::encoder::SentViews;
 use super::{ClientOutbox, Feed};
 use crate::identity::Identity;
 
@@ -21,6 +22,8 @@ pub struct Client {
     /// None while the player is held for a reconnection.
     pub outbox: Option<ClientOutbox>,
     pub held_until: Option<Instant>,
+    /// What it was sent and acknowledged: the baseline of its next delta.
+    pub views: SentViews,
 }
 
 #[derive(Default)]

@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
-use arena_protocol::PlayerId;
+use std::collections::VecDeque;
+
 use arena_protocol::server_msg::Kill;
+use arena_protocol::{PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
 use rand::Rng;
@@ -32,10 +34,19 @@ pub fn fire_weapons(
         weapon.ready_at = clock.tick.plus(rules.fire_cooldown_ticks);
         let dir = Vec2::from_angle(controls.aim);
         let pos = body.pos + dir * (s.player_radius + s.projectile_radius + 1.0);
+        // The shooter aimed at the world it was shown: test this shot's hits there.
+        let behind = clock.tick.since(controls.view_tick);
+        let rewind =
+            if controls.view_tick == Tick(0) || behind < 0 { 0 } else { (behind as u32).min(rules.max_rewind_ticks) };
         commands.spawn((
             Net(net_ids.allocate()),
             Body { pos, vel: dir * s.projectile_speed },
-            Projectile { owner: player.id, from: pos, expires_at: clock.tick.plus(rules.projectile_lifetime_ticks) },
+            Projectile {
+                owner: player.id,
+                from: pos,
+                expires_at: clock.tick.plus(rules.projectile_lifetime_ticks),
+                rewind,
+            },
         ));
     }
 }
@@ -55,11 +66,16 @@ fn hit_cell(pos: Vec2) -> (i32, i32) {
     ((pos.x / HIT_CELL).floor() as i32, (pos.y / HIT_CELL).floor() as i32)
 }
 
+/// Living players bucketed by hit cell at the end of one tick's movement.
+type HitGrid = HashMap<(i32, i32), Vec<(Entity, PlayerId, Vec2)>>;
+
 /// Each projectile damages the first living player (other than its shooter)
 /// its path this tick touches — the one nearest to where the path started —
 /// and is gone. A player brought to 0 dies; the shooter scores a kill.
 /// Players are bucketed in a grid first, so a tick costs projectiles × nearby
-/// players instead of projectiles × all players.
+/// players instead of projectiles × all players. The grids of the last
+/// `max_rewind_ticks` ticks are kept: a shot is tested against the players where
+/// they were in the world its shooter saw (lag compensation), the damage lands now.
 pub fn resolve_hits(
     mut commands: Commands,
     clock: Res<Clock>,
@@ -68,10 +84,16 @@ pub fn resolve_hits(
     mut feed: ResMut<KillFeed>,
     shots: Query<(Entity, &Body, &Projectile)>,
     mut players: Query<(Entity, &Player, &Body, &mut Health, &mut Score), Without<Projectile>>,
-    mut buckets: Local<HashMap<(i32, i32), Vec<(Entity, PlayerId, Vec2)>>>,
+    mut history: Local<VecDeque<HitGrid>>,
 ) {
     let s = &rules.settings;
     let reach = s.player_radius + s.projectile_radius;
+    // Newest grid first; the oldest one's memory is reused for this tick's.
+    let mut buckets = if history.len() > rules.max_rewind_ticks as usize {
+        history.pop_back().unwrap_or_default()
+    } else {
+        HitGrid::new()
+    };
     // Keep the buckets' memory across ticks, but not cells nobody has stood in for long.
     if buckets.len() > 4 * index.0.len() + 64 {
         buckets.clear();
@@ -82,7 +104,9 @@ pub fn resolve_hits(
             buckets.entry(hit_cell(body.pos)).or_default().push((entity, player.id, body.pos));
         }
     }
+    history.push_front(buckets);
     for (shot_entity, shot_body, shot) in &shots {
+        let buckets = history.get(shot.rewind as usize).unwrap_or(&history[0]);
         let (x0, y0) = hit_cell(shot.from.min(shot_body.pos) - Vec2::splat(reach));
         let (x1, y1) = hit_cell(shot.from.max(shot_body.pos) + Vec2::splat(reach));
         let mut first_hit: Option<(Entity, f32)> = None;

@@ -30,6 +30,8 @@ pub struct Controls {
     pub fire: bool,
     /// `seq` of the newest input applied, echoed in this player's snapshots.
     pub last_seq: u32,
+    /// The tick the client was showing when it made that input (0: unknown).
+    pub view_tick: Tick,
 }
 
 #[derive(Component, Clone, Copy, Debug)]
@@ -61,4 +63,6 @@ pub struct Projectile {
     /// segment so a fast shot cannot pass through a player between two ticks.
     pub from: Vec2,
     pub expires_at: Tick,
+    /// Ticks back to test hits at: the world its shooter saw (lag compensation).
+    pub rewind: u32,
 }

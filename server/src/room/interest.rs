@@ -1,10 +1,7 @@
 //! Interest management: the arena cut into a grid of at most 8 × 8 cells; a player
-//! sees the cells within its view distance. Entities are encoded once per cell, so
-//! clients that see the same cells share the same bytes.
+//! sees the cells within its view distance. Snapshot bodies are encoded once per
+//! (view, baseline), so clients that see the same cells share the same bytes.
 
-use std::collections::HashMap;
-
-use arena_protocol::{EntityChunk, PlayerId};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
 
@@ -68,13 +65,6 @@ impl InterestGrid {
         }
         mask
     }
-}
-
-/// One tick's entities by cell, and where every player is.
-#[derive(Debug, Default)]
-pub struct CellSnapshot {
-    pub chunks: Vec<EntityChunk>,
-    pub player_cells: HashMap<PlayerId, (u32, u32)>,
 }
 
 #[cfg(test)]

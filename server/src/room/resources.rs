@@ -19,6 +19,8 @@ pub struct Rules {
     pub projectile_lifetime_ticks: u32,
     pub round_results_ticks: u32,
     pub tick_rate_hz: u32,
+    /// Most ticks a shot may be rewound (lag compensation).
+    pub max_rewind_ticks: u32,
 }
 
 impl Rules {
@@ -30,6 +32,7 @@ impl Rules {
             projectile_lifetime_ticks: ticks(settings.projectile_lifetime_s),
             round_results_ticks: ticks(settings.round_results_s),
             tick_rate_hz: u32::from(tick_rate_hz),
+            max_rewind_ticks: (settings.lag_compensation_ms as f32 / 1000.0 * f32::from(tick_rate_hz)).round() as u32,
             settings,
         }
     }
@@ -78,6 +81,6 @@ impl RoomRng {
 #[derive(Resource, Default, Debug)]
 pub struct KillFeed(pub Vec<Kill>);
 
-/// The per-cell snapshot built by the last tick.
+/// The snapshot frame built by the last tick.
 #[derive(Resource, Default, Debug)]
-pub struct LatestSnapshot(pub Option<super::interest::CellSnapshot>);
+pub struct LatestSnapshot(pub Option<super::snapshot::SnapshotFrame>);

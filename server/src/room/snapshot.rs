@@ -1,27 +1,61 @@
-//! Snapshot phase: turn the world into per-cell entity bytes, encoded once per tick.
+//! Snapshot phase: the world as clients will see it after this tick, quantized
+//! once, sorted by net id and filed by interest cell. Encoding for each view and
+//! baseline happens in [`super::encoder`].
 
-use arena_protocol::{EntityChunk, EntityKind, EntityState};
+use std::collections::HashMap;
+
+use arena_protocol::{EntityKind, EntityState, PlayerId, Tick, WireEntity};
 use bevy_ecs::prelude::*;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score};
 use super::interest::InterestGrid;
-use super::resources::LatestSnapshot;
+use super::resources::{Clock, LatestSnapshot};
 
-/// Players first, then projectiles, each into the chunk of its grid cell.
+/// One tick's entities as sent, kept a little while as a delta baseline.
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotFrame {
+    pub tick: Tick,
+    /// Every entity, sorted by net id.
+    pub entities: Vec<WireEntity>,
+    /// The interest cell of each entity in `entities`.
+    pub cells: Vec<u8>,
+    /// Indexes into `entities` by cell, each list in net-id order.
+    pub by_cell: Vec<Vec<u32>>,
+    /// Where every player with a body is.
+    pub player_cells: HashMap<PlayerId, (u32, u32)>,
+}
+
+impl SnapshotFrame {
+    /// The entity with this net id and its cell.
+    pub fn find(&self, net_id: arena_protocol::NetId) -> Option<(&WireEntity, u8)> {
+        let at = self.entities.binary_search_by_key(&net_id, WireEntity::net_id).ok()?;
+        Some((&self.entities[at], self.cells[at]))
+    }
+
+    /// The entities in the cells of `view`, in net-id order within each cell.
+    pub fn visible(&self, view: u64) -> impl Iterator<Item = &WireEntity> + Clone {
+        self.by_cell
+            .iter()
+            .enumerate()
+            .filter(move |(cell, _)| view & (1 << cell) != 0)
+            .flat_map(|(_, indexes)| indexes.iter().map(|&i| &self.entities[i as usize]))
+    }
+}
+
+/// Players, then projectiles: quantized, sorted, filed by cell.
 pub fn build_snapshot(
+    clock: Res<Clock>,
     grid: Res<InterestGrid>,
     players: Query<(&Net, &Player, &Body, &Controls, &Health, &Score, Has<Dead>)>,
     shots: Query<(&Net, &Body, &Projectile)>,
     mut latest: ResMut<LatestSnapshot>,
 ) {
-    let mut snapshot = latest.0.take().unwrap_or_default();
-    snapshot.chunks.resize_with(grid.cells(), EntityChunk::default);
-    snapshot.chunks.iter_mut().for_each(EntityChunk::clear);
-    snapshot.player_cells.clear();
+    let mut frame = SnapshotFrame { tick: clock.tick, ..SnapshotFrame::default() };
+    let mut located: Vec<(WireEntity, u8)> = Vec::with_capacity(players.iter().len() + shots.iter().len());
     for (net, player, body, controls, health, score, dead) in &players {
         let cell = grid.cell_of(body.pos);
-        snapshot.player_cells.insert(player.id, cell);
-        snapshot.chunks[grid.index(cell)].push(&EntityState {
+        frame.player_cells.insert(player.id, cell);
+        let state = EntityState {
             net_id: net.0,
             kind: EntityKind::Player,
             owner: player.id,
@@ -30,10 +64,11 @@ pub fn build_snapshot(
             aim: controls.aim,
             health: if dead { 0 } else { health.0 },
             score: score.kills,
-        });
+        };
+        located.push((state.into(), grid.index(cell) as u8));
     }
     for (net, body, shot) in &shots {
-        snapshot.chunks[grid.index(grid.cell_of(body.pos))].push(&EntityState {
+        let state = EntityState {
             net_id: net.0,
             kind: EntityKind::Projectile,
             owner: shot.owner,
@@ -42,7 +77,15 @@ pub fn build_snapshot(
             aim: 0.0,
             health: 0,
             score: 0,
-        });
+        };
+        located.push((state.into(), grid.index(grid.cell_of(body.pos)) as u8));
     }
-    latest.0 = Some(snapshot);
+    located.sort_unstable_by_key(|(e, _)| e.net_id());
+    frame.by_cell.resize_with(grid.cells(), Vec::new);
+    for (i, (entity, cell)) in located.into_iter().enumerate() {
+        frame.entities.push(entity);
+        frame.cells.push(cell);
+        frame.by_cell[cell as usize].push(i as u32);
+    }
+    latest.0 = Some(frame);
 }

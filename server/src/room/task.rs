@@ -14,6 +14,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::clients::{Client, Clients};
+use super::encoder::{SentViews, SnapshotEncoder};
 use super::rounds::{MatchEvent, RoundOutcome};
 use super::world::RoomWorld;
 use super::{AdminCommand, Feed, JoinRequest, OutgoingSnapshot, ROOM_INBOX, RoomInput};
@@ -36,6 +37,7 @@ pub struct RoomTask {
     presence: Vec<RoomEvent>,
     /// The roster changed since it was last sent.
     roster_changed: bool,
+    encoder: SnapshotEncoder,
 }
 
 /// More joins and leaves than this in one tick are summed up by the roster alone.
@@ -71,6 +73,7 @@ impl RoomTask {
             round_results_s: d.settings.round_results_s,
             presence: Vec::new(),
             roster_changed: false,
+            encoder: SnapshotEncoder::default(),
             info,
         }
     }
@@ -151,7 +154,10 @@ impl RoomTask {
         for _ in 0..ROOM_INBOX {
             match self.inbox.try_recv() {
                 Ok(RoomInput::Input(player, input)) => {
-                    if self.clients.map.get(&player).is_some_and(|c| !c.spectator) {
+                    let Some(client) = self.clients.map.get_mut(&player) else { continue };
+                    // Spectators' inputs carry only their acknowledgements.
+                    client.views.acknowledge(input.ack_tick);
+                    if !client.spectator {
                         self.world.push_input(player, input);
                     }
                 }
@@ -216,6 +222,7 @@ impl RoomTask {
             }
             existing.connection = join.connection;
             existing.held_until = None;
+            existing.views.reset();
             let (net_id, spectator) = (existing.net_id, existing.spectator);
             let _ = join.outbox.control.try_send(self.welcome(player, net_id, spectator));
             if let Some(existing) = self.clients.map.get_mut(&player) {
@@ -242,6 +249,7 @@ impl RoomTask {
                 connection: join.connection,
                 outbox: Some(join.outbox),
                 held_until: None,
+                views: SentViews::default(),
             },
         );
         self.update_counts();
@@ -425,7 +433,7 @@ impl RoomTask {
         for kill in self.world.take_kills() {
             self.broadcast(&ServerMsg::Kill(kill));
         }
-        let Some(snapshot) = self.world.take_snapshot() else { return };
+        let Some(mut snapshot) = self.world.take_snapshot() else { return };
         let grid = self.world.interest_grid();
         for client in self.clients.map.values_mut() {
             // The connection ended; its session's leave is on the way and decides
@@ -438,22 +446,21 @@ impl RoomTask {
         if !self.snapshot_due(tick) {
             return;
         }
-        let chunks = Arc::new(snapshot.chunks);
-        for (&player, client) in &self.clients.map {
+        let player_cells = std::mem::take(&mut snapshot.player_cells);
+        self.encoder.begin(snapshot);
+        for (&player, client) in &mut self.clients.map {
             let Some(outbox) = &client.outbox else { continue };
             let last_input_seq = if client.spectator { 0 } else { self.world.last_input_seq(player) };
             // Spectators, and players without a body, see the whole arena.
-            let visible = match (client.spectator, snapshot.player_cells.get(&player)) {
+            let view = match (client.spectator, player_cells.get(&player)) {
                 (false, Some(&cell)) => grid.visible_from(cell),
                 _ => grid.everything(),
             };
-            outbox.feed.send_replace(Feed::Snapshot(OutgoingSnapshot {
-                tick,
-                last_input_seq,
-                chunks: chunks.clone(),
-                visible,
-            }));
+            let (kind, body) = self.encoder.body(view, client.views.baseline());
+            client.views.record(tick, view);
+            outbox.feed.send_replace(Feed::Snapshot(OutgoingSnapshot { kind, tick, last_input_seq, body }));
         }
+        crate::metrics::handles().snapshot_bodies.increment(self.encoder.distinct_bodies() as u64);
     }
 
     /// The round being played, as results cut short for `reason`; None between rounds or with nobody in it.

@@ -85,6 +85,7 @@ impl RoomWorld {
                 Net(net_id),
                 Body { pos, vel: Vec2::ZERO },
                 Controls::default(),
+                input::InputBuffer::default(),
                 Health(max_health),
                 Score::default(),
                 Weapon::default(),
@@ -117,8 +118,8 @@ impl RoomWorld {
         tick
     }
 
-    /// The per-cell snapshot the last step built.
-    pub fn take_snapshot(&mut self) -> Option<super::interest::CellSnapshot> {
+    /// The snapshot frame the last step built.
+    pub fn take_snapshot(&mut self) -> Option<super::snapshot::SnapshotFrame> {
         self.world.resource_mut::<LatestSnapshot>().0.take()
     }
 
@@ -164,6 +165,11 @@ impl RoomWorld {
         {
             // A reconnecting client numbers its inputs from 1 again.
             *controls = Controls::default();
+        }
+        if let Some(&entity) = self.world.resource::<PlayerIndex>().0.get(&id)
+            && let Some(mut buffer) = self.world.get_mut::<input::InputBuffer>(entity)
+        {
+            buffer.reset();
         }
     }
 

@@ -93,6 +93,9 @@ pub async fn write_loop(
                         snapshot.write_message(&mut snapshot_buffer);
                         let m = crate::metrics::handles();
                         m.snapshots_sent.increment(1);
+                        if snapshot.kind == arena_protocol::SnapshotKind::Delta {
+                            m.delta_snapshots_sent.increment(1);
+                        }
                         m.snapshot_bytes.increment(snapshot_buffer.len() as u64);
                         crate::monitor::telemetry().bytes_sent(snapshot_buffer.len());
                         send(&mut write, Frame::binary(Payload::Borrowed(&snapshot_buffer)), slow_client_timeout).await

@@ -113,7 +113,7 @@ async fn an_input_flood_is_dropped_then_closed() {
     // 30 a second are allowed and ~90 more dropped before the server has had enough:
     // 300 at once is a flood.
     for seq in 1..=300 {
-        let input = Input { seq, move_dir: Vec2::X, aim: 0.0, fire: false };
+        let input = Input::new(seq, Vec2::X, 0.0, false);
         flooder.send(&ClientMsg::Input(input)).await.unwrap();
     }
     let (code, reason) = flooder.recv_close(WAIT).await.unwrap();

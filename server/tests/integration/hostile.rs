@@ -40,7 +40,7 @@ async fn garbage_closes_only_the_sender() {
         // An input whose move vector is NaN: well-formed MessagePack, invalid values.
         (
             Frame::binary(Payload::Owned(arena_protocol::encode(&arena_protocol::ClientMsg::Input(
-                arena_protocol::Input { seq: 1, move_dir: glam::Vec2::new(f32::NAN, 0.0), aim: 0.0, fire: false },
+                arena_protocol::Input::new(1, glam::Vec2::new(f32::NAN, 0.0), 0.0, false),
             )))),
             close_code::POLICY_VIOLATION,
         ),

@@ -182,7 +182,7 @@ async fn a_reconnection_within_the_grace_reclaims_the_same_entity() {
     let granted = session(&server, "Cat").await;
     let query = format!("room={}&token={}", room.id, granted.token);
     let (mut first, welcome) = join(&server, &query).await;
-    first.send(&ClientMsg::Input(Input { seq: 1, move_dir: Vec2::X, aim: 0.0, fire: false })).await.unwrap();
+    first.send(&ClientMsg::Input(Input::new(1, Vec2::X, 0.0, false))).await.unwrap();
     drop(first); // The connection drops without a close.
     // Room-wide messages while the drop is noticed must not cost the player their place
     // (a closed queue is not a slow client).
@@ -261,7 +261,7 @@ async fn a_round_ends_at_its_score_limit_and_its_results_are_kept() {
                 let to = target.pos - mine.pos;
                 seq += 1;
                 let move_dir = if to.length() > 250.0 { to.normalize() } else { Vec2::ZERO };
-                let input = Input { seq, move_dir, aim: to.y.atan2(to.x), fire: to.length() < 600.0 };
+                let input = Input::new(seq, move_dir, to.y.atan2(to.x), to.length() < 600.0);
                 hunter.send(&ClientMsg::Input(input)).await.unwrap();
             }
             Incoming::Message(ServerMsg::Event(RoomEvent::RoundOver(results)), _) => break results,

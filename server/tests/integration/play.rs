@@ -45,10 +45,7 @@ async fn welcome_comes_first_and_snapshots_ack_our_inputs() {
     assert_eq!(roster.len(), 1);
     assert_eq!(roster[0].name, "ann");
 
-    client
-        .send(&ClientMsg::Input(Input { seq: 5, move_dir: Vec2::new(1.0, 0.0), aim: 0.0, fire: false }))
-        .await
-        .unwrap();
+    client.send(&ClientMsg::Input(Input::new(5, Vec2::new(1.0, 0.0), 0.0, false))).await.unwrap();
     let snapshot = client
         .recv_until(WAIT, |m| match m {
             ServerMsg::Snapshot(s) if s.last_input_seq == 5 => Some(s.clone()),

@@ -1,6 +1,9 @@
 //! Game rules, tested by stepping a room's world directly: no sockets, no clocks.
 
-use arena_protocol::{Input, PlayerId, decode_server, server_msg::Kill, snapshot::write_snapshot_chunks};
+use arena_protocol::snapshot::{SnapshotKind, write_snapshot_header};
+use arena_protocol::{Input, PlayerId, Snapshot, Tick, decode_server, server_msg::Kill};
+use arena_server::room::encoder::SnapshotEncoder;
+use arena_server::room::snapshot::SnapshotFrame;
 use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
 use glam::Vec2;
@@ -11,8 +14,21 @@ fn world() -> RoomWorld {
     RoomWorld::new(GameSettings::default(), GameSettings::default().match_rules(), TICK_RATE, 7)
 }
 
+/// The whole snapshot a client seeing `view` of `frame` receives, decoded.
+fn whole_snapshot(frame: SnapshotFrame, view: u64, tick: Tick, last_input_seq: u32) -> Snapshot {
+    let mut encoder = SnapshotEncoder::default();
+    encoder.begin(frame);
+    let (kind, body) = encoder.body(view, None);
+    assert_eq!(kind, SnapshotKind::Full);
+    let mut message = Vec::new();
+    write_snapshot_header(kind, tick, last_input_seq, &mut message);
+    message.extend_from_slice(&body);
+    let arena_protocol::ServerMsg::Snapshot(s) = decode_server(&message).unwrap() else { panic!("not a snapshot") };
+    s
+}
+
 fn input(seq: u32, move_dir: Vec2, aim: f32, fire: bool) -> Input {
-    Input { seq, move_dir, aim, fire }
+    Input::new(seq, move_dir, aim, fire)
 }
 
 #[test]
@@ -126,11 +142,8 @@ fn with_a_view_distance_far_players_are_left_out_and_the_own_one_never_is() {
     let snapshot = world.take_snapshot().unwrap();
     let grid = world.interest_grid();
     let seen = |player| {
-        let mask = grid.visible_from(snapshot.player_cells[&player]);
-        let chunks = snapshot.chunks.iter().enumerate().filter(move |(i, _)| mask & (1 << i) != 0).map(|(_, c)| c);
-        let mut message = Vec::new();
-        write_snapshot_chunks(tick, 0, chunks, &mut message);
-        let arena_protocol::ServerMsg::Snapshot(s) = decode_server(&message).unwrap() else { panic!("not a snapshot") };
+        let view = grid.visible_from(snapshot.player_cells[&player]);
+        let s = whole_snapshot(snapshot.clone(), view, tick, 0);
         s.entities.iter().map(|e| e.owner).collect::<Vec<_>>()
     };
     assert_eq!(seen(near), vec![near]);
@@ -149,11 +162,7 @@ fn the_snapshot_lists_players_and_projectiles() {
     world.push_input(shooter, input(3, Vec2::ZERO, 0.0, true));
     let tick = world.step();
     let snapshot = world.take_snapshot().expect("a snapshot every tick");
-    let mut message = Vec::new();
-    write_snapshot_chunks(tick, world.last_input_seq(shooter), snapshot.chunks.iter(), &mut message);
-    let arena_protocol::ServerMsg::Snapshot(snapshot) = decode_server(&message).unwrap() else {
-        panic!("not a snapshot")
-    };
+    let snapshot = whole_snapshot(snapshot, u64::MAX, tick, world.last_input_seq(shooter));
     assert_eq!(snapshot.tick, tick);
     assert_eq!(snapshot.last_input_seq, 3);
     let kinds: Vec<_> = snapshot.entities.iter().map(|e| e.kind).collect();
