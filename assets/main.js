@@ -43,7 +43,8 @@ function onMessage(msg) {
       state = new GameState(msg);
       seq = 0;
       clearInterval(inputTimer);
-      if (!msg.spectator) inputTimer = setInterval(sendInput, 1000 / msg.tickRateHz);
+      // Spectators send inputs too: the server ignores their controls but uses their acknowledgements.
+      inputTimer = setInterval(sendInput, 1000 / msg.tickRateHz);
       hud.hideResults();
       hud.showShareLink(msg.roomId);
       hud.say(`You are ${msg.spectator ? "watching" : "playing in"} ${msg.roomName}. Enter to chat.`, "event");
@@ -92,11 +93,11 @@ function onEvent(e) {
 
 function sendInput() {
   if (!state || connection.state.status !== "connected") return;
-  const typing = document.activeElement === hud.chatInput;
-  const c = typing ? { moveX: 0, moveY: 0, aim, fire: false } : controls.sample(lastDraw.ownScreen, aim);
+  const idle = document.activeElement === hud.chatInput || state.welcome.spectator;
+  const c = idle ? { moveX: 0, moveY: 0, aim, fire: false } : controls.sample(lastDraw.ownScreen, aim);
   aim = c.aim;
   seq += 1;
-  connection.sendInput(seq, c.moveX, c.moveY, c.aim, c.fire);
+  connection.sendInput(seq, c.moveX, c.moveY, c.aim, c.fire, state.renderTick(performance.now()));
   state.applyLocalInput({ seq, moveX: c.moveX, moveY: c.moveY });
 }
 
@@ -164,6 +165,7 @@ window.arena = {
       rosterSize: state?.names.size ?? 0,
       fps: frames.length,
       snapshotRate: connection?.snapshotRate() ?? 0,
+      deltaSnapshots: connection?.deltas ?? 0,
       rttMs: connection?.rttMs ?? null,
       chat: [...hud.chatLog.children].map((li) => li.textContent),
     };

@@ -1,6 +1,7 @@
 // The WebSocket connection: join, decode, ping for RTT, count snapshots, report its
 // state, and reconnect by itself with back-off after a close worth retrying.
-import { PROTOCOL_VERSION, CloseCode, RETRYABLE_CLOSES, decodeServer, encodeChat, encodeInput, encodePing } from "./protocol.js";
+import { Baselines } from "./baselines.js";
+import { PROTOCOL_VERSION, CloseCode, RETRYABLE_CLOSES, decodeServer, encodeChat, encodeInput, encodePing, entity } from "./protocol.js";
 
 const PING_INTERVAL_MS = 1000;
 const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
@@ -19,6 +20,9 @@ export class Connection {
     this.rttMs = null;
     this.snapshotTimes = [];
     this.bytesIn = 0;
+    this.baselines = new Baselines();
+    this.ackTick = 0; // newest snapshot decoded: the server sends deltas against it
+    this.deltas = 0; // snapshots that came as deltas
     this.closedByUs = false;
     this.open(0);
   }
@@ -43,6 +47,8 @@ export class Connection {
 
   open(attempt) {
     this.setState({ status: "connecting", code: null, reason: "", retryInMs: null, attempt });
+    this.baselines.clear();
+    this.ackTick = 0;
     const ws = new WebSocket(this.url());
     ws.binaryType = "arraybuffer";
     this.ws = ws;
@@ -74,6 +80,10 @@ export class Connection {
       console.warn("undecodable server message", err);
       return;
     }
+    if (msg.kind === "snapshot" || msg.kind === "delta") {
+      msg = this.rebuild(msg);
+      if (!msg) return;
+    }
     if (msg.kind === "welcome") {
       this.roomId = msg.roomId; // Reconnections go back to the same room.
     } else if (msg.kind === "pong") {
@@ -86,6 +96,27 @@ export class Connection {
     this.onMessage(msg);
   }
 
+  /** A whole snapshot or a delta → `{kind: "snapshot", tick, lastInputSeq, entities}`, or null if undecodable. */
+  rebuild(msg) {
+    let wire;
+    if (msg.kind === "snapshot") {
+      wire = msg.wireEntities;
+      this.baselines.keepFull(msg.tick, wire);
+    } else {
+      try {
+        wire = this.baselines.apply(msg.tick, msg.baseline, msg.added, msg.changed, msg.removed);
+        this.deltas += 1;
+      } catch (err) {
+        // Should not happen; acknowledging nothing makes the server send a whole snapshot next.
+        console.warn("undecodable delta snapshot", err);
+        this.ackTick = 0;
+        return null;
+      }
+    }
+    this.ackTick = msg.tick;
+    return { kind: "snapshot", tick: msg.tick, lastInputSeq: msg.lastInputSeq, entities: wire.map(entity) };
+  }
+
   /** Snapshots received in the last second. */
   snapshotRate() {
     const now = performance.now();
@@ -96,8 +127,9 @@ export class Connection {
     this.send(encodePing(performance.now()));
   }
 
-  sendInput(seq, moveX, moveY, aim, fire) {
-    this.send(encodeInput(seq, moveX, moveY, aim, fire));
+  /** Controls for one tick, with the newest snapshot decoded and the tick being shown. */
+  sendInput(seq, moveX, moveY, aim, fire, viewTick) {
+    this.send(encodeInput(seq, moveX, moveY, aim, fire, this.ackTick, viewTick));
   }
 
   sendChat(text) {

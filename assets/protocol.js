@@ -32,9 +32,12 @@ export const CloseCode = Object.freeze({
 /** Closes after which reconnecting by itself makes sense. */
 export const RETRYABLE_CLOSES = new Set([1001, 1006, 1011, 1013, 4003]);
 
-/** `{"input": [seq, [x, y], aim, fire]}` */
-export function encodeInput(seq, moveX, moveY, aim, fire) {
-  return encode({ input: [seq, [moveX, moveY], aim, fire] });
+/**
+ * `{"input": [seq, [x, y], aim, fire, ack_tick, view_tick, earlier]}`: `ackTick` is the newest
+ * snapshot decoded (0: send whole snapshots), `viewTick` the tick being shown (lag compensation).
+ */
+export function encodeInput(seq, moveX, moveY, aim, fire, ackTick = 0, viewTick = 0) {
+  return encode({ input: [seq, [moveX, moveY], aim, fire, ackTick, viewTick, []] });
 }
 
 /** `{"chat": [text]}` */
@@ -53,7 +56,7 @@ const POSITION_SCALE = 8;
 const AIM_STEPS = 256;
 
 /** `[net_id, kind, owner, x, y, vx, vy, aim, health, score]`, all integers (WireEntity). */
-function entity(e) {
+export function entity(e) {
   const aim = (e[7] / AIM_STEPS) * Math.PI * 2;
   return {
     netId: e[0], kind: e[1], owner: e[2],
@@ -109,8 +112,11 @@ export function decodeServer(bytes) {
         playerRadius: b[8], projectileRadius: b[9], playerSpeed: b[10], maxHealth: b[11],
         spectator: b[12], round: roundStart(b[13]),
       };
+    // Entities stay in wire form: the connection rebuilds deltas on them, then calls entity().
     case "snapshot":
-      return { kind, tick: b[0], lastInputSeq: b[1], entities: b[2].map(entity) };
+      return { kind, tick: b[0], lastInputSeq: b[1], wireEntities: b[2] };
+    case "delta":
+      return { kind, tick: b[0], lastInputSeq: b[1], baseline: b[2], added: b[3], changed: b[4], removed: b[5] };
     case "pong":
       return { kind, clientTimeMs: b[0] };
     case "roster":

@@ -106,10 +106,20 @@ export class GameState {
     if (this.predicted && this.own && this.own.health > 0) this.predicted = this.move(this.predicted, input);
   }
 
+  /** The (fractional) tick other entities are drawn at now: behind the newest snapshot. */
+  renderTickAt(now) {
+    return (now - this.tickBase) / this.tickMs - this.interpolationTicks;
+  }
+
+  /** The tick being shown, as sent with inputs for lag compensation (0 before any snapshot). */
+  renderTick(now) {
+    return this.tickBase === null ? 0 : Math.max(0, Math.round(this.renderTickAt(now)));
+  }
+
   /** Where to draw everything now. */
   view(now) {
     if (this.snapshots.length === 0) return null;
-    const renderTick = (now - this.tickBase) / this.tickMs - this.interpolationTicks;
+    const renderTick = this.renderTickAt(now);
     let older = this.snapshots[0];
     let newer = this.snapshots[this.snapshots.length - 1];
     for (let i = this.snapshots.length - 1; i > 0; i--) {

@@ -13,6 +13,7 @@ pub struct Behavior {
     me: NetId,
     arena: Vec2,
     rng: StdRng,
+    /// Where the bot is heading (a direction when it plays blind).
     waypoint: Vec2,
     /// Strafe direction: +1 or -1, flipped now and then to be harder to hit.
     orbit: f32,
@@ -67,5 +68,16 @@ impl Behavior {
             }
         };
         Input::new(self.seq, move_dir, aim, fire)
+    }
+
+    /// The input of a bot that does not read the game state (headers-only
+    /// decoding): it wanders, turning now and then, and fires in bursts.
+    pub fn decide_blind(&mut self) -> Input {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        if self.rng.random_ratio(1, 30) {
+            self.waypoint = Vec2::from_angle(self.rng.random_range(0.0..std::f32::consts::TAU));
+        }
+        let aim = self.waypoint.y.atan2(self.waypoint.x);
+        Input::new(self.seq, self.waypoint.normalize_or_zero(), aim, self.rng.random_ratio(1, 3))
     }
 }

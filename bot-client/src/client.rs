@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use arena_protocol::{ClientMsg, CodecError, ServerMsg, decode_server, encode};
+use arena_protocol::snapshot::peek_snapshot_header;
+use arena_protocol::{ClientMsg, CodecError, ServerMsg, SnapshotKind, Tick, decode_server, encode};
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketError};
 
 use crate::connect::{ConnectError, Socket, connect};
@@ -12,6 +13,8 @@ use crate::connect::{ConnectError, Socket, connect};
 pub enum Incoming {
     /// A decoded message and its size on the wire.
     Message(ServerMsg, usize),
+    /// A snapshot read only as far as its header ([`ArenaClient::recv_headers_only`]).
+    SnapshotHeader { kind: SnapshotKind, tick: Tick, last_input_seq: u32, len: usize },
     /// The server closed with this code and reason.
     Closed { code: u16, reason: String },
     /// A WebSocket-level pong (answer to a ping frame) with its payload.
@@ -36,6 +39,8 @@ pub enum RecvError {
 /// One connection to an Arena server.
 pub struct ArenaClient {
     ws: Socket,
+    /// Snapshots are read only as far as their header, not decoded.
+    headers_only: bool,
 }
 
 impl ArenaClient {
@@ -45,7 +50,7 @@ impl ArenaClient {
         // Pongs and close replies go out from inside read_frame.
         ws.set_auto_pong(true);
         ws.set_auto_close(true);
-        Ok(ArenaClient { ws })
+        Ok(ArenaClient { ws, headers_only: false })
     }
 
     /// Connect with options: extra headers, and whether to answer pings (a bot
@@ -58,7 +63,13 @@ impl ArenaClient {
         let mut ws = crate::connect::connect_with_headers(url, headers).await?;
         ws.set_auto_pong(answer_pings);
         ws.set_auto_close(true);
-        Ok(ArenaClient { ws })
+        Ok(ArenaClient { ws, headers_only: false })
+    }
+
+    /// From now on, read snapshots only as far as `tick` and `last_input_seq`: a
+    /// bot that does not look at the game state costs its machine far less.
+    pub fn recv_headers_only(&mut self) {
+        self.headers_only = true;
     }
 
     /// Send one message; returns its size on the wire.
@@ -82,6 +93,11 @@ impl ArenaClient {
         match frame.opcode {
             OpCode::Binary => {
                 let len = frame.payload.len();
+                if self.headers_only
+                    && let Some((kind, tick, last_input_seq)) = peek_snapshot_header(&frame.payload)
+                {
+                    return Ok(Incoming::SnapshotHeader { kind, tick, last_input_seq, len });
+                }
                 Ok(Incoming::Message(decode_server(&frame.payload)?, len))
             }
             OpCode::Close => {
@@ -111,7 +127,7 @@ impl ArenaClient {
                         return Ok(found);
                     }
                 }
-                Incoming::WsPong(_) | Incoming::WsPing(_) => {}
+                Incoming::WsPong(_) | Incoming::WsPing(_) | Incoming::SnapshotHeader { .. } => {}
                 Incoming::Closed { code, reason } => {
                     return Err(RecvError::Socket(WebSocketError::IoError(std::io::Error::other(format!(
                         "closed with {code}: {reason}"

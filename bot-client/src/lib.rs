@@ -12,7 +12,7 @@ pub mod report_html;
 pub mod stats;
 pub mod timeline;
 
-pub use bot::{BotConfig, run_bot};
+pub use bot::{BotConfig, Decode, run_bot};
 pub use client::{ArenaClient, Incoming, RecvError};
 pub use connect::{ConnectError, connect, connect_with_headers};
 pub use load::{LoadConfig, LoadRun, Placement, Progress, run_load};

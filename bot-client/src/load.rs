@@ -42,11 +42,18 @@ pub struct LoadConfig {
     pub churn_per_s: f64,
     /// Answer the server's WebSocket pings (false tests its heartbeat).
     pub answer_pings: bool,
+    /// How much of each snapshot bots decode.
+    pub decode: crate::bot::Decode,
+    /// Snapshots per input message.
+    pub input_every: u32,
+    /// Acknowledge snapshots (the server then sends deltas).
+    pub deltas: bool,
 }
 
 impl LoadConfig {
     /// `bots` bots against `url` for `duration` each, seated by the server, ramping at
-    /// 200 a second, answering pings, no churn.
+    /// 200 a second, answering pings, no churn, decoding everything, one input per
+    /// snapshot, acknowledging snapshots.
     pub fn new(url: String, bots: usize, duration: Duration) -> LoadConfig {
         LoadConfig {
             url,
@@ -57,6 +64,9 @@ impl LoadConfig {
             room_capacity: None,
             churn_per_s: 0.0,
             answer_pings: true,
+            decode: crate::bot::Decode::Full,
+            input_every: 1,
+            deltas: true,
         }
     }
 }
@@ -129,6 +139,9 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<Loa
         let mut bot = BotConfig::new(bot_url(&config, &rooms, index), config.duration);
         bot.churn_per_s = config.churn_per_s;
         bot.answer_pings = config.answer_pings;
+        bot.decode = config.decode;
+        bot.input_every = config.input_every;
+        bot.deltas = config.deltas;
         bot.timeline = Some(timeline.clone());
         bot.connected_gauge = Some(connected.clone());
         let authority = authority_of(&config.url).unwrap_or_default();

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use arena_bots::{LoadConfig, Placement, Progress, Report, run_load};
+use arena_bots::{Decode, LoadConfig, Placement, Progress, Report, run_load};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -42,6 +42,18 @@ struct Cli {
     /// Do not answer the server's WebSocket pings (tests its heartbeat: expect close 4009).
     #[arg(long)]
     no_pong: bool,
+    /// How much of each snapshot bots decode: `full` (every entity; bots aim at
+    /// enemies) or `headers` (tick and input ack only; bots play blind and cost far
+    /// less CPU, so one machine drives more of them).
+    #[arg(long, default_value = "full", value_parser = parse_decode)]
+    decode: Decode,
+    /// Send an input every N snapshots, carrying the N-1 before it (1-4): fewer
+    /// messages, no input lost.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
+    input_every: u32,
+    /// Do not acknowledge snapshots: the server then sends whole snapshots, not deltas.
+    #[arg(long)]
+    no_deltas: bool,
     /// New connections per second during ramp-up.
     #[arg(long, default_value_t = 200.0)]
     ramp: f64,
@@ -51,6 +63,14 @@ struct Cli {
     /// Write a self-contained HTML report with charts here.
     #[arg(long)]
     html: Option<PathBuf>,
+}
+
+fn parse_decode(text: &str) -> Result<Decode, String> {
+    match text {
+        "full" => Ok(Decode::Full),
+        "headers" => Ok(Decode::Headers),
+        _ => Err(format!("bad decode mode {text:?}: use full or headers")),
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -82,6 +102,9 @@ async fn main() -> anyhow::Result<()> {
         room_capacity: cli.room_capacity,
         churn_per_s: cli.churn,
         answer_pings: !cli.no_pong,
+        decode: cli.decode,
+        input_every: cli.input_every,
+        deltas: !cli.no_deltas,
         ..LoadConfig::new(cli.url.clone(), cli.bots, cli.duration)
     };
     let progress = Arc::new(Progress::default());
@@ -108,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
     ticker.abort();
     bar.finish_and_clear();
 
-    let report = Report::new(&run.totals, cli.duration, run.wall);
+    let report = Report::new(&run.totals, cli.duration, run.wall).with_mode(cli.decode, cli.input_every, !cli.no_deltas);
     print!("{}", report.summary());
     if let Some(path) = &cli.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)

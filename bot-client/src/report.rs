@@ -3,6 +3,7 @@
 use serde::Serialize;
 use std::time::Duration;
 
+use crate::bot::Decode;
 use crate::stats::Totals;
 
 #[derive(Debug, Serialize)]
@@ -44,8 +45,15 @@ pub struct Report {
     pub errors: u64,
     /// Error message → count.
     pub error_kinds: std::collections::BTreeMap<String, u64>,
-    /// What the bots decoded: `full` (every snapshot, every entity).
+    /// What the bots decoded: `full` (every entity, deltas applied) or `headers`
+    /// (tick and input ack only; bots play blind).
     pub decode_mode: &'static str,
+    /// Snapshots per input message (inputs carry the ones in between).
+    pub input_every: u32,
+    /// Whether bots acknowledged snapshots (so the server could send deltas).
+    pub deltas: bool,
+    /// Share of snapshots that came as deltas, in percent.
+    pub delta_pct: f64,
     /// Present when bots dropped and reconnected (`--churn`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub churn: Option<ChurnSummary>,
@@ -108,7 +116,10 @@ impl Report {
             snapshots_total: totals.snapshots,
             errors: totals.error_count(),
             error_kinds: totals.errors.clone(),
-            decode_mode: "full",
+            decode_mode: Decode::Full.name(),
+            input_every: 1,
+            deltas: true,
+            delta_pct: 100.0 * totals.delta_snapshots as f64 / totals.snapshots.max(1) as f64,
             churn: (totals.reconnects + totals.reconnect_failures > 0).then(|| ChurnSummary {
                 reconnects: totals.reconnects,
                 failed: totals.reconnect_failures,
@@ -120,6 +131,14 @@ impl Report {
                 },
             }),
         }
+    }
+
+    /// Say how the bots ran (the defaults: full decoding, one input per snapshot, deltas).
+    pub fn with_mode(mut self, decode: Decode, input_every: u32, deltas: bool) -> Report {
+        self.decode_mode = decode.name();
+        self.input_every = input_every;
+        self.deltas = deltas;
+        self
     }
 
     /// Whether the run counts as a success for the exit status.
@@ -135,6 +154,7 @@ impl Report {
              snapshot gap ms: p50 {:.1} p99 {:.1} max {:.1}\n\
              rtt ms: p50 {:.2} p99 {:.2} max {:.2}\n\
              bytes per bot per second: in {:.0}, out {:.0}\n\
+             mode: decode {}, one input per {} snapshot(s), deltas {} ({:.1}% of snapshots)\n\
              errors: {}\n",
             self.bots,
             self.connected,
@@ -153,6 +173,10 @@ impl Report {
             self.rtt_ms.max,
             self.bytes_in_per_bot_s,
             self.bytes_out_per_bot_s,
+            self.decode_mode,
+            self.input_every,
+            if self.deltas { "on" } else { "off" },
+            self.delta_pct,
             self.errors,
         );
         if let Some(c) = &self.churn {

@@ -36,6 +36,8 @@ pub struct BotStats {
     pub reconnect_failures: u64,
     pub reconnect_time: Histogram<u64>,
     pub reclaimed: u64,
+    /// Snapshots that came as deltas.
+    pub delta_snapshots: u64,
 }
 
 impl Default for BotStats {
@@ -56,11 +58,20 @@ impl Default for BotStats {
             reconnect_failures: 0,
             reconnect_time: histogram(),
             reclaimed: 0,
+            delta_snapshots: 0,
         }
     }
 }
 
 impl BotStats {
+    /// A message of `len` bytes arrived.
+    pub fn count_in(&mut self, len: usize, timeline: Option<&crate::timeline::Timeline>) {
+        self.bytes_in += len as u64;
+        if let Some(t) = timeline {
+            t.bytes_in(len);
+        }
+    }
+
     pub fn record_reconnect(&mut self, took: Duration, same_entity: bool) {
         self.reconnects += 1;
         self.reclaimed += u64::from(same_entity);
@@ -108,6 +119,7 @@ pub struct Totals {
     pub reconnect_failures: u64,
     pub reconnect_time: Histogram<u64>,
     pub reclaimed: u64,
+    pub delta_snapshots: u64,
     /// Error message → how many bots saw it.
     pub errors: BTreeMap<String, u64>,
 }
@@ -129,6 +141,7 @@ impl Totals {
             reconnect_failures: 0,
             reconnect_time: histogram(),
             reclaimed: 0,
+            delta_snapshots: 0,
             errors: BTreeMap::new(),
         }
     }
@@ -157,6 +170,7 @@ impl Totals {
         self.reconnects += bot.reconnects;
         self.reconnect_failures += bot.reconnect_failures;
         self.reclaimed += bot.reclaimed;
+        self.delta_snapshots += bot.delta_snapshots;
         let _ = self.reconnect_time.add(&bot.reconnect_time);
     }
 

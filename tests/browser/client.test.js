@@ -87,7 +87,7 @@ test("a spectator watches the room without a body", async () => {
     const row = watcher.locator(`li.room[data-room-id="${room}"]`);
     await row.waitFor({ timeout: 10000 });
     await row.locator("button.watch").click();
-    const s = await waitFor(() => arenaState(watcher), (s) => s.spectator && s.playersDrawn >= 1, 10000, "spectator view");
+    const s = await waitFor(() => arenaState(watcher), (s) => s.spectator && s.playersDrawn >= 1 && s.deltaSnapshots > 0, 10000, "spectator view from delta snapshots");
     assert.equal(s.own, null);
     const players = await waitFor(() => arenaState(first), (s) => s.rosterSize === 3, 5000, "roster with the spectator");
     assert.equal(players.playersDrawn, 2, "the spectator has no body");
@@ -105,8 +105,10 @@ test("a screenshot of the game is saved, and the client reports its rates", asyn
   const file = path.join(ARTIFACTS, "game.png");
   await first.screenshot({ path: file });
   const s = await arenaState(first);
-  console.log(`# client: ${s.fps} fps, ${s.snapshotRate} snapshots/s, ping ${s.rttMs?.toFixed(1)} ms; screenshot ${file}`);
+  console.log(`# client: ${s.fps} fps, ${s.snapshotRate} snapshots/s (${s.deltaSnapshots} deltas so far), ping ${s.rttMs?.toFixed(1)} ms; screenshot ${file}`);
   assert.ok(s.snapshotRate >= 20, `snapshot rate ${s.snapshotRate}`);
+  // The client acknowledges what it decoded, so the server sends deltas, and the client rebuilds them.
+  assert.ok(s.deltaSnapshots > 0, "no delta snapshot was received");
   assert.ok(s.fps >= 10, `frame rate ${s.fps}`);
 });
 

@@ -58,7 +58,10 @@ async fn garbage_closes_only_the_sender() {
     while snapshots < 10 {
         match bystander.recv(WAIT).await.unwrap() {
             arena_bots::Incoming::Message(ServerMsg::Snapshot(_), _) => snapshots += 1,
-            arena_bots::Incoming::Message(..) | arena_bots::Incoming::WsPong(_) | arena_bots::Incoming::WsPing(_) => {}
+            arena_bots::Incoming::Message(..)
+            | arena_bots::Incoming::WsPong(_)
+            | arena_bots::Incoming::WsPing(_)
+            | arena_bots::Incoming::SnapshotHeader { .. } => {}
             arena_bots::Incoming::Closed { code, reason } => panic!("bystander closed: {code} {reason}"),
         }
     }
@@ -92,7 +95,9 @@ async fn pings_are_answered_at_both_layers() {
     loop {
         match client.recv(WAIT).await.unwrap() {
             arena_bots::Incoming::WsPong(payload) => break assert_eq!(payload, b"hi"),
-            arena_bots::Incoming::Message(..) | arena_bots::Incoming::WsPing(_) => {}
+            arena_bots::Incoming::Message(..)
+            | arena_bots::Incoming::WsPing(_)
+            | arena_bots::Incoming::SnapshotHeader { .. } => {}
             arena_bots::Incoming::Closed { code, reason } => panic!("closed: {code} {reason}"),
         }
     }
