@@ -131,7 +131,8 @@ async fn main() -> anyhow::Result<()> {
     ticker.abort();
     bar.finish_and_clear();
 
-    let report = Report::new(&run.totals, cli.duration, run.wall).with_mode(cli.decode, cli.input_every, !cli.no_deltas);
+    let report =
+        Report::new(&run.totals, cli.duration, run.wall).with_mode(cli.decode, cli.input_every, !cli.no_deltas);
     print!("{}", report.summary());
     if let Some(path) = &cli.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)

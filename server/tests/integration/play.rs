@@ -157,3 +157,79 @@ async fn the_snapshot_rate_can_be_set_below_the_tick_rate() {
     assert!((10.0..=17.0).contains(&report.snapshot_rate_hz.mean), "{}", report.summary());
     server.shutdown().await;
 }
+
+/// Snapshots by tick as one client saw them, entities in wire form sorted by net id.
+type SeenByTick = std::collections::BTreeMap<u32, Vec<arena_protocol::WireEntity>>;
+
+/// Read snapshots for `ticks` snapshots; a client that acknowledges gets deltas and
+/// rebuilds them. Returns what it saw and how many came as deltas.
+async fn watch(client: &mut ArenaClient, acknowledge: bool, ticks: usize) -> (SeenByTick, usize, usize) {
+    let mut baselines = arena_protocol::Baselines::default();
+    let (mut seen, mut deltas, mut bytes) = (SeenByTick::new(), 0, 0);
+    let mut seq = 0;
+    while seen.len() < ticks {
+        let (snapshot, len) = match client.recv(WAIT).await.unwrap() {
+            arena_bots::Incoming::Message(ServerMsg::Snapshot(s), len) => {
+                baselines.keep_full(&s);
+                (s, len)
+            }
+            arena_bots::Incoming::Message(ServerMsg::Delta(d), len) => {
+                deltas += 1;
+                (baselines.apply(&d).expect("every delta names a baseline this client kept"), len)
+            }
+            _ => continue,
+        };
+        bytes += len;
+        if acknowledge {
+            seq += 1;
+            let ack = Input { ack_tick: snapshot.tick, ..Input::new(seq, Vec2::ZERO, 0.0, false) };
+            client.send(&ClientMsg::Input(ack)).await.unwrap();
+        }
+        let mut wire: Vec<arena_protocol::WireEntity> = snapshot.entities.iter().map(|&e| e.into()).collect();
+        wire.sort_by_key(arena_protocol::WireEntity::net_id);
+        seen.insert(snapshot.tick.0, wire);
+    }
+    (seen, deltas, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_acknowledges_gets_deltas_that_rebuild_the_same_world() {
+    let server = TestServer::start().await;
+    let room = crate::util::create_room(server.addr, r#"{"name":"deltas"}"#).await.id;
+    // Bots move and fire in the room, so entities change, come and go.
+    let mut config = LoadConfig::new(server.ws_url(""), 6, Duration::from_secs(6));
+    config.placement = Placement::Room(room.clone());
+    let players = tokio::spawn(run_load(config, Default::default()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut acking = ArenaClient::connect(&server.ws_url(&format!("room={room}&spectate=1"))).await.unwrap();
+    let mut whole = ArenaClient::connect(&server.ws_url(&format!("room={room}&spectate=1"))).await.unwrap();
+    let ((by_deltas, deltas, delta_bytes), (by_wholes, none, whole_bytes)) =
+        tokio::join!(watch(&mut acking, true, 90), watch(&mut whole, false, 90));
+    assert_eq!(none, 0, "a client that acknowledges nothing gets whole snapshots");
+    assert!(deltas >= 80, "only {deltas} of 90 snapshots were deltas");
+    let common: Vec<u32> = by_deltas.keys().filter(|t| by_wholes.contains_key(t)).copied().collect();
+    assert!(common.len() >= 60, "only {} ticks seen by both", common.len());
+    for tick in common {
+        assert_eq!(by_deltas[&tick], by_wholes[&tick], "tick {tick}: the rebuilt world differs from the whole one");
+    }
+    assert!(delta_bytes < whole_bytes, "deltas took {delta_bytes} bytes, whole snapshots {whole_bytes}");
+    let run = players.await.unwrap().unwrap();
+    assert_eq!(run.totals.error_count(), 0, "{:?}", run.totals.errors);
+    assert!(run.totals.delta_snapshots > 0, "the bots decoded deltas too");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cheap_bots_read_headers_only_and_send_inputs_two_ticks_at_a_time() {
+    let server = TestServer::start().await;
+    let mut config = LoadConfig::new(server.ws_url(""), 10, Duration::from_secs(3));
+    config.decode = arena_bots::Decode::Headers;
+    config.input_every = 2;
+    let run = run_load(config.clone(), Default::default()).await.unwrap();
+    let report = Report::new(&run.totals, config.duration, run.wall).with_mode(config.decode, 2, true);
+    assert_eq!((report.connected, report.errors), (10, 0), "{}", report.summary());
+    assert!(report.snapshot_rate_hz.min >= 0.75 * f64::from(report.tick_rate_hz), "{}", report.summary());
+    assert!(report.delta_pct > 50.0, "acknowledged from headers alone, yet {:.0} % deltas", report.delta_pct);
+    assert!(report.summary().contains("decode headers, one input per 2 snapshot(s)"), "{}", report.summary());
+    server.shutdown().await;
+}

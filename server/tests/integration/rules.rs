@@ -68,8 +68,33 @@ fn older_inputs_do_not_replace_newer_ones() {
     world.push_input(me, input(10, Vec2::new(1.0, 0.0), 0.0, false));
     world.push_input(me, input(9, Vec2::new(-1.0, 0.0), 0.0, false));
     world.step();
+    world.step();
     assert_eq!(world.last_input_seq(me), 10);
     assert!(world.player_state(me).unwrap().vel.x > 0.0);
+}
+
+#[test]
+fn inputs_sent_two_at_a_time_are_applied_one_per_tick() {
+    let mut world = world();
+    let me = PlayerId(1);
+    world.add_player(me);
+    world.set_player_position(me, Vec2::new(1000.0, 1000.0));
+    // Every other tick, one message with this tick's input and the previous one's:
+    // right, then down, then right, then down…
+    let dirs = |seq: u32| if seq % 2 == 1 { Vec2::X } else { Vec2::Y };
+    for pair in 0..10u32 {
+        let seq = 2 * pair + 2;
+        let earlier = vec![arena_protocol::Controls { move_dir: dirs(seq - 1), aim: 0.0, fire: false }];
+        world.push_input(me, Input { earlier, ..input(seq, dirs(seq), 0.0, false) });
+        world.step();
+        assert_eq!(world.last_input_seq(me), seq - 1);
+        world.step();
+        assert_eq!(world.last_input_seq(me), seq);
+    }
+    // Ten ticks right and ten down: no input was lost or applied twice.
+    let moved = world.player_state(me).unwrap().pos - Vec2::new(1000.0, 1000.0);
+    let ten_ticks = GameSettings::default().player_speed * 10.0 / f32::from(TICK_RATE);
+    assert!((moved - Vec2::splat(ten_ticks)).abs().max_element() < 0.01, "moved {moved}");
 }
 
 /// Two players facing each other 150 units apart; `shooter` aims at `target`.
@@ -81,6 +106,48 @@ fn duel() -> (RoomWorld, PlayerId, PlayerId) {
     world.set_player_position(shooter, Vec2::new(500.0, 500.0));
     world.set_player_position(target, Vec2::new(650.0, 500.0));
     (world, shooter, target)
+}
+
+/// The target stood in the shooter's line of fire, and left it `left_ticks_ago` ticks
+/// before the shot is fired. Returns the target's health after the shot's flight.
+fn shot_at_where_the_target_was(settings: GameSettings, view_ticks_back: Option<u32>, left_ticks_ago: u32) -> u16 {
+    let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), TICK_RATE, 7);
+    let (shooter, target) = (PlayerId(1), PlayerId(2));
+    world.add_player(shooter);
+    world.add_player(target);
+    world.set_player_position(shooter, Vec2::new(500.0, 500.0));
+    world.set_player_position(target, Vec2::new(650.0, 500.0));
+    let mut tick = Tick(0);
+    for _ in 0..20 {
+        tick = world.step();
+    }
+    world.set_player_position(target, Vec2::new(650.0, 900.0));
+    for _ in 0..left_ticks_ago {
+        tick = world.step();
+    }
+    let view_tick = view_ticks_back.map_or(Tick(0), |back| Tick(tick.0 - back));
+    world.push_input(shooter, Input { view_tick, ..input(1, Vec2::ZERO, 0.0, true) });
+    world.step();
+    world.push_input(shooter, input(2, Vec2::ZERO, 0.0, false));
+    for _ in 0..10 {
+        world.step();
+    }
+    world.player_state(target).unwrap().health
+}
+
+#[test]
+fn lag_compensation_tests_a_shot_against_the_world_its_shooter_saw() {
+    let s = GameSettings::default(); // 200 ms: 6 ticks at 30 Hz
+    let hit = s.max_health - s.projectile_damage;
+    // The shooter was looking at the world of 5 ticks ago, when the target stood in line.
+    assert_eq!(shot_at_where_the_target_was(s.clone(), Some(5), 0), hit);
+    // A client 15 ticks behind saw the target in line too, but is rewound only 6 ticks:
+    // the target had left by then.
+    assert_eq!(shot_at_where_the_target_was(s.clone(), Some(15), 10), s.max_health);
+    // Without a view tick, or with compensation off, the shot meets the present: a miss.
+    assert_eq!(shot_at_where_the_target_was(s.clone(), None, 0), s.max_health);
+    let off = GameSettings { lag_compensation_ms: 0, ..s.clone() };
+    assert_eq!(shot_at_where_the_target_was(off, Some(5), 0), s.max_health);
 }
 
 #[test]
