@@ -54,6 +54,11 @@ struct Cli {
     /// Do not acknowledge snapshots: the server then sends whole snapshots, not deltas.
     #[arg(long)]
     no_deltas: bool,
+    /// Instead of playing bots, hold this many idle connections on the lobby feed
+    /// (`/ws/lobby`: the room list, pings, nothing else) for --duration; measures what
+    /// an idle connection costs the server.
+    #[arg(long, conflicts_with_all = ["rooms", "room", "matchmake", "churn"])]
+    idle: Option<usize>,
     /// New connections per second during ramp-up.
     #[arg(long, default_value_t = 200.0)]
     ramp: f64,
@@ -63,6 +68,31 @@ struct Cli {
     /// Write a self-contained HTML report with charts here.
     #[arg(long)]
     html: Option<PathBuf>,
+}
+
+async fn idle(cli: &Cli, watchers: usize) -> anyhow::Result<()> {
+    eprintln!("arena-bots: {watchers} idle lobby watchers against {} for {:?}", cli.url, cli.duration);
+    let connected = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ticker = {
+        let connected = connected.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                eprintln!("  {} connected", connected.load(Ordering::Relaxed));
+            }
+        })
+    };
+    let report = arena_bots::run_idle(&cli.url, watchers, cli.ramp, cli.duration, connected).await;
+    ticker.abort();
+    print!("{}", report.summary());
+    if let Some(path) = &cli.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if !report.passed() {
+        anyhow::bail!("{} watchers failed to connect and {} were dropped", report.failed, report.dropped);
+    }
+    Ok(())
 }
 
 fn parse_decode(text: &str) -> Result<Decode, String> {
@@ -90,6 +120,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Thousands of bots need as many sockets.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    if let Some(watchers) = cli.idle {
+        return idle(&cli, watchers).await;
+    }
     let placement = match (cli.room, cli.rooms, cli.matchmake) {
         (Some(room), _, _) => Placement::Room(room),
         (None, Some(k), _) => Placement::Rooms(k.max(1)),

@@ -51,6 +51,37 @@ pub struct RoomSummary {
     pub ws_url: Option<String>,
 }
 
+/// One public room as the lobby feed (`/ws/lobby`) sends it: a `RoomSummary`
+/// without what changes by itself (its age), so an unchanged lobby sends nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LobbyRoom {
+    pub id: String,
+    pub name: String,
+    pub players: usize,
+    pub spectators: usize,
+    pub capacity: usize,
+    /// `"playing"` or `"results"`.
+    pub match_state: String,
+    pub round: u32,
+    /// With several nodes: where to join it (`?room=ID` added); nil: on this server.
+    pub ws_url: Option<String>,
+}
+
+impl From<&RoomSummary> for LobbyRoom {
+    fn from(r: &RoomSummary) -> LobbyRoom {
+        LobbyRoom {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            players: r.players,
+            spectators: r.spectators,
+            capacity: r.capacity,
+            match_state: r.match_state.clone(),
+            round: r.round,
+            ws_url: r.ws_url.clone(),
+        }
+    }
+}
+
 /// `GET /api/rooms`: the public rooms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoomList {

@@ -30,6 +30,9 @@ pub enum ServerMsg {
     /// A snapshot as the changes since one the client acknowledged; replaces
     /// `snapshot` once the client sends `ack_tick` in its inputs.
     Delta(crate::delta::DeltaSnapshot),
+    /// The public rooms, on the lobby feed (`/ws/lobby`): first on connecting, then
+    /// whenever the list changes.
+    Lobby(Vec<crate::lobby::LobbyRoom>),
 }
 
 /// A chat line as everyone in the room receives it.

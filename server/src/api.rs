@@ -42,7 +42,7 @@ fn query_value(req: &Request<Incoming>, key: &str) -> Option<String> {
 }
 
 /// Public rooms: of every node with a cluster (this node's alone if Redis is away).
-async fn list_rooms(state: &AppState) -> Vec<RoomSummary> {
+pub async fn list_rooms(state: &AppState) -> Vec<RoomSummary> {
     if let Some(cluster) = &state.cluster {
         match cluster.rooms().await {
             Ok(rooms) => return rooms.into_iter().filter(|r| !r.summary.private).map(ClusterRoom::listed).collect(),

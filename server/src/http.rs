@@ -46,7 +46,8 @@ pub async fn handle(
                 .body(Full::new(Bytes::from(crate::metrics::render())))
                 .expect("metrics response")
         }
-        (&Method::GET, ["ws"]) => upgrade(&mut req, state, peer, permit),
+        (&Method::GET, ["ws"]) => upgrade(&mut req, state, peer, permit, Endpoint::Game),
+        (&Method::GET, ["ws", "lobby"]) => upgrade(&mut req, state, peer, permit, Endpoint::Lobby),
         (&Method::GET, ["monitor"]) => match assets::load(&state.config.assets_dir, "/monitor.html").await {
             Some(page) => Response::builder()
                 .header(CONTENT_TYPE, page.content_type)
@@ -93,6 +94,7 @@ pub async fn handle(
 fn endpoint_of(segments: &[&str]) -> &'static str {
     match segments {
         ["ws"] => "/ws",
+        ["ws", "lobby"] => "/ws/lobby",
         ["health"] => "/health",
         ["ready"] => "/ready",
         ["metrics"] => "/metrics",
@@ -109,6 +111,15 @@ fn endpoint_of(segments: &[&str]) -> &'static str {
     }
 }
 
+/// Which WebSocket endpoint a connection came to.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    /// `/ws`: play or watch a room.
+    Game,
+    /// `/ws/lobby`: the room list as it changes.
+    Lobby,
+}
+
 /// Hand the connection to a session task and answer 101 at once. Join problems
 /// (version, token, room, name) are reported with a close code after the upgrade,
 /// because a browser cannot read the status of a refused upgrade.
@@ -117,6 +128,7 @@ fn upgrade(
     state: Arc<AppState>,
     peer: SocketAddr,
     permit: Arc<ConnectionSlot>,
+    endpoint: Endpoint,
 ) -> Response<Body> {
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
         return error(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket only");
@@ -133,11 +145,20 @@ fn upgrade(
         Ok(pair) => pair,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}")),
     };
-    tokio::spawn(async move {
-        // The session keeps the connection's place under --max-connections.
-        let _permit = permit;
-        session::serve(upgrade, query, state, SocketAddr::new(client, peer.port()), slot).await;
-    });
+    // The session keeps the connection's place under --max-connections (`permit`).
+    // Two spawns, not one future with both: a task is as large as its future, and a
+    // lobby watcher's is a fraction of a player's.
+    let peer = SocketAddr::new(client, peer.port());
+    match endpoint {
+        Endpoint::Game => tokio::spawn(async move {
+            let _permit = permit;
+            session::serve(upgrade, query, state, peer, slot).await
+        }),
+        Endpoint::Lobby => tokio::spawn(async move {
+            let _permit = permit;
+            session::lobby::serve(upgrade, state, peer, slot).await
+        }),
+    };
     response.map(|_| Full::new(Bytes::new()))
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod join;
+pub mod lobby_feed;
 pub mod metrics;
 pub mod monitor;
 pub mod origins;

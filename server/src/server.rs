@@ -39,6 +39,8 @@ pub struct AppState {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Open WebSocket sessions per client address.
     addresses: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    /// The room list pushed to `/ws/lobby` watchers.
+    pub lobby_feed: crate::lobby_feed::LobbyFeed,
 }
 
 /// One WebSocket session's place in its address's count; dropping it frees the place.
@@ -155,6 +157,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         public_url,
         cluster: cluster.clone(),
         addresses: Arc::new(Mutex::new(HashMap::new())),
+        lobby_feed: crate::lobby_feed::LobbyFeed::default(),
     });
     // Unclaimed matchmaking seats go back to their rooms.
     let sweeper = {
@@ -169,6 +172,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         })
     };
     let sampler = crate::monitor::spawn_sampler(rooms.clone(), state.history.clone());
+    let lobby_feed = tokio::spawn(crate::lobby_feed::run(state.clone()));
     let cluster_tasks = cluster
         .as_ref()
         .map(|c| [c.spawn_heartbeat(rooms.clone()), c.spawn_subscriber(rooms.clone())])
@@ -215,6 +219,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     }
     sweeper.abort();
     sampler.abort();
+    lobby_feed.abort();
     for task in cluster_tasks {
         task.abort();
     }

@@ -4,6 +4,7 @@
 pub mod assembler;
 pub mod echo;
 mod liveness;
+pub mod lobby;
 mod rate;
 pub mod reader;
 mod shared_io;
@@ -33,13 +34,13 @@ use writer::WriterInputs;
 
 /// Frames the reader hands to the writer (pongs, close replies). Small: the
 /// reader waits when it is full, which slows a client that floods pings.
-const DIRECT_QUEUE: usize = 16;
+pub(crate) const DIRECT_QUEUE: usize = 16;
 
 /// How long we wait for the peer's side of a close before dropping TCP.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Bytes a closed client may still send us while we wait for it to hang up.
-const LINGER_MAX_BYTES: usize = 1 << 20;
+pub(crate) const LINGER_MAX_BYTES: usize = 1 << 20;
 
 /// What the reader asks the writer to send.
 pub enum Direct {
@@ -204,13 +205,13 @@ impl Session {
         let liveness = Arc::new(Liveness::new());
         let reader_cx = ReaderContext {
             direct: direct_tx,
-            inbox: inbox.clone(),
-            player: player_id,
+            room: Some(reader::RoomLink { inbox: inbox.clone(), player: player_id }),
             limits: self.limits,
             liveness: liveness.clone(),
         };
         let mut reader = tokio::spawn(reader::read_loop(read, reader_cx));
-        let inputs = WriterInputs { direct: direct_rx, control: control_rx, feed: feed_rx };
+        let inputs =
+            WriterInputs { direct: direct_rx, source: writer::Source::Room { control: control_rx, feed: feed_rx } };
         let end = writer::write_loop(write, inputs, self.limits, liveness).await;
         // Give the reader time to see the peer's close reply, then stop it. If it
         // stopped first (a bad frame), drain the socket so our close frame is not

@@ -24,11 +24,20 @@ const INPUT_ABUSE_SECONDS: u32 = 3;
 /// What a session's reader needs.
 pub struct ReaderContext {
     pub direct: mpsc::Sender<Direct>,
-    pub inbox: mpsc::Sender<RoomInput>,
-    pub player: PlayerId,
+    /// Where inputs and chat go; None on the lobby feed, which only listens.
+    pub room: Option<RoomLink>,
     pub limits: Limits,
     pub liveness: Arc<Liveness>,
 }
+
+/// A player's way into its room.
+pub struct RoomLink {
+    pub inbox: mpsc::Sender<RoomInput>,
+    pub player: PlayerId,
+}
+
+/// Why a lobby watcher that sends game messages is closed.
+const LOBBY_ONLY_LISTENS: &str = "the lobby feed only listens (and answers ping): join a room at /ws to play";
 
 pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> SessionEnd {
     // The library checks single frames against this; the assembler checks whole messages.
@@ -63,8 +72,14 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
             Ok(message) => message,
             Err((code, reason)) => break closed(code, &reason),
         };
+        let room = match (&message, &cx.room) {
+            (ClientMsg::Ping(_), _) => None,
+            (_, Some(room)) => Some(room),
+            (_, None) => break closed(close_code::POLICY_VIOLATION, LOBBY_ONLY_LISTENS),
+        };
         match message {
             ClientMsg::Input(input) => {
+                let Some(room) = room else { continue };
                 crate::metrics::handles().inputs_received.increment(1);
                 if !input_budget.try_take() {
                     crate::metrics::handles().inputs_dropped_rate_limit.increment(1);
@@ -73,7 +88,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                     }
                     continue;
                 }
-                match cx.inbox.try_send(RoomInput::Input(cx.player, input)) {
+                match room.inbox.try_send(RoomInput::Input(room.player, input)) {
                     Ok(()) => {}
                     // A full inbox drops this input; the client sends a fresh one next tick.
                     Err(mpsc::error::TrySendError::Full(_)) => {
@@ -83,6 +98,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                 }
             }
             ClientMsg::Chat(chat) => {
+                let Some(room) = room else { continue };
                 let text = chat.text.trim().to_string();
                 if !chat_budget.try_take() {
                     crate::metrics::handles().chat_rate_limited.increment(1);
@@ -95,7 +111,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                     let _ = cx.direct.try_send(Direct::Message(Bytes::from(warning)));
                     continue;
                 }
-                if cx.inbox.send(RoomInput::Chat(cx.player, text)).await.is_err() {
+                if room.inbox.send(RoomInput::Chat(room.player, text)).await.is_err() {
                     break closed(close_code::ROOM_CLOSED, "room closed");
                 }
             }

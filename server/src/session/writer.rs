@@ -16,8 +16,15 @@ use crate::room::Feed;
 /// What a session's writer reads from.
 pub struct WriterInputs {
     pub direct: mpsc::Receiver<Direct>,
-    pub control: mpsc::Receiver<Bytes>,
-    pub feed: watch::Receiver<Feed>,
+    pub source: Source,
+}
+
+/// Where a session's messages come from besides the reader.
+pub enum Source {
+    /// A player's or spectator's room: ordered control messages and the newest snapshot.
+    Room { control: mpsc::Receiver<Bytes>, feed: watch::Receiver<Feed> },
+    /// The lobby feed's room list (`/ws/lobby` watchers).
+    Lobby(watch::Receiver<Bytes>),
 }
 
 pub async fn write_loop(
@@ -26,9 +33,14 @@ pub async fn write_loop(
     limits: Limits,
     liveness: Arc<Liveness>,
 ) -> SessionEnd {
-    let WriterInputs { mut direct, mut control, mut feed } = inputs;
+    let WriterInputs { mut direct, source } = inputs;
+    let (mut control, mut feed, mut lobby) = match source {
+        Source::Room { control, feed } => (Some(control), Some(feed), None),
+        Source::Lobby(rooms) => (None, None, Some(rooms)),
+    };
     let slow_client_timeout = limits.slow_client_timeout;
-    let mut snapshot_buffer = Vec::with_capacity(4096);
+    // Grows on the first snapshot: an idle lobby watcher never needs it.
+    let mut snapshot_buffer = Vec::new();
     // Checks run a few times per shortest deadline, at most every 5 s.
     let check_every =
         (limits.ping_interval.min(limits.pong_timeout) / 2).clamp(Duration::from_millis(20), Duration::from_secs(5));
@@ -53,13 +65,13 @@ pub async fn write_loop(
                 }
                 None => return SessionEnd::Normal,
             },
-            msg = control.recv() => match msg {
+            Some(msg) = control_message(&mut control), if control.is_some() => match msg {
                 Some(bytes) => {
                     crate::metrics::handles().control_bytes.increment(bytes.len() as u64);
                     crate::monitor::telemetry().bytes_sent(bytes.len());
                     send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await
                 }
-                None => continue_on_feed(&mut write, &feed).await,
+                None => continue_on_feed(&mut write, feed.as_ref()).await,
             },
             _ = heartbeat.tick() => {
                 let now = liveness.now_ms();
@@ -81,12 +93,15 @@ pub async fn write_loop(
                     Ok(())
                 }
             }
-            changed = feed.changed() => {
+            Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => {
+                crate::monitor::telemetry().bytes_sent(rooms.len());
+                send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow_client_timeout).await
+            }
+            Some((changed, current)) = feed_change(&mut feed), if feed.is_some() => {
                 if changed.is_err() {
                     let _ = send(&mut write, Frame::close(close_code::ROOM_CLOSED, b"room closed"), CLOSE_GRACE).await;
                     return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
                 }
-                let current = feed.borrow_and_update().clone();
                 match current {
                     Feed::Waiting => Ok(()),
                     Feed::Snapshot(snapshot) => {
@@ -114,11 +129,33 @@ pub async fn write_loop(
     }
 }
 
+/// The room's next control message (None: the room dropped the queue).
+async fn control_message(control: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Option<Bytes>> {
+    Some(control.as_mut()?.recv().await)
+}
+
+/// The room's feed once it changed, and what it holds now.
+async fn feed_change(feed: &mut Option<watch::Receiver<Feed>>) -> Option<(Result<(), watch::error::RecvError>, Feed)> {
+    let feed = feed.as_mut()?;
+    let changed = feed.changed().await;
+    Some((changed, feed.borrow_and_update().clone()))
+}
+
+/// The lobby's newest room list once it changed; None when the feed is gone.
+async fn lobby_changed(lobby: &mut Option<watch::Receiver<Bytes>>) -> Option<Bytes> {
+    let rx = lobby.as_mut()?;
+    rx.changed().await.ok()?;
+    Some(rx.borrow_and_update().clone())
+}
+
 /// The room dropped our control queue: it has closed us or ended. The feed says
 /// why when it can; send that close.
-async fn continue_on_feed(write: &mut WebSocketWrite<Side>, feed: &watch::Receiver<Feed>) -> Result<(), SessionEnd> {
-    let (code, reason) = match &*feed.borrow() {
-        Feed::Closed { code, reason } => (*code, truncate_reason(reason).to_string()),
+async fn continue_on_feed(
+    write: &mut WebSocketWrite<Side>,
+    feed: Option<&watch::Receiver<Feed>>,
+) -> Result<(), SessionEnd> {
+    let (code, reason) = match feed.map(|f| f.borrow().clone()) {
+        Some(Feed::Closed { code, reason }) => (code, truncate_reason(&reason).to_string()),
         _ => (close_code::ROOM_CLOSED, "room closed".to_string()),
     };
     let _ = send(write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;

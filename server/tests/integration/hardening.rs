@@ -187,3 +187,17 @@ async fn connections_past_the_total_cap_wait_until_one_ends() {
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_lobby_watchers_are_not_closed_for_idleness() {
+    let mut config = Config::for_tests();
+    config.idle_timeout_s = 0.5;
+    config.ping_interval_s = 0.2;
+    let server = TestServer::start_with(config).await;
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let report = arena_bots::run_idle(&server.ws_url(""), 40, 400.0, Duration::from_secs(2), connected).await;
+    assert!(report.passed(), "{}", report.summary());
+    assert_eq!(report.connected, 40);
+    assert!(report.lobby_messages >= 40, "each watcher gets the list on connecting");
+    server.shutdown().await;
+}

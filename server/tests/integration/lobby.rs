@@ -378,3 +378,30 @@ async fn admin_calls_need_the_token_and_reach_players() {
     assert_eq!(code, close_code::ROOM_CLOSED, "{reason}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lobby_feed_pushes_the_room_list_when_it_changes_and_only_listens() {
+    let server = TestServer::start().await;
+    let url = arena_bots::idle::lobby_url(&server.ws_url(""));
+    let lobby_of = |m: &ServerMsg| if let ServerMsg::Lobby(rooms) = m { Some(rooms.clone()) } else { None };
+    let mut watcher = ArenaClient::connect(&url).await.unwrap();
+    assert_eq!(watcher.recv_until(WAIT, lobby_of).await.unwrap(), vec![], "the list at once, empty");
+    let room = create_room(server.addr, r#"{"name": "watched"}"#).await;
+    let private = create_room(server.addr, r#"{"name": "hidden", "private": true}"#).await;
+    let rooms = watcher.recv_until(WAIT, lobby_of).await.unwrap();
+    assert_eq!(rooms.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![room.id.as_str()]);
+    assert!(rooms.iter().all(|r| r.id != private.id), "private rooms are not listed");
+    // A player joins: the count changes, so the list is sent again.
+    let (_player, _) = join(&server, &format!("room={}&name=ann", room.id)).await;
+    let rooms = watcher.recv_until(WAIT, |m| lobby_of(m).filter(|r| r.first().is_some_and(|r| r.players == 1))).await;
+    assert!(rooms.is_ok(), "no list with the new player");
+    // Watchers may ping; anything game-like closes them.
+    watcher.send(&ClientMsg::Ping(arena_protocol::Ping { client_time_ms: 5.0 })).await.unwrap();
+    let pong = watcher.recv_until(WAIT, |m| if let ServerMsg::Pong(p) = m { Some(p.client_time_ms) } else { None });
+    assert_eq!(pong.await.unwrap(), 5.0);
+    watcher.send(&ClientMsg::Input(Input::new(1, Vec2::X, 0.0, false))).await.unwrap();
+    let (code, reason) = watcher.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+    assert!(reason.contains("lobby feed only listens"), "{reason}");
+    server.shutdown().await;
+}

@@ -1,0 +1,68 @@
+//! The lobby feed: the public room list pushed to `/ws/lobby` watchers when it
+//! changes. One encoding per change, shared by every watcher through a watch
+//! channel, so thousands of idle watchers cost nothing while the lobby is quiet.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arena_protocol::lobby::LobbyRoom;
+use arena_protocol::{ServerMsg, encode};
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use crate::server::AppState;
+
+/// How often the room list is compared with the last one sent.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// The newest encoded room list.
+#[derive(Debug)]
+pub struct LobbyFeed {
+    latest: watch::Sender<Bytes>,
+}
+
+impl Default for LobbyFeed {
+    fn default() -> Self {
+        LobbyFeed { latest: watch::Sender::new(Bytes::from(encode(&ServerMsg::Lobby(Vec::new())))) }
+    }
+}
+
+impl LobbyFeed {
+    /// A watcher's view: the current list at once, then each change.
+    pub fn subscribe(&self) -> watch::Receiver<Bytes> {
+        let mut rx = self.latest.subscribe();
+        rx.mark_changed();
+        rx
+    }
+
+    pub fn watchers(&self) -> usize {
+        self.latest.receiver_count()
+    }
+
+    /// Publish `rooms` if they differ from what was sent last.
+    fn publish(&self, rooms: Vec<LobbyRoom>) {
+        let bytes = Bytes::from(encode(&ServerMsg::Lobby(rooms)));
+        self.latest.send_if_modified(|latest| {
+            let changed = *latest != bytes;
+            if changed {
+                *latest = bytes;
+            }
+            changed
+        });
+    }
+}
+
+/// Compare the room list with the last one sent, once a second, while the server runs.
+pub async fn run(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        // Nobody watching: no need to build the list.
+        if state.lobby_feed.watchers() == 0 {
+            continue;
+        }
+        let rooms = crate::api::list_rooms(&state).await;
+        state.lobby_feed.publish(rooms.iter().map(LobbyRoom::from).collect());
+    }
+}
