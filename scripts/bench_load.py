@@ -4,9 +4,12 @@ arena-bots against it, and write one markdown table row: bots, rooms, server tic
 p50/p99 and late ticks (from /metrics), snapshot rate held by the bots, RTT p99, bytes
 per bot per second, server CPU (total and per player per tick) and peak RSS.
 
-Usage: scripts/bench_load.py [--duration 20] [--steps 500x50,1000x50,...] [--out FILE]
-A step is BOTSxROOM_SIZE (rooms of that many players). Bots and server share this
-machine, so the figures include the load generator's cost. Loopback only.
+Usage: scripts/bench_load.py [--duration 20] [--steps 500x50,1000x50,...,idle19000] [--out FILE]
+       [--decode full|headers] [--input-every N] [--no-deltas] [--settings FILE]
+A step is BOTSxROOM_SIZE (rooms of that many players), or idleN: N idle WebSocket
+connections (lobby watchers) held for the duration, reported as server memory per
+connection. Bots and server share this machine, so the figures include the load
+generator's cost. Loopback only.
 """
 import argparse
 import json
@@ -22,7 +25,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(ROOT, "target/release/arena-server")
 BOTS = os.path.join(ROOT, "target/release/arena-bots")
-DEFAULT_STEPS = "500x50,1000x50,1500x50,1800x50,2000x50,2500x50,200x200,500x500,1000x1000"
+DEFAULT_STEPS = "500x50,1000x50,1500x50,1800x50,2000x50,2500x50,200x200,500x500,1000x1000,idle19000"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -67,14 +70,65 @@ def wait_ready(port):
     raise RuntimeError("server did not start")
 
 
-def run_step(bots, room_size, duration, tick_rate, snapshot_rate):
-    port = free_port()
+def current_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def start_server(port, opts, room_size=50):
     args = [SERVER, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(min(room_size, 1000)),
-            "--tick-rate", str(tick_rate), "--max-rooms", "1000",
+            "--tick-rate", str(opts.tick_rate), "--max-rooms", "1000",
             "--results-log", os.path.join(tempfile.gettempdir(), "arena-bench-results.jsonl")]
-    if snapshot_rate:
-        args += ["--snapshot-rate", str(snapshot_rate)]
-    server = subprocess.Popen(args, env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.DEVNULL)
+    if opts.snapshot_rate:
+        args += ["--snapshot-rate", str(opts.snapshot_rate)]
+    if opts.settings:
+        args += ["--settings", opts.settings]
+    return subprocess.Popen(args, env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.DEVNULL)
+
+
+def run_idle_step(connections, opts):
+    """Hold `connections` lobby watchers; server memory per connection while they idle."""
+    port = free_port()
+    server = start_server(port, opts)
+    try:
+        wait_ready(port)
+        time.sleep(1)
+        before = current_rss_kib(server.pid)
+        cpu0 = cpu_seconds(server.pid)
+        report_path = os.path.join(tempfile.gettempdir(), f"arena-bench-idle-{connections}.json")
+        ramp = 3000
+        hold = opts.duration + connections / ramp
+        bots = subprocess.Popen([BOTS, "--url", f"ws://127.0.0.1:{port}/ws", "--idle", str(connections),
+                                 "--ramp", str(ramp), "--duration", f"{hold:.0f}s", "--json", report_path],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Measure once everyone is connected and the ramp's garbage has settled.
+        time.sleep(connections / ramp + opts.duration / 2)
+        during = current_rss_kib(server.pid)
+        held_fds = len(os.listdir(f"/proc/{server.pid}/fd"))
+        t0, cpu_idle0 = time.time(), cpu_seconds(server.pid)
+        time.sleep(min(5, opts.duration / 4))
+        idle_cpu_pct = 100 * (cpu_seconds(server.pid) - cpu_idle0) / (time.time() - t0)
+        bots.wait()
+        with open(report_path) as f:
+            r = json.load(f)
+        return {
+            "connections": connections, "connected": r["connected"], "failed": r["failed"], "dropped": r["dropped"],
+            "fds": held_fds, "rss_before_mib": before / 1024, "rss_during_mib": during / 1024,
+            "per_conn_kib": (during - before) / max(1, r["connected"]), "idle_cpu_pct": idle_cpu_pct,
+            "ramp_cpu_s": cpu_seconds(server.pid) - cpu0,
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run_step(bots, room_size, opts):
+    duration, tick_rate = opts.duration, opts.tick_rate
+    port = free_port()
+    server = start_server(port, opts, room_size)
     try:
         wait_ready(port)
         rooms = max(1, (bots + room_size - 1) // room_size)
@@ -82,7 +136,9 @@ def run_step(bots, room_size, duration, tick_rate, snapshot_rate):
         cpu0, t0 = cpu_seconds(server.pid), time.time()
         bot_cmd = [BOTS, "--url", f"ws://127.0.0.1:{port}/ws", "--bots", str(bots), "--duration", f"{duration}s",
                    "--rooms", str(rooms), "--room-capacity", str(min(room_size, 1000)), "--ramp", "400",
-                   "--json", report_path]
+                   "--decode", opts.decode, "--input-every", str(opts.input_every), "--json", report_path]
+        if opts.no_deltas:
+            bot_cmd.append("--no-deltas")
         subprocess.run(bot_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu1, t1 = cpu_seconds(server.pid), time.time()
         m = metrics(port)
@@ -114,6 +170,10 @@ def main():
     parser.add_argument("--steps", default=DEFAULT_STEPS)
     parser.add_argument("--tick-rate", type=int, default=30)
     parser.add_argument("--snapshot-rate", type=int, default=0)
+    parser.add_argument("--decode", default="full", choices=["full", "headers"])
+    parser.add_argument("--input-every", type=int, default=1)
+    parser.add_argument("--no-deltas", action="store_true")
+    parser.add_argument("--settings", help="game settings file for the server (e.g. a big arena with view_distance)")
     parser.add_argument("--out", default=os.path.join(ROOT, "target/bench-load.md"))
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "arena-server", "-p", "arena-bots"],
@@ -121,12 +181,23 @@ def main():
     header = ("| bots | rooms × size | tick p50 / p99 | late ticks | snapshots mean / min (announced) | on time | "
               "RTT p99 | bytes in / out per bot/s | server CPU | CPU per player-tick | server RSS peak | errors |\n"
               "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    mode = (f"bots decode {args.decode}, one input per {args.input_every} snapshot(s), "
+            f"deltas {'off' if args.no_deltas else 'on'}" + (f", settings {args.settings}" if args.settings else ""))
     lines = [f"Machine: {os.cpu_count()} cores; {args.duration} s per step; tick {args.tick_rate} Hz"
-             + (f", snapshots {args.snapshot_rate} Hz" if args.snapshot_rate else "") + "\n", header]
+             + (f", snapshots {args.snapshot_rate} Hz" if args.snapshot_rate else "") + f"; {mode}\n", header]
     print("\n".join(lines), flush=True)
+    idle_rows = []
     for step in args.steps.split(","):
+        if step.startswith("idle"):
+            i = run_idle_step(int(step[4:]), args)
+            idle_rows.append(
+                f"| {i['connections']} ({i['connected']} connected, {i['failed']} failed, {i['dropped']} dropped) | "
+                f"{i['fds']} | {i['rss_before_mib']:.1f} → {i['rss_during_mib']:.1f} MiB | "
+                f"{i['per_conn_kib']:.2f} KiB | {i['idle_cpu_pct']:.1f}% | {i['ramp_cpu_s']:.1f} s |")
+            print(idle_rows[-1], flush=True)
+            continue
         bots, size = (int(x) for x in step.lower().split("x"))
-        s = run_step(bots, size, args.duration, args.tick_rate, args.snapshot_rate)
+        s = run_step(bots, size, args)
         row = (f"| {s['bots']} ({s['connected']} connected) | {s['rooms']} × {s['room_size']} | "
                f"{s['tick_p50_ms']:.2f} / {s['tick_p99_ms']:.2f} ms | {s['late_ticks']} | "
                f"{s['rate_mean']:.1f} / {s['rate_min']:.1f} ({s['announced']}) Hz | {s['on_time']:.2f}% | "
@@ -134,6 +205,10 @@ def main():
                f"{s['cpu_us']:.1f} µs | {s['rss_mib']:.0f} MiB | {s['errors']} |")
         lines.append(row)
         print(row, flush=True)
+    if idle_rows:
+        lines += ["", "| idle connections (lobby watchers) | server fds | server RSS before → holding | "
+                  "per connection | server CPU while idle | server CPU over the run |",
+                  "|---:|---:|---:|---:|---:|---:|"] + idle_rows
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"table written to {args.out}")

@@ -22,9 +22,9 @@ pub async fn serve(upgrade: fastwebsockets::upgrade::UpgradeFut) {
         while let Some(out) = rx.recv().await {
             let (frame, last) = match out {
                 Direct::Frame(opcode, payload) => {
-                    (Frame::new(true, opcode, None, Payload::Owned(payload)), opcode == OpCode::Close)
+                    (Frame::new(true, opcode, None, Payload::Owned(payload.into_vec())), opcode == OpCode::Close)
                 }
-                Direct::Message(bytes) => (Frame::binary(Payload::Owned(bytes.to_vec())), false),
+                Direct::Message(bytes) => (Frame::binary(Payload::Owned(bytes.into_vec())), false),
                 Direct::Close { code, reason } => (Frame::close(code, truncate_reason(&reason).as_bytes()), true),
             };
             if write.write_frame(frame).await.is_err() || write.flush().await.is_err() || last {
@@ -39,7 +39,7 @@ pub async fn serve(upgrade: fastwebsockets::upgrade::UpgradeFut) {
             Ok(frame) => frame,
             Err(e) => {
                 if let SessionEnd::Closed { code, reason } = read_error(e) {
-                    let _ = tx.send(Direct::Close { code, reason }).await;
+                    let _ = tx.send(Direct::Close { code, reason: reason.into() }).await;
                 }
                 break;
             }
@@ -51,8 +51,8 @@ pub async fn serve(upgrade: fastwebsockets::upgrade::UpgradeFut) {
                 let _ = tx.send(Direct::Close { code, reason: reason.into() }).await;
                 break;
             }
-            Step::Message(Message::Text(text)) => Direct::Frame(OpCode::Text, text.into_bytes()),
-            Step::Message(Message::Binary(bytes)) => Direct::Frame(OpCode::Binary, bytes),
+            Step::Message(Message::Text(text)) => Direct::Frame(OpCode::Text, text.into_bytes().into()),
+            Step::Message(Message::Binary(bytes)) => Direct::Frame(OpCode::Binary, bytes.into()),
         };
         if tx.send(echo).await.is_err() {
             break;

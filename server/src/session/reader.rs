@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use arena_protocol::{ClientMsg, ErrorMsg, PlayerId, Pong, ServerMsg, close_code, decode_client, encode};
-use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
 use tokio::sync::mpsc;
 
@@ -108,7 +107,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                             "chat is limited to {CHAT_BURST} lines at once and one every {CHAT_EVERY_S} s"
                         ),
                     }));
-                    let _ = cx.direct.try_send(Direct::Message(Bytes::from(warning)));
+                    let _ = cx.direct.try_send(Direct::Message(warning.into()));
                     continue;
                 }
                 if room.inbox.send(RoomInput::Chat(room.player, text)).await.is_err() {
@@ -117,14 +116,14 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
             }
             ClientMsg::Ping(ping) => {
                 let pong = encode(&ServerMsg::Pong(Pong { client_time_ms: ping.client_time_ms }));
-                if cx.direct.send(Direct::Message(Bytes::from(pong))).await.is_err() {
+                if cx.direct.send(Direct::Message(pong.into())).await.is_err() {
                     break SessionEnd::Normal;
                 }
             }
         }
     };
     if let SessionEnd::Closed { code, reason } = &end {
-        let _ = cx.direct.send(Direct::Close { code: *code, reason: reason.clone() }).await;
+        let _ = cx.direct.send(Direct::Close { code: *code, reason: reason.as_str().into() }).await;
     }
     end
 }
@@ -156,7 +155,7 @@ pub fn obligated_sender(
         let msg = if frame.opcode == OpCode::Close && frame.payload.len() > 125 {
             Direct::Close { code: close_code::PROTOCOL_ERROR, reason: "control frame too long".into() }
         } else {
-            Direct::Frame(frame.opcode, frame.payload.to_vec())
+            Direct::Frame(frame.opcode, frame.payload.to_vec().into())
         };
         Box::pin(async move { tx.send(msg).await.map_err(|_| "writer has stopped") })
     }

@@ -54,14 +54,14 @@ pub async fn write_loop(
             msg = direct.recv() => match msg {
                 Some(Direct::Frame(opcode, payload)) => {
                     let is_close = opcode == OpCode::Close;
-                    let r = send(&mut write, Frame::new(true, opcode, None, Payload::Owned(payload)), slow_client_timeout).await;
+                    let r = send(&mut write, Frame::new(true, opcode, None, Payload::Owned(payload.into_vec())), slow_client_timeout).await;
                     if is_close { return r.err().unwrap_or(SessionEnd::Normal); }
                     r
                 }
                 Some(Direct::Message(bytes)) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await,
                 Some(Direct::Close { code, reason }) => {
                     let _ = send(&mut write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
-                    return SessionEnd::Closed { code, reason };
+                    return SessionEnd::Closed { code, reason: reason.into() };
                 }
                 None => return SessionEnd::Normal,
             },
