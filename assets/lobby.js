@@ -1,6 +1,9 @@
-// The lobby screen: display name and session, the room list (refreshing), create
-// (public or private), join, watch, Quick play, and invitation links (?room=ID).
+// The lobby screen: display name and session, the room list (pushed by the lobby feed,
+// polled when the feed is down), create (public or private), join, watch, Quick play,
+// and invitation links (?room=ID).
+import { decodeServer } from "./protocol.js";
 
+/** Polling period while the lobby feed is not connected, and the wait before reconnecting it. */
 const REFRESH_MS = 2000;
 
 /** A session token for this name, reused while valid (it lets a dropped player reclaim their place). */
@@ -78,25 +81,54 @@ export class Lobby {
       this.say(`Joining the room you were invited to…`);
       return this.join({ room });
     }
-    this.refresh();
-    clearInterval(this.timer);
-    this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+    this.watch();
   }
 
   hide() {
     this.root.hidden = true;
     clearInterval(this.timer);
+    clearTimeout(this.retry);
+    if (this.feed) {
+      this.feed.onclose = null;
+      this.feed.close(1000, "lobby hidden");
+      this.feed = null;
+    }
+  }
+
+  /** Follow the lobby feed (`/ws/lobby`): the room list on connecting and on every change. */
+  watch() {
+    this.refresh();
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const feed = new WebSocket(`${scheme}//${location.host}/ws/lobby`);
+    feed.binaryType = "arraybuffer";
+    this.feed = feed;
+    feed.onopen = () => clearInterval(this.timer);
+    feed.onmessage = (event) => {
+      const msg = decodeServer(new Uint8Array(event.data));
+      if (msg.kind === "lobby") this.showRooms(msg.rooms);
+    };
+    // Feed down: poll until it comes back.
+    feed.onclose = () => {
+      if (this.feed !== feed) return;
+      clearInterval(this.timer);
+      this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+      this.retry = setTimeout(() => !this.root.hidden && this.watch(), REFRESH_MS);
+    };
   }
 
   async refresh() {
     try {
       const response = await fetch("/api/rooms", { cache: "no-store" });
       const { rooms } = await response.json();
-      this.render(rooms);
-      this.say(rooms.length ? "" : "No public rooms yet: Quick play makes one.");
+      this.showRooms(rooms);
     } catch (err) {
       this.say(`Cannot reach the server: ${err.message}`);
     }
+  }
+
+  showRooms(rooms) {
+    this.render(rooms);
+    this.say(rooms.length ? "" : "No public rooms yet: Quick play makes one.");
   }
 
   render(rooms) {

@@ -131,6 +131,13 @@ export function decodeServer(bytes) {
       return { kind, standings: b.map((s) => ({ playerId: s[0], name: s[1], kills: s[2], deaths: s[3] })) };
     case "event":
       return { kind, event: roomEvent(b) };
+    case "lobby":
+      return {
+        kind,
+        rooms: b.map((r) => ({
+          id: r[0], name: r[1], players: r[2], spectators: r[3], capacity: r[4], match_state: r[5], round: r[6], ws_url: r[7],
+        })),
+      };
     default:
       return { kind: "unknown", name: kind };
   }

@@ -29,11 +29,18 @@ test("the lobby lists rooms and Quick play joins one", async () => {
   const joined = await waitFor(() => arenaState(first), (s) => s.status === "connected" && s.roomId, 10000, "first page to join");
 
   second = await context.newPage();
+  let lobbyFeed = false;
+  let listFetches = 0;
+  second.on("websocket", (ws) => (lobbyFeed ||= ws.url().endsWith("/ws/lobby")));
+  second.on("request", (r) => (listFetches += r.url().endsWith("/api/rooms") ? 1 : 0));
   await second.goto(server.url);
   await second.fill("#name", "Bob");
   const row = second.locator(`li.room[data-room-id="${joined.roomId}"]`);
   await row.waitFor({ timeout: 10000 });
   assert.match(await row.textContent(), /1\/50 players/);
+  // The list came over the lobby feed, not by polling the API.
+  assert.ok(lobbyFeed, "the lobby did not open /ws/lobby");
+  assert.ok(listFetches <= 1, `${listFetches} fetches of /api/rooms`);
   await row.locator("button.join").click();
   const other = await waitFor(() => arenaState(second), (s) => s.status === "connected" && s.roomId, 10000, "second page to join");
   assert.equal(other.roomId, joined.roomId);
