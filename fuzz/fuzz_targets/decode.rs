@@ -1,5 +1,6 @@
 //! Protocol decoding of untrusted bytes: any input returns a value or an error, never a panic,
-//! and whatever decodes re-encodes to something that decodes to the same value.
+//! and whatever decodes re-encodes to something that decodes to the same value; deltas
+//! apply to a baseline or fail cleanly.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,5 +12,13 @@ fuzz_target!(|data: &[u8]| {
         // NaN never equals itself; compare the bytes instead.
         assert_eq!(arena_protocol::encode(&round_trip), again);
     }
-    let _ = arena_protocol::decode_server(data);
+    // A delta from a hostile server applies or fails, never panics: against an empty
+    // baseline and against one holding whatever entities the same bytes name.
+    if let Ok(arena_protocol::ServerMsg::Delta(delta)) = arena_protocol::decode_server(data) {
+        let mut client = arena_protocol::Baselines::default();
+        let entities = delta.added.clone();
+        client.keep_full(&arena_protocol::Snapshot { tick: delta.baseline, last_input_seq: 0, entities });
+        let _ = client.apply(&delta);
+        let _ = arena_protocol::Baselines::default().apply(&delta);
+    }
 });

@@ -196,6 +196,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
                 }
             };
             let _ = stream.set_nodelay(true);
+            limit_unsent_bytes(&stream);
             let slot = Arc::new(ConnectionSlot::new(permit));
             tokio::spawn(serve_connection(stream, peer, state.clone(), slot, stop_rx.clone()));
         }
@@ -239,6 +240,19 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
 }
 
 /// Serve one TCP connection's HTTP requests (and hand over upgrades).
+/// Unsent bytes a connection may have queued in the kernel before writes wait.
+/// Without a limit the kernel takes megabytes from a client that reads slowly:
+/// seconds of old snapshots pile up there, out of reach of the writer's
+/// latest-wins slot. With it, a slow client skips to the newest snapshot.
+const UNSENT_BYTES_LIMIT: u32 = 16 * 1024;
+
+fn limit_unsent_bytes(stream: &tokio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_notsent_lowat(UNSENT_BYTES_LIMIT) {
+        tracing::debug!(error = %e, "cannot limit unsent bytes");
+    }
+}
+
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
