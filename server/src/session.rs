@@ -36,10 +36,10 @@ use writer::WriterInputs;
 pub(crate) const DIRECT_QUEUE: usize = 16;
 
 /// How long we wait for the peer's side of a close before dropping TCP.
-pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Bytes a closed client may still send us while we wait for it to hang up.
-pub(crate) const LINGER_MAX_BYTES: usize = 1 << 20;
+const LINGER_MAX_BYTES: usize = 1 << 20;
 
 /// What the reader asks the writer to send. Boxed slices keep it at 24 bytes: a
 /// channel of these is allocated for every connection, idle ones included.
@@ -131,11 +131,7 @@ pub async fn serve(
     let session = Session { identity, spectator: join.spectate, seat, limits: Limits::from_config(&state.config) };
     let end = tracing::Instrument::instrument(session.run(read, write, raw), span.clone()).await;
     let _entered = span.enter();
-    crate::metrics::closed_with(match &end {
-        SessionEnd::Normal => 1000,
-        SessionEnd::Closed { code, .. } => *code,
-        SessionEnd::Io(_) => 1006,
-    });
+    crate::metrics::closed_with(end.code());
     match end {
         SessionEnd::Normal => tracing::debug!("connection ended"),
         SessionEnd::Closed { code, reason } => tracing::info!(code, %reason, "connection closed by server"),
@@ -209,29 +205,49 @@ impl Session {
             limits: self.limits,
             liveness: liveness.clone(),
         };
-        let mut reader = tokio::spawn(reader::read_loop(read, reader_cx));
+        let reader = tokio::spawn(reader::read_loop(read, reader_cx));
         let inputs =
             WriterInputs { direct: direct_rx, source: writer::Source::Room { control: control_rx, feed: feed_rx } };
         let end = writer::write_loop(write, inputs, self.limits, liveness).await;
-        // Give the reader time to see the peer's close reply, then stop it. If it
-        // stopped first (a bad frame), drain the socket so our close frame is not
-        // lost to a reset.
-        let read_end = match tokio::time::timeout(CLOSE_GRACE, &mut reader).await {
-            Ok(Ok(read_end)) => Some(read_end),
-            _ => {
-                reader.abort();
-                None
-            }
-        };
-        if matches!(read_end, Some(SessionEnd::Closed { .. })) {
-            raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
-        }
+        let end = finish(end, reader, raw).await;
         // The seat goes to the room, which may hold it for a reconnection.
         let _ = inbox.send(RoomInput::Leave { player_id, connection, seat: Some(self.seat) }).await;
-        // The reader knows best why a client-caused close happened.
-        match (end, read_end) {
-            (SessionEnd::Closed { .. } | SessionEnd::Normal, Some(read_end @ SessionEnd::Closed { .. })) => read_end,
-            (end, _) => end,
+        end
+    }
+}
+
+/// The writer has ended: give the reader time to see the peer's close reply, then
+/// stop it. If the reader stopped first (a bad frame), drain the socket so our close
+/// frame is not lost to a reset. Returns why the connection ended; the reader knows
+/// best why a client-caused close happened.
+pub(crate) async fn finish(
+    writer_end: SessionEnd,
+    mut reader: tokio::task::JoinHandle<SessionEnd>,
+    raw: Side,
+) -> SessionEnd {
+    let read_end = match tokio::time::timeout(CLOSE_GRACE, &mut reader).await {
+        Ok(Ok(read_end)) => Some(read_end),
+        _ => {
+            reader.abort();
+            None
+        }
+    };
+    if matches!(read_end, Some(SessionEnd::Closed { .. })) {
+        raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
+    }
+    match (writer_end, read_end) {
+        (SessionEnd::Closed { .. } | SessionEnd::Normal, Some(read_end @ SessionEnd::Closed { .. })) => read_end,
+        (end, _) => end,
+    }
+}
+
+impl SessionEnd {
+    /// The close code this end counts as in the metrics (1006: the connection was lost).
+    pub fn code(&self) -> u16 {
+        match self {
+            SessionEnd::Normal => 1000,
+            SessionEnd::Closed { code, .. } => *code,
+            SessionEnd::Io(_) => 1006,
         }
     }
 }

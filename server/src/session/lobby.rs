@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::liveness::Liveness;
 use super::reader::{self, ReaderContext};
 use super::writer::{self, Source, WriterInputs};
-use super::{CLOSE_GRACE, DIRECT_QUEUE, LINGER_MAX_BYTES, Limits, SessionEnd};
+use super::{DIRECT_QUEUE, Limits};
 use crate::server::{AddressSlot, AppState};
 
 /// Serve one upgraded lobby connection until it ends.
@@ -37,27 +37,10 @@ pub async fn serve(
     let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
     let liveness = Arc::new(Liveness::new());
     let reader_cx = ReaderContext { direct: direct_tx, room: None, limits, liveness: liveness.clone() };
-    let mut reader = tokio::spawn(reader::read_loop(read, reader_cx));
+    let reader = tokio::spawn(reader::read_loop(read, reader_cx));
     let inputs = WriterInputs { direct: direct_rx, source: Source::Lobby(state.lobby_feed.subscribe()) };
     let end = writer::write_loop(write, inputs, limits, liveness).await;
-    let read_end = match tokio::time::timeout(CLOSE_GRACE, &mut reader).await {
-        Ok(Ok(read_end)) => Some(read_end),
-        _ => {
-            reader.abort();
-            None
-        }
-    };
-    if matches!(read_end, Some(SessionEnd::Closed { .. })) {
-        raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
-    }
-    let end = match (end, read_end) {
-        (SessionEnd::Closed { .. } | SessionEnd::Normal, Some(read_end @ SessionEnd::Closed { .. })) => read_end,
-        (end, _) => end,
-    };
-    crate::metrics::closed_with(match &end {
-        SessionEnd::Normal => 1000,
-        SessionEnd::Closed { code, .. } => *code,
-        SessionEnd::Io(_) => 1006,
-    });
+    let end = super::finish(end, reader, raw).await;
+    crate::metrics::closed_with(end.code());
     tracing::debug!(%peer, ?end, "lobby watcher left");
 }
