@@ -21,7 +21,7 @@ pub struct Body {
     pub vel: Vec2,
 }
 
-/// The newest controls the player sent.
+/// The controls applied this tick (from the player's input buffer).
 #[derive(Component, Clone, Copy, Debug, Default)]
 pub struct Controls {
     /// Clamped to length 1 when applied.
