@@ -130,6 +130,8 @@ struct Sent {
 #[derive(Debug, Default)]
 pub struct SentViews {
     sent: VecDeque<Sent>,
+    /// The newest tick the client says it decoded, even one no longer in `sent`.
+    newest_ack: Option<Tick>,
 }
 
 impl SentViews {
@@ -143,9 +145,22 @@ impl SentViews {
     /// The client has decoded the snapshot of `tick`. An ack for a tick not sent to
     /// it recently (forgotten, or never sent) is ignored.
     pub fn acknowledge(&mut self, tick: Tick) {
+        let Some(newest_sent) = self.sent.back() else { return };
+        if tick == Tick(0) || tick.is_after(newest_sent.tick) {
+            return;
+        }
+        if self.newest_ack.is_none_or(|newest| tick.is_after(newest)) {
+            self.newest_ack = Some(tick);
+        }
         if let Some(sent) = self.sent.iter_mut().rev().find(|s| s.tick == tick) {
             sent.acked = true;
         }
+    }
+
+    /// How many ticks behind `now` the client's newest acknowledgement is; None
+    /// for a client that never acknowledged (it cannot be paced by its acks).
+    pub fn ack_lag(&self, now: Tick) -> Option<i32> {
+        self.newest_ack.map(|acked| now.since(acked))
     }
 
     /// The baseline for the next snapshot: the newest acknowledged tick on the
@@ -162,6 +177,7 @@ impl SentViews {
     /// A new connection starts over from whole snapshots.
     pub fn reset(&mut self) {
         self.sent.clear();
+        self.newest_ack = None;
     }
 }
 
@@ -259,8 +275,12 @@ mod tests {
         views.acknowledge(Tick(8));
         views.acknowledge(Tick(10));
         assert_eq!(views.baseline(), Some((Tick(8), 8)), "8 is on the grid and recent: shared with other clients");
+        assert_eq!(views.ack_lag(Tick(12)), Some(2));
+        views.acknowledge(Tick(11));
+        assert_eq!(views.ack_lag(Tick(12)), Some(2), "tick 11 was never sent: not an ack");
         views.reset();
         assert_eq!(views.baseline(), None);
+        assert_eq!(views.ack_lag(Tick(12)), None);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct RoomTask {
     encoder: SnapshotEncoder,
 }
 
+/// A lagging client gets one snapshot of this many ticks.
+const LAGGING_SNAPSHOT_EVERY: u32 = 4;
+
 /// More joins and leaves than this in one tick are summed up by the roster alone.
 const PRESENCE_EVENTS_PER_TICK: usize = 8;
 
@@ -421,6 +424,13 @@ impl RoomTask {
         self.broadcast(&ServerMsg::Scores(standings));
     }
 
+    /// Ticks a client's newest acknowledgement may lag before its snapshots are thinned:
+    /// half a second, or three snapshot intervals when snapshots are rarer than that.
+    fn ack_lag_limit(&self) -> i32 {
+        let (ticks, snapshots) = (i32::from(self.info.tick_rate_hz), i32::from(self.info.snapshot_rate_hz.max(1)));
+        (ticks / 2).max(3 * ticks / snapshots)
+    }
+
     /// Whether this tick's snapshot goes out: `snapshot_rate_hz` of every `tick_rate_hz` ticks, evenly spread.
     fn snapshot_due(&self, tick: arena_protocol::Tick) -> bool {
         let (snapshots, ticks) = (u64::from(self.info.snapshot_rate_hz), u64::from(self.info.tick_rate_hz));
@@ -448,8 +458,16 @@ impl RoomTask {
         }
         let player_cells = std::mem::take(&mut snapshot.player_cells);
         self.encoder.begin(snapshot);
+        let lag_limit = self.ack_lag_limit();
         for (&player, client) in &mut self.clients.map {
             let Some(outbox) = &client.outbox else { continue };
+            // A client whose acknowledgements fall far behind is not keeping up (a slow
+            // link, a busy machine, a background tab): it gets every 4th snapshot until
+            // it catches up, instead of a backlog piling up in its buffers.
+            let lagging = client.views.ack_lag(tick).is_some_and(|lag| lag > lag_limit);
+            if lagging && !tick.0.is_multiple_of(LAGGING_SNAPSHOT_EVERY) {
+                continue;
+            }
             let last_input_seq = if client.spectator { 0 } else { self.world.last_input_seq(player) };
             // Spectators, and players without a body, see the whole arena.
             let view = match (client.spectator, player_cells.get(&player)) {

@@ -201,3 +201,39 @@ async fn idle_lobby_watchers_are_not_closed_for_idleness() {
     assert!(report.lobby_messages >= 40, "each watcher gets the list on connecting");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_acknowledgements_lag_gets_fewer_snapshots() {
+    let server = TestServer::start().await;
+    let mut client = ArenaClient::connect(&server.ws_url("name=laggard")).await.unwrap();
+    let first = client
+        .recv_until(Duration::from_secs(5), |m| if let ServerMsg::Snapshot(s) = m { Some(s.tick) } else { None })
+        .await
+        .unwrap();
+    // Keep acknowledging only the first snapshot, as a client stuck far behind would.
+    let _settling = snapshots_while_acking(&mut client, first, 1, 0).await;
+    let lagging = snapshots_while_acking(&mut client, first, 2, 100).await;
+    // At 30 Hz two seconds are 60 snapshots; a client this far behind gets about 15.
+    assert!((5..=30).contains(&lagging), "{lagging} snapshots in 2 s while lagging");
+    server.shutdown().await;
+}
+
+/// Snapshots received in `seconds` while every input acknowledges `ack` only.
+async fn snapshots_while_acking(
+    client: &mut ArenaClient,
+    ack: arena_protocol::Tick,
+    seconds: u64,
+    mut seq: u32,
+) -> u32 {
+    let mut counted = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        seq += 1;
+        let input = Input { ack_tick: ack, ..Input::new(seq, Vec2::ZERO, 0.0, false) };
+        client.send(&ClientMsg::Input(input)).await.unwrap();
+        if let Incoming::Message(ServerMsg::Snapshot(_) | ServerMsg::Delta(_), _) = client.recv(WAIT).await.unwrap() {
+            counted += 1;
+        }
+    }
+    counted
+}
