@@ -11,7 +11,11 @@ use glam::Vec2;
 const TICK_RATE: u16 = 30;
 
 fn world() -> RoomWorld {
-    RoomWorld::new(GameSettings::default(), GameSettings::default().match_rules(), TICK_RATE, 7)
+    world_with(GameSettings::default())
+}
+
+fn world_with(settings: GameSettings) -> RoomWorld {
+    RoomWorld::new(settings.clone(), settings.match_rules(), TICK_RATE, 7)
 }
 
 /// The whole snapshot a client seeing `view` of `frame` receives, decoded.
@@ -99,7 +103,11 @@ fn inputs_sent_two_at_a_time_are_applied_one_per_tick() {
 
 /// Two players facing each other 150 units apart; `shooter` aims at `target`.
 fn duel() -> (RoomWorld, PlayerId, PlayerId) {
-    let mut world = world();
+    duel_with(GameSettings::default())
+}
+
+fn duel_with(settings: GameSettings) -> (RoomWorld, PlayerId, PlayerId) {
+    let mut world = world_with(settings);
     let (shooter, target) = (PlayerId(1), PlayerId(2));
     world.add_player(shooter);
     world.add_player(target);
@@ -111,12 +119,7 @@ fn duel() -> (RoomWorld, PlayerId, PlayerId) {
 /// The target stood in the shooter's line of fire, and left it `left_ticks_ago` ticks
 /// before the shot is fired. Returns the target's health after the shot's flight.
 fn shot_at_where_the_target_was(settings: GameSettings, view_ticks_back: Option<u32>, left_ticks_ago: u32) -> u16 {
-    let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), TICK_RATE, 7);
-    let (shooter, target) = (PlayerId(1), PlayerId(2));
-    world.add_player(shooter);
-    world.add_player(target);
-    world.set_player_position(shooter, Vec2::new(500.0, 500.0));
-    world.set_player_position(target, Vec2::new(650.0, 500.0));
+    let (mut world, shooter, target) = duel_with(settings);
     let mut tick = Tick(0);
     for _ in 0..20 {
         tick = world.step();
@@ -199,7 +202,7 @@ fn death_scores_a_kill_and_the_victim_respawns_later() {
 #[test]
 fn with_a_view_distance_far_players_are_left_out_and_the_own_one_never_is() {
     let settings = GameSettings { view_distance: 400.0, ..GameSettings::default() };
-    let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), TICK_RATE, 7);
+    let mut world = world_with(settings);
     let (near, far) = (PlayerId(1), PlayerId(2));
     world.add_player(near);
     world.add_player(far);
