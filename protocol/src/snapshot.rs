@@ -179,9 +179,9 @@ pub fn write_snapshot_header(kind: SnapshotKind, tick: Tick, last_input_seq: u32
     let _ = rmp::encode::write_uint(out, u64::from(last_input_seq));
 }
 
-/// The body of a whole snapshot: its entity list.
-pub fn write_full_body<'a>(entities: impl ExactSizeIterator<Item = &'a WireEntity>, out: &mut Vec<u8>) {
-    let _ = rmp::encode::write_array_len(out, entities.len() as u32);
+/// The body of a whole snapshot: its entity list (counted first, then written).
+pub fn write_full_body<'a>(entities: impl Iterator<Item = &'a WireEntity> + Clone, out: &mut Vec<u8>) {
+    let _ = rmp::encode::write_array_len(out, entities.clone().count() as u32);
     entities.for_each(|e| write_value(e, out));
 }
 

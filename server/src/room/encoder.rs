@@ -58,8 +58,7 @@ impl SnapshotEncoder {
                 SnapshotKind::Delta
             }
             None => {
-                let count = now.visible(view).count();
-                write_full_body(ExactCount(now.visible(view), count), &mut self.out);
+                write_full_body(now.visible(view), &mut self.out);
                 SnapshotKind::Full
             }
         };
@@ -93,21 +92,6 @@ impl SnapshotEncoder {
         }
     }
 }
-
-/// An iterator whose length was counted beforehand.
-struct ExactCount<I>(I, usize);
-
-impl<I: Iterator> Iterator for ExactCount<I> {
-    type Item = I::Item;
-    fn next(&mut self) -> Option<I::Item> {
-        self.0.next()
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.1, Some(self.1))
-    }
-}
-
-impl<I: Iterator> ExactSizeIterator for ExactCount<I> {}
 
 /// Baselines are picked on a grid of this many ticks when a client acknowledged one
 /// recently enough: clients whose newest acknowledgements differ by a tick or two then
