@@ -1,8 +1,6 @@
 //! Simulate phase, combat: firing, hits, deaths, score and respawns.
 
-use std::collections::HashMap;
-
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use arena_protocol::server_msg::Kill;
 use arena_protocol::{PlayerId, Tick};

@@ -92,12 +92,17 @@ async fn a_client_that_ignores_pings_is_closed() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_client_is_closed_as_idle() {
+/// A server that closes players idle for half a second (and pings every 0.2 s).
+fn idle_after_half_a_second() -> Config {
     let mut config = Config::for_tests();
     config.idle_timeout_s = 0.5;
     config.ping_interval_s = 0.2;
-    let server = TestServer::start_with(config).await;
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_is_closed_as_idle() {
+    let server = TestServer::start_with(idle_after_half_a_second()).await;
     let mut silent = playing(&server, "").await;
     let (code, reason) = silent.recv_close(WAIT).await.unwrap();
     assert_eq!(code, close_code::IDLE, "{reason}");
@@ -190,10 +195,8 @@ async fn connections_past_the_total_cap_wait_until_one_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_lobby_watchers_are_not_closed_for_idleness() {
-    let mut config = Config::for_tests();
-    config.idle_timeout_s = 0.5;
-    config.ping_interval_s = 0.2;
-    let server = TestServer::start_with(config).await;
+    // The same server that closes a silent player keeps silent lobby watchers.
+    let server = TestServer::start_with(idle_after_half_a_second()).await;
     let connected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let report = arena_bots::run_idle(&server.ws_url(""), 40, 400.0, Duration::from_secs(2), connected).await;
     assert!(report.passed(), "{}", report.summary());
