@@ -16,8 +16,6 @@ pub struct InputBuffer {
     pending: VecDeque<Buffered>,
     /// The newest `seq` received (0 before any).
     newest_seq: u32,
-    /// Inputs the newest message carried: the buffer may hold that many.
-    depth: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -47,9 +45,10 @@ impl InputBuffer {
             self.pending.push_back(Buffered { seq, controls, view_tick: input.view_tick });
             self.newest_seq = seq;
         }
-        self.depth = carried.max(MIN_DEPTH);
-        // Too far ahead: skip the oldest, but a shot in it is not lost.
-        while self.pending.len() > self.depth {
+        // The buffer may hold as many inputs as the newest message carried. Too far
+        // ahead: skip the oldest, but a shot in it is not lost.
+        let depth = carried.max(MIN_DEPTH);
+        while self.pending.len() > depth {
             let skipped = self.pending.pop_front().expect("longer than depth");
             if let Some(next) = self.pending.front_mut() {
                 next.controls.fire |= skipped.controls.fire;
