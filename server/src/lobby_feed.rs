@@ -15,21 +15,21 @@ use crate::server::AppState;
 /// How often the room list is compared with the last one sent.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// The newest encoded room list.
+/// The newest encoded room list; None once the server is stopping.
 #[derive(Debug)]
 pub struct LobbyFeed {
-    latest: watch::Sender<Bytes>,
+    latest: watch::Sender<Option<Bytes>>,
 }
 
 impl Default for LobbyFeed {
     fn default() -> Self {
-        LobbyFeed { latest: watch::Sender::new(Bytes::from(encode(&ServerMsg::Lobby(Vec::new())))) }
+        LobbyFeed { latest: watch::Sender::new(Some(Bytes::from(encode(&ServerMsg::Lobby(Vec::new()))))) }
     }
 }
 
 impl LobbyFeed {
     /// A watcher's view: the current list at once, then each change.
-    pub fn subscribe(&self) -> watch::Receiver<Bytes> {
+    pub fn subscribe(&self) -> watch::Receiver<Option<Bytes>> {
         let mut rx = self.latest.subscribe();
         rx.mark_changed();
         rx
@@ -43,12 +43,17 @@ impl LobbyFeed {
     fn publish(&self, rooms: Vec<LobbyRoom>) {
         let bytes = Bytes::from(encode(&ServerMsg::Lobby(rooms)));
         self.latest.send_if_modified(|latest| {
-            let changed = *latest != bytes;
+            let changed = latest.as_ref().is_some_and(|latest| *latest != bytes);
             if changed {
-                *latest = bytes;
+                *latest = Some(bytes);
             }
             changed
         });
+    }
+
+    /// The server is stopping: every watcher is told so and closed.
+    pub fn close(&self) {
+        self.latest.send_replace(None);
     }
 }
 

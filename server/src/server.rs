@@ -221,6 +221,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     sweeper.abort();
     sampler.abort();
     lobby_feed.abort();
+    state.lobby_feed.close();
     for task in cluster_tasks {
         task.abort();
     }
@@ -228,18 +229,26 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     while !results.all_written() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // Rooms and the lobby feed have told every connection why it closes; give the
+    // writers a moment to put those close frames on the wire before the process
+    // exits, without waiting out clients that never answer them.
+    let frames_deadline = deadline.min(tokio::time::Instant::now() + CLOSE_FRAMES_GRACE);
+    let all_closed = || connections.available_permits() == state.config.max_connections.max(1);
+    while !all_closed() && tokio::time::Instant::now() < frames_deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let left = rooms.room_count();
     tracing::info!(
         rooms = room_count,
         players = player_count,
         rooms_not_closed = left,
+        connections_not_closed = state.config.max_connections.max(1) - connections.available_permits(),
         took_ms = started.elapsed().as_millis() as u64,
         "drained: every room closed its players with 1001 and logged its round"
     );
     Ok(())
 }
 
-/// Serve one TCP connection's HTTP requests (and hand over upgrades).
 /// Unsent bytes a connection may have queued in the kernel before writes wait.
 /// Without a limit the kernel takes megabytes from a client that reads slowly:
 /// seconds of old snapshots pile up there, out of reach of the writer's
@@ -253,6 +262,10 @@ fn limit_unsent_bytes(stream: &tokio::net::TcpStream) {
     }
 }
 
+/// How long shutdown waits, after the rooms have closed, for connections to end.
+const CLOSE_FRAMES_GRACE: Duration = Duration::from_millis(500);
+
+/// Serve one TCP connection's HTTP requests (and hand over upgrades).
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,

@@ -512,9 +512,28 @@ impl RoomTask {
             // Held seats point back at this room: let them go.
             self.info.release_held(player);
         }
+        self.refuse_queued(&closing);
         self.info.players.store(0, Ordering::Relaxed);
         self.info.spectators.store(0, Ordering::Relaxed);
         tracing::info!(reason = %closing.reason, "room closed");
+    }
+
+    /// Shut the inbox and answer what is still queued in it: a player whose join
+    /// had not been read yet hears the room's own code and reason, not a bare 4004.
+    fn refuse_queued(&mut self, closing: &Closing) {
+        self.inbox.close();
+        while let Ok(input) = self.inbox.try_recv() {
+            match input {
+                RoomInput::Join(join) => {
+                    let Closing { code, reason } = closing;
+                    join.outbox.feed.send_replace(Feed::Closed { code: *code, reason: reason.clone() });
+                }
+                RoomInput::Admin(AdminCommand::Kick { done, .. }) => {
+                    let _ = done.send(false);
+                }
+                _ => {}
+            }
+        }
     }
 }
 

@@ -49,6 +49,9 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
     // Each dropped input takes one of these; they refill at half the rate, so only a
     // sustained flood (not a burst after a stall) empties it.
     let mut abuse_budget = TokenBucket::new(cx.limits.input_rate.max(1) * INPUT_ABUSE_SECONDS, rate / 2.0);
+    // Set once the room has ended: it closes this connection itself, through the
+    // writer, with its own code and reason; until then messages have nowhere to go.
+    let mut room_gone = false;
     let end = loop {
         let frame = match read.read_frame(&mut send_obligated).await {
             Ok(frame) => frame,
@@ -73,6 +76,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
         };
         let room = match (&message, &cx.room) {
             (ClientMsg::Ping(_), _) => None,
+            (_, Some(_)) if room_gone => continue,
             (_, Some(room)) => Some(room),
             (_, None) => break closed(close_code::POLICY_VIOLATION, LOBBY_ONLY_LISTENS),
         };
@@ -93,7 +97,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         crate::metrics::handles().inputs_dropped_inbox_full.increment(1);
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => break closed(close_code::ROOM_CLOSED, "room closed"),
+                    Err(mpsc::error::TrySendError::Closed(_)) => room_gone = true,
                 }
             }
             ClientMsg::Chat(chat) => {
@@ -111,7 +115,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
                     continue;
                 }
                 if room.inbox.send(RoomInput::Chat(room.player, text)).await.is_err() {
-                    break closed(close_code::ROOM_CLOSED, "room closed");
+                    room_gone = true;
                 }
             }
             ClientMsg::Ping(ping) => {

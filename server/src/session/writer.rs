@@ -23,8 +23,8 @@ pub struct WriterInputs {
 pub enum Source {
     /// A player's or spectator's room: ordered control messages and the newest snapshot.
     Room { control: mpsc::Receiver<Bytes>, feed: watch::Receiver<Feed> },
-    /// The lobby feed's room list (`/ws/lobby` watchers).
-    Lobby(watch::Receiver<Bytes>),
+    /// The lobby feed's room list (`/ws/lobby` watchers); None once the server stops.
+    Lobby(watch::Receiver<Option<Bytes>>),
 }
 
 pub async fn write_loop(
@@ -93,10 +93,18 @@ pub async fn write_loop(
                     Ok(())
                 }
             }
-            Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => {
-                crate::monitor::telemetry().bytes_sent(rooms.len());
-                send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow_client_timeout).await
-            }
+            Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => match rooms {
+                Some(rooms) => {
+                    crate::monitor::telemetry().bytes_sent(rooms.len());
+                    send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow_client_timeout).await
+                }
+                // The feed ends when the server stops.
+                None => {
+                    let reason = "server shutting down";
+                    let _ = send(&mut write, Frame::close(close_code::GOING_AWAY, reason.as_bytes()), CLOSE_GRACE).await;
+                    return SessionEnd::Closed { code: close_code::GOING_AWAY, reason: reason.into() };
+                }
+            },
             Some((changed, current)) = feed_change(&mut feed), if feed.is_some() => {
                 if changed.is_err() {
                     let _ = send(&mut write, Frame::close(close_code::ROOM_CLOSED, b"room closed"), CLOSE_GRACE).await;
@@ -141,11 +149,10 @@ async fn feed_change(feed: &mut Option<watch::Receiver<Feed>>) -> Option<(Result
     Some((changed, feed.borrow_and_update().clone()))
 }
 
-/// The lobby's newest room list once it changed; None when the feed is gone.
-async fn lobby_changed(lobby: &mut Option<watch::Receiver<Bytes>>) -> Option<Bytes> {
+/// The lobby's newest room list once it changed; Some(None) when the feed has ended.
+async fn lobby_changed(lobby: &mut Option<watch::Receiver<Option<Bytes>>>) -> Option<Option<Bytes>> {
     let rx = lobby.as_mut()?;
-    rx.changed().await.ok()?;
-    Some(rx.borrow_and_update().clone())
+    Some(rx.changed().await.ok().and_then(|()| rx.borrow_and_update().clone()))
 }
 
 /// The room dropped our control queue: it has closed us or ended. The feed says

@@ -403,5 +403,11 @@ async fn the_lobby_feed_pushes_the_room_list_when_it_changes_and_only_listens() 
     let (code, reason) = watcher.recv_close(WAIT).await.unwrap();
     assert_eq!(code, close_code::POLICY_VIOLATION);
     assert!(reason.contains("lobby feed only listens"), "{reason}");
-    server.shutdown().await;
+    // A watcher still listening when the server stops is told why.
+    let mut listening = ArenaClient::connect(&url).await.unwrap();
+    listening.recv_until(WAIT, lobby_of).await.unwrap();
+    let drain = tokio::spawn(server.shutdown());
+    let (code, reason) = listening.recv_close(WAIT).await.unwrap();
+    assert_eq!((code, reason.as_str()), (close_code::GOING_AWAY, "server shutting down"));
+    drain.await.unwrap();
 }

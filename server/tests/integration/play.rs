@@ -100,8 +100,31 @@ async fn shutdown_closes_players_with_going_away() {
     let mut client = ArenaClient::connect(&server.ws_url("")).await.unwrap();
     client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
     let drain = tokio::spawn(server.shutdown());
-    let (code, _) = client.recv_close(WAIT).await.unwrap();
-    assert_eq!(code, close_code::GOING_AWAY);
+    // The client keeps playing through the shutdown: inputs that find the room gone
+    // must not turn the room's own close (1001 and its reason) into another one.
+    let mut seq = 1;
+    let (code, reason) = loop {
+        seq += 1;
+        let _ = client.send(&ClientMsg::Input(Input::new(seq, Vec2::X, 0.0, true))).await;
+        match client.recv(WAIT).await.unwrap() {
+            arena_bots::Incoming::Closed { code, reason } => break (code, reason),
+            _ => continue,
+        }
+    };
+    assert_eq!((code, reason.as_str()), (close_code::GOING_AWAY, "server shutting down"));
+    drain.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_still_joining_when_the_server_stops_gets_going_away() {
+    let server = TestServer::start().await;
+    let mut first = ArenaClient::connect(&server.ws_url("")).await.unwrap();
+    first.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    // The room reads its inbox once per tick: this join is still queued when it stops.
+    let mut joining = ArenaClient::connect(&server.ws_url("")).await.unwrap();
+    let drain = tokio::spawn(server.shutdown());
+    let (code, reason) = joining.recv_close(WAIT).await.unwrap();
+    assert_eq!((code, reason.as_str()), (close_code::GOING_AWAY, "server shutting down"));
     drain.await.unwrap();
 }
 
