@@ -171,7 +171,10 @@ impl Baselines {
             .find(|(tick, _)| *tick == delta.baseline)
             .ok_or(DeltaError::UnknownBaseline(delta.baseline.0))?;
         let mut state = base.clone();
-        state.retain(|e| !delta.removed.contains(&e.net_id()));
+        // Sorted once, so a big removal list costs a lookup per entity, not a scan.
+        let mut removed = delta.removed.clone();
+        removed.sort_unstable();
+        state.retain(|e| removed.binary_search(&e.net_id()).is_err());
         for change in &delta.changed {
             let at = state
                 .binary_search_by_key(&change.net_id, WireEntity::net_id)

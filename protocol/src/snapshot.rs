@@ -185,6 +185,37 @@ pub fn write_full_body<'a>(entities: impl Iterator<Item = &'a WireEntity> + Clon
     entities.for_each(|e| write_value(e, out));
 }
 
+/// One entity as it is written inside a snapshot's or a delta's `added` list; a
+/// server that shares such bytes between bodies splices them in with
+/// [`write_delta_body_spliced`].
+pub fn encode_entity(entity: &WireEntity, out: &mut Vec<u8>) {
+    write_value(entity, out);
+}
+
+/// One change as it is written inside a delta's `changed` list (see [`encode_entity`]).
+pub fn encode_change(change: &crate::delta::EntityChange, out: &mut Vec<u8>) {
+    write_value(change, out);
+}
+
+/// A delta body like [`write_delta_body`] from pre-encoded items: `added` holds
+/// `added_count` entities ([`encode_entity`]) and `changed` holds `changed_count`
+/// changes ([`encode_change`]), each as runs of items back to back. Same bytes on the
+/// wire as listing them.
+pub fn write_delta_body_spliced<'a>(
+    baseline: Tick,
+    (added_count, added): (u32, impl Iterator<Item = &'a [u8]>),
+    (changed_count, changed): (u32, impl Iterator<Item = &'a [u8]>),
+    removed: &[NetId],
+    out: &mut Vec<u8>,
+) {
+    let _ = rmp::encode::write_uint(out, u64::from(baseline.0));
+    let _ = rmp::encode::write_array_len(out, added_count);
+    added.for_each(|run| out.extend_from_slice(run));
+    let _ = rmp::encode::write_array_len(out, changed_count);
+    changed.for_each(|run| out.extend_from_slice(run));
+    write_value(removed, out);
+}
+
 /// The body of a delta snapshot: baseline tick, added, changed, removed.
 pub fn write_delta_body(
     baseline: Tick,
@@ -289,6 +320,42 @@ mod tests {
         assert_eq!(decode_server(&out).unwrap(), ServerMsg::Delta(expected));
         assert_eq!(peek_snapshot_header(&out), Some((SnapshotKind::Delta, Tick(9), 4)));
         assert_eq!(peek_snapshot_header(&encode(&ServerMsg::Pong(crate::Pong { client_time_ms: 1.0 }))), None);
+    }
+
+    #[test]
+    fn spliced_items_give_the_same_bytes_as_a_listed_delta() {
+        use crate::delta::EntityChange;
+        let base = WireEntity::from(sample_entities()[0]);
+        let changes: Vec<EntityChange> = (1..=20)
+            .map(|dx| {
+                let moved = EntityState { pos: Vec2::new(10.5 + dx as f32, 20.0), ..sample_entities()[0] };
+                EntityChange::between(&base, &moved.into()).unwrap()
+            })
+            .collect();
+        let added: Vec<WireEntity> = sample_entities().into_iter().map(WireEntity::from).collect();
+        let mut listed = Vec::new();
+        write_delta_body(Tick(7), &added, &changes, &[NetId(3)], &mut listed);
+        // Changes in three runs (one of them empty), entities one a run.
+        let mut runs = [Vec::new(), Vec::new(), Vec::new()];
+        changes[..12].iter().for_each(|c| encode_change(c, &mut runs[0]));
+        changes[12..].iter().for_each(|c| encode_change(c, &mut runs[2]));
+        let entities: Vec<Vec<u8>> = added
+            .iter()
+            .map(|e| {
+                let mut bytes = Vec::new();
+                encode_entity(e, &mut bytes);
+                bytes
+            })
+            .collect();
+        let mut spliced = Vec::new();
+        write_delta_body_spliced(
+            Tick(7),
+            (2, entities.iter().map(Vec::as_slice)),
+            (20, runs.iter().map(Vec::as_slice)),
+            &[NetId(3)],
+            &mut spliced,
+        );
+        assert_eq!(spliced, listed, "20 changes cross MessagePack's 16-element list header");
     }
 
     #[test]

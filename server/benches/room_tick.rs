@@ -1,11 +1,13 @@
 //! One room's tick: simulation plus building the snapshot frame; encoding a whole
 //! and a delta snapshot body; the per-client part of the message; and what
-//! timing a tick costs. Prints whole vs delta body sizes.
+//! timing a tick costs. Prints whole vs delta body sizes. Then the one room of
+//! 1,000 in a big arena with interest management: a tick with a body for every
+//! client, as the room thread does it.
 
 use std::hint::black_box;
 
 use arena_protocol::{Input, PlayerId, SnapshotKind};
-use arena_server::room::encoder::SnapshotEncoder;
+use arena_server::room::encoder::{SentViews, SnapshotEncoder};
 use arena_server::room::snapshot::SnapshotFrame;
 use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
@@ -14,9 +16,13 @@ use glam::Vec2;
 
 /// A room of `players` who all move and fire, warmed up until projectiles fill the air.
 fn busy_room(players: u32) -> RoomWorld {
+    busy_room_with(players, GameSettings::default())
+}
+
+fn busy_room_with(players: u32, settings: GameSettings) -> RoomWorld {
     // Rounds that never end in a benchmark: every measured tick is a tick of combat.
     let rules = arena_protocol::lobby::MatchRules { score_limit: 1000, time_limit_s: 3600 };
-    let mut world = RoomWorld::new(GameSettings::default(), rules, 30, 1);
+    let mut world = RoomWorld::new(settings, rules, 30, 1);
     for id in 1..=players {
         world.add_player(PlayerId(id));
     }
@@ -57,7 +63,7 @@ fn tick(c: &mut Criterion) {
             frames.iter().for_each(|f| encoder.begin((*f).clone()));
             encoder
         };
-        let everything = u64::MAX;
+        let everything = world.interest_grid().everything();
         let (_, whole) = encoder_with(&[&now]).body(everything, None);
         let (kind, delta) = encoder_with(&[&base, &now]).body(everything, Some((base.tick, everything)));
         assert_eq!(kind, SnapshotKind::Delta);
@@ -88,6 +94,97 @@ fn tick(c: &mut Criterion) {
     group.finish();
 }
 
+/// One room of 1,000 in the load benchmark's big arena (`scripts/bench/big-arena.toml`):
+/// a tick, then a body for every client as `RoomTask::publish` picks it — the client's
+/// view, and a baseline among the ticks it acknowledged (here each client acknowledges
+/// with a delay of one to three ticks, as bots on a busy machine do).
+struct BigRoom {
+    world: RoomWorld,
+    encoder: SnapshotEncoder,
+    clients: Vec<SentViews>,
+    tick: u32,
+}
+
+/// What the published ticks added up to.
+#[derive(Default)]
+struct Tally {
+    ticks: usize,
+    bodies: usize,
+    bytes: usize,
+    sent: usize,
+    visible: usize,
+    stepping: std::time::Duration,
+    encoding: std::time::Duration,
+}
+
+impl BigRoom {
+    const PLAYERS: u32 = 1000;
+
+    fn new() -> BigRoom {
+        let settings =
+            GameSettings { arena_width: 8000.0, arena_height: 8000.0, view_distance: 800.0, ..GameSettings::default() };
+        BigRoom {
+            world: busy_room_with(Self::PLAYERS, settings),
+            encoder: SnapshotEncoder::default(),
+            clients: (0..Self::PLAYERS).map(|_| SentViews::default()).collect(),
+            tick: 60,
+        }
+    }
+
+    fn publish_tick(&mut self, tally: &mut Tally) {
+        self.tick += 1;
+        let started = std::time::Instant::now();
+        feed_inputs(&mut self.world, Self::PLAYERS, self.tick);
+        let now = self.world.step();
+        let grid = self.world.interest_grid();
+        let mut frame = self.world.take_snapshot().unwrap();
+        let cells = std::mem::take(&mut frame.player_cells);
+        let stepped = std::time::Instant::now();
+        tally.stepping += stepped - started;
+        self.encoder.begin(frame);
+        for (i, views) in self.clients.iter_mut().enumerate() {
+            let view = grid.visible_from(cells[&PlayerId(i as u32 + 1)]);
+            let (_, body) = self.encoder.body(view, views.baseline());
+            views.record(now, view);
+            views.acknowledge(arena_protocol::Tick(now.0.saturating_sub(i as u32 % 3)));
+            tally.bytes += body.len();
+            tally.sent += 1;
+        }
+        tally.encoding += stepped.elapsed();
+        tally.ticks += 1;
+        tally.bodies += self.encoder.distinct_bodies();
+    }
+}
+
+fn big_room_publish(c: &mut Criterion) {
+    let mut room = BigRoom::new();
+    // Acknowledgements warm up before counting.
+    for _ in 0..40 {
+        room.publish_tick(&mut Tally::default());
+    }
+    let mut tally = Tally::default();
+    for _ in 0..60 {
+        room.publish_tick(&mut tally);
+    }
+    let grid = room.world.interest_grid();
+    room.world.step();
+    let frame = room.world.take_snapshot().unwrap();
+    for cell in frame.player_cells.values() {
+        tally.visible += frame.visible(grid.visible_from(*cell)).count();
+    }
+    eprintln!(
+        "room_publish/1000 (8000² arena, view 800, {}×{} cells): {:.0} distinct bodies a tick, {:.0} B a client a tick, {:.0} entities in a view; a tick: {:.2} ms stepping, {:.2} ms choosing and encoding bodies",
+        grid.cols,
+        grid.rows,
+        tally.bodies as f64 / tally.ticks as f64,
+        tally.bytes as f64 / tally.sent as f64,
+        tally.visible as f64 / f64::from(BigRoom::PLAYERS),
+        tally.stepping.as_secs_f64() * 1000.0 / tally.ticks as f64,
+        tally.encoding.as_secs_f64() * 1000.0 / tally.ticks as f64,
+    );
+    c.bench_function("room_publish/1000", |b| b.iter(|| room.publish_tick(&mut Tally::default())));
+}
+
 /// What timing one tick costs the tick: the clock read, the Prometheus summary
 /// record and the monitor's bucket, as the room thread does them.
 fn tick_timing_overhead(c: &mut Criterion) {
@@ -103,5 +200,5 @@ fn tick_timing_overhead(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick, tick_timing_overhead);
+criterion_group!(benches, tick, big_room_publish, tick_timing_overhead);
 criterion_main!(benches);

@@ -1,29 +1,150 @@
 //! Snapshot bodies: for each (view, baseline) a tick needs, one encoding shared
 //! by every client that has that view and acknowledged that baseline.
+//!
+//! Views overlap (a view is a rectangle of interest cells), so the work is shared
+//! below the body too: how each cell changed since a baseline is worked out and
+//! encoded once per tick, and every delta body that covers the cell splices in
+//! those bytes. A body then costs its own few entities that crossed cells or the
+//! edge of the view, not every entity in it.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 use std::sync::Arc;
 
 use arena_protocol::delta::BASELINE_WINDOW;
-use arena_protocol::snapshot::{write_delta_body, write_full_body};
-use arena_protocol::{EntityChange, NetId, SnapshotKind, Tick, WireEntity};
+use arena_protocol::snapshot::{encode_change, encode_entity, write_delta_body_spliced, write_full_body};
+use arena_protocol::{EntityChange, NetId, SnapshotKind, Tick};
 use bytes::Bytes;
 
+use super::interest::{Cell, View};
 use super::snapshot::SnapshotFrame;
 
 /// What a client had at a tick it acknowledged: the tick and the cells it saw.
-pub type Baseline = (Tick, u64);
+pub type Baseline = (Tick, View);
 
 /// Recent frames and this tick's encoded bodies.
 #[derive(Default)]
 pub struct SnapshotEncoder {
     /// Frames sent recently, oldest first: the baselines clients may acknowledge.
     history: VecDeque<Arc<SnapshotFrame>>,
-    bodies: HashMap<(u64, Option<Baseline>), (SnapshotKind, Bytes)>,
-    added: Vec<WireEntity>,
-    changed: Vec<EntityChange>,
+    bodies: HashMap<(View, Option<Baseline>), (SnapshotKind, Bytes)>,
+    /// This tick's cell differences from each baseline in use, by baseline tick,
+    /// then by cell index; worked out on first use.
+    cell_diffs: HashMap<Tick, Vec<Option<CellDiff>>>,
+    /// This tick's entities, each encoded whole on first use.
+    whole: EncodedEntities,
+    /// One body's pieces: entities it adds, and runs of encoded changes as
+    /// (cell index, byte range) into that cell's difference.
+    added: Vec<u32>,
+    changed: Vec<(usize, Range<usize>)>,
     removed: Vec<NetId>,
     out: Vec<u8>,
+}
+
+/// How one cell changed between a baseline frame and the current one.
+#[derive(Debug, Default)]
+struct CellDiff {
+    /// Indexes into the current frame of the entities in the cell then and now.
+    stayers: Vec<u32>,
+    /// Encoded changes: first those of the stayers (the unchanged left out), then
+    /// one for each arrival that has one.
+    changes: Vec<u8>,
+    stayed: Range<usize>,
+    stayed_count: u32,
+    /// In the cell now, not then.
+    arrived: Vec<Arrival>,
+    /// In the cell then, not now: its net id and its cell now (None: gone from the world).
+    left: Vec<(NetId, Option<Cell>)>,
+}
+
+/// An entity that came into a cell since the baseline.
+#[derive(Debug)]
+struct Arrival {
+    /// Index into the current frame.
+    index: u32,
+    /// Its cell at the baseline and its encoded change since (in `changes`; None:
+    /// unchanged), when it existed then.
+    then: Option<(Cell, Option<Range<usize>>)>,
+}
+
+impl CellDiff {
+    fn between(now: &SnapshotFrame, base: &SnapshotFrame, cell: Cell) -> CellDiff {
+        let mut diff = CellDiff::default();
+        let mut arrivals = Vec::new();
+        let (mut current, mut before) = (now.in_cell(cell).iter().peekable(), base.in_cell(cell).iter().peekable());
+        // Both lists are in net-id order: one merge pass; only entities that crossed
+        // into or out of the cell are looked up in the other frame.
+        loop {
+            let order = match (current.peek(), before.peek()) {
+                (Some(&&i), Some(&&j)) => now.entities[i as usize].net_id().cmp(&base.entities[j as usize].net_id()),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => break,
+            };
+            match order {
+                Ordering::Less => arrivals.extend(current.next()),
+                Ordering::Greater => {
+                    let Some(&j) = before.next() else { break };
+                    let net_id = base.entities[j as usize].net_id();
+                    diff.left.push((net_id, now.find(net_id).map(|(_, cell)| cell)));
+                }
+                Ordering::Equal => {
+                    let (Some(&index), Some(&j)) = (current.next(), before.next()) else { break };
+                    diff.stayers.push(index);
+                    if let Some(change) =
+                        EntityChange::between(&base.entities[j as usize], &now.entities[index as usize])
+                    {
+                        encode_change(&change, &mut diff.changes);
+                        diff.stayed_count += 1;
+                    }
+                }
+            }
+        }
+        diff.stayed = 0..diff.changes.len();
+        for index in arrivals {
+            let entity = &now.entities[index as usize];
+            let then = base.find(entity.net_id()).map(|(was, cell_then)| {
+                let change = EntityChange::between(was, entity).map(|change| {
+                    let start = diff.changes.len();
+                    encode_change(&change, &mut diff.changes);
+                    start..diff.changes.len()
+                });
+                (cell_then, change)
+            });
+            diff.arrived.push(Arrival { index, then });
+        }
+        diff
+    }
+}
+
+/// Entities of one frame encoded whole, each once, as bodies need them.
+#[derive(Default)]
+struct EncodedEntities {
+    bytes: Vec<u8>,
+    /// Where each entity of the frame is in `bytes`, once encoded.
+    at: Vec<Option<Range<usize>>>,
+}
+
+impl EncodedEntities {
+    fn reset(&mut self, entities: usize) {
+        self.bytes.clear();
+        self.at.clear();
+        self.at.resize(entities, None);
+    }
+
+    fn encode(&mut self, frame: &SnapshotFrame, index: u32) {
+        let at = &mut self.at[index as usize];
+        if at.is_none() {
+            let start = self.bytes.len();
+            encode_entity(&frame.entities[index as usize], &mut self.bytes);
+            *at = Some(start..self.bytes.len());
+        }
+    }
+
+    fn get(&self, index: u32) -> &[u8] {
+        self.at[index as usize].clone().map_or(&[], |range| &self.bytes[range])
+    }
 }
 
 impl SnapshotEncoder {
@@ -32,8 +153,10 @@ impl SnapshotEncoder {
         if self.history.len() == BASELINE_WINDOW {
             self.history.pop_front();
         }
+        self.whole.reset(frame.entities.len());
         self.history.push_back(Arc::new(frame));
         self.bodies.clear();
+        self.cell_diffs.clear();
     }
 
     /// Bodies encoded for the current snapshot so far.
@@ -43,7 +166,7 @@ impl SnapshotEncoder {
 
     /// The body for a client that sees `view` and acknowledged `baseline`: a delta
     /// when that frame is still kept, else a whole snapshot. Encoded on first use.
-    pub fn body(&mut self, view: u64, baseline: Option<Baseline>) -> (SnapshotKind, Bytes) {
+    pub fn body(&mut self, view: View, baseline: Option<Baseline>) -> (SnapshotKind, Bytes) {
         let base = baseline.and_then(|(tick, seen)| Some((self.frame(tick)?, seen)));
         let key = (view, base.as_ref().map(|(frame, seen)| (frame.tick, *seen)));
         if let Some(body) = self.bodies.get(&key) {
@@ -53,8 +176,7 @@ impl SnapshotEncoder {
         self.out.clear();
         let kind = match base {
             Some((base, seen)) => {
-                self.diff(&now, view, &base, seen);
-                write_delta_body(base.tick, &self.added, &self.changed, &self.removed, &mut self.out);
+                self.write_delta(&now, view, &base, seen);
                 SnapshotKind::Delta
             }
             None => {
@@ -71,25 +193,61 @@ impl SnapshotEncoder {
         self.history.iter().rev().find(|f| f.tick == tick).cloned()
     }
 
-    /// What a client that saw `seen` of `base` needs to see `view` of `now`.
-    fn diff(&mut self, now: &SnapshotFrame, view: u64, base: &SnapshotFrame, seen: u64) {
-        self.added.clear();
-        self.changed.clear();
-        self.removed.clear();
-        for entity in now.visible(view) {
-            match base.find(entity.net_id()) {
-                Some((before, cell)) if seen & (1 << cell) != 0 => {
-                    self.changed.extend(EntityChange::between(before, entity));
+    /// What a client that saw `seen` of `base` needs to see `view` of `now`, spliced
+    /// from bytes encoded once a tick: each cell's shared changes for the entities
+    /// that stayed in a cell seen then and now, and the one-by-one changes and whole
+    /// entities of those that crossed cells or the edge of the view.
+    fn write_delta(&mut self, now: &SnapshotFrame, view: View, base: &SnapshotFrame, seen: View) {
+        let SnapshotEncoder { cell_diffs, whole, added, changed, removed, out, .. } = self;
+        let index = |(x, y): Cell| usize::from(y) * usize::from(now.cols) + usize::from(x);
+        let diffs = cell_diffs.entry(base.tick).or_insert_with(|| now.by_cell.iter().map(|_| None).collect());
+        for cell in view.cells().chain(seen.cells()) {
+            diffs[index(cell)].get_or_insert_with(|| CellDiff::between(now, base, cell));
+        }
+        let diff_of = |cell: usize| diffs[cell].as_ref().expect("worked out above");
+        added.clear();
+        changed.clear();
+        removed.clear();
+        let mut changed_count = 0;
+        for (cell, at) in view.cells().map(|cell| (cell, index(cell))) {
+            let diff = diff_of(at);
+            // Stayers of a cell seen both times are in its shared changes; of a cell
+            // newly in view, they are new to the client.
+            if seen.contains(cell) {
+                changed.push((at, diff.stayed.clone()));
+                changed_count += diff.stayed_count;
+            } else {
+                added.extend(&diff.stayers);
+            }
+            for arrival in &diff.arrived {
+                match &arrival.then {
+                    Some((cell_then, change)) if seen.contains(*cell_then) => {
+                        if let Some(range) = change {
+                            changed.push((at, range.clone()));
+                            changed_count += 1;
+                        }
+                    }
+                    _ => added.push(arrival.index),
                 }
-                _ => self.added.push(*entity),
             }
         }
-        for before in base.visible(seen) {
-            let still_seen = now.find(before.net_id()).is_some_and(|(_, cell)| view & (1 << cell) != 0);
-            if !still_seen {
-                self.removed.push(before.net_id());
+        let gone = |cell_now: Option<Cell>| !cell_now.is_some_and(|cell| view.contains(cell));
+        for cell in seen.cells() {
+            let diff = diff_of(index(cell));
+            // Stayers of a cell that left the view go with it.
+            if !view.contains(cell) {
+                removed.extend(diff.stayers.iter().map(|&i| now.entities[i as usize].net_id()));
             }
+            removed.extend(diff.left.iter().filter(|(_, cell_now)| gone(*cell_now)).map(|(id, _)| *id));
         }
+        added.iter().for_each(|&i| whole.encode(now, i));
+        write_delta_body_spliced(
+            base.tick,
+            (added.len() as u32, added.iter().map(|&i| whole.get(i))),
+            (changed_count, changed.iter().map(|(cell, range)| &diff_of(*cell).changes[range.clone()])),
+            removed,
+            out,
+        );
     }
 }
 
@@ -105,7 +263,7 @@ const GRID_SLACK: i32 = 8;
 #[derive(Clone, Copy, Debug)]
 struct Sent {
     tick: Tick,
-    view: u64,
+    view: View,
     acked: bool,
 }
 
@@ -119,7 +277,7 @@ pub struct SentViews {
 }
 
 impl SentViews {
-    pub fn record(&mut self, tick: Tick, view: u64) {
+    pub fn record(&mut self, tick: Tick, view: View) {
         if self.sent.len() == BASELINE_WINDOW {
             self.sent.pop_front();
         }
@@ -168,12 +326,13 @@ impl SentViews {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arena_protocol::{Baselines, EntityKind, EntityState, PlayerId, ServerMsg, decode_server};
+    use arena_protocol::{Baselines, EntityKind, EntityState, PlayerId, ServerMsg, WireEntity, decode_server};
     use glam::Vec2;
 
     /// A frame of one cell per entity id (cell = id % 2) with `ids` at x = 10·id + shift.
     fn frame(tick: u32, ids: &[u32], shift: f32) -> SnapshotFrame {
-        let mut f = SnapshotFrame { tick: Tick(tick), by_cell: vec![Vec::new(), Vec::new()], ..Default::default() };
+        let mut f =
+            SnapshotFrame { tick: Tick(tick), by_cell: vec![Vec::new(), Vec::new()], cols: 2, ..Default::default() };
         for (i, &id) in ids.iter().enumerate() {
             let state = EntityState {
                 net_id: NetId(id),
@@ -186,7 +345,7 @@ mod tests {
                 score: 0,
             };
             f.entities.push(state.into());
-            f.cells.push((id % 2) as u8);
+            f.cells.push(((id % 2) as u16, 0));
             f.by_cell[(id % 2) as usize].push(i as u32);
         }
         f
@@ -204,7 +363,7 @@ mod tests {
         let mut encoder = SnapshotEncoder::default();
         let mut client = Baselines::default();
         let mut views = SentViews::default();
-        let both = 0b11;
+        let both = View { min: (0, 0), max: (1, 0) };
         let ticks = [frame(1, &[1, 2, 3], 0.0), frame(2, &[1, 2, 3, 4], 1.0), frame(3, &[2, 4], 2.0)];
         for f in ticks {
             let tick = f.tick;
@@ -236,11 +395,108 @@ mod tests {
         encoder.begin(frame(1, &[1, 2], 0.0));
         encoder.begin(frame(2, &[1, 2], 0.0));
         // Saw only cell 1 (entity 1) at tick 1; now sees only cell 0 (entity 2).
-        let (kind, body) = encoder.body(0b01, Some((Tick(1), 0b10)));
+        let only = |x| View { min: (x, 0), max: (x, 0) };
+        let (kind, body) = encoder.body(only(0), Some((Tick(1), only(1))));
         let ServerMsg::Delta(delta) = message(kind, 2, &body) else { panic!("not a delta") };
         assert_eq!(delta.removed, vec![NetId(1)]);
         assert_eq!(delta.added.iter().map(|e| e.net_id).collect::<Vec<_>>(), vec![NetId(2)]);
         assert!(delta.changed.is_empty());
+    }
+
+    /// A 3 × 3 grid frame: entity `id` at (x, y) in cells of 100 units.
+    fn grid_frame(tick: u32, placed: &[(u32, f32, f32)]) -> SnapshotFrame {
+        let mut placed = placed.to_vec();
+        placed.sort_by_key(|p| p.0);
+        let mut f = SnapshotFrame { tick: Tick(tick), by_cell: vec![Vec::new(); 9], cols: 3, ..Default::default() };
+        for (i, &(id, x, y)) in placed.iter().enumerate() {
+            let state = EntityState {
+                net_id: NetId(id),
+                kind: EntityKind::Player,
+                owner: PlayerId(id),
+                pos: Vec2::new(x, y),
+                vel: Vec2::ZERO,
+                aim: 0.0,
+                health: 100,
+                score: 0,
+            };
+            let cell = ((x / 100.0) as u16, (y / 100.0) as u16);
+            f.entities.push(state.into());
+            f.cells.push(cell);
+            f.by_cell[usize::from(cell.1) * 3 + usize::from(cell.0)].push(i as u32);
+        }
+        f
+    }
+
+    #[test]
+    fn cell_by_cell_deltas_say_what_a_plain_diff_says() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let rect = |rng: &mut rand::rngs::StdRng| {
+            let (x0, y0) = (rng.random_range(0..3u16), rng.random_range(0..3u16));
+            View { min: (x0, y0), max: (rng.random_range(x0..3), rng.random_range(y0..3)) }
+        };
+        for round in 0..200 {
+            // Entities wander, some stand still, some appear and some vanish.
+            let anywhere = |rng: &mut rand::rngs::StdRng| (rng.random_range(0.0..300.0), rng.random_range(0.0..300.0));
+            let mut base_placed = Vec::new();
+            for id in 1..=30 {
+                if rng.random_bool(0.8) {
+                    let (x, y) = anywhere(&mut rng);
+                    base_placed.push((id, x, y));
+                }
+            }
+            let mut now_placed = Vec::new();
+            for id in 1..=34 {
+                if !rng.random_bool(0.8) {
+                    continue;
+                }
+                let (x, y) = match base_placed.iter().find(|p| p.0 == id) {
+                    Some(&(_, x, y)) if rng.random_bool(0.5) => (x, y),
+                    Some(&(_, x, y)) => {
+                        let step = Vec2::new(rng.random_range(-60.0..60.0), rng.random_range(-60.0..60.0));
+                        ((x + step.x).clamp(0.0, 299.0), (y + step.y).clamp(0.0, 299.0))
+                    }
+                    None => anywhere(&mut rng),
+                };
+                now_placed.push((id, x, y));
+            }
+            let (base, now) = (grid_frame(1, &base_placed), grid_frame(2, &now_placed));
+            let mut encoder = SnapshotEncoder::default();
+            encoder.begin(base.clone());
+            encoder.begin(now.clone());
+            for _ in 0..4 {
+                let (view, seen) = (rect(&mut rng), rect(&mut rng));
+                let (kind, body) = encoder.body(view, Some((Tick(1), seen)));
+                let ServerMsg::Delta(delta) = message(kind, 2, &body) else { panic!("not a delta") };
+                // The plain diff: every entity in view now against the ones seen then.
+                let seen_then = |id: NetId| base.find(id).filter(|(_, cell)| seen.contains(*cell)).map(|(e, _)| *e);
+                let mut added: Vec<NetId> = Vec::new();
+                let mut changed: Vec<EntityChange> = Vec::new();
+                for entity in now.visible(view) {
+                    match seen_then(entity.net_id()) {
+                        Some(before) => changed.extend(EntityChange::between(&before, entity)),
+                        None => added.push(entity.net_id()),
+                    }
+                }
+                let mut removed: Vec<NetId> = base
+                    .visible(seen)
+                    .map(WireEntity::net_id)
+                    .filter(|&id| !now.find(id).is_some_and(|(_, cell)| view.contains(cell)))
+                    .collect();
+                let mut got_added: Vec<NetId> = delta.added.iter().map(|e| e.net_id).collect();
+                let mut got_changed = delta.changed.clone();
+                let mut got_removed = delta.removed.clone();
+                for list in [&mut added, &mut got_added, &mut removed, &mut got_removed] {
+                    list.sort();
+                }
+                changed.sort_by_key(|c| c.net_id);
+                got_changed.sort_by_key(|c| c.net_id);
+                let case = format!("round {round}, view {view:?}, seen {seen:?}");
+                assert_eq!(got_added, added, "{case}");
+                assert_eq!(got_changed, changed, "{case}");
+                assert_eq!(got_removed, removed, "{case}");
+            }
+        }
     }
 
     #[test]
@@ -248,17 +504,23 @@ mod tests {
         let mut views = SentViews::default();
         views.acknowledge(Tick(5));
         assert_eq!(views.baseline(), None, "tick 5 was never sent to this client");
+        // Each tick sent with a view of its own, to tell which one a baseline carries.
+        let view = |tick: u16| View { min: (tick, 0), max: (tick, 0) };
         for tick in 5..=10 {
-            views.record(Tick(tick), u64::from(tick));
+            views.record(Tick(u32::from(tick)), view(tick));
         }
         views.acknowledge(Tick(5));
-        assert_eq!(views.baseline(), Some((Tick(5), 5)));
+        assert_eq!(views.baseline(), Some((Tick(5), view(5))));
         views.acknowledge(Tick(7));
         views.acknowledge(Tick(6));
-        assert_eq!(views.baseline(), Some((Tick(7), 7)), "the newest acknowledged, not the last ack to arrive");
+        assert_eq!(views.baseline(), Some((Tick(7), view(7))), "the newest acknowledged, not the last ack to arrive");
         views.acknowledge(Tick(8));
         views.acknowledge(Tick(10));
-        assert_eq!(views.baseline(), Some((Tick(8), 8)), "8 is on the grid and recent: shared with other clients");
+        assert_eq!(
+            views.baseline(),
+            Some((Tick(8), view(8))),
+            "8 is on the grid and recent: shared with other clients"
+        );
         assert_eq!(views.ack_lag(Tick(12)), Some(2));
         views.acknowledge(Tick(11));
         assert_eq!(views.ack_lag(Tick(12)), Some(2), "tick 11 was never sent: not an ack");
@@ -273,7 +535,8 @@ mod tests {
         for tick in 1..=(BASELINE_WINDOW as u32 + 1) {
             encoder.begin(frame(tick, &[1], 0.0));
         }
-        let (kind, _) = encoder.body(0b11, Some((Tick(1), 0b11)));
+        let both = View { min: (0, 0), max: (1, 0) };
+        let (kind, _) = encoder.body(both, Some((Tick(1), both)));
         assert_eq!(kind, SnapshotKind::Full, "tick 1 fell out of the window");
     }
 }

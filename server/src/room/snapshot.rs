@@ -8,7 +8,7 @@ use arena_protocol::{EntityKind, EntityState, PlayerId, Tick, WireEntity};
 use bevy_ecs::prelude::*;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score};
-use super::interest::InterestGrid;
+use super::interest::{Cell, InterestGrid, View};
 use super::resources::{Clock, LatestSnapshot};
 
 /// One tick's entities as sent, kept a little while as a delta baseline.
@@ -18,27 +18,29 @@ pub struct SnapshotFrame {
     /// Every entity, sorted by net id.
     pub entities: Vec<WireEntity>,
     /// The interest cell of each entity in `entities`.
-    pub cells: Vec<u8>,
-    /// Indexes into `entities` by cell, each list in net-id order.
+    pub cells: Vec<Cell>,
+    /// Indexes into `entities` by cell (row-major, `cols` a row), each list in net-id order.
     pub by_cell: Vec<Vec<u32>>,
+    pub cols: u16,
     /// Where every player with a body is.
-    pub player_cells: HashMap<PlayerId, (u32, u32)>,
+    pub player_cells: HashMap<PlayerId, Cell>,
 }
 
 impl SnapshotFrame {
     /// The entity with this net id and its cell.
-    pub fn find(&self, net_id: arena_protocol::NetId) -> Option<(&WireEntity, u8)> {
+    pub fn find(&self, net_id: arena_protocol::NetId) -> Option<(&WireEntity, Cell)> {
         let at = self.entities.binary_search_by_key(&net_id, WireEntity::net_id).ok()?;
         Some((&self.entities[at], self.cells[at]))
     }
 
+    /// Indexes into `entities` of what is in `cell`, in net-id order.
+    pub fn in_cell(&self, (x, y): Cell) -> &[u32] {
+        &self.by_cell[usize::from(y) * usize::from(self.cols) + usize::from(x)]
+    }
+
     /// The entities in the cells of `view`, in net-id order within each cell.
-    pub fn visible(&self, view: u64) -> impl Iterator<Item = &WireEntity> + Clone {
-        self.by_cell
-            .iter()
-            .enumerate()
-            .filter(move |(cell, _)| view & (1 << cell) != 0)
-            .flat_map(|(_, indexes)| indexes.iter().map(|&i| &self.entities[i as usize]))
+    pub fn visible(&self, view: View) -> impl Iterator<Item = &WireEntity> + Clone {
+        view.cells().flat_map(|cell| self.in_cell(cell)).map(|&i| &self.entities[i as usize])
     }
 }
 
@@ -50,8 +52,8 @@ pub fn build_snapshot(
     shots: Query<(&Net, &Body, &Projectile)>,
     mut latest: ResMut<LatestSnapshot>,
 ) {
-    let mut frame = SnapshotFrame { tick: clock.tick, ..SnapshotFrame::default() };
-    let mut located: Vec<(WireEntity, u8)> = Vec::with_capacity(players.iter().len() + shots.iter().len());
+    let mut frame = SnapshotFrame { tick: clock.tick, cols: grid.cols, ..SnapshotFrame::default() };
+    let mut located: Vec<(WireEntity, Cell)> = Vec::with_capacity(players.iter().len() + shots.iter().len());
     for (net, player, body, controls, health, score, dead) in &players {
         let cell = grid.cell_of(body.pos);
         frame.player_cells.insert(player.id, cell);
@@ -65,7 +67,7 @@ pub fn build_snapshot(
             health: if dead { 0 } else { health.0 },
             score: score.kills,
         };
-        located.push((state.into(), grid.index(cell) as u8));
+        located.push((state.into(), cell));
     }
     for (net, body, shot) in &shots {
         let state = EntityState {
@@ -78,14 +80,14 @@ pub fn build_snapshot(
             health: 0,
             score: 0,
         };
-        located.push((state.into(), grid.index(grid.cell_of(body.pos)) as u8));
+        located.push((state.into(), grid.cell_of(body.pos)));
     }
     located.sort_unstable_by_key(|(e, _)| e.net_id());
-    frame.by_cell.resize_with(grid.cells(), Vec::new);
+    frame.by_cell.resize_with(grid.cell_count(), Vec::new);
     for (i, (entity, cell)) in located.into_iter().enumerate() {
         frame.entities.push(entity);
         frame.cells.push(cell);
-        frame.by_cell[cell as usize].push(i as u32);
+        frame.by_cell[grid.index(cell)].push(i as u32);
     }
     latest.0 = Some(frame);
 }

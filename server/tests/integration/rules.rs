@@ -3,6 +3,7 @@
 use arena_protocol::snapshot::{SnapshotKind, write_snapshot_header};
 use arena_protocol::{Input, PlayerId, Snapshot, Tick, decode_server, server_msg::Kill};
 use arena_server::room::encoder::SnapshotEncoder;
+use arena_server::room::interest::View;
 use arena_server::room::snapshot::SnapshotFrame;
 use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
@@ -19,7 +20,7 @@ fn world_with(settings: GameSettings) -> RoomWorld {
 }
 
 /// The whole snapshot a client seeing `view` of `frame` receives, decoded.
-fn whole_snapshot(frame: SnapshotFrame, view: u64, tick: Tick, last_input_seq: u32) -> Snapshot {
+fn whole_snapshot(frame: SnapshotFrame, view: View, tick: Tick, last_input_seq: u32) -> Snapshot {
     let mut encoder = SnapshotEncoder::default();
     encoder.begin(frame);
     let (kind, body) = encoder.body(view, None);
@@ -222,8 +223,8 @@ fn with_a_view_distance_far_players_are_left_out_and_the_own_one_never_is() {
     world.set_player_position(far, Vec2::new(300.0, 200.0));
     world.step();
     let snapshot = world.take_snapshot().unwrap();
-    let mask = grid.visible_from(snapshot.player_cells[&near]);
-    assert!(mask & (1 << grid.index(snapshot.player_cells[&far])) != 0);
+    let view = grid.visible_from(snapshot.player_cells[&near]);
+    assert!(view.contains(snapshot.player_cells[&far]));
 }
 
 #[test]
@@ -232,7 +233,8 @@ fn the_snapshot_lists_players_and_projectiles() {
     world.push_input(shooter, input(3, Vec2::ZERO, 0.0, true));
     let tick = world.step();
     let snapshot = world.take_snapshot().expect("a snapshot every tick");
-    let snapshot = whole_snapshot(snapshot, u64::MAX, tick, world.last_input_seq(shooter));
+    let everything = world.interest_grid().everything();
+    let snapshot = whole_snapshot(snapshot, everything, tick, world.last_input_seq(shooter));
     assert_eq!(snapshot.tick, tick);
     assert_eq!(snapshot.last_input_seq, 3);
     let kinds: Vec<_> = snapshot.entities.iter().map(|e| e.kind).collect();
