@@ -121,8 +121,9 @@ impl BigRoom {
     const PLAYERS: u32 = 1000;
 
     fn new() -> BigRoom {
-        let settings =
-            GameSettings { arena_width: 8000.0, arena_height: 8000.0, view_distance: 800.0, ..GameSettings::default() };
+        // The same arena and view as the load benchmark's one-room-of-1,000 step.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench/big-arena.toml");
+        let settings = GameSettings::load(&path).expect("scripts/bench/big-arena.toml");
         BigRoom {
             world: busy_room_with(Self::PLAYERS, settings),
             encoder: SnapshotEncoder::default(),
@@ -173,7 +174,9 @@ fn big_room_publish(c: &mut Criterion) {
         tally.visible += frame.visible(grid.visible_from(*cell)).count();
     }
     eprintln!(
-        "room_publish/1000 (8000² arena, view 800, {}×{} cells): {:.0} distinct bodies a tick, {:.0} B a client a tick, {:.0} entities in a view; a tick: {:.2} ms stepping, {:.2} ms choosing and encoding bodies",
+        "room_publish/1000 ({}² arena, view {}, {}×{} cells): {:.0} distinct bodies a tick, {:.0} B a client a tick, {:.0} entities in a view; a tick: {:.2} ms stepping, {:.2} ms choosing and encoding bodies",
+        room.world.settings().arena_width,
+        room.world.settings().view_distance,
         grid.cols,
         grid.rows,
         tally.bodies as f64 / tally.ticks as f64,

@@ -51,8 +51,10 @@ impl InterestGrid {
         if settings.view_distance <= 0.0 {
             return InterestGrid { cell: arena, cols: 1, rows: 1, reach: None };
         }
-        // Cells no smaller than half the view: a view spans about five cells a side.
-        let side = |length: f32| ((length / (settings.view_distance / 2.0)).ceil() as u32).clamp(1, MAX_CELLS_PER_SIDE);
+        // Cells at least half a view wide, so a view reaches two cells each way and
+        // spans five a side (ceil here would make cells a little narrower and reach three).
+        let side =
+            |length: f32| ((length / (settings.view_distance / 2.0)).floor() as u32).clamp(1, MAX_CELLS_PER_SIDE);
         let (cols, rows) = (side(arena.x), side(arena.y));
         let cell = Vec2::new(arena.x / cols as f32, arena.y / rows as f32);
         let reach = ((settings.view_distance / cell.x).ceil() as u16, (settings.view_distance / cell.y).ceil() as u16);
@@ -132,6 +134,9 @@ mod tests {
         let middle = g.visible_from(g.cell_of(Vec2::new(4000.0, 4000.0)));
         assert_eq!(middle, View { min: (8, 8), max: (12, 12) });
         assert_eq!(g.visible_from((19, 0)), View { min: (17, 0), max: (19, 2) });
+        // Cells never narrower than half the view, so the reach stays two cells.
+        let g = grid(600.0, 8000.0);
+        assert_eq!((g.cols, g.reach), (26, Some((2, 2))));
         // However big the arena, the grid stops at 128 a side.
         assert_eq!(grid(10.0, 100_000.0).cols, 128);
     }
