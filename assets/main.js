@@ -55,6 +55,9 @@ function onMessage(msg) {
     case "roster":
       state?.setRoster(msg.players);
       break;
+    case "roster_change":
+      state?.changeRoster(msg.joined, msg.left);
+      break;
     case "kill":
       state?.addKill(msg);
       break;

@@ -121,6 +121,8 @@ export function decodeServer(bytes) {
       return { kind, clientTimeMs: b[0] };
     case "roster":
       return { kind, players: b.map(player) };
+    case "roster_change":
+      return { kind, joined: b[0].map(player), left: b[1] };
     case "kill":
       return { kind, killer: b[0], victim: b[1] };
     case "error":

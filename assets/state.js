@@ -50,6 +50,12 @@ export class GameState {
     this.names = new Map(players.map((p) => [p.playerId, p.name]));
   }
 
+  /** Who joined and who left since the roster (joins first, as the server says). */
+  changeRoster(joined, left) {
+    for (const p of joined) this.names.set(p.playerId, p.name);
+    for (const id of left) this.names.delete(id);
+  }
+
   addKill(kill) {
     this.kills.push({ ...kill, at: performance.now() });
     if (this.kills.length > 5) this.kills.shift();
@@ -150,7 +156,7 @@ export class GameState {
     return { entities, own, camera, tick: newer.tick };
   }
 
-  /** Everyone's standings (sent once a second: snapshots may carry only nearby players). */
+  /** The leaders' standings (sent once a second: snapshots may carry only nearby players). */
   setScores(standings) {
     this.scores = standings;
   }

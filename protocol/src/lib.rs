@@ -22,7 +22,8 @@ pub use codec::{CodecError, MAX_CLIENT_MESSAGE_BYTES, decode_client, decode_serv
 pub use delta::{Baselines, DeltaSnapshot, EntityChange};
 pub use ids::{NetId, PlayerId};
 pub use server_msg::{
-    ChatLine, ErrorMsg, Notice, PlayerInfo, Pong, RoomEvent, RoundResults, RoundStart, ServerMsg, Standing, Welcome,
+    ChatLine, ErrorMsg, Notice, PlayerInfo, Pong, RoomEvent, RosterChange, RoundResults, RoundStart, SCOREBOARD_SIZE,
+    ServerMsg, Standing, Welcome,
 };
 pub use snapshot::{EntityKind, EntityState, Snapshot, SnapshotKind, WireEntity};
 pub use tick::Tick;

@@ -15,8 +15,12 @@ pub enum ServerMsg {
     Snapshot(Snapshot),
     /// Answer to a [`crate::ClientMsg::Ping`].
     Pong(Pong),
-    /// Everyone in the room, sent on join and whenever someone joins or leaves.
+    /// Everyone in the room: sent to a client when it joins or reconnects. It keeps
+    /// it up to date from the `roster_change` messages that follow.
     Roster(Vec<PlayerInfo>),
+    /// Who joined and who left since the last roster message; at most one a tick,
+    /// to everyone. Apply `joined`, then `left`.
+    RosterChange(RosterChange),
     /// A player was killed (kill feed).
     Kill(Kill),
     /// Something the client should show; the close frame that may follow carries its own code.
@@ -25,7 +29,8 @@ pub enum ServerMsg {
     Chat(ChatLine),
     /// Something happened in the room.
     Event(RoomEvent),
-    /// Everyone's score, once a second (snapshots may carry only the nearby players).
+    /// The best [`SCOREBOARD_SIZE`] standings, best first, once a second (snapshots
+    /// may carry only the nearby players; the whole table comes with `round_over`).
     Scores(Vec<Standing>),
     /// A snapshot as the changes since one the client acknowledged; replaces
     /// `snapshot` once the client sends `ack_tick` in its inputs.
@@ -131,6 +136,16 @@ pub struct Welcome {
 pub struct Pong {
     /// The ping's `client_time_ms`, unchanged.
     pub client_time_ms: f64,
+}
+
+/// Standings a `scores` message lists at most.
+pub const SCOREBOARD_SIZE: usize = 10;
+
+/// The roster's changes in one tick.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RosterChange {
+    pub joined: Vec<PlayerInfo>,
+    pub left: Vec<PlayerId>,
 }
 
 /// One roster line.

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use arena_protocol::{
-    ChatLine, NetId, Notice, PROTOCOL_VERSION, PlayerId, PlayerInfo, RoomEvent, RoundResults, RoundStart, ServerMsg,
-    Standing, Welcome, close_code, encode,
+    ChatLine, NetId, Notice, PROTOCOL_VERSION, PlayerId, PlayerInfo, RoomEvent, RosterChange, RoundResults, RoundStart,
+    SCOREBOARD_SIZE, ServerMsg, Standing, Welcome, close_code, encode,
 };
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -35,8 +35,8 @@ pub struct RoomTask {
     round_results_s: f32,
     /// Joins and leaves since the last tick, sent with the tick.
     presence: Vec<RoomEvent>,
-    /// The roster changed since it was last sent.
-    roster_changed: bool,
+    /// The roster's changes since they were last sent.
+    roster_change: RosterChange,
     encoder: SnapshotEncoder,
 }
 
@@ -75,7 +75,7 @@ impl RoomTask {
             reconnect_grace: d.reconnect_grace,
             round_results_s: d.settings.round_results_s,
             presence: Vec::new(),
-            roster_changed: false,
+            roster_change: RosterChange::default(),
             encoder: SnapshotEncoder::default(),
             info,
         }
@@ -231,9 +231,9 @@ impl RoomTask {
             if let Some(existing) = self.clients.map.get_mut(&player) {
                 existing.outbox = Some(join.outbox);
             }
+            self.send_roster(player);
             self.world.release_controls(player);
             tracing::debug!(%player, "player reconnected");
-            self.roster_changed = true;
             return;
         }
         let name = self.clients.unique_name(&join.identity.name);
@@ -256,8 +256,19 @@ impl RoomTask {
             },
         );
         self.update_counts();
+        self.send_roster(player);
+        // A player who left and came back within the tick is simply in the roster.
+        self.roster_change.left.retain(|&p| p != player);
+        self.roster_change.joined.push(info.clone());
         self.presence.push(RoomEvent::Joined(info));
-        self.roster_changed = true;
+    }
+
+    /// The whole roster, to one client that just joined or reconnected.
+    fn send_roster(&self, player: PlayerId) {
+        let Some(outbox) = self.clients.map.get(&player).and_then(|c| c.outbox.as_ref()) else { return };
+        let roster = Bytes::from(encode(&ServerMsg::Roster(self.clients.roster())));
+        // Right after the welcome in a fresh queue, so there is room.
+        let _ = outbox.control.try_send(roster);
     }
 
     fn leave(&mut self, player: PlayerId, connection: u64, seat: Option<Seat>) {
@@ -303,8 +314,9 @@ impl RoomTask {
         tracing::debug!(%player, "left");
         self.update_counts();
         let info = PlayerInfo { player_id: player, net_id: client.net_id, name: client.name };
+        self.roster_change.joined.retain(|p| p.player_id != player);
+        self.roster_change.left.push(player);
         self.presence.push(RoomEvent::Left(info));
-        self.roster_changed = true;
     }
 
     fn chat(&mut self, player: PlayerId, text: String) {
@@ -335,10 +347,12 @@ impl RoomTask {
                 self.broadcast(&ServerMsg::Event(event));
             }
         }
-        // Removing a too-slow client changes the roster again: loop until it settles.
-        while std::mem::take(&mut self.roster_changed) {
-            let roster = ServerMsg::Roster(self.clients.roster());
-            self.broadcast(&roster);
+        // Only the changes go to everyone (a room of 1,000 would otherwise send its
+        // whole roster to all 1,000 each time someone comes or goes). Removing a
+        // too-slow client changes the roster again: loop until it settles.
+        while !(self.roster_change.joined.is_empty() && self.roster_change.left.is_empty()) {
+            let change = std::mem::take(&mut self.roster_change);
+            self.broadcast(&ServerMsg::RosterChange(change));
         }
         self.presence.clear();
     }
@@ -408,12 +422,14 @@ impl RoomTask {
         self.results.submit(record);
     }
 
-    /// Everyone's kills and deaths, best first (the scoreboard).
+    /// The leaders' kills and deaths, best first (the scoreboard).
     fn publish_scores(&mut self) {
         let standings = self
             .world
             .standings()
             .into_iter()
+            // The leaders only: every client gets this each second, in rooms of up to 1,000.
+            .take(SCOREBOARD_SIZE)
             .map(|(player_id, kills, deaths)| Standing {
                 player_id,
                 name: self.clients.name_of(player_id),

@@ -59,6 +59,55 @@ async fn welcome_comes_first_and_snapshots_ack_our_inputs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_and_leaves_reach_everyone_as_roster_changes() {
+    let server = TestServer::start().await;
+    let roster_of = |m: &ServerMsg| if let ServerMsg::Roster(r) = m { Some(r.clone()) } else { None };
+    let mut ann = ArenaClient::connect(&server.ws_url("name=ann")).await.unwrap();
+    assert_eq!(ann.recv_until(WAIT, roster_of).await.unwrap().len(), 1);
+    let mut bob = ArenaClient::connect(&server.ws_url("name=bob")).await.unwrap();
+    let mut names: Vec<String> = bob.recv_until(WAIT, roster_of).await.unwrap().into_iter().map(|p| p.name).collect();
+    names.sort();
+    assert_eq!(names, ["ann", "bob"], "a joiner gets the whole roster");
+    // Ann hears of Bob as a change (her own joining is one too, maybe the same one),
+    // never as the whole roster again.
+    let change = |wanted: fn(&arena_protocol::RosterChange) -> bool| {
+        move |m: &ServerMsg| match m {
+            ServerMsg::Roster(_) => panic!("the whole roster was sent again"),
+            ServerMsg::RosterChange(c) if wanted(c) => Some(c.clone()),
+            _ => None,
+        }
+    };
+    let joined = ann.recv_until(WAIT, change(|c| c.joined.iter().any(|p| p.name == "bob"))).await.unwrap();
+    assert!(joined.left.is_empty());
+    let bob_id = joined.joined.iter().find(|p| p.name == "bob").unwrap().player_id;
+    bob.close(1000, "bye").await.unwrap();
+    let left = ann.recv_until(WAIT, change(|c| !c.left.is_empty())).await.unwrap();
+    assert_eq!((left.joined.len(), left.left), (0, vec![bob_id]));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scoreboard_lists_the_leaders_once_a_second() {
+    let server = TestServer::start().await;
+    let mut players = Vec::new();
+    for i in 0..=arena_protocol::SCOREBOARD_SIZE {
+        let mut client = ArenaClient::connect(&server.ws_url(&format!("name=p{i}"))).await.unwrap();
+        client.recv_until(WAIT, |m| matches!(m, ServerMsg::Welcome(_)).then_some(())).await.unwrap();
+        players.push(client);
+    }
+    let scores = |m: &ServerMsg| if let ServerMsg::Scores(s) = m { Some(s.clone()) } else { None };
+    let first = players[0].recv_until(WAIT, scores).await.unwrap();
+    let started = std::time::Instant::now();
+    let second = players[0].recv_until(WAIT, scores).await.unwrap();
+    assert!(started.elapsed() > Duration::from_millis(500), "scores come about once a second");
+    for standings in [first, second] {
+        assert_eq!(standings.len(), arena_protocol::SCOREBOARD_SIZE, "the leaders of {} players", players.len());
+        assert!(standings.windows(2).all(|w| w[0].kills >= w[1].kills), "best first");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_room_overflows_into_a_new_one() {
     let mut config = arena_server::Config::for_tests();
     config.room_capacity = 2;
