@@ -99,7 +99,8 @@ async fn the_scoreboard_lists_the_leaders_once_a_second() {
     let first = players[0].recv_until(WAIT, scores).await.unwrap();
     let started = std::time::Instant::now();
     let second = players[0].recv_until(WAIT, scores).await.unwrap();
-    assert!(started.elapsed() > Duration::from_millis(500), "scores come about once a second");
+    // Once a second, not every tick (wide: a busy machine may deliver the first one late).
+    assert!(started.elapsed() > Duration::from_millis(250), "scores come about once a second, not every tick");
     for standings in [first, second] {
         assert_eq!(standings.len(), arena_protocol::SCOREBOARD_SIZE, "the leaders of {} players", players.len());
         assert!(standings.windows(2).all(|w| w[0].kills >= w[1].kills), "best first");
