@@ -59,10 +59,7 @@ pub async fn write_loop(
                     r
                 }
                 Some(Direct::Message(bytes)) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await,
-                Some(Direct::Close { code, reason }) => {
-                    let _ = send(&mut write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
-                    return SessionEnd::Closed { code, reason: reason.into() };
-                }
+                Some(Direct::Close { code, reason }) => return close(&mut write, code, &reason).await,
                 None => return SessionEnd::Normal,
             },
             Some(msg) = control_message(&mut control), if control.is_some() => match msg {
@@ -71,20 +68,16 @@ pub async fn write_loop(
                     crate::monitor::telemetry().bytes_sent(bytes.len());
                     send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow_client_timeout).await
                 }
-                None => continue_on_feed(&mut write, feed.as_ref()).await,
+                None => Err(continue_on_feed(&mut write, feed.as_ref()).await),
             },
             _ = heartbeat.tick() => {
                 let now = liveness.now_ms();
                 let answered = ping_sent_ms.is_none_or(|sent| liveness.pong_since(sent));
                 if !answered && now - ping_sent_ms.unwrap_or(now) > limits.pong_timeout.as_millis() as u64 {
-                    let reason = "no answer to pings";
-                    let _ = send(&mut write, Frame::close(close_code::HEARTBEAT_TIMEOUT, reason.as_bytes()), CLOSE_GRACE).await;
-                    return SessionEnd::Closed { code: close_code::HEARTBEAT_TIMEOUT, reason: reason.into() };
+                    return close(&mut write, close_code::HEARTBEAT_TIMEOUT, "no answer to pings").await;
                 }
                 if liveness.idle_for() > limits.idle_timeout {
-                    let reason = "idle: no input for too long";
-                    let _ = send(&mut write, Frame::close(close_code::IDLE, reason.as_bytes()), CLOSE_GRACE).await;
-                    return SessionEnd::Closed { code: close_code::IDLE, reason: reason.into() };
+                    return close(&mut write, close_code::IDLE, "idle: no input for too long").await;
                 }
                 if answered && ping_sent_ms.is_none_or(|sent| now - sent >= limits.ping_interval.as_millis() as u64) {
                     ping_sent_ms = Some(now);
@@ -99,16 +92,11 @@ pub async fn write_loop(
                     send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow_client_timeout).await
                 }
                 // The feed ends when the server stops.
-                None => {
-                    let reason = "server shutting down";
-                    let _ = send(&mut write, Frame::close(close_code::GOING_AWAY, reason.as_bytes()), CLOSE_GRACE).await;
-                    return SessionEnd::Closed { code: close_code::GOING_AWAY, reason: reason.into() };
-                }
+                None => return close(&mut write, close_code::GOING_AWAY, "server shutting down").await,
             },
             Some((changed, current)) = feed_change(&mut feed), if feed.is_some() => {
                 if changed.is_err() {
-                    let _ = send(&mut write, Frame::close(close_code::ROOM_CLOSED, b"room closed"), CLOSE_GRACE).await;
-                    return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
+                    return close(&mut write, close_code::ROOM_CLOSED, "room closed").await;
                 }
                 match current {
                     Feed::Waiting => Ok(()),
@@ -123,11 +111,7 @@ pub async fn write_loop(
                         crate::monitor::telemetry().bytes_sent(snapshot_buffer.len());
                         send(&mut write, Frame::binary(Payload::Borrowed(&snapshot_buffer)), slow_client_timeout).await
                     }
-                    Feed::Closed { code, reason } => {
-                        let reason = truncate_reason(&reason);
-                        let _ = send(&mut write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
-                        return SessionEnd::Closed { code, reason: reason.into() };
-                    }
+                    Feed::Closed { code, reason } => return close(&mut write, code, &reason).await,
                 }
             }
         };
@@ -157,16 +141,20 @@ async fn lobby_changed(lobby: &mut Option<watch::Receiver<Option<Bytes>>>) -> Op
 
 /// The room dropped our control queue: it has closed us or ended. The feed says
 /// why when it can; send that close.
-async fn continue_on_feed(
-    write: &mut WebSocketWrite<Side>,
-    feed: Option<&watch::Receiver<Feed>>,
-) -> Result<(), SessionEnd> {
+async fn continue_on_feed(write: &mut WebSocketWrite<Side>, feed: Option<&watch::Receiver<Feed>>) -> SessionEnd {
     let (code, reason) = match feed.map(|f| f.borrow().clone()) {
-        Some(Feed::Closed { code, reason }) => (code, truncate_reason(&reason).to_string()),
+        Some(Feed::Closed { code, reason }) => (code, reason),
         _ => (close_code::ROOM_CLOSED, "room closed".to_string()),
     };
+    close(write, code, &reason).await
+}
+
+/// Send a close frame with `code` and `reason` (cut to fit a control frame),
+/// waiting at most the close grace; the session then ends with that close.
+async fn close(write: &mut WebSocketWrite<Side>, code: u16, reason: &str) -> SessionEnd {
+    let reason = truncate_reason(reason);
     let _ = send(write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
-    Err(SessionEnd::Closed { code, reason })
+    SessionEnd::Closed { code, reason: reason.into() }
 }
 
 /// Write and flush one frame; a client that cannot take it within `limit` is too slow.
