@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fastwebsockets::{Frame, OpCode, Role, WebSocketWrite};
+use fastwebsockets::{Frame, OpCode, Role, WebSocketRead, WebSocketWrite};
 use tokio::sync::{mpsc, watch};
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,19 +100,7 @@ pub async fn serve(
     // Held for the session's life: it is this connection's place in its address's count.
     _address_slot: AddressSlot,
 ) {
-    let ws = match tokio::time::timeout(state.config.handshake_timeout(), upgrade).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "upgrade failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "upgrade did not complete in time");
-            return;
-        }
-    };
-    let (read_side, write_side, raw) = shared_io::split(ws.into_inner());
-    let (read, mut write) = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
+    let Some((read, mut write, raw)) = accept(upgrade, &state, peer).await else { return };
 
     let admitted =
         query.validate().and_then(|join| admit(&join, &state).map(|(identity, seat)| (join, identity, seat)));
@@ -214,6 +202,30 @@ impl Session {
         let _ = inbox.send(RoomInput::Leave { player_id, connection, seat: Some(self.seat) }).await;
         end
     }
+}
+
+/// Finish the WebSocket handshake within the handshake timeout and split the
+/// connection into its halves (and the raw socket, for draining); None when the
+/// handshake fails or stalls (logged).
+pub(crate) async fn accept(
+    upgrade: fastwebsockets::upgrade::UpgradeFut,
+    state: &AppState,
+    peer: SocketAddr,
+) -> Option<(WebSocketRead<Side>, WebSocketWrite<Side>, Side)> {
+    let ws = match tokio::time::timeout(state.config.handshake_timeout(), upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "upgrade failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "upgrade did not complete in time");
+            return None;
+        }
+    };
+    let (read_side, write_side, raw) = shared_io::split(ws.into_inner());
+    let (read, write) = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
+    Some((read, write, raw))
 }
 
 /// The writer has ended: give the reader time to see the peer's close reply, then

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fastwebsockets::Role;
 use tokio::sync::mpsc;
 
 use super::liveness::Liveness;
@@ -23,15 +22,7 @@ pub async fn serve(
     peer: SocketAddr,
     _address_slot: AddressSlot,
 ) {
-    let ws = match tokio::time::timeout(state.config.handshake_timeout(), upgrade).await {
-        Ok(Ok(ws)) => ws,
-        _ => {
-            tracing::debug!(%peer, "lobby upgrade failed or timed out");
-            return;
-        }
-    };
-    let (read_side, write_side, raw) = super::shared_io::split(ws.into_inner());
-    let (read, write) = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
+    let Some((read, write, raw)) = super::accept(upgrade, &state, peer).await else { return };
     // Watchers send nothing but pongs: being quiet is what they do, not a reason to close.
     let limits = Limits { idle_timeout: Duration::MAX, ..Limits::from_config(&state.config) };
     let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
