@@ -249,6 +249,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     Ok(())
 }
 
+/// The close reason every connection gets (with 1001) when the server stops.
+pub const SHUTTING_DOWN: &str = "server shutting down";
+
 /// Unsent bytes a connection may have queued in the kernel before writes wait.
 /// Without a limit the kernel takes megabytes from a client that reads slowly:
 /// seconds of old snapshots pile up there, out of reach of the writer's

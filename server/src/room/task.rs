@@ -93,7 +93,7 @@ impl RoomTask {
         let mut empty_since = Some(Instant::now());
         let closing = loop {
             if info.stopping.load(Ordering::Acquire) {
-                break Closing { code: close_code::GOING_AWAY, reason: "server shutting down".into() };
+                break Closing { code: close_code::GOING_AWAY, reason: crate::server::SHUTTING_DOWN.into() };
             }
             let started = Instant::now();
             // A panic in one tick (a bug in a rule) stops this room only.

@@ -92,7 +92,7 @@ pub async fn write_loop(
                     send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow_client_timeout).await
                 }
                 // The feed ends when the server stops.
-                None => return close(&mut write, close_code::GOING_AWAY, "server shutting down").await,
+                None => return close(&mut write, close_code::GOING_AWAY, crate::server::SHUTTING_DOWN).await,
             },
             Some((changed, current)) = feed_change(&mut feed), if feed.is_some() => {
                 if changed.is_err() {
