@@ -199,17 +199,16 @@ impl SnapshotEncoder {
     /// entities of those that crossed cells or the edge of the view.
     fn write_delta(&mut self, now: &SnapshotFrame, view: View, base: &SnapshotFrame, seen: View) {
         let SnapshotEncoder { cell_diffs, whole, added, changed, removed, out, .. } = self;
-        let index = |(x, y): Cell| usize::from(y) * usize::from(now.cols) + usize::from(x);
         let diffs = cell_diffs.entry(base.tick).or_insert_with(|| now.by_cell.iter().map(|_| None).collect());
         for cell in view.cells().chain(seen.cells()) {
-            diffs[index(cell)].get_or_insert_with(|| CellDiff::between(now, base, cell));
+            diffs[now.cell_index(cell)].get_or_insert_with(|| CellDiff::between(now, base, cell));
         }
         let diff_of = |cell: usize| diffs[cell].as_ref().expect("worked out above");
         added.clear();
         changed.clear();
         removed.clear();
         let mut changed_count = 0;
-        for (cell, at) in view.cells().map(|cell| (cell, index(cell))) {
+        for (cell, at) in view.cells().map(|cell| (cell, now.cell_index(cell))) {
             let diff = diff_of(at);
             // Stayers of a cell seen both times are in its shared changes; of a cell
             // newly in view, they are new to the client.
@@ -233,7 +232,7 @@ impl SnapshotEncoder {
         }
         let gone = |cell_now: Option<Cell>| !cell_now.is_some_and(|cell| view.contains(cell));
         for cell in seen.cells() {
-            let diff = diff_of(index(cell));
+            let diff = diff_of(now.cell_index(cell));
             // Stayers of a cell that left the view go with it.
             if !view.contains(cell) {
                 removed.extend(diff.stayers.iter().map(|&i| now.entities[i as usize].net_id()));
@@ -422,7 +421,8 @@ mod tests {
             let cell = ((x / 100.0) as u16, (y / 100.0) as u16);
             f.entities.push(state.into());
             f.cells.push(cell);
-            f.by_cell[usize::from(cell.1) * 3 + usize::from(cell.0)].push(i as u32);
+            let at = f.cell_index(cell);
+            f.by_cell[at].push(i as u32);
         }
         f
     }

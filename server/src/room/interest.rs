@@ -15,6 +15,11 @@ const MAX_CELLS_PER_SIDE: u32 = 128;
 /// A cell's column and row.
 pub type Cell = (u16, u16);
 
+/// A cell's place in row-major order on a grid `cols` wide.
+pub fn row_major(cols: u16, (x, y): Cell) -> usize {
+    usize::from(y) * usize::from(cols) + usize::from(x)
+}
+
 /// The cells a client sees: a rectangle of the grid, corners included. A view is
 /// small, hashable and cheap to compare, so it keys shared snapshot bodies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,8 +78,8 @@ impl InterestGrid {
     }
 
     /// A cell's place in row-major order.
-    pub fn index(&self, (x, y): Cell) -> usize {
-        usize::from(y) * usize::from(self.cols) + usize::from(x)
+    pub fn index(&self, cell: Cell) -> usize {
+        row_major(self.cols, cell)
     }
 
     /// Every cell.

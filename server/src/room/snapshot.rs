@@ -33,9 +33,14 @@ impl SnapshotFrame {
         Some((&self.entities[at], self.cells[at]))
     }
 
+    /// Where `cell` is in `by_cell`.
+    pub fn cell_index(&self, cell: Cell) -> usize {
+        super::interest::row_major(self.cols, cell)
+    }
+
     /// Indexes into `entities` of what is in `cell`, in net-id order.
-    pub fn in_cell(&self, (x, y): Cell) -> &[u32] {
-        &self.by_cell[usize::from(y) * usize::from(self.cols) + usize::from(x)]
+    pub fn in_cell(&self, cell: Cell) -> &[u32] {
+        &self.by_cell[self.cell_index(cell)]
     }
 
     /// The entities in the cells of `view`, in net-id order within each cell.
