@@ -134,7 +134,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         results: results.clone(),
     });
     let tokens = Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s));
-    let connections = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let connection_limit = config.max_connections.max(1);
+    let connections = Arc::new(Semaphore::new(connection_limit));
+    let open_connections = || connection_limit - connections.available_permits();
     let local_addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
     let cluster = match &config.redis_url {
@@ -233,8 +235,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     // writers a moment to put those close frames on the wire before the process
     // exits, without waiting out clients that never answer them.
     let frames_deadline = deadline.min(tokio::time::Instant::now() + CLOSE_FRAMES_GRACE);
-    let all_closed = || connections.available_permits() == state.config.max_connections.max(1);
-    while !all_closed() && tokio::time::Instant::now() < frames_deadline {
+    while open_connections() > 0 && tokio::time::Instant::now() < frames_deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let left = rooms.room_count();
@@ -242,7 +243,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         rooms = room_count,
         players = player_count,
         rooms_not_closed = left,
-        connections_not_closed = state.config.max_connections.max(1) - connections.available_permits(),
+        connections_not_closed = open_connections(),
         took_ms = started.elapsed().as_millis() as u64,
         "drained: every room closed its players with 1001 and logged its round"
     );
