@@ -56,7 +56,7 @@ enum Outcome {
 }
 
 /// Open `count` watchers at `ramp_per_s` connections a second; each stays until
-/// `hold_until`. `connected` counts the watchers connected so far.
+/// `hold` after connecting. `connected` counts the watchers connected so far.
 pub async fn run_idle(
     ws_url: &str,
     count: usize,
