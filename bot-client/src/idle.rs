@@ -42,6 +42,25 @@ impl IdleReport {
     pub fn passed(&self) -> bool {
         self.failed == 0 && self.dropped == 0
     }
+
+    /// Count one watcher's outcome.
+    fn add(&mut self, outcome: Outcome) {
+        let error = match outcome {
+            Outcome::Failed(e) => {
+                self.failed += 1;
+                Some(e)
+            }
+            Outcome::Held { lists, dropped } => {
+                self.connected += 1;
+                self.lobby_messages += lists;
+                self.dropped += usize::from(dropped.is_some());
+                dropped
+            }
+        };
+        if let Some(e) = error {
+            *self.error_kinds.entry(e).or_default() += 1;
+        }
+    }
 }
 
 /// The lobby feed URL of a server whose game endpoint is `ws_url` (`…/ws` → `…/ws/lobby`).
@@ -50,6 +69,7 @@ pub fn lobby_url(ws_url: &str) -> String {
     format!("{base}/lobby")
 }
 
+/// How one watcher's connection went.
 enum Outcome {
     Failed(String),
     Held { lists: u64, dropped: Option<String> },
@@ -75,52 +95,42 @@ pub async fn run_idle(
         next += gap;
         let (url, connected, all_in) = (url.clone(), connected.clone(), all_in.clone());
         handles.push(tokio::spawn(async move {
-            let mut client = match ArenaClient::connect(&url).await {
+            let client = match ArenaClient::connect(&url).await {
                 Ok(client) => client,
                 Err(e) => return Outcome::Failed(format!("connect: {e}")),
             };
             if connected.fetch_add(1, Ordering::Relaxed) + 1 == count {
                 *all_in.lock().expect("lock") = Some(Instant::now());
             }
-            let until = Instant::now() + hold;
-            let mut lists = 0;
-            loop {
-                let left = until.saturating_duration_since(Instant::now());
-                match client.recv(left.max(Duration::from_millis(1))).await {
-                    Ok(Incoming::Message(ServerMsg::Lobby(_), _)) => lists += 1,
-                    Ok(Incoming::Closed { code, reason }) => {
-                        return Outcome::Held { lists, dropped: Some(format!("closed by server: {code} {reason}")) };
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Timeout(_)) => break,
-                    Err(e) => return Outcome::Held { lists, dropped: Some(format!("receive: {e}")) },
-                }
-            }
-            let _ = client.close(1000, "done watching").await;
-            Outcome::Held { lists, dropped: None }
+            watch(client, hold).await
         }));
     }
     let mut report = IdleReport { watchers: count, ..IdleReport::default() };
     for handle in handles {
-        let outcome = handle.await.unwrap_or_else(|e| Outcome::Failed(format!("watcher task: {e}")));
-        let error = match outcome {
-            Outcome::Failed(e) => {
-                report.failed += 1;
-                Some(e)
-            }
-            Outcome::Held { lists, dropped } => {
-                report.connected += 1;
-                report.lobby_messages += lists;
-                report.dropped += usize::from(dropped.is_some());
-                dropped
-            }
-        };
-        if let Some(e) = error {
-            *report.error_kinds.entry(e).or_default() += 1;
-        }
+        report.add(handle.await.unwrap_or_else(|e| Outcome::Failed(format!("watcher task: {e}"))));
     }
     report.ramp_s = all_in.lock().expect("lock").map_or(0.0, |t| t.duration_since(started).as_secs_f64());
     report
+}
+
+/// Hold a connected watcher for `hold`, counting room lists, then close.
+async fn watch(mut client: ArenaClient, hold: Duration) -> Outcome {
+    let until = Instant::now() + hold;
+    let mut lists = 0;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match client.recv(left.max(Duration::from_millis(1))).await {
+            Ok(Incoming::Message(ServerMsg::Lobby(_), _)) => lists += 1,
+            Ok(Incoming::Closed { code, reason }) => {
+                return Outcome::Held { lists, dropped: Some(format!("closed by server: {code} {reason}")) };
+            }
+            Ok(_) => {}
+            Err(RecvError::Timeout(_)) => break,
+            Err(e) => return Outcome::Held { lists, dropped: Some(format!("receive: {e}")) },
+        }
+    }
+    let _ = client.close(1000, "done watching").await;
+    Outcome::Held { lists, dropped: None }
 }
 
 #[cfg(test)]

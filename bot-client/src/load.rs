@@ -119,16 +119,7 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<Loa
     let ramp = Duration::from_secs_f64(config.bots as f64 / config.ramp_per_s.max(1.0));
     let timeline = Arc::new(Timeline::new(ramp + config.duration + Duration::from_secs(15)));
     let connected = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let (timeline, connected) = (timeline.clone(), connected.clone());
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                every.tick().await;
-                timeline.connected(connected.load(Ordering::Relaxed));
-            }
-        })
-    };
+    let sampler = sample_connected(timeline.clone(), connected.clone());
     let clock = Instant::now();
     let gap = Duration::from_secs_f64(1.0 / config.ramp_per_s.max(1.0));
     let mut handles = Vec::with_capacity(config.bots);
@@ -136,12 +127,7 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<Loa
     for index in 0..config.bots {
         tokio::time::sleep_until(next_start).await;
         next_start += gap;
-        let mut bot = BotConfig::new(bot_url(&config, &rooms, index), config.duration);
-        bot.churn_per_s = config.churn_per_s;
-        bot.answer_pings = config.answer_pings;
-        bot.decode = config.decode;
-        bot.input_every = config.input_every;
-        bot.deltas = config.deltas;
+        let mut bot = bot_config(&config, &rooms, index);
         bot.timeline = Some(timeline.clone());
         bot.connected_gauge = Some(connected.clone());
         let authority = authority_of(&config.url).unwrap_or_default();
@@ -149,27 +135,10 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<Loa
         let progress = progress.clone();
         progress.started.fetch_add(1, Ordering::Relaxed);
         handles.push(tokio::spawn(async move {
-            if matches!(placement, Placement::Matchmake) {
-                match post_json::<Matchmade>(&authority, "/api/matchmake", &serde_json::json!({})).await {
-                    // The seat's URL, with this bot's own query (name, version) added.
-                    Ok(seat) => bot.url = format!("{}&{}", seat.ws_url, bot.url.split_once('?').map_or("", |(_, q)| q)),
-                    Err(e) => {
-                        progress.finished.fetch_add(1, Ordering::Relaxed);
-                        return BotStats { connect_error: Some(format!("matchmake: {e}")), ..BotStats::default() };
-                    }
-                }
-            }
-            if bot.churn_per_s > 0.0 {
-                let request = SessionRequest { name: format!("bot-{index}") };
-                match post_json::<SessionGranted>(&authority, "/api/session", &request).await {
-                    Ok(session) => bot.url.push_str(&format!("&token={}", session.token)),
-                    Err(e) => {
-                        progress.finished.fetch_add(1, Ordering::Relaxed);
-                        return BotStats { connect_error: Some(format!("session: {e}")), ..BotStats::default() };
-                    }
-                }
-            }
-            let stats = run_bot(bot, clock).await;
+            let stats = match seat(&mut bot, &placement, &authority, index).await {
+                Ok(()) => run_bot(bot, clock).await,
+                Err(e) => BotStats { connect_error: Some(e), ..BotStats::default() },
+            };
             progress.finished.fetch_add(1, Ordering::Relaxed);
             stats
         }));
@@ -184,4 +153,47 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<Loa
     }
     sampler.abort();
     Ok(LoadRun { totals, wall: clock.elapsed(), timeline })
+}
+
+/// Record how many bots are connected twice a second, for the chart, until aborted.
+fn sample_connected(timeline: Arc<Timeline>, connected: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            every.tick().await;
+            timeline.connected(connected.load(Ordering::Relaxed));
+        }
+    })
+}
+
+/// Bot number `index` of the run, before it has a seat.
+fn bot_config(config: &LoadConfig, rooms: &[String], index: usize) -> BotConfig {
+    let mut bot = BotConfig::new(bot_url(config, rooms, index), config.duration);
+    bot.churn_per_s = config.churn_per_s;
+    bot.answer_pings = config.answer_pings;
+    bot.decode = config.decode;
+    bot.input_every = config.input_every;
+    bot.deltas = config.deltas;
+    bot
+}
+
+/// What a bot needs from the lobby API before it connects: a matchmade seat
+/// (`Placement::Matchmake`) and a session token to reclaim its place after a drop
+/// (churn). The error is the bot's connect error.
+async fn seat(bot: &mut BotConfig, placement: &Placement, authority: &str, index: usize) -> Result<(), String> {
+    if matches!(placement, Placement::Matchmake) {
+        let seat = post_json::<Matchmade>(authority, "/api/matchmake", &serde_json::json!({}))
+            .await
+            .map_err(|e| format!("matchmake: {e}"))?;
+        // The seat's URL, with this bot's own query (name, version) added.
+        bot.url = format!("{}&{}", seat.ws_url, bot.url.split_once('?').map_or("", |(_, q)| q));
+    }
+    if bot.churn_per_s > 0.0 {
+        let request = SessionRequest { name: format!("bot-{index}") };
+        let session = post_json::<SessionGranted>(authority, "/api/session", &request)
+            .await
+            .map_err(|e| format!("session: {e}"))?;
+        bot.url.push_str(&format!("&token={}", session.token));
+    }
+    Ok(())
 }

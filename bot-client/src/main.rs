@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use arena_bots::{Decode, LoadConfig, Placement, Progress, Report, run_load};
+use arena_bots::{Decode, LoadConfig, LoadRun, Placement, Progress, Report, run_load};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -125,13 +125,34 @@ async fn main() -> anyhow::Result<()> {
     if let Some(watchers) = cli.idle {
         return idle(&cli, watchers).await;
     }
-    let placement = match (cli.room, cli.rooms, cli.matchmake) {
-        (Some(room), _, _) => Placement::Room(room),
+    let progress = Arc::new(Progress::default());
+    let bar = ProgressBar::new(cli.bots as u64);
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
+    let ticker = show_progress(bar.clone(), progress.clone());
+    eprintln!("arena-bots: {} bots against {} for {:?} each", cli.bots, cli.url, cli.duration);
+    let run = run_load(load_config(&cli), progress).await.context("cannot prepare the run")?;
+    ticker.abort();
+    bar.finish_and_clear();
+
+    let report =
+        Report::new(&run.totals, cli.duration, run.wall).with_mode(cli.decode, cli.input_every, !cli.no_deltas);
+    print!("{}", report.summary());
+    write_reports(&cli, &report, &run)?;
+    if !report.passed() {
+        anyhow::bail!("{} bots failed to connect and {} errors were seen", report.failed, report.errors);
+    }
+    Ok(())
+}
+
+/// The load run the flags ask for.
+fn load_config(cli: &Cli) -> LoadConfig {
+    let placement = match (&cli.room, cli.rooms, cli.matchmake) {
+        (Some(room), _, _) => Placement::Room(room.clone()),
         (None, Some(k), _) => Placement::Rooms(k.max(1)),
         (None, None, true) => Placement::Matchmake,
         (None, None, false) => Placement::Auto,
     };
-    let config = LoadConfig {
+    LoadConfig {
         placement,
         ramp_per_s: cli.ramp,
         room_capacity: cli.room_capacity,
@@ -141,46 +162,37 @@ async fn main() -> anyhow::Result<()> {
         input_every: cli.input_every,
         deltas: !cli.no_deltas,
         ..LoadConfig::new(cli.url.clone(), cli.bots, cli.duration)
-    };
-    let progress = Arc::new(Progress::default());
-    let bar = ProgressBar::new(cli.bots as u64);
-    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("valid template"));
-    let ticker = {
-        let (bar, progress) = (bar.clone(), progress.clone());
-        tokio::spawn(async move {
-            loop {
-                let started = progress.started.load(Ordering::Relaxed);
-                let finished = progress.finished.load(Ordering::Relaxed);
-                bar.set_message(format!(
-                    "{} playing, {finished} finished of {}",
-                    started - finished,
-                    bar.length().unwrap_or(0)
-                ));
-                bar.tick();
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
-    eprintln!("arena-bots: {} bots against {} for {:?} each", cli.bots, cli.url, cli.duration);
-    let run = run_load(config, progress).await.context("cannot prepare the run")?;
-    ticker.abort();
-    bar.finish_and_clear();
+    }
+}
 
-    let report =
-        Report::new(&run.totals, cli.duration, run.wall).with_mode(cli.decode, cli.input_every, !cli.no_deltas);
-    print!("{}", report.summary());
+/// Show how many bots play and have finished, five times a second, until aborted.
+fn show_progress(bar: ProgressBar, progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let started = progress.started.load(Ordering::Relaxed);
+            let finished = progress.finished.load(Ordering::Relaxed);
+            bar.set_message(format!(
+                "{} playing, {finished} finished of {}",
+                started - finished,
+                bar.length().unwrap_or(0)
+            ));
+            bar.tick();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+/// Write the `--json` and `--html` reports asked for.
+fn write_reports(cli: &Cli, report: &Report, run: &LoadRun) -> anyhow::Result<()> {
     if let Some(path) = &cli.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+        std::fs::write(path, serde_json::to_vec_pretty(report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
     if let Some(path) = &cli.html {
-        let html = arena_bots::report_html::render(&report, &run.totals, &run.timeline.summary());
+        let html = arena_bots::report_html::render(report, &run.totals, &run.timeline.summary());
         std::fs::write(path, html).with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("HTML report written to {}", path.display());
-    }
-    if !report.passed() {
-        anyhow::bail!("{} bots failed to connect and {} errors were seen", report.failed, report.errors);
     }
     Ok(())
 }

@@ -73,25 +73,50 @@ fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
     if histogram.is_empty() { 0.0 } else { histogram.value_at_quantile(quantile) as f64 / 1000.0 }
 }
 
+impl LatencySummary {
+    /// p50, p99 and max of a histogram of µs, in ms.
+    fn of(histogram: &hdrhistogram::Histogram<u64>) -> LatencySummary {
+        LatencySummary { p50: ms(histogram, 0.5), p99: ms(histogram, 0.99), max: histogram.max() as f64 / 1000.0 }
+    }
+}
+
+impl RateSummary {
+    /// Mean and minimum of per-bot rates (0 without any).
+    fn of(rates: &[f64]) -> RateSummary {
+        let mean = if rates.is_empty() { 0.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
+        let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
+        RateSummary { mean, min: if min.is_finite() { min } else { 0.0 } }
+    }
+}
+
+/// Share of snapshot gaps (µs) within 1.5 tick intervals, in percent.
+fn on_time_pct(intervals: &hdrhistogram::Histogram<u64>, tick_rate_hz: u16) -> f64 {
+    if intervals.is_empty() || tick_rate_hz == 0 {
+        return 0.0;
+    }
+    let limit_us = (1.5e6 / f64::from(tick_rate_hz)) as u64;
+    let on_time: u64 =
+        intervals.iter_recorded().filter(|v| v.value_iterated_to() <= limit_us).map(|v| v.count_at_value()).sum();
+    100.0 * on_time as f64 / intervals.len() as f64
+}
+
+impl ChurnSummary {
+    /// None when no bot churned.
+    fn of(totals: &Totals) -> Option<ChurnSummary> {
+        (totals.reconnects + totals.reconnect_failures > 0).then(|| ChurnSummary {
+            reconnects: totals.reconnects,
+            failed: totals.reconnect_failures,
+            same_entity_pct: 100.0 * totals.reclaimed as f64 / totals.reconnects.max(1) as f64,
+            reconnect_ms: LatencySummary::of(&totals.reconnect_time),
+        })
+    }
+}
+
 impl Report {
     pub fn new(totals: &Totals, duration: Duration, wall: Duration) -> Report {
         let tick_rate_hz = totals.announced_rate_hz.unwrap_or(0);
-        let rates = &totals.rates_hz;
-        let mean = if rates.is_empty() { 0.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 };
-        let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
-        let intervals = &totals.snapshot_intervals;
-        let on_time_pct = if intervals.is_empty() || tick_rate_hz == 0 {
-            0.0
-        } else {
-            let limit_us = (1.5e6 / f64::from(tick_rate_hz)) as u64;
-            let on_time: u64 = intervals
-                .iter_recorded()
-                .filter(|v| v.value_iterated_to() <= limit_us)
-                .map(|v| v.count_at_value())
-                .sum();
-            100.0 * on_time as f64 / intervals.len() as f64
-        };
         let bot_seconds = (totals.connected as f64 * duration.as_secs_f64()).max(f64::MIN_POSITIVE);
+        let per_bot_s = |bytes: u64| if totals.connected == 0 { 0.0 } else { bytes as f64 / bot_seconds };
         Report {
             bots: totals.bots,
             connected: totals.connected,
@@ -99,20 +124,12 @@ impl Report {
             duration_s: duration.as_secs_f64(),
             wall_s: wall.as_secs_f64(),
             tick_rate_hz,
-            snapshot_rate_hz: RateSummary { mean, min: if min.is_finite() { min } else { 0.0 } },
-            snapshot_interval_ms: LatencySummary {
-                p50: ms(intervals, 0.5),
-                p99: ms(intervals, 0.99),
-                max: intervals.max() as f64 / 1000.0,
-            },
-            on_time_pct,
-            rtt_ms: LatencySummary {
-                p50: ms(&totals.rtt, 0.5),
-                p99: ms(&totals.rtt, 0.99),
-                max: totals.rtt.max() as f64 / 1000.0,
-            },
-            bytes_in_per_bot_s: if totals.connected == 0 { 0.0 } else { totals.bytes_in as f64 / bot_seconds },
-            bytes_out_per_bot_s: if totals.connected == 0 { 0.0 } else { totals.bytes_out as f64 / bot_seconds },
+            snapshot_rate_hz: RateSummary::of(&totals.rates_hz),
+            snapshot_interval_ms: LatencySummary::of(&totals.snapshot_intervals),
+            on_time_pct: on_time_pct(&totals.snapshot_intervals, tick_rate_hz),
+            rtt_ms: LatencySummary::of(&totals.rtt),
+            bytes_in_per_bot_s: per_bot_s(totals.bytes_in),
+            bytes_out_per_bot_s: per_bot_s(totals.bytes_out),
             snapshots_total: totals.snapshots,
             errors: totals.error_count(),
             error_kinds: totals.errors.clone(),
@@ -120,16 +137,7 @@ impl Report {
             input_every: 1,
             deltas: true,
             delta_pct: 100.0 * totals.delta_snapshots as f64 / totals.snapshots.max(1) as f64,
-            churn: (totals.reconnects + totals.reconnect_failures > 0).then(|| ChurnSummary {
-                reconnects: totals.reconnects,
-                failed: totals.reconnect_failures,
-                same_entity_pct: 100.0 * totals.reclaimed as f64 / totals.reconnects.max(1) as f64,
-                reconnect_ms: LatencySummary {
-                    p50: ms(&totals.reconnect_time, 0.5),
-                    p99: ms(&totals.reconnect_time, 0.99),
-                    max: totals.reconnect_time.max() as f64 / 1000.0,
-                },
-            }),
+            churn: ChurnSummary::of(totals),
         }
     }
 
@@ -189,5 +197,29 @@ impl Report {
             out.push_str(&format!("  {count} × {kind}\n"));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_up_to_one_and_a_half_ticks_are_on_time() {
+        let mut gaps = crate::stats::histogram();
+        // At 20 Hz a tick is 50 ms: 75 ms is the limit.
+        for us in [50_000, 50_000, 74_000, 120_000] {
+            gaps.record(us).unwrap();
+        }
+        assert_eq!(on_time_pct(&gaps, 20), 75.0);
+        assert_eq!(on_time_pct(&gaps, 0), 0.0, "no announced rate, no verdict");
+    }
+
+    #[test]
+    fn rates_summarise_to_mean_and_minimum_and_to_zero_without_bots() {
+        let rates = RateSummary::of(&[30.0, 28.0, 29.0]);
+        assert_eq!((rates.mean, rates.min), (29.0, 28.0));
+        let none = RateSummary::of(&[]);
+        assert_eq!((none.mean, none.min), (0.0, 0.0));
     }
 }

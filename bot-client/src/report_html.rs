@@ -88,9 +88,49 @@ fn frame(title: &str, unit: &str, max: f64, x_label: &str) -> String {
 
 /// Render the whole report.
 pub fn render(report: &Report, totals: &Totals, seconds: &[SecondSummary]) -> String {
+    let mut table = String::new();
+    for (name, value) in summary_rows(report) {
+        let _ = write!(table, "<tr><th>{}</th><td>{}</td></tr>", escape(name), escape(&value));
+    }
+    let mut errors = String::new();
+    for (kind, count) in &report.error_kinds {
+        let _ = write!(errors, "<tr><td>{count}</td><td>{}</td></tr>", escape(kind));
+    }
+    if errors.is_empty() {
+        errors.push_str("<tr><td colspan=2>none</td></tr>");
+    }
+    page(&table, &charts(report, totals, seconds).join("\n"), &errors)
+}
+
+/// The charts: snapshot gaps, then RTT, bytes, connected bots and errors over time.
+fn charts(report: &Report, totals: &Totals, seconds: &[SecondSummary]) -> Vec<String> {
     let per_second = |f: &dyn Fn(&SecondSummary) -> Option<f64>| seconds.iter().map(f).collect::<Vec<_>>();
-    let mut charts = Vec::new();
-    // Snapshot gaps in 2 ms bins up to three tick intervals, and one bin for the rest.
+    let (gap_bins, top) = snapshot_gap_bins(report, totals);
+    let error_bins: Vec<(String, f64)> =
+        seconds.iter().map(|s| (format!("second {}", s.second), s.errors as f64)).collect();
+    vec![
+        bar_chart("Snapshot inter-arrival time", "snapshots", &gap_bins, &format!("2 ms bins, 0-{top} ms")),
+        line_chart(
+            "RTT over time",
+            "ms",
+            &[("p50", per_second(&|s| s.rtt_p50_ms)), ("p99", per_second(&|s| s.rtt_p99_ms))],
+        ),
+        line_chart(
+            "Bytes per second",
+            "KB/s",
+            &[
+                ("in", per_second(&|s| Some(s.bytes_in as f64 / 1000.0))),
+                ("out", per_second(&|s| Some(s.bytes_out as f64 / 1000.0))),
+            ],
+        ),
+        line_chart("Connected bots", "bots", &[("connected", per_second(&|s| Some(s.connected as f64)))]),
+        bar_chart("Errors per second", "errors", &error_bins, &format!("{} s", error_bins.len())),
+    ]
+}
+
+/// Snapshot gaps in 2 ms bins up to three tick intervals, and one bin for the rest;
+/// also returns where that last bin starts, in ms.
+fn snapshot_gap_bins(report: &Report, totals: &Totals) -> (Vec<(String, f64)>, u64) {
     let tick_ms = if report.tick_rate_hz > 0 { 1000.0 / f64::from(report.tick_rate_hz) } else { 33.3 };
     let top = (tick_ms * 3.0).ceil() as u64;
     let mut bins: Vec<(String, f64)> = (0..top / 2).map(|i| (format!("{}-{} ms", i * 2, i * 2 + 2), 0.0)).collect();
@@ -100,26 +140,12 @@ pub fn render(report: &Report, totals: &Totals, seconds: &[SecondSummary]) -> St
         let bin = ((ms / 2) as usize).min(bins.len() - 1);
         bins[bin].1 += v.count_at_value() as f64;
     }
-    charts.push(bar_chart("Snapshot inter-arrival time", "snapshots", &bins, &format!("2 ms bins, 0-{top} ms")));
-    charts.push(line_chart(
-        "RTT over time",
-        "ms",
-        &[("p50", per_second(&|s| s.rtt_p50_ms)), ("p99", per_second(&|s| s.rtt_p99_ms))],
-    ));
-    charts.push(line_chart(
-        "Bytes per second",
-        "KB/s",
-        &[
-            ("in", per_second(&|s| Some(s.bytes_in as f64 / 1000.0))),
-            ("out", per_second(&|s| Some(s.bytes_out as f64 / 1000.0))),
-        ],
-    ));
-    charts.push(line_chart("Connected bots", "bots", &[("connected", per_second(&|s| Some(s.connected as f64)))]));
-    let error_bins: Vec<(String, f64)> =
-        seconds.iter().map(|s| (format!("second {}", s.second), s.errors as f64)).collect();
-    charts.push(bar_chart("Errors per second", "errors", &error_bins, &format!("{} s", error_bins.len())));
+    (bins, top)
+}
 
-    let rows = [
+/// The summary table: (what, value) rows.
+fn summary_rows(report: &Report) -> Vec<(&'static str, String)> {
+    vec![
         ("bots (connected / failed)", format!("{} ({} / {})", report.bots, report.connected, report.failed)),
         ("play time per bot / wall time", format!("{:.1} s / {:.1} s", report.duration_s, report.wall_s)),
         ("decode mode", report.decode_mode.to_string()),
@@ -145,18 +171,11 @@ pub fn render(report: &Report, totals: &Totals, seconds: &[SecondSummary]) -> St
             format!("{:.0} / {:.0}", report.bytes_in_per_bot_s, report.bytes_out_per_bot_s),
         ),
         ("errors", report.errors.to_string()),
-    ];
-    let mut table = String::new();
-    for (name, value) in rows {
-        let _ = write!(table, "<tr><th>{}</th><td>{}</td></tr>", escape(name), escape(&value));
-    }
-    let mut errors = String::new();
-    for (kind, count) in &report.error_kinds {
-        let _ = write!(errors, "<tr><td>{count}</td><td>{}</td></tr>", escape(kind));
-    }
-    if errors.is_empty() {
-        errors.push_str("<tr><td colspan=2>none</td></tr>");
-    }
+    ]
+}
+
+/// The page around the table, charts and error rows.
+fn page(table: &str, charts: &str, errors: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Arena load report</title>
@@ -174,7 +193,6 @@ svg.chart {{ width: 100%; height: auto; background: #f7f9fc; border-radius: 6px;
 <h2>Errors</h2>
 <table><tr><th>count</th><th>error</th></tr>{errors}</table>
 </body></html>
-"#,
-        charts = charts.join("\n")
+"#
     )
 }

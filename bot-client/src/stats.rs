@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 
 /// Histograms hold microseconds from 1 µs to 10 minutes at 2 significant digits
 /// (1% resolution), which keeps a bot's memory to a few kilobytes.
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid histogram bounds")
 }
 
@@ -69,6 +69,14 @@ impl BotStats {
         self.bytes_in += len as u64;
         if let Some(t) = timeline {
             t.bytes_in(len);
+        }
+    }
+
+    /// A message of `len` bytes went out.
+    pub fn count_out(&mut self, len: usize, timeline: Option<&crate::timeline::Timeline>) {
+        self.bytes_out += len as u64;
+        if let Some(t) = timeline {
+            t.bytes_out(len);
         }
     }
 
