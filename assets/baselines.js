@@ -1,12 +1,7 @@
 // Delta snapshots (protocol/README.md, "Delta snapshots"): the states rebuilt from
 // recent snapshots, kept so the next delta can be applied to the one it names.
 // Entities stay in wire form here (arrays of integers) so deltas apply exactly.
-
-/** The server deltas against snapshots at most this many snapshots old (BASELINE_WINDOW). */
-const BASELINE_WINDOW = 32;
-/** Entity fields after the net id, in wire order; x (bit 2) and y (bit 3) travel as differences. */
-const FIELDS = 9;
-const RELATIVE = (1 << 2) | (1 << 3);
+import { BASELINE_WINDOW, ENTITY_FIELDS, RELATIVE_FIELDS } from "./wire.js";
 
 export class Baselines {
   constructor() {
@@ -34,10 +29,11 @@ export class Baselines {
       if (!before) throw new Error(`entity ${id} changed but is not in the baseline`);
       const after = before.slice();
       let next = 2;
-      for (let bit = 0; bit < FIELDS; bit++) {
+      for (let bit = 0; bit < ENTITY_FIELDS; bit++) {
         if (!(mask & (1 << bit))) continue;
         const value = change[next++];
-        after[bit + 1] = RELATIVE & (1 << bit) ? before[bit + 1] + value : value;
+        // Field `bit` sits after the net id in the entity array; x and y travel as differences.
+        after[bit + 1] = RELATIVE_FIELDS & (1 << bit) ? before[bit + 1] + value : value;
       }
       entities.set(id, after);
     }

@@ -1,7 +1,7 @@
 // The lobby screen: display name and session, the room list (pushed by the lobby feed,
 // polled when the feed is down), create (public or private), join, watch, Quick play,
 // and invitation links (?room=ID).
-import { decodeServer } from "./protocol.js";
+import { CLOSE_CODES, decodeServer } from "./protocol.js";
 
 /** Polling period while the lobby feed is not connected, and the wait before reconnecting it. */
 const REFRESH_MS = 2000;
@@ -90,7 +90,7 @@ export class Lobby {
     clearTimeout(this.retry);
     if (this.feed) {
       this.feed.onclose = null;
-      this.feed.close(1000, "lobby hidden");
+      this.feed.close(CLOSE_CODES.NORMAL, "lobby hidden");
       this.feed = null;
     }
   }

@@ -6,6 +6,7 @@ import { Controls } from "./input.js";
 import { Renderer } from "./render.js";
 import { Lobby, forgetSession } from "./lobby.js";
 import { Hud } from "./hud.js";
+import { CLOSE_CODES, EntityKind } from "./protocol.js";
 
 const canvas = document.querySelector("#game");
 const game = document.querySelector("#game-screen");
@@ -34,7 +35,7 @@ function start(join) {
 function onConnectionState(s) {
   hud.showConnection(s);
   // A token this server no longer accepts (restarted with another secret, expired): get a new one next time.
-  if (s.status === "disconnected" && s.code === 1008 && /token/.test(s.reason)) forgetSession();
+  if (s.status === "disconnected" && s.code === CLOSE_CODES.POLICY_VIOLATION && /token/.test(s.reason)) forgetSession();
 }
 
 function onMessage(msg) {
@@ -176,7 +177,7 @@ window.arena = {
   /** Where the newest snapshot (the server's view) puts a player, or null. */
   playerSeen(playerId) {
     const latest = state?.snapshots[state.snapshots.length - 1];
-    const e = latest?.entities.find((e) => e.kind === 0 && e.owner === playerId);
+    const e = latest?.entities.find((e) => e.kind === EntityKind.Player && e.owner === playerId);
     return e ? { x: e.x, y: e.y, health: e.health } : null;
   },
 };

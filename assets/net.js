@@ -1,7 +1,9 @@
 // The WebSocket connection: join, decode, ping for RTT, count snapshots, report its
 // state, and reconnect by itself with back-off after a close worth retrying.
 import { Baselines } from "./baselines.js";
-import { PROTOCOL_VERSION, CloseCode, RETRYABLE_CLOSES, decodeServer, encodeChat, encodeInput, encodePing, entity } from "./protocol.js";
+import {
+  CLOSE_CODES, PROTOCOL_VERSION, CloseCode, RETRYABLE_CLOSES, decodeServer, encodeChat, encodeInput, encodePing, entity,
+} from "./protocol.js";
 
 const PING_INTERVAL_MS = 1000;
 const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
@@ -144,7 +146,7 @@ export class Connection {
   reconnect() {
     clearTimeout(this.retryTimer);
     this.closedByUs = false;
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000, "reconnecting");
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(CLOSE_CODES.NORMAL, "reconnecting");
     this.open(0);
   }
 
@@ -152,7 +154,7 @@ export class Connection {
     this.closedByUs = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    if (this.ws) this.ws.close(1000, "left");
+    if (this.ws) this.ws.close(CLOSE_CODES.NORMAL, "left");
   }
 
   setState(state) {

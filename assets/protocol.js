@@ -1,146 +1,168 @@
-// Mirror of the Rust wire protocol (protocol/src/*.rs); the format is documented in
-// protocol/README.md. This is the only browser module that knows the byte layout.
+// Encodes and decodes Arena's wire messages (protocol/README.md); the only browser module
+// that knows the byte layout. Every tag, field position and limit comes from ./wire.js,
+// generated from protocol/src/, so none is copied here by hand.
 import { encode, decode } from "@msgpack/msgpack";
+import {
+  AIM_STEPS, CLOSE_CODES, CLOSE_MEANINGS, ChatLine, ChatText, ClientMsg, DeltaSnapshot, ErrorMsg, Input, Kill,
+  LobbyRoom, Notice, POSITION_SCALE, Ping, PlayerInfo, Pong, RoomEvent, RosterChange, RoundResults, RoundStart,
+  ServerMsg, Snapshot, Standing, Welcome, WireEntity,
+} from "./wire.js";
 
-export const PROTOCOL_VERSION = 1;
+export { CLOSE_CODES, EntityKind, PROTOCOL_VERSION } from "./wire.js";
 
-export const EntityKind = Object.freeze({ Player: 0, Projectile: 1 });
-
-/** Close codes the server uses (protocol/src/close_code.rs). */
+/** What each close code means: the server's, plus the one only the browser reports. */
 export const CloseCode = Object.freeze({
-  1000: "closed",
-  1001: "server shutting down",
-  1002: "protocol error",
-  1003: "unsupported data",
-  1006: "connection lost",
-  1007: "invalid message",
-  1008: "policy violation",
-  1009: "message too big",
-  1011: "room failed",
-  4000: "protocol version mismatch",
-  4001: "room full",
-  4002: "bad join request",
-  4003: "too slow",
-  4004: "room closed",
-  4005: "room not found",
-  4006: "removed by an operator",
-  4007: "connected again elsewhere",
-  4008: "no spectator place left",
-  1013: "server busy, try again later",
+  ...CLOSE_MEANINGS,
+  // Never on the wire: the browser's code for a connection that dropped without a close frame.
+  1006: "The connection was lost.",
 });
 
-/** Closes after which reconnecting by itself makes sense. */
-export const RETRYABLE_CLOSES = new Set([1001, 1006, 1011, 1013, 4003]);
+/** Closes after which reconnecting by itself makes sense (not after IDLE: nobody is there). */
+export const RETRYABLE_CLOSES = new Set([
+  CLOSE_CODES.GOING_AWAY, 1006, CLOSE_CODES.INTERNAL_ERROR, CLOSE_CODES.TRY_AGAIN_LATER, CLOSE_CODES.TOO_SLOW,
+  CLOSE_CODES.HEARTBEAT_TIMEOUT,
+]);
+
+/**
+ * A struct as its wire array, each field at its index in `layout`. Naming a field the
+ * layout lacks, or leaving one out, throws: the Rust struct changed and this call did not.
+ */
+function array(layout, fields) {
+  const names = Object.keys(fields);
+  if (names.length !== Object.keys(layout).length || !names.every((name) => name in layout)) {
+    throw new Error(`fields ${names} do not match the wire layout ${Object.keys(layout)}`);
+  }
+  const out = [];
+  for (const name of names) out[layout[name]] = fields[name];
+  return out;
+}
 
 /**
  * `{"input": [seq, [x, y], aim, fire, ack_tick, view_tick, earlier]}`: `ackTick` is the newest
  * snapshot decoded (0: send whole snapshots), `viewTick` the tick being shown (lag compensation).
  */
 export function encodeInput(seq, moveX, moveY, aim, fire, ackTick = 0, viewTick = 0) {
-  return encode({ input: [seq, [moveX, moveY], aim, fire, ackTick, viewTick, []] });
+  const input = array(Input, {
+    seq, move_dir: [moveX, moveY], aim, fire, ack_tick: ackTick, view_tick: viewTick, earlier: [],
+  });
+  return encode({ [ClientMsg.Input]: input });
 }
 
 /** `{"chat": [text]}` */
 export function encodeChat(text) {
-  return encode({ chat: [text] });
+  return encode({ [ClientMsg.Chat]: array(ChatText, { text }) });
 }
 
 /** `{"ping": [client_time_ms]}` */
 export function encodePing(clientTimeMs) {
-  return encode({ ping: [clientTimeMs] });
+  return encode({ [ClientMsg.Ping]: array(Ping, { client_time_ms: clientTimeMs }) });
 }
 
-/** Positions and velocities travel in eighths of a unit (protocol/src/snapshot.rs: POSITION_SCALE). */
-const POSITION_SCALE = 8;
-/** The aim travels in 256ths of a turn (AIM_STEPS). */
-const AIM_STEPS = 256;
-
-/** `[net_id, kind, owner, x, y, vx, vy, aim, health, score]`, all integers (WireEntity). */
+/** `[net_id, kind, owner, x, y, vx, vy, aim, health, score]`, all integers, quantized (WireEntity). */
 export function entity(e) {
-  const aim = (e[7] / AIM_STEPS) * Math.PI * 2;
+  const aim = (e[WireEntity.aim] / AIM_STEPS) * Math.PI * 2;
   return {
-    netId: e[0], kind: e[1], owner: e[2],
-    x: e[3] / POSITION_SCALE, y: e[4] / POSITION_SCALE,
-    vx: e[5] / POSITION_SCALE, vy: e[6] / POSITION_SCALE,
-    aim: aim > Math.PI ? aim - Math.PI * 2 : aim, health: e[8], score: e[9],
+    netId: e[WireEntity.net_id], kind: e[WireEntity.kind], owner: e[WireEntity.owner],
+    x: e[WireEntity.x] / POSITION_SCALE, y: e[WireEntity.y] / POSITION_SCALE,
+    vx: e[WireEntity.vx] / POSITION_SCALE, vy: e[WireEntity.vy] / POSITION_SCALE,
+    aim: aim > Math.PI ? aim - Math.PI * 2 : aim, health: e[WireEntity.health], score: e[WireEntity.score],
   };
 }
 
 function roundStart(r) {
-  return { round: r[0], scoreLimit: r[1], timeLimitS: r[2] };
+  return { round: r[RoundStart.round], scoreLimit: r[RoundStart.score_limit], timeLimitS: r[RoundStart.time_limit_s] };
 }
 
 function player(p) {
-  return { playerId: p[0], netId: p[1], name: p[2] };
+  return { playerId: p[PlayerInfo.player_id], netId: p[PlayerInfo.net_id], name: p[PlayerInfo.name] };
+}
+
+function standing(s) {
+  return { playerId: s[Standing.player_id], name: s[Standing.name], kills: s[Standing.kills], deaths: s[Standing.deaths] };
 }
 
 /** `{"joined": player} | {"left": player} | {"round_started": …} | {"round_over": …} | {"closing": [text]} | {"announcement": [text]}` */
 function roomEvent(e) {
-  const [type] = Object.keys(e);
-  const b = e[type];
-  switch (type) {
-    case "joined":
-    case "left":
-      return { type, player: player(b) };
-    case "round_started":
-      return { type, ...roundStart(b) };
-    case "round_over":
+  const [tag] = Object.keys(e);
+  const b = e[tag];
+  switch (tag) {
+    case RoomEvent.Joined:
+      return { type: "joined", player: player(b) };
+    case RoomEvent.Left:
+      return { type: "left", player: player(b) };
+    case RoomEvent.RoundStarted:
+      return { type: "round_started", ...roundStart(b) };
+    case RoomEvent.RoundOver:
       return {
-        type, round: b[0], reason: b[1], durationS: b[2], nextRoundInS: b[3],
-        standings: b[4].map((s) => ({ playerId: s[0], name: s[1], kills: s[2], deaths: s[3] })),
+        type: "round_over", round: b[RoundResults.round], reason: b[RoundResults.reason],
+        durationS: b[RoundResults.duration_s], nextRoundInS: b[RoundResults.next_round_in_s],
+        standings: b[RoundResults.standings].map(standing),
       };
-    case "closing":
-    case "announcement":
-      return { type, text: b[0] };
+    case RoomEvent.Closing:
+      return { type: "closing", text: b[Notice.text] };
+    case RoomEvent.Announcement:
+      return { type: "announcement", text: b[Notice.text] };
     default:
-      return { type: "unknown", name: type };
+      return { type: "unknown", name: tag };
   }
 }
 
 /** Decode one server message into `{kind, …named fields}`; throws on anything malformed. */
 export function decodeServer(bytes) {
   const msg = decode(bytes);
-  const kinds = msg && typeof msg === "object" ? Object.keys(msg) : [];
-  if (kinds.length !== 1) throw new Error("not an Arena message");
-  const kind = kinds[0];
-  const b = msg[kind];
-  switch (kind) {
-    case "welcome":
+  const tags = msg && typeof msg === "object" ? Object.keys(msg) : [];
+  if (tags.length !== 1) throw new Error("not an Arena message");
+  const tag = tags[0];
+  const b = msg[tag];
+  switch (tag) {
+    case ServerMsg.Welcome:
       return {
-        kind, protocolVersion: b[0], playerId: b[1], netId: b[2], roomId: b[3], roomName: b[4],
-        tickRateHz: b[5], snapshotRateHz: b[6], arenaWidth: b[7][0], arenaHeight: b[7][1],
-        playerRadius: b[8], projectileRadius: b[9], playerSpeed: b[10], maxHealth: b[11],
-        spectator: b[12], round: roundStart(b[13]),
+        kind: "welcome", protocolVersion: b[Welcome.protocol_version], playerId: b[Welcome.player_id],
+        netId: b[Welcome.net_id], roomId: b[Welcome.room_id], roomName: b[Welcome.room_name],
+        tickRateHz: b[Welcome.tick_rate_hz], snapshotRateHz: b[Welcome.snapshot_rate_hz],
+        arenaWidth: b[Welcome.arena_size][0], arenaHeight: b[Welcome.arena_size][1],
+        playerRadius: b[Welcome.player_radius], projectileRadius: b[Welcome.projectile_radius],
+        playerSpeed: b[Welcome.player_speed], maxHealth: b[Welcome.max_health], spectator: b[Welcome.spectator],
+        round: roundStart(b[Welcome.round]),
       };
     // Entities stay in wire form: the connection rebuilds deltas on them, then calls entity().
-    case "snapshot":
-      return { kind, tick: b[0], lastInputSeq: b[1], wireEntities: b[2] };
-    case "delta":
-      return { kind, tick: b[0], lastInputSeq: b[1], baseline: b[2], added: b[3], changed: b[4], removed: b[5] };
-    case "pong":
-      return { kind, clientTimeMs: b[0] };
-    case "roster":
-      return { kind, players: b.map(player) };
-    case "roster_change":
-      return { kind, joined: b[0].map(player), left: b[1] };
-    case "kill":
-      return { kind, killer: b[0], victim: b[1] };
-    case "error":
-      return { kind, code: b[0], message: b[1] };
-    case "chat":
-      return { kind, playerId: b[0], name: b[1], text: b[2] };
-    case "scores":
-      return { kind, standings: b.map((s) => ({ playerId: s[0], name: s[1], kills: s[2], deaths: s[3] })) };
-    case "event":
-      return { kind, event: roomEvent(b) };
-    case "lobby":
+    case ServerMsg.Snapshot:
       return {
-        kind,
+        kind: "snapshot", tick: b[Snapshot.tick], lastInputSeq: b[Snapshot.last_input_seq],
+        wireEntities: b[Snapshot.entities],
+      };
+    case ServerMsg.Delta:
+      return {
+        kind: "delta", tick: b[DeltaSnapshot.tick], lastInputSeq: b[DeltaSnapshot.last_input_seq],
+        baseline: b[DeltaSnapshot.baseline], added: b[DeltaSnapshot.added], changed: b[DeltaSnapshot.changed],
+        removed: b[DeltaSnapshot.removed],
+      };
+    case ServerMsg.Pong:
+      return { kind: "pong", clientTimeMs: b[Pong.client_time_ms] };
+    case ServerMsg.Roster:
+      return { kind: "roster", players: b.map(player) };
+    case ServerMsg.RosterChange:
+      return { kind: "roster_change", joined: b[RosterChange.joined].map(player), left: b[RosterChange.left] };
+    case ServerMsg.Kill:
+      return { kind: "kill", killer: b[Kill.killer], victim: b[Kill.victim] };
+    case ServerMsg.Error:
+      return { kind: "error", code: b[ErrorMsg.code], message: b[ErrorMsg.message] };
+    case ServerMsg.Chat:
+      return { kind: "chat", playerId: b[ChatLine.player_id], name: b[ChatLine.name], text: b[ChatLine.text] };
+    case ServerMsg.Scores:
+      return { kind: "scores", standings: b.map(standing) };
+    case ServerMsg.Event:
+      return { kind: "event", event: roomEvent(b) };
+    case ServerMsg.Lobby:
+      return {
+        kind: "lobby",
         rooms: b.map((r) => ({
-          id: r[0], name: r[1], players: r[2], spectators: r[3], capacity: r[4], match_state: r[5], round: r[6], ws_url: r[7],
+          id: r[LobbyRoom.id], name: r[LobbyRoom.name], players: r[LobbyRoom.players],
+          spectators: r[LobbyRoom.spectators], capacity: r[LobbyRoom.capacity], match_state: r[LobbyRoom.match_state],
+          round: r[LobbyRoom.round], ws_url: r[LobbyRoom.ws_url],
         })),
       };
     default:
-      return { kind: "unknown", name: kind };
+      return { kind: "unknown", name: tag };
   }
 }

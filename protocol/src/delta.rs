@@ -23,21 +23,36 @@ pub const BASELINE_WINDOW: usize = 32;
 
 /// Bit of each field in [`EntityChange::mask`], in wire order.
 pub mod field {
-    pub const KIND: u16 = 1 << 0;
-    pub const OWNER: u16 = 1 << 1;
-    /// Sent as the difference from the baseline's `x`.
-    pub const X: u16 = 1 << 2;
-    /// Sent as the difference from the baseline's `y`.
-    pub const Y: u16 = 1 << 3;
-    pub const VX: u16 = 1 << 4;
-    pub const VY: u16 = 1 << 5;
-    pub const AIM: u16 = 1 << 6;
-    pub const HEALTH: u16 = 1 << 7;
-    pub const SCORE: u16 = 1 << 8;
-}
+    use crate::snapshot::ENTITY_FIELDS;
 
-/// Fields sent as differences from the baseline rather than as values.
-const RELATIVE: u16 = field::X | field::Y;
+    /// Each field once: the macro makes its bit and its entry in [`ALL`], which the
+    /// browser's `assets/wire.js` is generated from.
+    macro_rules! fields {
+        ($($(#[doc = $doc:literal])* $name:ident = $bit:literal;)+) => {
+            $($(#[doc = $doc])* pub const $name: u16 = 1 << $bit;)+
+
+            /// Every field after the net id, in wire order: its name and its bit.
+            pub const ALL: [(&str, u16); ENTITY_FIELDS] = [$((stringify!($name), $name)),+];
+        };
+    }
+
+    fields! {
+        KIND = 0;
+        OWNER = 1;
+        /// Sent as the difference from the baseline's `x`.
+        X = 2;
+        /// Sent as the difference from the baseline's `y`.
+        Y = 3;
+        VX = 4;
+        VY = 5;
+        AIM = 6;
+        HEALTH = 7;
+        SCORE = 8;
+    }
+
+    /// Fields sent as differences from the baseline rather than as values.
+    pub const RELATIVE: u16 = X | Y;
+}
 
 /// A snapshot as the difference from an earlier one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -84,7 +99,7 @@ impl EntityChange {
             if *b != a {
                 let bit = 1 << i;
                 change.mask |= bit;
-                change.values[i] = if RELATIVE & bit != 0 { a - b } else { a };
+                change.values[i] = if field::RELATIVE & bit != 0 { a - b } else { a };
             }
         }
         (change.mask != 0).then_some(change)
@@ -96,7 +111,7 @@ impl EntityChange {
         for (i, value) in fields.iter_mut().enumerate() {
             let bit = 1 << i;
             if self.mask & bit != 0 {
-                *value = if RELATIVE & bit != 0 { value.saturating_add(self.values[i]) } else { self.values[i] };
+                *value = if field::RELATIVE & bit != 0 { value.saturating_add(self.values[i]) } else { self.values[i] };
             }
         }
         WireEntity::from_fields(self.net_id, fields).map_err(|e| DeltaError::BadField(self.net_id.0, e))
@@ -284,6 +299,11 @@ mod tests {
         let ghost = EntityChange { net_id: NetId(9), mask: field::HEALTH, values: [0; ENTITY_FIELDS] };
         let delta = DeltaSnapshot { changed: vec![ghost], ..delta };
         assert_eq!(client.apply(&delta), Err(DeltaError::UnknownEntity(9)));
+    }
+
+    #[test]
+    fn field_bits_follow_wire_order() {
+        assert!(field::ALL.iter().enumerate().all(|(i, &(_, bit))| bit == 1 << i), "{:?}", field::ALL);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod lobby;
 pub mod server_msg;
 pub mod snapshot;
 pub mod tick;
+pub mod wire_js;
 
 pub use client_msg::{ChatText, ClientMsg, Controls, Input, Ping};
 pub use codec::{CodecError, MAX_CLIENT_MESSAGE_BYTES, decode_client, decode_server, encode};
@@ -27,6 +28,7 @@ pub use server_msg::{
 };
 pub use snapshot::{EntityKind, EntityState, Snapshot, SnapshotKind, WireEntity};
 pub use tick::Tick;
+pub use wire_js::wire_js;
 
 /// Version of the wire format. A client announces it in the upgrade query (`v=`);
 /// the server closes a connection that speaks another one with [`close_code::VERSION_MISMATCH`].
