@@ -3,8 +3,8 @@
 //! endpoint uses. Never a panic; a refusal always carries a code the protocol documents.
 #![no_main]
 
-use arena_server::session::assembler::{Assembler, Message, Step};
-use arena_server::session::reader::check_message;
+use arena_server::edge::session::assembler::{Assembler, Message, Step};
+use arena_server::edge::session::reader::check_message;
 use fastwebsockets::{Frame, OpCode, Payload};
 use libfuzzer_sys::fuzz_target;
 

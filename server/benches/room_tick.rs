@@ -6,13 +6,18 @@
 
 use std::hint::black_box;
 
-use arena_protocol::{Input, PlayerId, SnapshotKind};
+use arena_protocol::{Input, NetId, PlayerId, SnapshotKind};
+use arena_server::identity::Identity;
+use arena_server::room::clients::{Client, Clients};
 use arena_server::room::encoder::{SentViews, SnapshotEncoder};
+use arena_server::room::publish::Publisher;
+use arena_server::room::{ClientOutbox, Latest};
 use arena_server::room::snapshot::SnapshotFrame;
 use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
+use tokio::sync::{mpsc, watch};
 
 /// A room of `players` who all move and fire, warmed up until projectiles fill the air.
 fn busy_room(players: u32) -> RoomWorld {
@@ -95,13 +100,16 @@ fn tick(c: &mut Criterion) {
 }
 
 /// One room of 1,000 in the load benchmark's big arena (`scripts/bench/big-arena.toml`):
-/// a tick, then a body for every client as `RoomTask::publish` picks it — the client's
-/// view, and a baseline among the ticks it acknowledged (here each client acknowledges
-/// with a delay of one to three ticks, as bots on a busy machine do).
+/// a tick, then the room's own publishing code (`room::publish::Publisher`) hands a
+/// body to every client — the client's view, and a baseline among the ticks it
+/// acknowledged (here each client acknowledges with a delay of one to three ticks,
+/// as bots on a busy machine do).
 struct BigRoom {
     world: RoomWorld,
-    encoder: SnapshotEncoder,
-    clients: Vec<SentViews>,
+    publisher: Publisher,
+    clients: Clients,
+    /// The sessions' ends of each client's channels, kept open as live sessions would.
+    receivers: Vec<watch::Receiver<Latest>>,
     tick: u32,
 }
 
@@ -124,10 +132,31 @@ impl BigRoom {
         // The same arena and view as the load benchmark's one-room-of-1,000 step.
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench/big-arena.toml");
         let settings = GameSettings::load(&path).expect("scripts/bench/big-arena.toml");
+        let mut clients = Clients::default();
+        let mut receivers = Vec::new();
+        for id in 1..=Self::PLAYERS {
+            let (latest, receiver) = watch::channel(Latest::Waiting);
+            let (control, _) = mpsc::channel(1);
+            receivers.push(receiver);
+            let identity = Identity { player_id: PlayerId(id), name: format!("bot-{id}"), verified: false };
+            let client = Client {
+                name: identity.name.clone(),
+                identity,
+                spectator: false,
+                net_id: NetId(id),
+                connection: u64::from(id),
+                outbox: Some(ClientOutbox { latest, control }),
+                held_until: None,
+                held_seat: None,
+                views: SentViews::default(),
+            };
+            clients.map.insert(PlayerId(id), client);
+        }
         BigRoom {
             world: busy_room_with(Self::PLAYERS, settings),
-            encoder: SnapshotEncoder::default(),
-            clients: (0..Self::PLAYERS).map(|_| SentViews::default()).collect(),
+            publisher: Publisher::new(30, 30),
+            clients,
+            receivers,
             tick: 60,
         }
     }
@@ -138,22 +167,23 @@ impl BigRoom {
         feed_inputs(&mut self.world, Self::PLAYERS, self.tick);
         let now = self.world.step();
         let grid = self.world.interest_grid();
-        let mut frame = self.world.take_snapshot().unwrap();
-        let cells = std::mem::take(&mut frame.player_cells);
+        let frame = self.world.take_snapshot().unwrap();
         let stepped = std::time::Instant::now();
         tally.stepping += stepped - started;
-        self.encoder.begin(frame);
-        for (i, views) in self.clients.iter_mut().enumerate() {
-            let view = grid.visible_from(cells[&PlayerId(i as u32 + 1)]);
-            let (_, body) = self.encoder.body(view, views.baseline());
-            views.record(now, view);
-            views.acknowledge(arena_protocol::Tick(now.0.saturating_sub(i as u32 % 3)));
-            tally.bytes += body.len();
-            tally.sent += 1;
-        }
+        let world = &self.world;
+        let bodies = self.publisher.publish(now, frame, &grid, &mut self.clients, |p| world.last_input_seq(p));
         tally.encoding += stepped.elapsed();
+        for (&player, client) in &mut self.clients.map {
+            client.views.acknowledge(arena_protocol::Tick(now.0.saturating_sub(player.0 % 3)));
+        }
+        for receiver in &self.receivers {
+            if let Latest::Snapshot(snapshot) = &*receiver.borrow() {
+                tally.bytes += snapshot.body.len();
+                tally.sent += 1;
+            }
+        }
         tally.ticks += 1;
-        tally.bodies += self.encoder.distinct_bodies();
+        tally.bodies += bodies;
     }
 }
 
@@ -191,14 +221,14 @@ fn big_room_publish(c: &mut Criterion) {
 /// What timing one tick costs the tick: the clock read, the Prometheus summary
 /// record and the monitor's bucket, as the room thread does them.
 fn tick_timing_overhead(c: &mut Criterion) {
-    arena_server::metrics::init();
-    let handles = arena_server::metrics::handles();
+    arena_server::ops::metrics::init();
+    let handles = arena_server::ops::metrics::handles();
     c.bench_function("tick_timing_overhead", |b| {
         b.iter(|| {
             let started = std::time::Instant::now();
             let took = black_box(started.elapsed());
             handles.tick_seconds.record(took.as_secs_f64());
-            arena_server::monitor::telemetry().record_tick(took);
+            arena_server::ops::telemetry::telemetry().record_tick(took);
         })
     });
 }

@@ -1,25 +1,37 @@
 //! Arena server library: everything but argument parsing lives here, so tests,
 //! benches and bots can start a real server on `127.0.0.1:0`.
+//!
+//! # The parts, and the arrows between them
+//!
+//! ```text
+//! edge        edge/: listener (accept, connection limits), router (HTTP), sessions
+//!   │  names ▼ the lobby (join checks, directory) and the room's channel types
+//! lobby       lobby/: directory and seat books, join checks, lobby and admin APIs,
+//!   │         room list for watchers, cluster (Redis)
+//!   │  opens ▼ rooms and holds their handles
+//! simulation  room/: the bevy_ecs world, systems, membership, publishing, the tick loop
+//!   │  answers ▲ only through its RoomLink ("may I close?", "I ended")
+//!   ▼
+//! operations  ops/: metrics, telemetry, history, results log (names no other part);
+//!             monitor.rs: `/api/monitor`, reading the directory
+//! ```
+//!
+//! Leaves every part may use: `config`, `settings`, `identity` (tokens and ids),
+//! `shutdown` (the signal and its close reason), `web` (HTTP reply helpers).
+//! `server.rs` builds the parts and wires them; nothing names it. No file under
+//! `room/` names the lobby, the edge or the server.
 
-pub mod admin;
-pub mod api;
-pub mod assets;
-pub mod cluster;
 pub mod config;
-pub mod http;
+pub mod edge;
 pub mod identity;
-pub mod join;
-pub mod lobby_feed;
-pub mod metrics;
+pub mod lobby;
 pub mod monitor;
-pub mod origins;
-pub mod results;
+pub mod ops;
 pub mod room;
-pub mod rooms;
 pub mod server;
-pub mod session;
 pub mod settings;
 pub mod shutdown;
+pub mod web;
 
 pub use config::Config;
 pub use server::run;

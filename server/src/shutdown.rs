@@ -1,4 +1,8 @@
-//! The process's shutdown signal: Ctrl-C or SIGTERM.
+//! The process's shutdown signal (Ctrl-C or SIGTERM) and the reason every
+//! connection hears when the server stops.
+
+/// The close reason every connection gets (with 1001) when the server stops.
+pub const SHUTTING_DOWN: &str = "server shutting down";
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix.
 pub async fn signal() {

@@ -9,9 +9,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::encoder::SentViews;
-use super::{ClientOutbox, Feed};
+use super::{ClientOutbox, Latest, SeatHold};
 use crate::identity::Identity;
 
+/// One player or spectator of the room.
 pub struct Client {
     pub identity: Identity,
     /// The name shown in the room: the identity's, with a suffix when taken.
@@ -22,10 +23,13 @@ pub struct Client {
     /// None while the player is held for a reconnection.
     pub outbox: Option<ClientOutbox>,
     pub held_until: Option<Instant>,
+    /// The seat kept for a held player (the lobby counts it until dropped).
+    pub held_seat: Option<Box<dyn SeatHold>>,
     /// What it was sent and acknowledged: the baseline of its next delta.
     pub views: SentViews,
 }
 
+/// Everyone in the room, by player id.
 #[derive(Default)]
 pub struct Clients {
     pub map: HashMap<PlayerId, Client>,
@@ -70,7 +74,9 @@ impl Clients {
             match outbox.control.try_send(bytes.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    outbox.feed.send_replace(Feed::Closed { code: close_code::TOO_SLOW, reason: "too slow".into() });
+                    outbox
+                        .latest
+                        .send_replace(Latest::Closed { code: close_code::TOO_SLOW, reason: "too slow".into() });
                     too_slow.push(player);
                 }
                 // The connection has ended; its leave decides (a player may be held for a reconnection).
@@ -83,7 +89,7 @@ impl Clients {
     /// Send a client its close; it stays in the map until removed.
     pub fn close(&mut self, player: PlayerId, code: u16, reason: &str) {
         if let Some(outbox) = self.map.get_mut(&player).and_then(|c| c.outbox.take()) {
-            outbox.feed.send_replace(Feed::Closed { code, reason: reason.to_string() });
+            outbox.latest.send_replace(Latest::Closed { code, reason: reason.to_string() });
         }
     }
 }

@@ -11,6 +11,7 @@ use super::liveness::Liveness;
 use super::rate::TokenBucket;
 use super::shared_io::Side;
 use super::{Direct, Limits, SessionEnd, truncate_reason};
+use crate::ops::metrics;
 use crate::room::RoomInput;
 
 /// Chat lines a player may send at once; more are refused with a warning.
@@ -24,13 +25,13 @@ const INPUT_ABUSE_SECONDS: u32 = 3;
 pub struct ReaderContext {
     pub direct: mpsc::Sender<Direct>,
     /// Where inputs and chat go; None on the lobby feed, which only listens.
-    pub room: Option<RoomLink>,
+    pub room: Option<RoomSender>,
     pub limits: Limits,
     pub liveness: Arc<Liveness>,
 }
 
 /// A player's way into its room.
-pub struct RoomLink {
+pub struct RoomSender {
     pub inbox: mpsc::Sender<RoomInput>,
     pub player: PlayerId,
 }
@@ -38,17 +39,35 @@ pub struct RoomLink {
 /// Why a lobby watcher that sends game messages is closed.
 const LOBBY_ONLY_LISTENS: &str = "the lobby feed only listens (and answers ping): join a room at /ws to play";
 
+/// The per-connection budgets a reader spends.
+struct Budgets {
+    chat: TokenBucket,
+    input: TokenBucket,
+    /// Each dropped input takes one of these; they refill at half the rate, so only a
+    /// sustained flood (not a burst after a stall) empties it.
+    abuse: TokenBucket,
+}
+
+impl Budgets {
+    fn new(limits: &Limits) -> Budgets {
+        let per_second = limits.input_rate.max(1);
+        let rate = f64::from(per_second);
+        Budgets {
+            chat: TokenBucket::new(CHAT_BURST, 1.0 / CHAT_EVERY_S),
+            input: TokenBucket::new(per_second, rate),
+            abuse: TokenBucket::new(per_second * INPUT_ABUSE_SECONDS, rate / 2.0),
+        }
+    }
+}
+
+/// Read frames until the connection ends; returns why it ended (a close the
+/// client caused is also handed to the writer to send).
 pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> SessionEnd {
     // The library checks single frames against this; the assembler checks whole messages.
     read.set_max_message_size(cx.limits.max_message_bytes + 1);
     let mut send_obligated = obligated_sender(cx.direct.clone());
     let mut assembler = Assembler::new(cx.limits.max_message_bytes);
-    let mut chat_budget = TokenBucket::new(CHAT_BURST, 1.0 / CHAT_EVERY_S);
-    let rate = f64::from(cx.limits.input_rate.max(1));
-    let mut input_budget = TokenBucket::new(cx.limits.input_rate.max(1), rate);
-    // Each dropped input takes one of these; they refill at half the rate, so only a
-    // sustained flood (not a burst after a stall) empties it.
-    let mut abuse_budget = TokenBucket::new(cx.limits.input_rate.max(1) * INPUT_ABUSE_SECONDS, rate / 2.0);
+    let mut budgets = Budgets::new(&cx.limits);
     // Set once the room has ended: it closes this connection itself, through the
     // writer, with its own code and reason; until then messages have nowhere to go.
     let mut room_gone = false;
@@ -74,62 +93,71 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
             Ok(message) => message,
             Err((code, reason)) => break closed(code, &reason),
         };
-        let room = match (&message, &cx.room) {
-            (ClientMsg::Ping(_), _) => None,
-            (_, Some(_)) if room_gone => continue,
-            (_, Some(room)) => Some(room),
-            (_, None) => break closed(close_code::POLICY_VIOLATION, LOBBY_ONLY_LISTENS),
-        };
-        match message {
-            ClientMsg::Input(input) => {
-                let Some(room) = room else { continue };
-                crate::metrics::handles().inputs_received.increment(1);
-                if !input_budget.try_take() {
-                    crate::metrics::handles().inputs_dropped_rate_limit.increment(1);
-                    if !abuse_budget.try_take() {
-                        break closed(close_code::POLICY_VIOLATION, "too many inputs: flooding");
-                    }
-                    continue;
-                }
-                match room.inbox.try_send(RoomInput::Input(room.player, input)) {
-                    Ok(()) => {}
-                    // A full inbox drops this input; the client sends a fresh one next tick.
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        crate::metrics::handles().inputs_dropped_inbox_full.increment(1);
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => room_gone = true,
-                }
-            }
-            ClientMsg::Chat(chat) => {
-                let Some(room) = room else { continue };
-                let text = chat.text.trim().to_string();
-                if !chat_budget.try_take() {
-                    crate::metrics::handles().chat_rate_limited.increment(1);
-                    let warning = encode(&ServerMsg::Error(ErrorMsg {
-                        code: close_code::POLICY_VIOLATION,
-                        message: format!(
-                            "chat is limited to {CHAT_BURST} lines at once and one every {CHAT_EVERY_S} s"
-                        ),
-                    }));
-                    let _ = cx.direct.try_send(Direct::Message(warning.into()));
-                    continue;
-                }
-                if room.inbox.send(RoomInput::Chat(room.player, text)).await.is_err() {
-                    room_gone = true;
-                }
-            }
-            ClientMsg::Ping(ping) => {
-                let pong = encode(&ServerMsg::Pong(Pong { client_time_ms: ping.client_time_ms }));
-                if cx.direct.send(Direct::Message(pong.into())).await.is_err() {
-                    break SessionEnd::Normal;
-                }
-            }
+        if let Err(end) = dispatch(message, &cx, &mut budgets, &mut room_gone).await {
+            break end;
         }
     };
     if let SessionEnd::Closed { code, reason } = &end {
         let _ = cx.direct.send(Direct::Close { code: *code, reason: reason.as_str().into() }).await;
     }
     end
+}
+
+/// Act on one checked message: inputs and chat to the room (within budget), pings
+/// answered. Err ends the connection.
+async fn dispatch(
+    message: ClientMsg,
+    cx: &ReaderContext,
+    budgets: &mut Budgets,
+    room_gone: &mut bool,
+) -> Result<(), SessionEnd> {
+    let room = match (&message, &cx.room) {
+        (ClientMsg::Ping(_), _) => None,
+        (_, Some(_)) if *room_gone => return Ok(()),
+        (_, Some(room)) => Some(room),
+        (_, None) => return Err(closed(close_code::POLICY_VIOLATION, LOBBY_ONLY_LISTENS)),
+    };
+    match (message, room) {
+        (ClientMsg::Input(input), Some(room)) => {
+            let m = metrics::handles();
+            m.inputs_received.increment(1);
+            if !budgets.input.try_take() {
+                m.inputs_dropped_rate_limit.increment(1);
+                if !budgets.abuse.try_take() {
+                    return Err(closed(close_code::POLICY_VIOLATION, "too many inputs: flooding"));
+                }
+                return Ok(());
+            }
+            match room.inbox.try_send(RoomInput::Input(room.player, input)) {
+                Ok(()) => {}
+                // A full inbox drops this input; the client sends a fresh one next tick.
+                Err(mpsc::error::TrySendError::Full(_)) => m.inputs_dropped_inbox_full.increment(1),
+                Err(mpsc::error::TrySendError::Closed(_)) => *room_gone = true,
+            }
+        }
+        (ClientMsg::Chat(chat), Some(room)) => {
+            if !budgets.chat.try_take() {
+                metrics::handles().chat_rate_limited.increment(1);
+                let warning = encode(&ServerMsg::Error(ErrorMsg {
+                    code: close_code::POLICY_VIOLATION,
+                    message: format!("chat is limited to {CHAT_BURST} lines at once and one every {CHAT_EVERY_S} s"),
+                }));
+                let _ = cx.direct.try_send(Direct::Message(warning.into()));
+                return Ok(());
+            }
+            if room.inbox.send(RoomInput::Chat(room.player, chat.text.trim().to_string())).await.is_err() {
+                *room_gone = true;
+            }
+        }
+        (ClientMsg::Ping(ping), _) => {
+            let pong = encode(&ServerMsg::Pong(Pong { client_time_ms: ping.client_time_ms }));
+            if cx.direct.send(Direct::Message(pong.into())).await.is_err() {
+                return Err(SessionEnd::Normal);
+            }
+        }
+        (ClientMsg::Input(_) | ClientMsg::Chat(_), None) => {}
+    }
+    Ok(())
 }
 
 /// Decode and range-check one client message; a refusal carries the close code and reason.

@@ -6,22 +6,42 @@ use hyper::body::Incoming;
 use hyper::header::HOST;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::cluster::{self, ClusterRoom};
-use crate::http::{Body, error, json, read_json};
-use crate::join::validate_name;
-use crate::rooms::{CreateError, JoinError, unix_ms_after};
-use crate::server::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cluster::{self, Cluster, ClusterRoom};
+use super::directory::{CreateError, Directory, JoinError};
+use super::join::validate_name;
+use crate::identity::Tokens;
+use crate::ops::unix_ms_after;
+use crate::web::{Body, error, json, query_value, read_json};
+
+/// What the lobby API uses.
+#[derive(Debug)]
+pub struct LobbyApi {
+    pub directory: Arc<Directory>,
+    pub cluster: Option<Arc<Cluster>>,
+    /// Issues session tokens.
+    pub tokens: Arc<Tokens>,
+    /// This node's base URL for clients and other nodes.
+    pub public_url: String,
+    /// Where this node listens (the real port when started on port 0).
+    pub local_addr: SocketAddr,
+    pub reservation_ttl: Duration,
+}
 
 /// Route `/api/<segments>`.
-pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str]) -> Response<Body> {
+pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str]) -> Response<Body> {
     let method = req.method().clone();
     let result = match (&method, segments) {
-        (&Method::GET, ["rooms"]) => Ok(json(StatusCode::OK, &RoomList { rooms: list_rooms(state).await })),
+        (&Method::GET, ["rooms"]) => {
+            Ok(json(StatusCode::OK, &RoomList { rooms: list_rooms(&state.directory, state.cluster.as_deref()).await }))
+        }
         (&Method::POST, ["rooms"]) => create_room(req, state).await,
         (&Method::GET, ["rooms", id]) => get_room(state, id).await,
         (&Method::POST, ["matchmake"]) => matchmake(&req, state).await,
         (&Method::POST, ["session"]) => session(req, state).await,
-        (&Method::GET, ["monitor"]) => Ok(monitor(&req, state)),
         (_, ["rooms"] | ["rooms", _] | ["matchmake"] | ["session"]) => {
             Err(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
         }
@@ -35,25 +55,19 @@ fn is_forwarded(req: &Request<Incoming>) -> bool {
     req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "local" && v == "1"))
 }
 
-fn query_value(req: &Request<Incoming>, key: &str) -> Option<String> {
-    req.uri()
-        .query()
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned()))
-}
-
 /// Public rooms: of every node with a cluster (this node's alone if Redis is away).
-pub async fn list_rooms(state: &AppState) -> Vec<RoomSummary> {
-    if let Some(cluster) = &state.cluster {
+pub async fn list_rooms(directory: &Directory, cluster: Option<&Cluster>) -> Vec<RoomSummary> {
+    if let Some(cluster) = cluster {
         match cluster.rooms().await {
             Ok(rooms) => return rooms.into_iter().filter(|r| !r.summary.private).map(ClusterRoom::listed).collect(),
             Err(e) => tracing::debug!(error = %e, "cluster room list unavailable; listing this node's rooms"),
         }
     }
-    state.rooms.list_public()
+    directory.list_public()
 }
 
-async fn get_room(state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
-    if let Some(room) = state.rooms.get(id) {
+async fn get_room(state: &LobbyApi, id: &str) -> Result<Response<Body>, Response<Body>> {
+    if let Some(room) = state.directory.get(id) {
         return Ok(json(StatusCode::OK, &room.summary()));
     }
     if let Some(cluster) = &state.cluster
@@ -78,7 +92,7 @@ fn unreachable_node(e: anyhow::Error) -> Response<Body> {
     error(StatusCode::BAD_GATEWAY, &format!("the node that should answer is unreachable: {e}"))
 }
 
-async fn create_room(req: Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
+async fn create_room(req: Request<Incoming>, state: &LobbyApi) -> Result<Response<Body>, Response<Body>> {
     let forwarded = is_forwarded(&req);
     let request: CreateRoom = read_json(req).await?;
     // With a cluster, a new room goes to the least-loaded node.
@@ -92,7 +106,7 @@ async fn create_room(req: Request<Incoming>, state: &AppState) -> Result<Respons
             .map(relay)
             .map_err(unreachable_node);
     }
-    match state.rooms.create(request) {
+    match state.directory.create(request) {
         Ok(room) => Ok(json(StatusCode::CREATED, &listed_here(state, room.summary()))),
         Err(e @ CreateError::Invalid(_)) => Err(error(StatusCode::BAD_REQUEST, &e.to_string())),
         Err(e @ (CreateError::TooManyRooms(_) | CreateError::ShuttingDown)) => {
@@ -103,7 +117,7 @@ async fn create_room(req: Request<Incoming>, state: &AppState) -> Result<Respons
 }
 
 /// A summary of a room of this node, with where to join it when there is a cluster.
-fn listed_here(state: &AppState, summary: RoomSummary) -> RoomSummary {
+fn listed_here(state: &LobbyApi, summary: RoomSummary) -> RoomSummary {
     match &state.cluster {
         Some(c) => RoomSummary {
             node: Some(c.node_id.clone()),
@@ -118,7 +132,7 @@ fn listed_here(state: &AppState, summary: RoomSummary) -> RoomSummary {
 /// the least-loaded node. Seats are reserved by the node that owns the room, so
 /// concurrent callers can never over-fill it: a room that filled meanwhile answers
 /// 409 and the next candidate is tried.
-async fn matchmake(req: &Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
+async fn matchmake(req: &Request<Incoming>, state: &LobbyApi) -> Result<Response<Body>, Response<Body>> {
     let wanted_room = query_value(req, "room");
     let strict = query_value(req, "strict").as_deref() == Some("1");
     if let (Some(cluster), false) = (&state.cluster, is_forwarded(req)) {
@@ -156,11 +170,11 @@ const MATCHMAKE_CANDIDATES: usize = 4;
 
 fn reserve_here(
     req: &Request<Incoming>,
-    state: &AppState,
+    state: &LobbyApi,
     room: Option<&str>,
     strict: bool,
 ) -> Result<Response<Body>, Response<Body>> {
-    let (reservation, room) = state.rooms.reserve(room, strict).map_err(|e| match e {
+    let (reservation, room) = state.directory.reserve(room, strict).map_err(|e| match e {
         JoinError::RoomFull(_) => error(StatusCode::CONFLICT, &e.to_string()),
         JoinError::Create(CreateError::TooManyRooms(_)) | JoinError::ShuttingDown => {
             error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
@@ -178,55 +192,17 @@ fn reserve_here(
         format!("ws://{host}/ws")
     };
     let answer = Matchmade {
-        ws_url: format!("{ws}?room={}&reservation={reservation}", room.id),
+        ws_url: format!("{ws}?room={}&reservation={reservation}", room.id()),
         room: listed_here(state, room.summary()),
         reservation,
-        expires_at: unix_ms_after(state.config.reservation_ttl()),
+        expires_at: unix_ms_after(state.reservation_ttl),
     };
     Ok(json(StatusCode::OK, &answer))
 }
 
-async fn session(req: Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
+async fn session(req: Request<Incoming>, state: &LobbyApi) -> Result<Response<Body>, Response<Body>> {
     let request: SessionRequest = read_json(req).await?;
     let name = validate_name(&request.name).map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))?;
     let granted: SessionGranted = state.tokens.issue(&name);
     Ok(json(StatusCode::OK, &granted))
-}
-
-/// `GET /api/monitor`: this node, its rooms and the last minutes of samples. With
-/// `--admin-token` set it needs that token (as a bearer token or `?token=`).
-pub fn monitor(req: &Request<Incoming>, state: &AppState) -> Response<Body> {
-    if let Some(expected) = &state.config.admin_token {
-        // The page passes the token in its query; scripts may use the header.
-        let in_query = query_value(req, "token").is_some_and(|given| crate::admin::same_secret(&given, expected));
-        if !in_query && !crate::admin::bearer_matches(req, expected) {
-            return error(StatusCode::UNAUTHORIZED, "the monitor needs the admin token (?token=…)");
-        }
-    }
-    let rooms: Vec<serde_json::Value> = state
-        .rooms
-        .all()
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "room": r.summary(),
-                "last_tick_ms": r.last_tick_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0,
-                "late_ticks": r.late_ticks.load(std::sync::atomic::Ordering::Relaxed),
-            })
-        })
-        .collect();
-    let body = serde_json::json!({
-        "nodes": [{
-            "id": "local",
-            "addr": state.local_addr.to_string(),
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": state.started.elapsed().as_secs(),
-            "ready": state.ready.load(std::sync::atomic::Ordering::Relaxed),
-            "rooms": state.rooms.room_count(),
-            "players": state.rooms.player_count(),
-        }],
-        "rooms": rooms,
-        "series": state.history.snapshot(),
-    });
-    json(StatusCode::OK, &body)
 }

@@ -1,31 +1,54 @@
-//! HTTP routing: static client, health, lobby and admin API, and the WebSocket
-//! upgrade, all on one port.
+//! HTTP routing: static client, health, lobby and admin API, the operator's
+//! pages, and the WebSocket upgrades, all on one port.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use arena_protocol::lobby::{ApiError, Health};
+use arena_protocol::lobby::Health;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use serde::de::DeserializeOwned;
 
-use crate::server::{AppState, ConnectionSlot};
-use crate::{admin, api, assets, join::JoinQuery, origins, session};
-use std::sync::atomic::Ordering;
+use super::addresses::AddressTable;
+use super::listener::ConnectionSlot;
+use super::session::{self, Sessions};
+use super::{assets, origins};
+use crate::config::Config;
+use crate::lobby::Directory;
+use crate::lobby::admin::{self, AdminApi};
+use crate::lobby::api::{self, LobbyApi};
+use crate::lobby::join::JoinQuery;
+use crate::monitor::Monitor;
+use crate::ops::metrics;
+use crate::web::{Body, error, json};
 
-pub type Body = Full<Bytes>;
-
-/// Largest request body the API reads.
-const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Everything a request may be routed to.
+#[derive(Debug)]
+pub struct Routes {
+    pub lobby: LobbyApi,
+    pub admin: AdminApi,
+    pub monitor: Monitor,
+    pub sessions: Arc<Sessions>,
+    /// Open sessions per client address.
+    pub addresses: AddressTable,
+    /// For `/health`, `/metrics` and `/ready`.
+    pub directory: Arc<Directory>,
+    /// False while draining: `/ready` answers 503 and load balancers stop sending players.
+    pub ready: Arc<AtomicBool>,
+    /// The origin check, client addresses behind proxies, the Autobahn switch.
+    pub config: Arc<Config>,
+    pub assets_dir: PathBuf,
+}
 
 /// Answer one request.
 pub async fn handle(
     mut req: Request<Incoming>,
-    state: Arc<AppState>,
+    routes: Arc<Routes>,
     peer: SocketAddr,
     permit: Arc<ConnectionSlot>,
 ) -> Result<Response<Body>, Infallible> {
@@ -34,30 +57,19 @@ pub async fn handle(
     let method = req.method().clone();
     let endpoint = endpoint_of(&segments);
     let response = match (&method, segments.as_slice()) {
-        (&Method::GET, ["metrics"]) => {
-            let rooms = state.rooms.all();
-            let (players, spectators) = rooms.iter().fold((0, 0), |(p, s), r| {
-                (p + r.players.load(Ordering::Relaxed), s + r.spectators.load(Ordering::Relaxed))
-            });
-            crate::metrics::set_population(rooms.len(), players, spectators);
-            Response::builder()
-                .header(CONTENT_TYPE, "text/plain; version=0.0.4")
-                .header(CACHE_CONTROL, "no-store")
-                .body(Full::new(Bytes::from(crate::metrics::render())))
-                .expect("metrics response")
-        }
-        (&Method::GET, ["ws"]) => upgrade(&mut req, state, peer, permit, Endpoint::Game),
-        (&Method::GET, ["ws", "lobby"]) => upgrade(&mut req, state, peer, permit, Endpoint::Lobby),
-        (&Method::GET, ["monitor"]) => match assets::load(&state.config.assets_dir, "/monitor.html").await {
+        (&Method::GET, ["metrics"]) => metrics_page(&routes.directory),
+        (&Method::GET, ["ws"]) => upgrade(&mut req, routes, peer, permit, Endpoint::Game),
+        (&Method::GET, ["ws", "lobby"]) => upgrade(&mut req, routes, peer, permit, Endpoint::Lobby),
+        (&Method::GET, ["monitor"]) => match assets::load(&routes.assets_dir, "/monitor.html").await {
             Some(page) => Response::builder()
                 .header(CONTENT_TYPE, page.content_type)
                 .body(Full::new(Bytes::from(page.body)))
                 .expect("monitor page"),
             None => error(StatusCode::NOT_FOUND, "monitor page missing from the assets folder"),
         },
-        (&Method::GET, ["autobahn"]) if state.config.autobahn_echo => echo_upgrade(&mut req),
+        (&Method::GET, ["autobahn"]) if routes.config.autobahn_echo => echo_upgrade(&mut req),
         (&Method::GET, ["ready"]) => {
-            if state.ready.load(Ordering::Acquire) {
+            if routes.ready.load(Ordering::Acquire) {
                 json(StatusCode::OK, &serde_json::json!({ "ready": true }))
             } else {
                 json(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({ "ready": false, "reason": "draining" }))
@@ -67,15 +79,16 @@ pub async fn handle(
             StatusCode::OK,
             &Health {
                 status: "ok".into(),
-                rooms: state.rooms.room_count(),
-                players: state.rooms.player_count(),
-                tick_rate_hz: state.rooms.default_tick_rate(),
+                rooms: routes.directory.room_count(),
+                players: routes.directory.player_count(),
+                tick_rate_hz: routes.directory.default_tick_rate(),
                 version: env!("CARGO_PKG_VERSION").into(),
             },
         ),
-        (_, ["api", "admin", ..]) => admin::handle(req, &state, &segments[2..]).await,
-        (_, ["api", ..]) => api::handle(req, &state, &segments[1..]).await,
-        (&Method::GET | &Method::HEAD, _) => match assets::load(&state.config.assets_dir, &path).await {
+        (&Method::GET, ["api", "monitor"]) => routes.monitor.api(&req),
+        (_, ["api", "admin", ..]) => admin::handle(req, &routes.admin, &segments[2..]).await,
+        (_, ["api", ..]) => api::handle(req, &routes.lobby, &segments[1..]).await,
+        (&Method::GET | &Method::HEAD, _) => match assets::load(&routes.assets_dir, &path).await {
             Some(asset) => Response::builder()
                 .header(CONTENT_TYPE, asset.content_type)
                 .header(CACHE_CONTROL, "no-cache")
@@ -86,8 +99,21 @@ pub async fn handle(
         (_, ["ws" | "health" | "ready"]) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         _ => error(StatusCode::NOT_FOUND, "not found"),
     };
-    crate::metrics::http_request(endpoint, response.status().as_u16());
+    metrics::http_request(endpoint, response.status().as_u16());
     Ok(response)
+}
+
+/// `GET /metrics`: the population gauges read now, then the Prometheus text.
+fn metrics_page(directory: &Directory) -> Response<Body> {
+    let rooms = directory.all();
+    let (players, spectators) =
+        rooms.iter().fold((0, 0), |(p, s), r| (p + r.status.players(), s + r.status.spectators()));
+    metrics::set_population(rooms.len(), players, spectators);
+    Response::builder()
+        .header(CONTENT_TYPE, "text/plain; version=0.0.4")
+        .header(CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(metrics::render())))
+        .expect("metrics response")
 }
 
 /// The endpoint a path belongs to, as a bounded label (ids and file names folded).
@@ -125,7 +151,7 @@ enum Endpoint {
 /// because a browser cannot read the status of a refused upgrade.
 fn upgrade(
     req: &mut Request<Incoming>,
-    state: Arc<AppState>,
+    routes: Arc<Routes>,
     peer: SocketAddr,
     permit: Arc<ConnectionSlot>,
     endpoint: Endpoint,
@@ -133,11 +159,11 @@ fn upgrade(
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
         return error(StatusCode::UPGRADE_REQUIRED, "this endpoint speaks WebSocket only");
     }
-    if let Err(refusal) = origins::check(req, &state.config) {
+    if let Err(refusal) = origins::check(req, &routes.config) {
         return refusal;
     }
-    let client = origins::client_address(req, peer, &state.config);
-    let Some(slot) = state.address_slot(client) else {
+    let client = origins::client_address(req, peer, &routes.config);
+    let Some(slot) = routes.addresses.slot(client) else {
         return error(StatusCode::TOO_MANY_REQUESTS, "too many connections from your address");
     };
     let query = JoinQuery::parse(req.uri().query());
@@ -149,14 +175,15 @@ fn upgrade(
     // Two spawns, not one future with both: a task is as large as its future, and a
     // lobby watcher's is a fraction of a player's.
     let peer = SocketAddr::new(client, peer.port());
+    let sessions = routes.sessions.clone();
     match endpoint {
         Endpoint::Game => tokio::spawn(async move {
             let _permit = permit;
-            session::serve(upgrade, query, state, peer, slot).await
+            session::serve(upgrade, query, sessions, peer, slot).await
         }),
         Endpoint::Lobby => tokio::spawn(async move {
             let _permit = permit;
-            session::lobby::serve(upgrade, state, peer, slot).await
+            session::lobby::serve(upgrade, sessions, peer, slot).await
         }),
     };
     response.map(|_| Full::new(Bytes::new()))
@@ -171,29 +198,4 @@ fn echo_upgrade(req: &mut Request<Incoming>) -> Response<Body> {
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}")),
     }
-}
-
-/// Read a JSON body of at most [`MAX_BODY_BYTES`]; an empty body reads as `{}`.
-pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Response<Body>> {
-    let body = Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, &format!("bodies are limited to {MAX_BODY_BYTES} bytes")))?
-        .to_bytes();
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
-}
-
-pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .header(CACHE_CONTROL, "no-store")
-        .body(Full::new(Bytes::from(serde_json::to_vec(value).expect("JSON of our own types"))))
-        .expect("json response")
-}
-
-/// A JSON error: `{"error": "…"}`.
-pub fn error(status: StatusCode, message: &str) -> Response<Body> {
-    json(status, &ApiError { error: message.to_string() })
 }

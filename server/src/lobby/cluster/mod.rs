@@ -15,8 +15,8 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 
+use super::directory::Directory;
 use crate::room::{AdminCommand, RoomInput};
-use crate::rooms::Rooms;
 
 const NODE_KEY: &str = "arena:node:";
 const ROOM_KEY: &str = "arena:room:";
@@ -91,7 +91,7 @@ impl Cluster {
     }
 
     /// Write this node and its rooms, each with the TTL.
-    async fn register(&self, rooms: &Rooms) -> redis::RedisResult<()> {
+    async fn register(&self, rooms: &Directory) -> redis::RedisResult<()> {
         let mut conn = self.connect().await?;
         let local = rooms.all();
         let node = NodeInfo {
@@ -108,7 +108,7 @@ impl Cluster {
             // Seats count reservations too, so other nodes do not send players to a room already promised.
             let summary = RoomSummary { players: room.seats_taken().max(room.summary().players), ..room.summary() };
             let entry = ClusterRoom { summary, node_id: self.node_id.clone(), public_url: self.public_url.clone() };
-            pipe.set_ex(format!("{ROOM_KEY}{}", room.id), serde_json::to_string(&entry).expect("json"), ttl).ignore();
+            pipe.set_ex(format!("{ROOM_KEY}{}", room.id()), serde_json::to_string(&entry).expect("json"), ttl).ignore();
         }
         pipe.query_async(&mut conn).await
     }
@@ -121,7 +121,7 @@ impl Cluster {
     }
 
     /// Register every second; back off while Redis is away and say when it is back.
-    pub fn spawn_heartbeat(self: &Arc<Self>, rooms: Arc<Rooms>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_heartbeat(self: &Arc<Self>, rooms: Arc<Directory>) -> tokio::task::JoinHandle<()> {
         let cluster = self.clone();
         tokio::spawn(async move {
             let period = (cluster.ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(1));
@@ -151,7 +151,7 @@ impl Cluster {
     }
 
     /// Deliver lobby-wide announcements from any node to this node's rooms.
-    pub fn spawn_subscriber(self: &Arc<Self>, rooms: Arc<Rooms>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_subscriber(self: &Arc<Self>, rooms: Arc<Directory>) -> tokio::task::JoinHandle<()> {
         let cluster = self.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(200);

@@ -8,7 +8,7 @@ use hyper::header::{HOST, ORIGIN};
 use hyper::{Request, Response, StatusCode};
 
 use crate::config::Config;
-use crate::http::{Body, error};
+use crate::web::{Body, error};
 
 /// Allow the upgrade when the page came from this server, from localhost, or from
 /// a configured origin. No `Origin` header means a non-browser client (bots), which

@@ -19,12 +19,13 @@ use tokio::sync::{mpsc, watch};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::identity::{Identity, new_player_id};
-use crate::join::{Join, JoinQuery};
-use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, Feed, JoinRequest, RoomInput};
-use crate::rooms::{JoinError, Seat, SeatKind};
-use crate::server::AddressSlot;
-use crate::server::AppState;
+use super::addresses::AddressSlot;
+use crate::identity::Identity;
+use crate::lobby::Seat;
+use crate::lobby::join::{JoinChecks, JoinQuery};
+use crate::lobby::room_list::RoomListFeed;
+use crate::ops::metrics;
+use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, JoinRequest, Latest, RoomInput};
 use arena_protocol::close_code;
 use liveness::Liveness;
 use reader::ReaderContext;
@@ -91,69 +92,52 @@ impl Limits {
     }
 }
 
+/// What sessions use of the rest of the server.
+#[derive(Debug)]
+pub struct Sessions {
+    /// Who may join, and the seats.
+    pub join: JoinChecks,
+    /// The room list `/ws/lobby` watchers follow.
+    pub room_list: Arc<RoomListFeed>,
+    pub limits: Limits,
+    /// A WebSocket handshake that takes longer is cut.
+    pub handshake_timeout: Duration,
+}
+
 /// Serve one upgraded connection until it ends.
 pub async fn serve(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     query: JoinQuery,
-    state: Arc<AppState>,
+    sessions: Arc<Sessions>,
     peer: SocketAddr,
     // Held for the session's life: it is this connection's place in its address's count.
     _address_slot: AddressSlot,
 ) {
-    let Some((read, mut write, raw)) = accept(upgrade, &state, peer).await else { return };
+    let Some((read, mut write, raw)) = accept(upgrade, sessions.handshake_timeout, peer).await else { return };
 
     let admitted =
-        query.validate().and_then(|join| admit(&join, &state).map(|(identity, seat)| (join, identity, seat)));
+        query.validate().and_then(|join| sessions.join.admit(&join).map(|(identity, seat)| (join, identity, seat)));
     let (join, identity, seat) = match admitted {
         Ok(admitted) => admitted,
         Err((code, reason)) => {
             tracing::debug!(%peer, code, %reason, "join refused");
-            crate::metrics::closed_with(code);
+            metrics::closed_with(code);
             close_now(&mut write, code, &reason).await;
             raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
             return;
         }
     };
 
-    let span = tracing::info_span!("session", %peer, player = %identity.player_id, room = %seat.room.id);
-    let session = Session { identity, spectator: join.spectate, seat, limits: Limits::from_config(&state.config) };
+    let span = tracing::info_span!("session", %peer, player = %identity.player_id, room = %seat.room.id());
+    let session = Session { identity, spectator: join.spectate, seat, limits: sessions.limits };
     let end = tracing::Instrument::instrument(session.run(read, write, raw), span.clone()).await;
     let _entered = span.enter();
-    crate::metrics::closed_with(end.code());
+    metrics::closed_with(end.code());
     match end {
         SessionEnd::Normal => tracing::debug!("connection ended"),
         SessionEnd::Closed { code, reason } => tracing::info!(code, %reason, "connection closed by server"),
         SessionEnd::Io(error) => tracing::debug!(%error, "connection lost"),
     }
-}
-
-/// Who the client is and where it sits, or the close code and reason that refuse it.
-fn admit(join: &Join, state: &AppState) -> Result<(Identity, Seat), (u16, String)> {
-    let identity = match &join.token {
-        Some(token) => state.tokens.verify(token).map_err(|e| (close_code::POLICY_VIOLATION, e.to_string()))?,
-        None if state.config.require_auth => {
-            return Err((close_code::POLICY_VIOLATION, "a session token is required: POST /api/session".into()));
-        }
-        None => Identity { player_id: new_player_id(), name: join.name.clone(), verified: false },
-    };
-    let kind = if join.spectate { SeatKind::Spectator } else { SeatKind::Player };
-    let seat = match (&join.reservation, &join.room) {
-        (Some(reservation), room) => state.rooms.claim(reservation, room.as_deref()),
-        (None, Some(room)) => state.rooms.seat_in(room, identity.player_id, kind),
-        (None, None) => state.rooms.seat_anywhere(),
-    };
-    let seat = seat.map_err(|e| {
-        let code = match &e {
-            JoinError::NotFound(_) => close_code::ROOM_NOT_FOUND,
-            JoinError::RoomFull(_) => close_code::ROOM_FULL,
-            JoinError::SpectatorsFull(_) => close_code::SPECTATORS_FULL,
-            JoinError::BadReservation => close_code::BAD_JOIN,
-            JoinError::ShuttingDown => close_code::GOING_AWAY,
-            JoinError::Create(_) => close_code::TRY_AGAIN_LATER,
-        };
-        (code, e.to_string())
-    })?;
-    Ok((identity, seat))
 }
 
 /// An admitted connection.
@@ -171,14 +155,14 @@ impl Session {
         write: WebSocketWrite<Side>,
         raw: Side,
     ) -> SessionEnd {
-        let (feed_tx, feed_rx) = watch::channel(Feed::Waiting);
+        let (latest_tx, latest_rx) = watch::channel(Latest::Waiting);
         let (control_tx, control_rx) = mpsc::channel(CLIENT_CONTROL_QUEUE);
         let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
         let player_id = self.identity.player_id;
         let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let inbox = self.seat.room.inbox.clone();
 
-        let outbox = ClientOutbox { feed: feed_tx, control: control_tx };
+        let outbox = ClientOutbox { latest: latest_tx, control: control_tx };
         let join = JoinRequest { identity: self.identity, spectator: self.spectator, connection, outbox };
         if inbox.send(RoomInput::Join(join)).await.is_err() {
             return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
@@ -189,17 +173,17 @@ impl Session {
         let liveness = Arc::new(Liveness::new());
         let reader_cx = ReaderContext {
             direct: direct_tx,
-            room: Some(reader::RoomLink { inbox: inbox.clone(), player: player_id }),
+            room: Some(reader::RoomSender { inbox: inbox.clone(), player: player_id }),
             limits: self.limits,
             liveness: liveness.clone(),
         };
         let reader = tokio::spawn(reader::read_loop(read, reader_cx));
         let inputs =
-            WriterInputs { direct: direct_rx, source: writer::Source::Room { control: control_rx, feed: feed_rx } };
+            WriterInputs { direct: direct_rx, source: writer::Source::Room { control: control_rx, latest: latest_rx } };
         let end = writer::write_loop(write, inputs, self.limits, liveness).await;
         let end = finish(end, reader, raw).await;
         // The seat goes to the room, which may hold it for a reconnection.
-        let _ = inbox.send(RoomInput::Leave { player_id, connection, seat: Some(self.seat) }).await;
+        let _ = inbox.send(RoomInput::Leave { player_id, connection, seat: Some(Box::new(self.seat)) }).await;
         end
     }
 }
@@ -209,10 +193,10 @@ impl Session {
 /// handshake fails or stalls (logged).
 pub(crate) async fn accept(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
-    state: &AppState,
+    handshake_timeout: Duration,
     peer: SocketAddr,
 ) -> Option<(WebSocketRead<Side>, WebSocketWrite<Side>, Side)> {
-    let ws = match tokio::time::timeout(state.config.handshake_timeout(), upgrade).await {
+    let ws = match tokio::time::timeout(handshake_timeout, upgrade).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "upgrade failed");

@@ -1,19 +1,30 @@
 //! The admin API (`/api/admin/…`), guarded by the bearer token from `--admin-token`.
 
-use std::sync::atomic::Ordering;
-
 use arena_protocol::lobby::{Announce, Kick};
 use hyper::body::Incoming;
-use hyper::header::AUTHORIZATION;
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
-use crate::http::{Body, error, json, read_json};
+use std::sync::Arc;
+
+use super::cluster::Cluster;
+use super::directory::Directory;
 use crate::room::{AdminCommand, RoomInput};
-use crate::server::AppState;
+use crate::web::{Body, bearer_matches, error, json, read_json};
+
+/// What the admin API uses.
+#[derive(Debug)]
+pub struct AdminApi {
+    pub directory: Arc<Directory>,
+    pub cluster: Option<Arc<Cluster>>,
+    /// None: the admin API is off.
+    pub admin_token: Option<String>,
+    /// `--fault-injection`: rooms can be told to panic (tests only).
+    pub fault_injection: bool,
+}
 
 /// Route `/api/admin/<segments>` after checking the token.
-pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str]) -> Response<Body> {
+pub async fn handle(req: Request<Incoming>, state: &AdminApi, segments: &[&str]) -> Response<Body> {
     if let Err(refusal) = authorize(&req, state) {
         return refusal;
     }
@@ -22,14 +33,14 @@ pub async fn handle(req: Request<Incoming>, state: &AppState, segments: &[&str])
         (&Method::POST, ["announce"]) => announce(req, state).await,
         (&Method::POST, ["rooms", id, "close"]) => close_room(state, id).await,
         (&Method::POST, ["rooms", id, "kick"]) => kick(req, state, id).await,
-        (&Method::POST, ["rooms", id, "fault"]) if state.config.fault_injection => inject_fault(state, id).await,
+        (&Method::POST, ["rooms", id, "fault"]) if state.fault_injection => inject_fault(state, id).await,
         _ => Err(error(StatusCode::NOT_FOUND, "no such admin endpoint")),
     };
     result.unwrap_or_else(|response| response)
 }
 
-fn authorize(req: &Request<Incoming>, state: &AppState) -> Result<(), Response<Body>> {
-    let Some(expected) = &state.config.admin_token else {
+fn authorize(req: &Request<Incoming>, state: &AdminApi) -> Result<(), Response<Body>> {
+    let Some(expected) = &state.admin_token else {
         return Err(error(StatusCode::FORBIDDEN, "the admin API is off: start the server with --admin-token"));
     };
     if bearer_matches(req, expected) {
@@ -39,18 +50,7 @@ fn authorize(req: &Request<Incoming>, state: &AppState) -> Result<(), Response<B
     }
 }
 
-/// Whether the request's `Authorization: Bearer …` is `expected`.
-pub fn bearer_matches(req: &Request<Incoming>, expected: &str) -> bool {
-    let given = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    given.is_some_and(|given| same_secret(given, expected))
-}
-
-/// Compare in constant time, so a token cannot be guessed byte by byte from timings.
-pub fn same_secret(given: &str, expected: &str) -> bool {
-    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-}
-
-async fn announce(req: Request<Incoming>, state: &AppState) -> Result<Response<Body>, Response<Body>> {
+async fn announce(req: Request<Incoming>, state: &AdminApi) -> Result<Response<Body>, Response<Body>> {
     let Announce { text } = read_json(req).await?;
     let text = text.trim().to_string();
     if text.is_empty() || text.chars().count() > 500 {
@@ -65,7 +65,7 @@ async fn announce(req: Request<Incoming>, state: &AppState) -> Result<Response<B
         return Ok(json(StatusCode::OK, &serde_json::json!({ "nodes": nodes })));
     }
     let mut reached = 0;
-    for room in state.rooms.all() {
+    for room in state.directory.all() {
         if room.inbox.send(RoomInput::Admin(AdminCommand::Announce(text.clone()))).await.is_ok() {
             reached += 1;
         }
@@ -73,9 +73,10 @@ async fn announce(req: Request<Incoming>, state: &AppState) -> Result<Response<B
     Ok(json(StatusCode::OK, &serde_json::json!({ "rooms": reached })))
 }
 
-async fn close_room(state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
-    let room = state.rooms.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
-    let players = room.players.load(Ordering::Relaxed);
+async fn close_room(state: &AdminApi, id: &str) -> Result<Response<Body>, Response<Body>> {
+    let room =
+        state.directory.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
+    let players = room.status.players();
     let command = AdminCommand::Close("the room was closed by an operator".into());
     room.inbox
         .send(RoomInput::Admin(command))
@@ -84,9 +85,10 @@ async fn close_room(state: &AppState, id: &str) -> Result<Response<Body>, Respon
     Ok(json(StatusCode::OK, &serde_json::json!({ "closed": id, "players": players })))
 }
 
-async fn kick(req: Request<Incoming>, state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
+async fn kick(req: Request<Incoming>, state: &AdminApi, id: &str) -> Result<Response<Body>, Response<Body>> {
     let Kick { player_id, reason } = read_json(req).await?;
-    let room = state.rooms.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
+    let room =
+        state.directory.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
     let reason =
         if reason.trim().is_empty() { "removed by an operator".to_string() } else { reason.trim().to_string() };
     let (done, answer) = oneshot::channel();
@@ -99,8 +101,9 @@ async fn kick(req: Request<Incoming>, state: &AppState, id: &str) -> Result<Resp
 }
 
 /// Make a room's next tick panic (only with `--fault-injection`).
-async fn inject_fault(state: &AppState, id: &str) -> Result<Response<Body>, Response<Body>> {
-    let room = state.rooms.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
+async fn inject_fault(state: &AdminApi, id: &str) -> Result<Response<Body>, Response<Body>> {
+    let room =
+        state.directory.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
     room.inbox
         .send(RoomInput::Admin(AdminCommand::Fault))
         .await

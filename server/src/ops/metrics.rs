@@ -72,7 +72,7 @@ pub fn handles() -> &'static Handles {
 
 /// A connection closed with this code (rare enough to look the label up each time).
 pub fn closed_with(code: u16) {
-    crate::monitor::telemetry().closed();
+    super::telemetry::telemetry().closed();
     counter!("arena_closes_total", "code" => code.to_string()).increment(1);
 }
 

@@ -1,6 +1,13 @@
-//! The join request in the upgrade's query string (`/ws?v=1&room=…&name=…`) and its checks.
+//! The join request in the upgrade's query string (`/ws?v=1&room=…&name=…`), its
+//! checks, and admission: who the client is and which seat it takes.
+
+use std::sync::Arc;
 
 use arena_protocol::{PROTOCOL_VERSION, close_code};
+
+use super::directory::{Directory, JoinError};
+use super::seats::{Seat, SeatKind};
+use crate::identity::{Identity, Tokens, new_player_id};
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 24;
@@ -104,6 +111,47 @@ impl JoinQuery {
         let token = self.token.clone().filter(|t| !t.is_empty());
         let reservation = self.reservation.clone().filter(|r| !r.is_empty());
         Ok(Join { room, name, token, reservation, spectate })
+    }
+}
+
+/// What admitting a client needs: token checks, the auth rule and the seats.
+#[derive(Debug)]
+pub struct JoinChecks {
+    pub tokens: Arc<Tokens>,
+    /// `--require-auth`: no guests.
+    pub require_auth: bool,
+    pub directory: Arc<Directory>,
+}
+
+impl JoinChecks {
+    /// Who the client is and where it sits, or the close code and reason that refuse it.
+    pub fn admit(&self, join: &Join) -> Result<(Identity, Seat), (u16, String)> {
+        let identity = match &join.token {
+            Some(token) => self.tokens.verify(token).map_err(|e| (close_code::POLICY_VIOLATION, e.to_string()))?,
+            None if self.require_auth => {
+                return Err((close_code::POLICY_VIOLATION, "a session token is required: POST /api/session".into()));
+            }
+            None => Identity { player_id: new_player_id(), name: join.name.clone(), verified: false },
+        };
+        let player = identity.player_id;
+        let kind = if join.spectate { SeatKind::Spectator } else { SeatKind::Player };
+        let seat = match (&join.reservation, &join.room) {
+            (Some(reservation), room) => self.directory.claim(reservation, room.as_deref(), player),
+            (None, Some(room)) => self.directory.seat_in(room, player, kind),
+            (None, None) => self.directory.seat_anywhere(player),
+        };
+        let seat = seat.map_err(|e| {
+            let code = match &e {
+                JoinError::NotFound(_) => close_code::ROOM_NOT_FOUND,
+                JoinError::RoomFull(_) => close_code::ROOM_FULL,
+                JoinError::SpectatorsFull(_) => close_code::SPECTATORS_FULL,
+                JoinError::BadReservation => close_code::BAD_JOIN,
+                JoinError::ShuttingDown => close_code::GOING_AWAY,
+                JoinError::Create(_) => close_code::TRY_AGAIN_LATER,
+            };
+            (code, e.to_string())
+        })?;
+        Ok((identity, seat))
     }
 }
 

@@ -89,7 +89,7 @@ pub fn spawn_writer(path: PathBuf) -> Arc<ResultsLog> {
                 }
             }
             counter.fetch_add(1, Ordering::AcqRel);
-            crate::metrics::handles().rounds_logged.increment(1);
+            crate::ops::metrics::handles().rounds_logged.increment(1);
         }
     });
     Arc::new(ResultsLog { tx, queued: AtomicU64::new(0), written })

@@ -1,5 +1,4 @@
-//! The lobby feed: the public room list pushed to `/ws/lobby` watchers when it
-//! changes. One encoding per change, shared by every watcher through a watch
+//! The room list pushed to `/ws/lobby` watchers when it changes. One encoding per change, shared by every watcher through a watch
 //! channel, so thousands of idle watchers cost nothing while the lobby is quiet.
 
 use std::sync::Arc;
@@ -10,24 +9,26 @@ use arena_protocol::{ServerMsg, encode};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::server::AppState;
+use super::api::list_rooms;
+use super::cluster::Cluster;
+use super::directory::Directory;
 
 /// How often the room list is compared with the last one sent.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The newest encoded room list; None once the server is stopping.
 #[derive(Debug)]
-pub struct LobbyFeed {
+pub struct RoomListFeed {
     latest: watch::Sender<Option<Bytes>>,
 }
 
-impl Default for LobbyFeed {
+impl Default for RoomListFeed {
     fn default() -> Self {
-        LobbyFeed { latest: watch::Sender::new(Some(Bytes::from(encode(&ServerMsg::Lobby(Vec::new()))))) }
+        RoomListFeed { latest: watch::Sender::new(Some(Bytes::from(encode(&ServerMsg::Lobby(Vec::new()))))) }
     }
 }
 
-impl LobbyFeed {
+impl RoomListFeed {
     /// A watcher's view: the current list at once, then each change.
     pub fn subscribe(&self) -> watch::Receiver<Option<Bytes>> {
         let mut rx = self.latest.subscribe();
@@ -58,16 +59,16 @@ impl LobbyFeed {
 }
 
 /// Compare the room list with the last one sent, once a second, while the server runs.
-pub async fn run(state: Arc<AppState>) {
+pub async fn run(feed: Arc<RoomListFeed>, directory: Arc<Directory>, cluster: Option<Arc<Cluster>>) {
     let mut every = tokio::time::interval(CHECK_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         // Nobody watching: no need to build the list.
-        if state.lobby_feed.watchers() == 0 {
+        if feed.watchers() == 0 {
             continue;
         }
-        let rooms = crate::api::list_rooms(&state).await;
-        state.lobby_feed.publish(rooms.iter().map(LobbyRoom::from).collect());
+        let rooms = list_rooms(&directory, cluster.as_deref()).await;
+        feed.publish(rooms.iter().map(LobbyRoom::from).collect());
     }
 }

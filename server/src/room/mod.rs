@@ -21,8 +21,15 @@ pub mod rounds;
 pub mod snapshot;
 pub mod world;
 
-mod clients;
+pub mod clients;
+mod link;
+pub mod membership;
+pub mod publish;
+mod spec;
 mod task;
+
+pub use link::{RoomLink, SeatHold};
+pub use spec::{RoomSetup, RoomSpec, RoomStatus};
 
 use std::sync::Arc;
 
@@ -31,7 +38,6 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::identity::Identity;
-use crate::rooms::{RoomInfo, Rooms, Seat};
 
 /// Inputs of about four ticks of a full room (1,000 players) before senders
 /// see it as full and drop input (a client re-sends every tick anyway).
@@ -51,7 +57,7 @@ pub enum RoomInput {
     Leave {
         player_id: PlayerId,
         connection: u64,
-        seat: Option<Seat>,
+        seat: Option<Box<dyn SeatHold>>,
     },
     Input(PlayerId, Input),
     Chat(PlayerId, String),
@@ -88,14 +94,14 @@ pub struct JoinRequest {
 pub struct ClientOutbox {
     /// Latest-wins: a slow client skips to the newest snapshot, and a close
     /// written here cannot be lost behind a full queue.
-    pub feed: watch::Sender<Feed>,
+    pub latest: watch::Sender<Latest>,
     /// Ordered messages that must not be skipped.
     pub control: mpsc::Sender<Bytes>,
 }
 
-/// The newest thing a client's writer should act on.
+/// The newest thing a client's writer should act on (latest wins).
 #[derive(Clone, Debug, Default)]
-pub enum Feed {
+pub enum Latest {
     /// Nothing yet.
     #[default]
     Waiting,
@@ -127,10 +133,16 @@ impl OutgoingSnapshot {
     }
 }
 
-/// Start a room's thread.
-pub fn spawn(info: Arc<RoomInfo>, inbox: mpsc::Receiver<RoomInput>, rooms: Arc<Rooms>) -> std::io::Result<()> {
-    let name = format!("room-{}", info.id);
-    let room = task::RoomTask::new(info, inbox, &rooms);
-    std::thread::Builder::new().name(name).spawn(move || room.run(rooms))?;
+/// Start a room's thread. `link` is how it tells its owner that it is empty or has ended.
+pub fn spawn(
+    spec: Arc<RoomSpec>,
+    status: Arc<RoomStatus>,
+    inbox: mpsc::Receiver<RoomInput>,
+    setup: &RoomSetup,
+    link: Box<dyn RoomLink>,
+) -> std::io::Result<()> {
+    let name = format!("room-{}", spec.id);
+    let room = task::RoomTask::new(spec, status, inbox, setup);
+    std::thread::Builder::new().name(name).spawn(move || room.run(link))?;
     Ok(())
 }

@@ -9,29 +9,31 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::Sessions;
 use super::liveness::Liveness;
 use super::reader::{self, ReaderContext};
 use super::writer::{self, Source, WriterInputs};
 use super::{DIRECT_QUEUE, Limits};
-use crate::server::{AddressSlot, AppState};
+use crate::edge::addresses::AddressSlot;
+use crate::ops::metrics;
 
 /// Serve one upgraded lobby connection until it ends.
 pub async fn serve(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
-    state: Arc<AppState>,
+    sessions: Arc<Sessions>,
     peer: SocketAddr,
     _address_slot: AddressSlot,
 ) {
-    let Some((read, write, raw)) = super::accept(upgrade, &state, peer).await else { return };
+    let Some((read, write, raw)) = super::accept(upgrade, sessions.handshake_timeout, peer).await else { return };
     // Watchers send nothing but pongs: being quiet is what they do, not a reason to close.
-    let limits = Limits { idle_timeout: Duration::MAX, ..Limits::from_config(&state.config) };
+    let limits = Limits { idle_timeout: Duration::MAX, ..sessions.limits };
     let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
     let liveness = Arc::new(Liveness::new());
     let reader_cx = ReaderContext { direct: direct_tx, room: None, limits, liveness: liveness.clone() };
     let reader = tokio::spawn(reader::read_loop(read, reader_cx));
-    let inputs = WriterInputs { direct: direct_rx, source: Source::Lobby(state.lobby_feed.subscribe()) };
+    let inputs = WriterInputs { direct: direct_rx, source: Source::Lobby(sessions.room_list.subscribe()) };
     let end = writer::write_loop(write, inputs, limits, liveness).await;
     let end = super::finish(end, reader, raw).await;
-    crate::metrics::closed_with(end.code());
+    metrics::closed_with(end.code());
     tracing::debug!(%peer, ?end, "lobby watcher left");
 }

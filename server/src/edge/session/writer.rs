@@ -1,0 +1,206 @@
+//! Writing half of a session: control messages and the newest snapshot out, in that order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arena_protocol::close_code;
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
+use tokio::sync::{mpsc, watch};
+
+use super::liveness::Liveness;
+use super::shared_io::Side;
+use super::{CLOSE_GRACE, Direct, Limits, SessionEnd, truncate_reason};
+use crate::ops::{metrics, telemetry::telemetry};
+use crate::room::Latest;
+use crate::shutdown::SHUTTING_DOWN;
+
+/// What a session's writer reads from.
+pub struct WriterInputs {
+    pub direct: mpsc::Receiver<Direct>,
+    pub source: Source,
+}
+
+/// Where a session's messages come from besides the reader.
+pub enum Source {
+    /// A player's or spectator's room: ordered control messages and the newest snapshot.
+    Room { control: mpsc::Receiver<Bytes>, latest: watch::Receiver<Latest> },
+    /// The room list (`/ws/lobby` watchers); None once the server stops.
+    Lobby(watch::Receiver<Option<Bytes>>),
+}
+
+/// Send what the reader, the room (or the room list) and the heartbeat ask for,
+/// until one of them ends the session.
+pub async fn write_loop(
+    mut write: WebSocketWrite<Side>,
+    inputs: WriterInputs,
+    limits: Limits,
+    liveness: Arc<Liveness>,
+) -> SessionEnd {
+    let WriterInputs { mut direct, source } = inputs;
+    let (mut control, mut latest, mut lobby) = match source {
+        Source::Room { control, latest } => (Some(control), Some(latest), None),
+        Source::Lobby(rooms) => (None, None, Some(rooms)),
+    };
+    let mut heartbeat = Heartbeat::new(limits, liveness);
+    // Grows on the first snapshot: an idle lobby watcher never needs it.
+    let mut snapshot_buffer = Vec::new();
+    let slow = limits.slow_client_timeout;
+    loop {
+        // Control messages before snapshots: the welcome must precede the first snapshot.
+        let outcome = tokio::select! {
+            biased;
+            msg = direct.recv() => match msg {
+                Some(Direct::Frame(opcode, payload)) => {
+                    let r = send(&mut write, Frame::new(true, opcode, None, Payload::Owned(payload.into_vec())), slow).await;
+                    if opcode == OpCode::Close { return r.err().unwrap_or(SessionEnd::Normal); }
+                    r
+                }
+                Some(Direct::Message(bytes)) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await,
+                Some(Direct::Close { code, reason }) => return close(&mut write, code, &reason).await,
+                None => return SessionEnd::Normal,
+            },
+            Some(msg) = control_message(&mut control), if control.is_some() => match msg {
+                Some(bytes) => {
+                    metrics::handles().control_bytes.increment(bytes.len() as u64);
+                    telemetry().bytes_sent(bytes.len());
+                    send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await
+                }
+                None => Err(continue_on_latest(&mut write, latest.as_ref()).await),
+            },
+            _ = heartbeat.interval.tick() => heartbeat.check(&mut write, slow).await,
+            Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => match rooms {
+                Some(rooms) => {
+                    telemetry().bytes_sent(rooms.len());
+                    send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow).await
+                }
+                // The room list ends when the server stops.
+                None => return close(&mut write, close_code::GOING_AWAY, SHUTTING_DOWN).await,
+            },
+            Some((changed, current)) = latest_change(&mut latest), if latest.is_some() => {
+                if changed.is_err() {
+                    return close(&mut write, close_code::ROOM_CLOSED, "room closed").await;
+                }
+                match current {
+                    Latest::Waiting => Ok(()),
+                    Latest::Snapshot(snapshot) => send_snapshot(&mut write, &snapshot, &mut snapshot_buffer, slow).await,
+                    Latest::Closed { code, reason } => return close(&mut write, code, &reason).await,
+                }
+            }
+        };
+        if let Err(end) = outcome {
+            return end;
+        }
+    }
+}
+
+/// Our pings, and the checks that close a peer that stopped answering them or
+/// stopped sending anything.
+struct Heartbeat {
+    interval: tokio::time::Interval,
+    limits: Limits,
+    liveness: Arc<Liveness>,
+    /// When our unanswered ping went out (ms on the liveness clock).
+    ping_sent_ms: Option<u64>,
+}
+
+impl Heartbeat {
+    fn new(limits: Limits, liveness: Arc<Liveness>) -> Heartbeat {
+        // Checks run a few times per shortest deadline, at most every 5 s.
+        let every = (limits.ping_interval.min(limits.pong_timeout) / 2)
+            .clamp(Duration::from_millis(20), Duration::from_secs(5));
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Heartbeat { interval, limits, liveness, ping_sent_ms: None }
+    }
+
+    /// Close a peer past its pong or idle deadline; send a ping when one is due.
+    async fn check(&mut self, write: &mut WebSocketWrite<Side>, slow: Duration) -> Result<(), SessionEnd> {
+        let now = self.liveness.now_ms();
+        let answered = self.ping_sent_ms.is_none_or(|sent| self.liveness.pong_since(sent));
+        if !answered && now - self.ping_sent_ms.unwrap_or(now) > self.limits.pong_timeout.as_millis() as u64 {
+            return Err(close(write, close_code::HEARTBEAT_TIMEOUT, "no answer to pings").await);
+        }
+        if self.liveness.idle_for() > self.limits.idle_timeout {
+            return Err(close(write, close_code::IDLE, "idle: no input for too long").await);
+        }
+        let ping_due = self.ping_sent_ms.is_none_or(|sent| now - sent >= self.limits.ping_interval.as_millis() as u64);
+        if answered && ping_due {
+            self.ping_sent_ms = Some(now);
+            return send(write, Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"arena")), slow).await;
+        }
+        Ok(())
+    }
+}
+
+/// This client's snapshot message (its header, then the shared body), counted.
+async fn send_snapshot(
+    write: &mut WebSocketWrite<Side>,
+    snapshot: &crate::room::OutgoingSnapshot,
+    buffer: &mut Vec<u8>,
+    slow: Duration,
+) -> Result<(), SessionEnd> {
+    snapshot.write_message(buffer);
+    let m = metrics::handles();
+    m.snapshots_sent.increment(1);
+    if snapshot.kind == arena_protocol::SnapshotKind::Delta {
+        m.delta_snapshots_sent.increment(1);
+    }
+    m.snapshot_bytes.increment(buffer.len() as u64);
+    telemetry().bytes_sent(buffer.len());
+    send(write, Frame::binary(Payload::Borrowed(buffer)), slow).await
+}
+
+/// The room's next control message (None: the room dropped the queue).
+async fn control_message(control: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Option<Bytes>> {
+    Some(control.as_mut()?.recv().await)
+}
+
+/// The client's latest-wins slot once it changed, and what it holds now.
+async fn latest_change(
+    latest: &mut Option<watch::Receiver<Latest>>,
+) -> Option<(Result<(), watch::error::RecvError>, Latest)> {
+    let latest = latest.as_mut()?;
+    let changed = latest.changed().await;
+    Some((changed, latest.borrow_and_update().clone()))
+}
+
+/// The lobby's newest room list once it changed; Some(None) when the feed has ended.
+async fn lobby_changed(lobby: &mut Option<watch::Receiver<Option<Bytes>>>) -> Option<Option<Bytes>> {
+    let rx = lobby.as_mut()?;
+    Some(rx.changed().await.ok().and_then(|()| rx.borrow_and_update().clone()))
+}
+
+/// The room dropped our control queue: it has closed us or ended. The latest-wins
+/// slot says why when it can; send that close.
+async fn continue_on_latest(write: &mut WebSocketWrite<Side>, latest: Option<&watch::Receiver<Latest>>) -> SessionEnd {
+    let (code, reason) = match latest.map(|l| l.borrow().clone()) {
+        Some(Latest::Closed { code, reason }) => (code, reason),
+        _ => (close_code::ROOM_CLOSED, "room closed".to_string()),
+    };
+    close(write, code, &reason).await
+}
+
+/// Send a close frame with `code` and `reason` (cut to fit a control frame),
+/// waiting at most the close grace; the session then ends with that close.
+async fn close(write: &mut WebSocketWrite<Side>, code: u16, reason: &str) -> SessionEnd {
+    let reason = truncate_reason(reason);
+    let _ = send(write, Frame::close(code, reason.as_bytes()), CLOSE_GRACE).await;
+    SessionEnd::Closed { code, reason: reason.into() }
+}
+
+/// Write and flush one frame; a client that cannot take it within `limit` is too slow.
+pub async fn send(write: &mut WebSocketWrite<Side>, frame: Frame<'_>, limit: Duration) -> Result<(), SessionEnd> {
+    match tokio::time::timeout(limit, async {
+        write.write_frame(frame).await?;
+        write.flush().await
+    })
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(SessionEnd::Io(e.to_string())),
+        Err(_) => {
+            Err(SessionEnd::Closed { code: close_code::TOO_SLOW, reason: "too slow: could not take messages".into() })
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Room directory: which rooms this node runs, opening them, seats in them,
+//! matchmaking reservations, and closing rooms that stay empty.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arena_protocol::PlayerId;
+use arena_protocol::lobby::{CreateRoom, MatchRules, RoomSummary};
+use tokio::sync::mpsc;
+
+use super::room_handle::RoomHandle;
+use super::room_link::DirectoryLink;
+use super::seats::{NoSeat, Reservation, Seat, SeatKind};
+use crate::room::{self, ROOM_INBOX, RoomSetup, RoomSpec};
+
+/// Longest room name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 40;
+
+/// Why a join was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error("there is no room {0}")]
+    NotFound(String),
+    #[error("room {0} is full")]
+    RoomFull(String),
+    #[error("room {0} has no spectator place left")]
+    SpectatorsFull(String),
+    #[error("the reservation is unknown or has expired")]
+    BadReservation,
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Create(#[from] CreateError),
+}
+
+/// Why a room was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("this server already runs its maximum of {0} rooms")]
+    TooManyRooms(usize),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("could not start a room: {0}")]
+    Spawn(#[from] std::io::Error),
+}
+
+/// The directory's own limits, and the defaults of rooms that do not choose.
+#[derive(Clone, Debug)]
+pub struct DirectoryLimits {
+    /// Players per room.
+    pub capacity: usize,
+    pub tick_rate_hz: u16,
+    /// None: one snapshot per tick.
+    pub snapshot_rate_hz: Option<u16>,
+    pub max_rooms: usize,
+    pub max_spectators: usize,
+    /// How long a matchmaking seat waits for its WebSocket.
+    pub reservation_ttl: Duration,
+}
+
+/// Every room of this node, in creation order.
+pub struct Directory {
+    rooms: Mutex<Vec<Arc<RoomHandle>>>,
+    reservations: Mutex<HashMap<String, Reservation>>,
+    limits: DirectoryLimits,
+    /// What every room is started with.
+    setup: RoomSetup,
+    rooms_made: AtomicU64,
+    shutting_down: AtomicBool,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory").field("rooms", &self.room_count()).finish_non_exhaustive()
+    }
+}
+
+/// The join error for a room that gave no seat.
+fn refused(id: &str, why: NoSeat) -> JoinError {
+    match why {
+        NoSeat::Full(SeatKind::Player) => JoinError::RoomFull(id.to_string()),
+        NoSeat::Full(SeatKind::Spectator) => JoinError::SpectatorsFull(id.to_string()),
+        NoSeat::Closed => JoinError::NotFound(id.to_string()),
+    }
+}
+
+impl Directory {
+    pub fn new(limits: DirectoryLimits, setup: RoomSetup) -> Arc<Directory> {
+        Arc::new(Directory {
+            rooms: Mutex::new(Vec::new()),
+            reservations: Mutex::new(HashMap::new()),
+            limits,
+            setup,
+            rooms_made: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    pub fn limits(&self) -> &DirectoryLimits {
+        &self.limits
+    }
+
+    pub fn default_tick_rate(&self) -> u16 {
+        self.limits.tick_rate_hz
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<RoomHandle>>> {
+        self.rooms.lock().expect("room directory lock")
+    }
+
+    /// Create a room from an API request.
+    pub fn create(self: &Arc<Self>, request: CreateRoom) -> Result<Arc<RoomHandle>, CreateError> {
+        let name = request.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_ROOM_NAME_CHARS || name.chars().any(char::is_control) {
+            return Err(CreateError::Invalid(format!(
+                "name must be 1-{MAX_ROOM_NAME_CHARS} characters without control characters"
+            )));
+        }
+        let capacity = request.capacity.unwrap_or(self.limits.capacity);
+        if !(1..=crate::config::MAX_ROOM_CAPACITY).contains(&capacity) {
+            return Err(CreateError::Invalid("capacity must be 1-1000".into()));
+        }
+        let tick_rate_hz = request.tick_rate_hz.unwrap_or(self.limits.tick_rate_hz);
+        if !(10..=60).contains(&tick_rate_hz) {
+            return Err(CreateError::Invalid("tick_rate_hz must be 10-60".into()));
+        }
+        let rules = request.rules.unwrap_or_else(|| self.setup.settings.match_rules());
+        if !(1..=1000).contains(&rules.score_limit) || !(10..=3600).contains(&rules.time_limit_s) {
+            return Err(CreateError::Invalid("rules: score_limit must be 1-1000 and time_limit_s 10-3600".into()));
+        }
+        let mut rooms = self.lock();
+        self.open_room(&mut rooms, name.to_string(), capacity, tick_rate_hz, request.private, rules)
+    }
+
+    fn open_room(
+        self: &Arc<Self>,
+        rooms: &mut Vec<Arc<RoomHandle>>,
+        name: String,
+        capacity: usize,
+        tick_rate_hz: u16,
+        private: bool,
+        rules: MatchRules,
+    ) -> Result<Arc<RoomHandle>, CreateError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(CreateError::ShuttingDown);
+        }
+        if rooms.len() >= self.limits.max_rooms {
+            return Err(CreateError::TooManyRooms(self.limits.max_rooms));
+        }
+        // Unguessable ids: a private room's id is its invitation.
+        let id = loop {
+            let candidate = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+            if !rooms.iter().any(|r| r.id() == candidate) {
+                break candidate;
+            }
+        };
+        let (inbox, inbox_rx) = mpsc::channel(ROOM_INBOX);
+        let spec = Arc::new(RoomSpec {
+            id: id.clone(),
+            name,
+            capacity,
+            spectator_capacity: self.limits.max_spectators,
+            tick_rate_hz,
+            snapshot_rate_hz: self.limits.snapshot_rate_hz.unwrap_or(tick_rate_hz).min(tick_rate_hz),
+            private,
+            rules,
+            created_at: Instant::now(),
+        });
+        let handle = Arc::new(RoomHandle::new(spec.clone(), inbox));
+        let link = Box::new(DirectoryLink { directory: self.clone(), room_id: id });
+        room::spawn(spec, handle.status.clone(), inbox_rx, &self.setup, link)?;
+        self.rooms_made.fetch_add(1, Ordering::Relaxed);
+        rooms.push(handle.clone());
+        Ok(handle)
+    }
+    pub fn get(&self, id: &str) -> Option<Arc<RoomHandle>> {
+        self.lock().iter().find(|r| r.id() == id).cloned()
+    }
+
+    /// The room of this node where `player` holds a seat (playing, or held for a reconnection).
+    fn seat_of(&self, player: PlayerId) -> Option<Arc<RoomHandle>> {
+        self.lock().iter().find(|r| r.book().holds(player)).cloned()
+    }
+
+    /// A seat in the room `id`. A player who holds a seat there (held for a
+    /// reconnection, or an older connection not yet gone) gets it back, full or not.
+    pub fn seat_in(&self, id: &str, player: PlayerId, kind: SeatKind) -> Result<Seat, JoinError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(JoinError::ShuttingDown);
+        }
+        let room = self.get(id).ok_or_else(|| JoinError::NotFound(id.to_string()))?;
+        Seat::take(&room, player, kind).map_err(|why| refused(id, why))
+    }
+
+    /// Quick play: the player's own seat when they hold one on this node; else a
+    /// player seat in a public room with space, the fullest first (fill before
+    /// create); else a new public room.
+    pub fn seat_anywhere(self: &Arc<Self>, player: PlayerId) -> Result<Seat, JoinError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(JoinError::ShuttingDown);
+        }
+        if let Some(home) = self.seat_of(player)
+            && let Ok(seat) = Seat::take(&home, player, SeatKind::Player)
+        {
+            return Ok(seat);
+        }
+        let mut rooms = self.lock();
+        let mut candidates: Vec<&Arc<RoomHandle>> = rooms.iter().filter(|r| !r.spec.private && r.has_space()).collect();
+        candidates.sort_by_key(|r| std::cmp::Reverse(r.seats_taken()));
+        for room in candidates {
+            if let Ok(seat) = Seat::take(room, player, SeatKind::Player) {
+                return Ok(seat);
+            }
+        }
+        let room = self.open_quick_play_room(&mut rooms)?;
+        Seat::take(&room, player, SeatKind::Player).map_err(|why| refused(room.id(), why))
+    }
+
+    fn open_quick_play_room(
+        self: &Arc<Self>,
+        rooms: &mut Vec<Arc<RoomHandle>>,
+    ) -> Result<Arc<RoomHandle>, CreateError> {
+        let name = format!("Arena {}", self.rooms_made.load(Ordering::Relaxed) + 1);
+        let (capacity, tick_rate_hz) = (self.limits.capacity, self.limits.tick_rate_hz);
+        self.open_room(rooms, name, capacity, tick_rate_hz, false, self.setup.settings.match_rules())
+    }
+
+    /// Hold a player seat for a few seconds: in room `in_room` (only there when
+    /// `strict`, else anywhere on this node when it is full), or anywhere on this node.
+    pub fn reserve(
+        self: &Arc<Self>,
+        in_room: Option<&str>,
+        strict: bool,
+    ) -> Result<(String, Arc<RoomHandle>), JoinError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(JoinError::ShuttingDown);
+        }
+        let expires_at = Instant::now() + self.limits.reservation_ttl;
+        let wanted = in_room.and_then(|id| self.get(id)).filter(|room| !room.status.stop_requested());
+        let reservation = match (wanted.and_then(|room| Reservation::make(&room, expires_at)), in_room) {
+            (Some(reservation), _) => reservation,
+            (None, Some(id)) if strict => return Err(JoinError::RoomFull(id.to_string())),
+            (None, _) => self.reserve_anywhere(expires_at)?,
+        };
+        let room = reservation.room().clone();
+        let id = format!("{:016x}", rand::random::<u64>());
+        self.reservations.lock().expect("reservations lock").insert(id.clone(), reservation);
+        Ok((id, room))
+    }
+
+    /// A reservation in the fullest public room with space, or in a new one.
+    fn reserve_anywhere(self: &Arc<Self>, expires_at: Instant) -> Result<Reservation, JoinError> {
+        let mut rooms = self.lock();
+        let mut candidates: Vec<&Arc<RoomHandle>> = rooms.iter().filter(|r| !r.spec.private && r.has_space()).collect();
+        candidates.sort_by_key(|r| std::cmp::Reverse(r.seats_taken()));
+        if let Some(reservation) = candidates.into_iter().find_map(|room| Reservation::make(room, expires_at)) {
+            return Ok(reservation);
+        }
+        let room = self.open_quick_play_room(&mut rooms)?;
+        Reservation::make(&room, expires_at).ok_or_else(|| JoinError::RoomFull(room.id().to_string()))
+    }
+
+    /// Turn a reservation into `player`'s seat; it must be for `room` when one is
+    /// named. A player who already holds a seat on this node goes back to it (the
+    /// reservation is given up): one person never takes two seats.
+    pub fn claim(&self, reservation: &str, room: Option<&str>, player: PlayerId) -> Result<Seat, JoinError> {
+        let claimed = {
+            let mut reservations = self.reservations.lock().expect("reservations lock");
+            let fits = reservations
+                .get(reservation)
+                .is_some_and(|r| r.expires_at > Instant::now() && room.is_none_or(|id| r.room().id() == id));
+            if !fits {
+                return Err(JoinError::BadReservation);
+            }
+            reservations.remove(reservation).expect("checked above")
+        };
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(JoinError::ShuttingDown);
+        }
+        if let Some(home) = self.seat_of(player)
+            && home.id() != claimed.room().id()
+        {
+            drop(claimed);
+            return Seat::take(&home, player, SeatKind::Player).map_err(|why| refused(home.id(), why));
+        }
+        Ok(claimed.claim(player))
+    }
+
+    /// Free the seats of reservations nobody claimed in time.
+    pub fn expire_reservations(&self) {
+        let now = Instant::now();
+        let expired: Vec<Reservation> = {
+            let mut reservations = self.reservations.lock().expect("reservations lock");
+            let ids: Vec<String> =
+                reservations.iter().filter(|(_, r)| r.expires_at <= now).map(|(id, _)| id.clone()).collect();
+            ids.iter().filter_map(|id| reservations.remove(id)).collect()
+        };
+        // Dropped outside the reservations lock: each takes its room's seat lock.
+        drop(expired);
+    }
+
+    /// Take an empty room off the directory so it can close; false when a seat
+    /// was taken meanwhile.
+    pub fn close_if_empty(&self, id: &str) -> bool {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.iter().find(|r| r.id() == id) else { return true };
+        if !room.book().close_if_empty() {
+            return false;
+        }
+        rooms.retain(|r| r.id() != id);
+        true
+    }
+
+    /// Forget a room whose thread ended.
+    pub fn remove(&self, id: &str) {
+        self.lock().retain(|r| r.id() != id);
+    }
+
+    /// The public rooms.
+    pub fn list_public(&self) -> Vec<RoomSummary> {
+        self.lock().iter().filter(|r| !r.spec.private).map(|r| r.summary()).collect()
+    }
+
+    pub fn all(&self) -> Vec<Arc<RoomHandle>> {
+        self.lock().clone()
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn player_count(&self) -> usize {
+        self.lock().iter().map(|r| r.status.players()).sum()
+    }
+
+    /// Rooms and players, for samplers that want both at once.
+    pub fn population(&self) -> (usize, usize) {
+        let rooms = self.lock();
+        (rooms.len(), rooms.iter().map(|r| r.status.players()).sum())
+    }
+
+    /// Refuse new joins and tell every room to close its clients and end.
+    pub fn stop_all(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        for room in self.lock().iter() {
+            room.status.stop.store(true, Ordering::Release);
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Who is in the room and how they come and go: joins and reconnections, leaves
+//! and reconnection holds, kicks, and the roster and presence events of each tick.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arena_protocol::{
+    ChatLine, NetId, PROTOCOL_VERSION, PlayerId, PlayerInfo, RoomEvent, RosterChange, RoundStart, ServerMsg, Welcome,
+    close_code, encode,
+};
+use bytes::Bytes;
+
+use super::clients::{Client, Clients};
+use super::encoder::SentViews;
+use super::world::RoomWorld;
+use super::{JoinRequest, RoomSpec, SeatHold};
+
+/// How long a client whose connection ended waits for its session's leave
+/// before it is removed anyway.
+const LEAVE_WAIT: Duration = Duration::from_secs(5);
+
+/// More joins and leaves than this in one tick are summed up by the roster alone.
+const PRESENCE_EVENTS_PER_TICK: usize = 8;
+
+/// The room's people and what they have been told about each other.
+pub struct Membership {
+    pub clients: Clients,
+    spec: Arc<RoomSpec>,
+    /// Zero: dropped players leave at once.
+    reconnect_grace: Duration,
+    /// Joins and leaves since the last tick, sent with the tick.
+    presence: Vec<RoomEvent>,
+    /// The roster's changes since they were last sent.
+    roster_change: RosterChange,
+}
+
+impl Membership {
+    pub fn new(spec: Arc<RoomSpec>, reconnect_grace: Duration) -> Membership {
+        Membership {
+            clients: Clients::default(),
+            spec,
+            reconnect_grace,
+            presence: Vec::new(),
+            roster_change: RosterChange::default(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clients.map.is_empty()
+    }
+
+    /// A session asks to take part: a newcomer, or a player coming back.
+    pub fn join(&mut self, join: JoinRequest, world: &mut RoomWorld) {
+        let player = join.identity.player_id;
+        if self.clients.map.contains_key(&player) {
+            return self.rejoin(join, world);
+        }
+        let name = self.clients.unique_name(&join.identity.name);
+        let net_id = if join.spectator { NetId(0) } else { world.add_player(player) };
+        // A fresh queue always has room for the welcome.
+        let _ = join.outbox.control.try_send(self.welcome(world, player, net_id, join.spectator));
+        tracing::debug!(%player, %name, spectator = join.spectator, "joined");
+        let info = PlayerInfo { player_id: player, net_id, name: name.clone() };
+        self.clients.map.insert(
+            player,
+            Client {
+                identity: join.identity,
+                name,
+                spectator: join.spectator,
+                net_id,
+                connection: join.connection,
+                outbox: Some(join.outbox),
+                held_until: None,
+                held_seat: None,
+                views: SentViews::default(),
+            },
+        );
+        self.send_roster(player);
+        // A player who left and came back within the tick is simply in the roster.
+        self.roster_change.left.retain(|&p| p != player);
+        self.roster_change.joined.push(info.clone());
+        self.presence.push(RoomEvent::Joined(info));
+    }
+
+    /// The same player again: a reconnection, or a second tab. The newest
+    /// connection wins, keeps the entity, and brings its own seat: the one held
+    /// for the player goes back to the lobby.
+    fn rejoin(&mut self, join: JoinRequest, world: &mut RoomWorld) {
+        let player = join.identity.player_id;
+        let Some(existing) = self.clients.map.get_mut(&player) else { return };
+        if let Some(old) = existing.outbox.take() {
+            old.latest.send_replace(super::Latest::Closed {
+                code: close_code::REPLACED,
+                reason: "you connected again from elsewhere".into(),
+            });
+        }
+        existing.connection = join.connection;
+        existing.held_until = None;
+        existing.held_seat = None;
+        existing.views.reset();
+        let (net_id, spectator) = (existing.net_id, existing.spectator);
+        let _ = join.outbox.control.try_send(self.welcome(world, player, net_id, spectator));
+        if let Some(existing) = self.clients.map.get_mut(&player) {
+            existing.outbox = Some(join.outbox);
+        }
+        self.send_roster(player);
+        world.release_controls(player);
+        tracing::debug!(%player, "player reconnected");
+    }
+
+    fn welcome(&self, world: &RoomWorld, player: PlayerId, net_id: NetId, spectator: bool) -> Bytes {
+        let s = world.settings();
+        let game = world.match_state();
+        Bytes::from(encode(&ServerMsg::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            player_id: player,
+            net_id,
+            room_id: self.spec.id.clone(),
+            room_name: self.spec.name.clone(),
+            tick_rate_hz: self.spec.tick_rate_hz,
+            snapshot_rate_hz: self.spec.snapshot_rate_hz,
+            arena_size: glam::Vec2::new(s.arena_width, s.arena_height),
+            player_radius: s.player_radius,
+            projectile_radius: s.projectile_radius,
+            player_speed: s.player_speed,
+            max_health: s.max_health,
+            spectator,
+            round: RoundStart {
+                round: game.round,
+                score_limit: game.rules.score_limit,
+                time_limit_s: game.rules.time_limit_s,
+            },
+        })))
+    }
+
+    /// The whole roster, to one client that just joined or reconnected.
+    fn send_roster(&self, player: PlayerId) {
+        let Some(outbox) = self.clients.map.get(&player).and_then(|c| c.outbox.as_ref()) else { return };
+        let roster = Bytes::from(encode(&ServerMsg::Roster(self.clients.roster())));
+        // Right after the welcome in a fresh queue, so there is room.
+        let _ = outbox.control.try_send(roster);
+    }
+
+    /// A connection ended. A player with a verified identity is held (entity,
+    /// score and seat) for the reconnection grace; anyone else leaves.
+    pub fn leave(
+        &mut self,
+        player: PlayerId,
+        connection: u64,
+        seat: Option<Box<dyn SeatHold>>,
+        world: &mut RoomWorld,
+        now: Instant,
+    ) {
+        let Some(client) = self.clients.map.get_mut(&player) else { return };
+        if client.connection != connection {
+            return; // An older connection of a player who is connected again.
+        }
+        let can_hold = client.identity.verified && !client.spectator && !self.reconnect_grace.is_zero();
+        match seat {
+            Some(seat) if can_hold => {
+                client.outbox = None;
+                client.held_until = Some(now + self.reconnect_grace);
+                client.held_seat = Some(seat);
+                world.release_controls(player);
+                tracing::debug!(%player, "player dropped; holding their place");
+            }
+            _ => self.remove(player, world),
+        }
+    }
+
+    /// Connections that ended without their leave reaching us yet: nothing more
+    /// to send them, and they are removed if the leave never comes.
+    pub fn notice_ended_connections(&mut self, now: Instant) {
+        for client in self.clients.map.values_mut() {
+            if client.outbox.as_ref().is_some_and(|o| o.latest.is_closed()) {
+                client.outbox = None;
+                client.held_until.get_or_insert(now + LEAVE_WAIT);
+            }
+        }
+    }
+
+    /// Players whose reconnection grace ran out leave for good (so do clients
+    /// whose connection ended without a leave reaching us).
+    pub fn expire_holds(&mut self, now: Instant, world: &mut RoomWorld) {
+        let expired: Vec<PlayerId> = self
+            .clients
+            .map
+            .iter()
+            .filter(|(_, c)| c.held_until.is_some_and(|until| until <= now))
+            .map(|(&p, _)| p)
+            .collect();
+        for player in expired {
+            self.remove(player, world);
+        }
+    }
+
+    /// An operator removes a player; true when they were in the room.
+    pub fn kick(&mut self, player: PlayerId, reason: &str, world: &mut RoomWorld) -> bool {
+        let found = self.clients.map.contains_key(&player);
+        if found {
+            self.clients.close(player, close_code::KICKED, reason);
+            self.remove(player, world);
+        }
+        found
+    }
+
+    /// Take a client out of the room (a held seat goes back to the lobby with it).
+    pub fn remove(&mut self, player: PlayerId, world: &mut RoomWorld) {
+        let Some(client) = self.clients.map.remove(&player) else { return };
+        if !client.spectator {
+            world.remove_player(player);
+        }
+        tracing::debug!(%player, "left");
+        let info = PlayerInfo { player_id: player, net_id: client.net_id, name: client.name };
+        self.roster_change.joined.retain(|p| p.player_id != player);
+        self.roster_change.left.push(player);
+        self.presence.push(RoomEvent::Left(info));
+    }
+
+    pub fn chat(&mut self, player: PlayerId, text: String, world: &mut RoomWorld) {
+        let Some(client) = self.clients.map.get(&player) else { return };
+        let line = ChatLine { player_id: player, name: client.name.clone(), text };
+        self.broadcast(&ServerMsg::Chat(line), world);
+    }
+
+    /// Broadcast, then remove whoever was too slow to take it.
+    pub fn broadcast(&mut self, msg: &ServerMsg, world: &mut RoomWorld) {
+        for player in self.clients.broadcast(msg) {
+            self.remove(player, world);
+        }
+    }
+
+    /// Joins and leaves of this tick, then the roster once. A crowd joining at once
+    /// is summed up by the roster instead of one event each.
+    pub fn publish_presence(&mut self, world: &mut RoomWorld) {
+        let events = std::mem::take(&mut self.presence);
+        if events.len() <= PRESENCE_EVENTS_PER_TICK {
+            for event in events {
+                self.broadcast(&ServerMsg::Event(event), world);
+            }
+        }
+        // Only the changes go to everyone (a room of 1,000 would otherwise send its
+        // whole roster to all 1,000 each time someone comes or goes). Removing a
+        // too-slow client changes the roster again: loop until it settles.
+        while !(self.roster_change.joined.is_empty() && self.roster_change.left.is_empty()) {
+            let change = std::mem::take(&mut self.roster_change);
+            self.broadcast(&ServerMsg::RosterChange(change), world);
+        }
+        self.presence.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use arena_protocol::{ServerMsg, decode_server};
+    use tokio::sync::{mpsc, watch};
+
+    use super::*;
+    use crate::identity::Identity;
+    use crate::room::{ClientOutbox, Latest};
+    use crate::settings::GameSettings;
+
+    /// A seat that counts its own drop, standing in for the lobby's.
+    #[derive(Debug)]
+    struct CountedSeat(Arc<AtomicUsize>);
+    impl SeatHold for CountedSeat {}
+    impl Drop for CountedSeat {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// One client's far ends, as its session would hold them.
+    struct Far {
+        control: mpsc::Receiver<Bytes>,
+        latest: watch::Receiver<Latest>,
+    }
+
+    impl Far {
+        fn messages(&mut self) -> Vec<ServerMsg> {
+            std::iter::from_fn(|| self.control.try_recv().ok()).map(|b| decode_server(&b).expect("decodes")).collect()
+        }
+    }
+
+    fn room() -> (Membership, RoomWorld) {
+        let settings = GameSettings::default();
+        let rules = settings.match_rules();
+        let spec = Arc::new(RoomSpec {
+            id: "r1".into(),
+            name: "Room".into(),
+            capacity: 10,
+            spectator_capacity: 2,
+            tick_rate_hz: 30,
+            snapshot_rate_hz: 30,
+            private: false,
+            rules,
+            created_at: Instant::now(),
+        });
+        (Membership::new(spec, Duration::from_secs(10)), RoomWorld::new(settings, rules, 30, 7))
+    }
+
+    fn join(m: &mut Membership, world: &mut RoomWorld, id: u32, verified: bool, connection: u64) -> Far {
+        let (latest_tx, latest) = watch::channel(Latest::Waiting);
+        let (control_tx, control) = mpsc::channel(16);
+        let identity = Identity { player_id: PlayerId(id), name: format!("p{id}"), verified };
+        let outbox = ClientOutbox { latest: latest_tx, control: control_tx };
+        m.join(JoinRequest { identity, spectator: false, connection, outbox }, world);
+        Far { control, latest }
+    }
+
+    #[test]
+    fn a_joiner_gets_welcome_and_roster_and_the_others_get_one_change() {
+        let (mut m, mut world) = room();
+        let mut ann = join(&mut m, &mut world, 1, false, 1);
+        m.publish_presence(&mut world);
+        assert!(matches!(&ann.messages()[..], [ServerMsg::Welcome(_), ServerMsg::Roster(r), ..] if r.len() == 1));
+        let mut bob = join(&mut m, &mut world, 2, false, 2);
+        m.publish_presence(&mut world);
+        assert!(matches!(&bob.messages()[..2], [ServerMsg::Welcome(_), ServerMsg::Roster(r)] if r.len() == 2));
+        let to_ann = ann.messages();
+        assert!(to_ann.iter().any(|msg| matches!(msg, ServerMsg::RosterChange(c) if c.joined.len() == 1)));
+        assert!(!to_ann.iter().any(|msg| matches!(msg, ServerMsg::Roster(_))), "never the whole roster again");
+    }
+
+    #[test]
+    fn a_verified_player_is_held_with_their_seat_and_gets_both_back() {
+        let (mut m, mut world) = room();
+        let _first = join(&mut m, &mut world, 1, true, 1);
+        let net_id = m.clients.map[&PlayerId(1)].net_id;
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let now = Instant::now();
+        m.leave(PlayerId(1), 1, Some(Box::new(CountedSeat(dropped.clone()))), &mut world, now);
+        assert!(m.clients.map[&PlayerId(1)].held_until.is_some(), "held, not removed");
+        assert_eq!(dropped.load(Ordering::SeqCst), 0, "the seat stays counted while held");
+        let mut again = join(&mut m, &mut world, 1, true, 2);
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "the held seat goes back: the new connection has its own");
+        assert!(matches!(&again.messages()[0], ServerMsg::Welcome(w) if w.net_id == net_id), "same entity");
+        // The old connection's leave, arriving late, changes nothing.
+        m.leave(PlayerId(1), 1, None, &mut world, now);
+        assert!(m.clients.map[&PlayerId(1)].outbox.is_some());
+    }
+
+    #[test]
+    fn guests_leave_at_once_and_held_players_when_the_grace_ends() {
+        let (mut m, mut world) = room();
+        let _guest = join(&mut m, &mut world, 1, false, 1);
+        let _held = join(&mut m, &mut world, 2, true, 2);
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let now = Instant::now();
+        m.leave(PlayerId(1), 1, Some(Box::new(CountedSeat(dropped.clone()))), &mut world, now);
+        assert!(!m.clients.map.contains_key(&PlayerId(1)));
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "a guest's seat is freed with the leave");
+        m.leave(PlayerId(2), 2, Some(Box::new(CountedSeat(dropped.clone()))), &mut world, now);
+        m.expire_holds(now + Duration::from_secs(9), &mut world);
+        assert!(m.clients.map.contains_key(&PlayerId(2)), "still within the grace");
+        m.expire_holds(now + Duration::from_secs(10), &mut world);
+        assert!(m.is_empty());
+        assert_eq!(dropped.load(Ordering::SeqCst), 2, "the held seat is freed when the grace ends");
+        assert!(!world.has_player(PlayerId(2)));
+    }
+
+    #[test]
+    fn a_connection_that_ended_without_its_leave_is_removed_after_the_wait() {
+        let (mut m, mut world) = room();
+        let far = join(&mut m, &mut world, 1, false, 1);
+        drop(far);
+        let now = Instant::now();
+        m.notice_ended_connections(now);
+        m.expire_holds(now + LEAVE_WAIT - Duration::from_millis(1), &mut world);
+        assert!(!m.is_empty());
+        m.expire_holds(now + LEAVE_WAIT, &mut world);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn a_kick_closes_with_its_reason_and_removes() {
+        let (mut m, mut world) = room();
+        let far = join(&mut m, &mut world, 1, true, 1);
+        assert!(m.kick(PlayerId(1), "be nice", &mut world));
+        assert!(
+            matches!(&*far.latest.borrow(), Latest::Closed { code, reason } if *code == close_code::KICKED && reason == "be nice")
+        );
+        assert!(!m.kick(PlayerId(1), "again", &mut world), "already gone");
+    }
+}

@@ -1,0 +1,161 @@
+//! Publishing snapshots: which ticks send one, which clients get it (lagging ones
+//! are thinned), and each client's view and baseline, with bodies encoded once per
+//! distinct (view, baseline) and handed to each client's latest-wins slot.
+
+use arena_protocol::{PlayerId, Tick};
+
+use super::clients::Clients;
+use super::encoder::SnapshotEncoder;
+use super::interest::InterestGrid;
+use super::snapshot::SnapshotFrame;
+use super::{Latest, OutgoingSnapshot};
+
+/// A lagging client gets one snapshot of this many ticks.
+const LAGGING_SNAPSHOT_EVERY: u32 = 4;
+
+/// The room's snapshot pacing and its encoder.
+pub struct Publisher {
+    encoder: SnapshotEncoder,
+    tick_rate_hz: u16,
+    snapshot_rate_hz: u16,
+}
+
+impl Publisher {
+    pub fn new(tick_rate_hz: u16, snapshot_rate_hz: u16) -> Publisher {
+        Publisher { encoder: SnapshotEncoder::default(), tick_rate_hz, snapshot_rate_hz }
+    }
+
+    /// Whether this tick's snapshot goes out: `snapshot_rate_hz` of every `tick_rate_hz` ticks, evenly spread.
+    pub fn snapshot_due(&self, tick: Tick) -> bool {
+        let (snapshots, ticks) = (u64::from(self.snapshot_rate_hz), u64::from(self.tick_rate_hz));
+        let n = u64::from(tick.0);
+        snapshots >= ticks || (n * snapshots / ticks) != (n.saturating_sub(1) * snapshots / ticks)
+    }
+
+    /// Ticks a client's newest acknowledgement may lag before its snapshots are thinned:
+    /// half a second, or three snapshot intervals when snapshots are rarer than that.
+    fn ack_lag_limit(&self) -> i32 {
+        let (ticks, snapshots) = (i32::from(self.tick_rate_hz), i32::from(self.snapshot_rate_hz.max(1)));
+        (ticks / 2).max(3 * ticks / snapshots)
+    }
+
+    /// Hand `snapshot` (of `tick`) to every connected client; returns the distinct
+    /// bodies encoded. `last_input_seq` is each player's newest applied input.
+    pub fn publish(
+        &mut self,
+        tick: Tick,
+        mut snapshot: SnapshotFrame,
+        grid: &InterestGrid,
+        clients: &mut Clients,
+        last_input_seq: impl Fn(PlayerId) -> u32,
+    ) -> usize {
+        let player_cells = std::mem::take(&mut snapshot.player_cells);
+        self.encoder.begin(snapshot);
+        let lag_limit = self.ack_lag_limit();
+        for (&player, client) in &mut clients.map {
+            let Some(outbox) = &client.outbox else { continue };
+            // A client whose acknowledgements fall far behind is not keeping up (a slow
+            // link, a busy machine, a background tab): it gets every 4th snapshot until
+            // it catches up, instead of a backlog piling up in its buffers.
+            let lagging = client.views.ack_lag(tick).is_some_and(|lag| lag > lag_limit);
+            if lagging && !tick.0.is_multiple_of(LAGGING_SNAPSHOT_EVERY) {
+                continue;
+            }
+            let last_input_seq = if client.spectator { 0 } else { last_input_seq(player) };
+            // Spectators, and players without a body, see the whole arena.
+            let view = match (client.spectator, player_cells.get(&player)) {
+                (false, Some(&cell)) => grid.visible_from(cell),
+                _ => grid.everything(),
+            };
+            let (kind, body) = self.encoder.body(view, client.views.baseline());
+            client.views.record(tick, view);
+            outbox.latest.send_replace(Latest::Snapshot(OutgoingSnapshot { kind, tick, last_input_seq, body }));
+        }
+        self.encoder.distinct_bodies()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arena_protocol::{NetId, SnapshotKind};
+    use tokio::sync::{mpsc, watch};
+
+    use super::*;
+    use crate::identity::Identity;
+    use crate::room::ClientOutbox;
+    use crate::room::clients::Client;
+    use crate::room::encoder::SentViews;
+    use crate::room::world::RoomWorld;
+    use crate::settings::GameSettings;
+
+    fn client(player: u32, spectator: bool) -> (Client, watch::Receiver<Latest>, mpsc::Receiver<bytes::Bytes>) {
+        let (latest_tx, latest) = watch::channel(Latest::Waiting);
+        let (control_tx, control) = mpsc::channel(4);
+        let identity = Identity { player_id: PlayerId(player), name: format!("p{player}"), verified: false };
+        let client = Client {
+            identity,
+            name: format!("p{player}"),
+            spectator,
+            net_id: NetId(0),
+            connection: u64::from(player),
+            outbox: Some(ClientOutbox { latest: latest_tx, control: control_tx }),
+            held_until: None,
+            held_seat: None,
+            views: SentViews::default(),
+        };
+        (client, latest, control)
+    }
+
+    fn snapshot_of(latest: &watch::Receiver<Latest>) -> Option<OutgoingSnapshot> {
+        match &*latest.borrow() {
+            Latest::Snapshot(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn snapshots_are_spread_evenly_over_the_ticks() {
+        let ten_of_thirty = Publisher::new(30, 10);
+        let due: Vec<u32> = (1..=30).filter(|&t| ten_of_thirty.snapshot_due(Tick(t))).collect();
+        assert_eq!(due.len(), 10);
+        assert!(due.windows(2).all(|w| w[1] - w[0] == 3), "every third tick: {due:?}");
+        assert!((1..=30).all(|t| Publisher::new(30, 30).snapshot_due(Tick(t))));
+    }
+
+    #[test]
+    fn every_client_gets_its_snapshot_and_a_lagging_one_every_fourth() {
+        let settings = GameSettings::default();
+        let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), 30, 3);
+        world.add_player(PlayerId(1));
+        world.add_player(PlayerId(2));
+        let mut clients = Clients::default();
+        let (keeping_up, keeping_up_rx, _c1) = client(1, false);
+        let (lagging, lagging_rx, _c2) = client(2, false);
+        let (watcher, watcher_rx, _c3) = client(3, true);
+        clients.map.insert(PlayerId(1), keeping_up);
+        clients.map.insert(PlayerId(2), lagging);
+        clients.map.insert(PlayerId(3), watcher);
+        let mut publisher = Publisher::new(30, 30);
+        let mut lagging_got = 0;
+        for _ in 0..40 {
+            let tick = world.step();
+            let frame = world.take_snapshot().expect("a frame every tick");
+            let grid = world.interest_grid();
+            publisher.publish(tick, frame, &grid, &mut clients, |_| 9);
+            // Player 1 acknowledges everything; player 2 acknowledged tick 1 only.
+            clients.map.get_mut(&PlayerId(1)).unwrap().views.acknowledge(tick);
+            if tick.0 == 1 {
+                clients.map.get_mut(&PlayerId(2)).unwrap().views.acknowledge(tick);
+            }
+            let got = snapshot_of(&keeping_up_rx).expect("player 1 has a snapshot");
+            assert_eq!((got.tick, got.last_input_seq), (tick, 9));
+            if snapshot_of(&lagging_rx).is_some_and(|s| s.tick == tick) {
+                lagging_got += 1;
+            }
+            assert_eq!(snapshot_of(&watcher_rx).expect("spectator").last_input_seq, 0, "spectators have no inputs");
+        }
+        assert_eq!(snapshot_of(&keeping_up_rx).unwrap().kind, SnapshotKind::Delta, "acks give deltas");
+        // 15 ticks of lag allowed at 30 Hz; after that one snapshot in four.
+        assert!((15..=30).contains(&lagging_got), "the lagging client got {lagging_got} of 40");
+    }
+}

@@ -1,0 +1,58 @@
+//! HTTP plumbing every handler shares: the body type, JSON replies and errors,
+//! bounded JSON bodies, query values and bearer-token checks.
+
+use arena_protocol::lobby::ApiError;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+pub type Body = Full<Bytes>;
+
+/// Largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Read a JSON body of at most [`MAX_BODY_BYTES`]; an empty body reads as `{}`.
+pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Response<Body>> {
+    let body = Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, &format!("bodies are limited to {MAX_BODY_BYTES} bytes")))?
+        .to_bytes();
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")))
+}
+
+pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .header(CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(serde_json::to_vec(value).expect("JSON of our own types"))))
+        .expect("json response")
+}
+
+/// A JSON error: `{"error": "…"}`.
+pub fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json(status, &ApiError { error: message.to_string() })
+}
+
+/// The first value of `key` in the request's query string.
+pub fn query_value<B>(req: &Request<B>, key: &str) -> Option<String> {
+    req.uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned()))
+}
+
+/// Whether the request's `Authorization: Bearer …` is `expected`.
+pub fn bearer_matches<B>(req: &Request<B>, expected: &str) -> bool {
+    let given = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    given.is_some_and(|given| same_secret(given, expected))
+}
+
+/// Compare in constant time, so a token cannot be guessed byte by byte from timings.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
