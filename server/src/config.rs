@@ -93,10 +93,53 @@ pub struct Config {
     #[arg(long, env = "ARENA_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
 
-    /// WebSocket sessions per client address (429 past it). Loopback is exempt unless
-    /// --limit-loopback. Default: 32.
+    /// Open connections per client address, HTTP and WebSocket alike, counted at accept
+    /// (past it the connection is refused; an upgrade answers 429). Loopback is exempt
+    /// unless --limit-loopback. Default: 32.
     #[arg(long, env = "ARENA_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
     pub max_connections_per_ip: usize,
+
+    /// Seconds a request body has to arrive in full; a slow body is cut (408). Default: 10.
+    #[arg(long, env = "ARENA_BODY_TIMEOUT_S", default_value_t = 10.0)]
+    pub body_timeout_s: f64,
+
+    /// Seconds an HTTP keep-alive connection may sit idle between requests before it is
+    /// closed (not the WebSocket --idle-timeout-s). Default: 30.
+    #[arg(long, env = "ARENA_HTTP_IDLE_TIMEOUT_S", default_value_t = 30.0)]
+    pub http_idle_timeout_s: f64,
+
+    /// Matchmaking seat reservations one client address may hold at once, so one
+    /// address cannot reserve a room full of seats it never takes. Default: 4.
+    #[arg(long, env = "ARENA_MAX_RESERVATIONS_PER_IP", default_value_t = 4)]
+    pub max_reservations_per_ip: usize,
+
+    /// Open rooms (public and private) created by one client address. Default: 5.
+    #[arg(long, env = "ARENA_MAX_ROOMS_PER_IP", default_value_t = 5)]
+    pub max_rooms_per_ip: usize,
+
+    /// Rooms one client address may create per hour, so closing and re-creating cannot
+    /// churn the room table. Default: 20.
+    #[arg(long, env = "ARENA_ROOMS_PER_IP_PER_HOUR", default_value_t = 20)]
+    pub rooms_per_ip_per_hour: u32,
+
+    /// Private rooms open at once, so unlisted rooms cannot crowd out the public lobby.
+    /// Default: half of --max-rooms (rounded up).
+    #[arg(long, env = "ARENA_MAX_PRIVATE_ROOMS")]
+    pub max_private_rooms: Option<usize>,
+
+    /// Session tokens issued per client address per minute. Default: 30.
+    #[arg(long, env = "ARENA_SESSIONS_PER_IP_PER_MINUTE", default_value_t = 30)]
+    pub sessions_per_ip_per_minute: u32,
+
+    /// Serve /metrics on this address instead of the public port, so scrapes stay on a
+    /// private network (e.g. 127.0.0.1:9100). Default: on the public port.
+    #[arg(long, env = "ARENA_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Megabytes the results log may grow to before it is renamed aside and a fresh one
+    /// started, so a long-lived server cannot fill its disk. Default: 64.
+    #[arg(long, env = "ARENA_RESULTS_LOG_MAX_MB", default_value_t = 64)]
+    pub results_log_max_mb: u64,
 
     /// Apply --max-connections-per-ip to loopback addresses too. Default: off (local load tests).
     #[arg(long, env = "ARENA_LIMIT_LOOPBACK")]
@@ -220,6 +263,19 @@ impl Config {
 
     pub fn slow_client_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.slow_client_timeout_s.max(0.1))
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        secs(self.body_timeout_s, 0.1)
+    }
+
+    pub fn http_idle_timeout(&self) -> Duration {
+        secs(self.http_idle_timeout_s, 0.1)
+    }
+
+    /// Private rooms open at once: --max-private-rooms, or half of --max-rooms (rounded up).
+    pub fn private_room_limit(&self) -> usize {
+        self.max_private_rooms.unwrap_or(self.max_rooms.div_ceil(2))
     }
 
     /// Settings file to read, if any.
