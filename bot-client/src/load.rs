@@ -40,6 +40,8 @@ pub struct LoadConfig {
     pub room_capacity: Option<usize>,
     /// Drops per bot per second (0: none). Churning bots get session tokens so they can reclaim their place.
     pub churn_per_s: f64,
+    /// Retries of a refused reconnection, with back-off (0: a refusal loses the bot).
+    pub reconnect_retries: u32,
     /// Answer the server's WebSocket pings (false tests its heartbeat).
     pub answer_pings: bool,
     /// How much of each snapshot bots decode.
@@ -52,7 +54,8 @@ pub struct LoadConfig {
 
 impl LoadConfig {
     /// `bots` bots against `url` for `duration` each, seated by the server, ramping at
-    /// 200 a second, answering pings, no churn, decoding everything, one input per
+    /// 200 a second, answering pings, no churn (5 retries of a refused reconnection
+    /// when there is), decoding everything, one input per
     /// snapshot, acknowledging snapshots.
     pub fn new(url: String, bots: usize, duration: Duration) -> LoadConfig {
         LoadConfig {
@@ -63,6 +66,7 @@ impl LoadConfig {
             ramp_per_s: 200.0,
             room_capacity: None,
             churn_per_s: 0.0,
+            reconnect_retries: crate::bot::DEFAULT_RECONNECT_RETRIES,
             answer_pings: true,
             decode: crate::bot::Decode::Full,
             input_every: 1,
@@ -170,6 +174,7 @@ fn sample_connected(timeline: Arc<Timeline>, connected: Arc<AtomicUsize>) -> tok
 fn bot_config(config: &LoadConfig, rooms: &[String], index: usize) -> BotConfig {
     let mut bot = BotConfig::new(bot_url(config, rooms, index), config.duration);
     bot.churn_per_s = config.churn_per_s;
+    bot.reconnect_retries = config.reconnect_retries;
     bot.answer_pings = config.answer_pings;
     bot.decode = config.decode;
     bot.input_every = config.input_every;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use arena_bots::{Decode, LoadConfig, LoadRun, Placement, Progress, Report, run_load};
+use arena_bots::{DEFAULT_RECONNECT_RETRIES, Decode, LoadConfig, LoadRun, Placement, Progress, Report, run_load};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -39,6 +39,11 @@ struct Cli {
     /// session token, and the report adds reconnect success and time. Default: 0.
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
+    /// With --churn: how many times a bot retries a refused reconnect (retryable closes
+    /// only: 1001, 1006, 1011, 1013, 4003, 4009 as the browser, and 4001 room full),
+    /// waiting 250 ms doubling to 4 s plus jitter, before it is lost for good; 0: no retry.
+    #[arg(long, default_value_t = DEFAULT_RECONNECT_RETRIES)]
+    reconnect_retries: u32,
     /// Do not answer the server's WebSocket pings (tests its heartbeat: expect close 4009).
     #[arg(long)]
     no_pong: bool,
@@ -134,8 +139,9 @@ async fn main() -> anyhow::Result<()> {
     ticker.abort();
     bar.finish_and_clear();
 
-    let report =
-        Report::new(&run.totals, cli.duration, run.wall).with_mode(cli.decode, cli.input_every, !cli.no_deltas);
+    let report = Report::new(&run.totals, cli.duration, run.wall)
+        .with_mode(cli.decode, cli.input_every, !cli.no_deltas)
+        .with_reconnect_retries(cli.reconnect_retries);
     print!("{}", report.summary());
     write_reports(&cli, &report, &run)?;
     if !report.passed() {
@@ -157,6 +163,7 @@ fn load_config(cli: &Cli) -> LoadConfig {
         ramp_per_s: cli.ramp,
         room_capacity: cli.room_capacity,
         churn_per_s: cli.churn,
+        reconnect_retries: cli.reconnect_retries,
         answer_pings: !cli.no_pong,
         decode: cli.decode,
         input_every: cli.input_every,

@@ -3,7 +3,8 @@
 use serde::Serialize;
 use std::time::Duration;
 
-use crate::bot::Decode;
+use crate::bot::{DEFAULT_RECONNECT_RETRIES, Decode};
+pub use crate::report_churn::ChurnSummary;
 use crate::stats::Totals;
 
 #[derive(Debug, Serialize)]
@@ -59,23 +60,13 @@ pub struct Report {
     pub churn: Option<ChurnSummary>,
 }
 
-/// Reconnections under `--churn`.
-#[derive(Debug, Serialize)]
-pub struct ChurnSummary {
-    pub reconnects: u64,
-    pub failed: u64,
-    /// Share of reconnections that got their own entity (score, health) back, in percent.
-    pub same_entity_pct: f64,
-    pub reconnect_ms: LatencySummary,
-}
-
 fn ms(histogram: &hdrhistogram::Histogram<u64>, quantile: f64) -> f64 {
     if histogram.is_empty() { 0.0 } else { histogram.value_at_quantile(quantile) as f64 / 1000.0 }
 }
 
 impl LatencySummary {
     /// p50, p99 and max of a histogram of µs, in ms.
-    fn of(histogram: &hdrhistogram::Histogram<u64>) -> LatencySummary {
+    pub(crate) fn of(histogram: &hdrhistogram::Histogram<u64>) -> LatencySummary {
         LatencySummary { p50: ms(histogram, 0.5), p99: ms(histogram, 0.99), max: histogram.max() as f64 / 1000.0 }
     }
 }
@@ -98,18 +89,6 @@ fn on_time_pct(intervals: &hdrhistogram::Histogram<u64>, tick_rate_hz: u16) -> f
     let on_time: u64 =
         intervals.iter_recorded().filter(|v| v.value_iterated_to() <= limit_us).map(|v| v.count_at_value()).sum();
     100.0 * on_time as f64 / intervals.len() as f64
-}
-
-impl ChurnSummary {
-    /// None when no bot churned.
-    fn of(totals: &Totals) -> Option<ChurnSummary> {
-        (totals.reconnects + totals.reconnect_failures > 0).then(|| ChurnSummary {
-            reconnects: totals.reconnects,
-            failed: totals.reconnect_failures,
-            same_entity_pct: 100.0 * totals.reclaimed as f64 / totals.reconnects.max(1) as f64,
-            reconnect_ms: LatencySummary::of(&totals.reconnect_time),
-        })
-    }
 }
 
 impl Report {
@@ -137,7 +116,7 @@ impl Report {
             input_every: 1,
             deltas: true,
             delta_pct: 100.0 * totals.delta_snapshots as f64 / totals.snapshots.max(1) as f64,
-            churn: ChurnSummary::of(totals),
+            churn: ChurnSummary::of(&totals.reconnections, DEFAULT_RECONNECT_RETRIES),
         }
     }
 
@@ -146,6 +125,14 @@ impl Report {
         self.decode_mode = decode.name();
         self.input_every = input_every;
         self.deltas = deltas;
+        self
+    }
+
+    /// Say how many retries a refused reconnection had (the default: [`DEFAULT_RECONNECT_RETRIES`]).
+    pub fn with_reconnect_retries(mut self, retries: u32) -> Report {
+        if let Some(churn) = &mut self.churn {
+            churn.max_retries = retries;
+        }
         self
     }
 
@@ -187,11 +174,8 @@ impl Report {
             self.delta_pct,
             self.errors,
         );
-        if let Some(c) = &self.churn {
-            out.push_str(&format!(
-                "churn: {} reconnects ({} failed), {:.1}% got their entity back, reconnect ms p50 {:.1} p99 {:.1}\n",
-                c.reconnects, c.failed, c.same_entity_pct, c.reconnect_ms.p50, c.reconnect_ms.p99
-            ));
+        if let Some(churn) = &self.churn {
+            out.push_str(&churn.summary());
         }
         for (kind, count) in &self.error_kinds {
             out.push_str(&format!("  {count} × {kind}\n"));

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::report::Report;
+use crate::report::{ChurnSummary, Report};
 use crate::stats::Totals;
 use crate::timeline::SecondSummary;
 
@@ -145,7 +145,7 @@ fn snapshot_gap_bins(report: &Report, totals: &Totals) -> (Vec<(String, f64)>, u
 
 /// The summary table: (what, value) rows.
 fn summary_rows(report: &Report) -> Vec<(&'static str, String)> {
-    vec![
+    let mut rows = vec![
         ("bots (connected / failed)", format!("{} ({} / {})", report.bots, report.connected, report.failed)),
         ("play time per bot / wall time", format!("{:.1} s / {:.1} s", report.duration_s, report.wall_s)),
         ("decode mode", report.decode_mode.to_string()),
@@ -171,6 +171,33 @@ fn summary_rows(report: &Report) -> Vec<(&'static str, String)> {
             format!("{:.0} / {:.0}", report.bytes_in_per_bot_s, report.bytes_out_per_bot_s),
         ),
         ("errors", report.errors.to_string()),
+    ];
+    if let Some(churn) = &report.churn {
+        rows.extend(churn_rows(churn));
+    }
+    rows
+}
+
+/// Rows for reconnections under `--churn`.
+fn churn_rows(churn: &ChurnSummary) -> [(&'static str, String); 5] {
+    [
+        (
+            "reconnects attempted / granted first try / after retries / lost for good",
+            format!(
+                "{} / {} / {} / {}",
+                churn.attempted, churn.granted_first_try, churn.granted_after_retry, churn.failed
+            ),
+        ),
+        ("reconnect retries (at most per reconnect)", format!("{} ({})", churn.retries, churn.max_retries)),
+        ("refused reconnect tries by close code", churn.refusals().unwrap_or_else(|| "none".into())),
+        ("bots lost for good by cause", churn.losses().unwrap_or_else(|| "none".into())),
+        (
+            "reconnect time p50 / p99 / max, entity reclaimed",
+            format!(
+                "{:.1} / {:.1} / {:.1} ms, {:.1} %",
+                churn.reconnect_ms.p50, churn.reconnect_ms.p99, churn.reconnect_ms.max, churn.same_entity_pct
+            ),
+        ),
     ]
 }
 

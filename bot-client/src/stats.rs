@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::reconnections::Reconnections;
+
 /// Histograms hold microseconds from 1 µs to 10 minutes at 2 significant digits
 /// (1% resolution), which keeps a bot's memory to a few kilobytes.
 pub(crate) fn histogram() -> Histogram<u64> {
@@ -31,11 +33,8 @@ pub struct BotStats {
     pub bytes_out: u64,
     /// The snapshot rate the server announced in its welcome.
     pub announced_rate_hz: Option<u16>,
-    /// Churn: reconnections made, how long each took (µs), how many got the same entity back.
-    pub reconnects: u64,
-    pub reconnect_failures: u64,
-    pub reconnect_time: Histogram<u64>,
-    pub reclaimed: u64,
+    /// Churn: reconnections tried, refused, granted and lost.
+    pub reconnections: Reconnections,
     /// Snapshots that came as deltas.
     pub delta_snapshots: u64,
 }
@@ -54,10 +53,7 @@ impl Default for BotStats {
             bytes_in: 0,
             bytes_out: 0,
             announced_rate_hz: None,
-            reconnects: 0,
-            reconnect_failures: 0,
-            reconnect_time: histogram(),
-            reclaimed: 0,
+            reconnections: Reconnections::default(),
             delta_snapshots: 0,
         }
     }
@@ -80,12 +76,6 @@ impl BotStats {
         }
     }
 
-    pub fn record_reconnect(&mut self, took: Duration, same_entity: bool) {
-        self.reconnects += 1;
-        self.reclaimed += u64::from(same_entity);
-        let _ = self.reconnect_time.record(micros(took));
-    }
-
     pub fn record_snapshot(&mut self, at: Instant) {
         if let Some(previous) = self.last_snapshot {
             let _ = self.snapshot_intervals.record(micros(at - previous));
@@ -106,7 +96,7 @@ impl BotStats {
     }
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
 }
 
@@ -123,10 +113,8 @@ pub struct Totals {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub announced_rate_hz: Option<u16>,
-    pub reconnects: u64,
-    pub reconnect_failures: u64,
-    pub reconnect_time: Histogram<u64>,
-    pub reclaimed: u64,
+    /// Every bot's reconnections added up.
+    pub reconnections: Reconnections,
     pub delta_snapshots: u64,
     /// Error message → how many bots saw it.
     pub errors: BTreeMap<String, u64>,
@@ -145,10 +133,7 @@ impl Totals {
             bytes_in: 0,
             bytes_out: 0,
             announced_rate_hz: None,
-            reconnects: 0,
-            reconnect_failures: 0,
-            reconnect_time: histogram(),
-            reclaimed: 0,
+            reconnections: Reconnections::default(),
             delta_snapshots: 0,
             errors: BTreeMap::new(),
         }
@@ -175,11 +160,8 @@ impl Totals {
         self.bytes_in += bot.bytes_in;
         self.bytes_out += bot.bytes_out;
         self.announced_rate_hz = self.announced_rate_hz.or(bot.announced_rate_hz);
-        self.reconnects += bot.reconnects;
-        self.reconnect_failures += bot.reconnect_failures;
-        self.reclaimed += bot.reclaimed;
+        self.reconnections.add(&bot.reconnections);
         self.delta_snapshots += bot.delta_snapshots;
-        let _ = self.reconnect_time.add(&bot.reconnect_time);
     }
 
     pub fn error_count(&self) -> u64 {

@@ -1,5 +1,5 @@
 //! Churn: a bot cuts its connection as a flaky network would and joins its room again
-//! with its session token.
+//! with its session token, retrying refusals with back-off as the browser does.
 
 use std::time::Instant;
 
@@ -7,8 +7,9 @@ use rand::Rng;
 use rand::rngs::StdRng;
 
 use super::join::{join, rejoin_url};
+use super::retry::{LossCause, after_refusal, jittered, nominal_delay};
 use super::{BotConfig, Connection};
-use crate::stats::BotStats;
+use crate::reconnections::Reconnections;
 
 /// How often a bot drops, in the unit it decides in: once per received snapshot.
 pub(super) struct Churn {
@@ -27,38 +28,52 @@ impl Churn {
     }
 }
 
-/// Drop `connection` without a close and join its room again. The error ends the bot.
+/// A churned bot that did not come back, why, and what to tell about it.
+pub(super) struct Lost {
+    pub(super) cause: LossCause,
+    pub(super) error: String,
+}
+
+/// Drop `connection` without a close and join its room again, retrying a refusal
+/// with a retryable close after a back-off, up to `config.reconnect_retries` times
+/// and not past `deadline` (the end of play). A lost bot stops playing.
 pub(super) async fn drop_and_rejoin(
     config: &BotConfig,
     connection: Connection,
+    deadline: Instant,
     rng: &mut StdRng,
-    stats: &mut BotStats,
-) -> Result<Connection, String> {
+    tally: &mut Reconnections,
+) -> Result<Connection, Lost> {
     let (room_id, net_id) = (connection.welcome.room_id.clone(), connection.welcome.net_id);
     drop(connection);
+    let url = rejoin_url(&config.url, &room_id);
+    tally.start();
     let started = Instant::now();
-    match join(config, &rejoin_url(&config.url, &room_id)).await {
-        Ok((client, welcome)) => {
-            stats.record_reconnect(started.elapsed(), welcome.net_id == net_id);
-            Ok(Connection::new(client, welcome, rng))
-        }
-        Err(e) => {
-            stats.reconnect_failures += 1;
-            Err(format!("reconnect: {e}"))
+    let mut retries = 0;
+    loop {
+        let refusal = match join(config, &url).await {
+            Ok((client, welcome)) => {
+                tally.grant(started.elapsed(), welcome.net_id == net_id, retries);
+                return Ok(Connection::new(client, welcome, config, rng));
+            }
+            Err(refusal) => refusal,
+        };
+        tally.refuse(refusal.code, &refusal.reason);
+        let wait = jittered(nominal_delay(retries + 1), rng.random());
+        let left = deadline.saturating_duration_since(Instant::now());
+        match after_refusal(refusal.code, retries, config.reconnect_retries, wait, left) {
+            Ok(wait) => {
+                tokio::time::sleep(wait).await;
+                retries += 1;
+            }
+            Err(cause) => {
+                tally.lose(cause, retries);
+                let error = format!("reconnect: {refusal} ({}, {retries} retries)", cause.describe());
+                return Err(Lost { cause, error });
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn churn_is_spread_over_the_snapshots_of_a_second() {
-        let mut rng = StdRng::seed_from_u64(7);
-        assert!(!(0..1000).any(|_| Churn::new(0.0, 30).drops_now(&mut rng)), "no churn, no drop");
-        let drops = (0..30_000).filter(|_| Churn::new(1.0, 30).drops_now(&mut rng)).count();
-        assert!((800..1200).contains(&drops), "about one drop per 30 snapshots: {drops}");
-    }
-}
+mod tests;

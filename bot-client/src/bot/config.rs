@@ -20,11 +20,15 @@ pub struct BotConfig {
     /// Drops per second: the bot cuts its connection without a close and joins
     /// again with its token, as a player on a flaky network would. Default: 0.
     pub churn_per_s: f64,
+    /// Tries after a refused reconnect (retryable closes only, with back-off) before
+    /// the bot gives up for good; 0 gives up at the first refusal. Default: 5.
+    pub reconnect_retries: u32,
     /// Answer the server's WebSocket pings. Default: true; false tests the heartbeat.
     pub answer_pings: bool,
     /// Where to record per-second figures for the report's charts. Default: none.
     pub timeline: Option<Arc<Timeline>>,
-    /// Counts connected bots (incremented on welcome, decremented at the end). Default: none.
+    /// Counts connected bots: one per open connection, so a churning bot that is away
+    /// (retrying, say) does not count. Default: none.
     pub connected_gauge: Option<Arc<AtomicUsize>>,
     /// How much of each snapshot the bot decodes. Default: everything.
     pub decode: Decode,
@@ -34,6 +38,11 @@ pub struct BotConfig {
     /// Acknowledge snapshots so the server sends deltas. Default: true.
     pub deltas: bool,
 }
+
+/// Retries of a refused reconnect unless told otherwise: as many as the browser makes
+/// (assets/net.js), and with the back-off about 8 to 11 s of trying, which spans the
+/// server's default reconnect grace (10 s) that keeps a dropped bot's entity for it.
+pub const DEFAULT_RECONNECT_RETRIES: u32 = 5;
 
 /// How much of each snapshot a bot decodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,6 +71,7 @@ impl BotConfig {
             ping_interval: Duration::from_secs(1),
             stall_timeout: Duration::from_secs(5),
             churn_per_s: 0.0,
+            reconnect_retries: DEFAULT_RECONNECT_RETRIES,
             answer_pings: true,
             timeline: None,
             connected_gauge: None,
