@@ -1,7 +1,9 @@
 // The live monitor: polls /api/monitor once a second and draws small line charts
 // of the last minutes (no external code: plain canvas).
 
-const token = new URLSearchParams(location.search).get("token");
+// The admin token comes in the page's fragment (`/monitor#token=…`), which the
+// browser never sends to a server, and goes out as a bearer header, never in a URL.
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const COLORS = ["#ffd23f", "#ff6b6b", "#4fa3ff", "#4cd964"];
 
 /** Draw `lines` (arrays of numbers, same length) on a canvas with a max label. */
@@ -55,8 +57,8 @@ function cells(row, values) {
 async function refresh() {
   const status = document.querySelector("#status");
   try {
-    const url = token ? `/api/monitor?token=${encodeURIComponent(token)}` : "/api/monitor";
-    const response = await fetch(url, { cache: "no-store" });
+    const headers = token ? { Authorization: `Bearer ${token}` } : {};
+    const response = await fetch("/api/monitor", { cache: "no-store", headers });
     const data = await response.json();
     if (!response.ok) throw new Error(data.error || response.statusText);
     const s = data.series;

@@ -151,4 +151,9 @@ pub struct Kick {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {
     pub error: String,
+    /// With 429: the per-client budget that was spent (`reservations_per_address`,
+    /// `open_rooms_per_address`, `rooms_per_address_per_hour`, `private_rooms`,
+    /// `sessions_per_address_per_minute`, `connections_per_address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
 }

@@ -11,12 +11,13 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::edge::addresses::AddressTable;
-use crate::edge::listener::Listener;
+use crate::edge::listener::{Listener, serve_metrics};
 use crate::edge::router::Routes;
 use crate::edge::session::{Limits, Sessions};
 use crate::identity::Tokens;
 use crate::lobby::admin::AdminApi;
 use crate::lobby::api::LobbyApi;
+use crate::lobby::budgets::RateWindow;
 use crate::lobby::cluster::Cluster;
 use crate::lobby::join::JoinChecks;
 use crate::lobby::room_list::{self, RoomListFeed};
@@ -46,7 +47,8 @@ pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
 
 /// Serve until `shutdown` resolves, then drain: refuse new players, let every room
 /// close its clients (1001) and log its round, and wait (bounded) for it all.
-pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    config.validate()?;
     metrics::init();
     let settings = load_settings(&config)?;
     if !config.assets_dir.join("node_modules/@msgpack/msgpack/dist.esm/index.mjs").exists() {
@@ -55,7 +57,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let config = Arc::new(config);
     let local_addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
-    let results = results::spawn_writer(config.results_log.clone());
+    let results = results::spawn_writer(config.results_log.clone(), config.results_log_max_mb * 1024 * 1024);
     let directory = Directory::new(
         DirectoryLimits {
             capacity: usize::from(config.room_capacity),
@@ -64,6 +66,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             max_rooms: config.max_rooms,
             max_spectators: config.max_spectators,
             reservation_ttl: config.reservation_ttl(),
+            max_private_rooms: config.private_room_limit(),
+            max_rooms_per_address: config.max_rooms_per_ip,
+            max_reservations_per_address: config.max_reservations_per_ip,
         },
         RoomSetup {
             settings,
@@ -85,12 +90,24 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             public_url,
             local_addr,
             reservation_ttl: config.reservation_ttl(),
+            body_timeout: config.body_timeout(),
+            rooms_per_hour: RateWindow::new(
+                "rooms_per_address_per_hour",
+                config.rooms_per_ip_per_hour,
+                Duration::from_secs(3600),
+            ),
+            sessions_per_minute: RateWindow::new(
+                "sessions_per_address_per_minute",
+                config.sessions_per_ip_per_minute,
+                Duration::from_secs(60),
+            ),
         },
         admin: AdminApi {
             directory: directory.clone(),
             cluster: cluster.clone(),
             admin_token: config.admin_token.clone(),
             fault_injection: config.fault_injection,
+            body_timeout: config.body_timeout(),
         },
         monitor: Monitor {
             directory: directory.clone(),
@@ -124,6 +141,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         ),
         tokio::spawn(room_list::run(room_list.clone(), directory.clone(), cluster.clone())),
     ];
+    if let Some(addr) = config.metrics_addr {
+        let metrics_listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr = %metrics_listener.local_addr()?, "serving /metrics on its own address");
+        background.push(tokio::spawn(serve_metrics(metrics_listener, directory.clone())));
+    }
     if let Some(cluster) = &cluster {
         background.push(cluster.spawn_heartbeat(directory.clone()));
         background.push(cluster.spawn_subscriber(directory.clone()));
@@ -158,10 +180,16 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
 /// Membership in a multi-node lobby, with `--redis-url`.
 fn join_cluster(config: &Config, public_url: &str) -> anyhow::Result<Option<Arc<Cluster>>> {
     let Some(url) = &config.redis_url else { return Ok(None) };
+    let Some(secret) = config.jwt_secret.as_deref().filter(|s| !s.is_empty()) else {
+        anyhow::bail!(
+            "--redis-url needs --jwt-secret (ARENA_JWT_SECRET or --jwt-secret-file), the same on every node: \
+             nodes sign the calls they pass to each other with it"
+        );
+    };
     let node_id = config.node_id.clone().unwrap_or_else(|| format!("node-{:08x}", rand::random::<u32>()));
     let ttl = Duration::from_secs(config.node_ttl_s.max(1));
     tracing::info!(%node_id, %public_url, "joining the cluster lobby through Redis");
-    Ok(Some(Cluster::new(url, node_id, public_url.to_string(), ttl)?))
+    Ok(Some(Cluster::new(url, node_id, public_url.to_string(), ttl, secret.as_bytes())?))
 }
 
 /// Unclaimed matchmaking seats go back to their rooms; metric windows roll.

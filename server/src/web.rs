@@ -1,11 +1,13 @@
 //! HTTP plumbing every handler shares: the body type, JSON replies and errors,
-//! bounded JSON bodies, query values and bearer-token checks.
+//! bounded JSON bodies, 429s for spent budgets, query values and bearer-token checks.
+
+use std::time::Duration;
 
 use arena_protocol::lobby::ApiError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -14,11 +16,14 @@ pub type Body = Full<Bytes>;
 /// Largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// Read a JSON body of at most [`MAX_BODY_BYTES`]; an empty body reads as `{}`.
-pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Response<Body>> {
-    let body = Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
+/// Read a JSON body of at most [`MAX_BODY_BYTES`] that arrives within `deadline`
+/// (a body trickled in byte by byte would otherwise hold its connection forever);
+/// an empty body reads as `{}`.
+pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>, deadline: Duration) -> Result<T, Response<Body>> {
+    let collected = tokio::time::timeout(deadline, Limited::new(req.into_body(), MAX_BODY_BYTES).collect())
         .await
+        .map_err(|_| error(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"))?;
+    let body = collected
         .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, &format!("bodies are limited to {MAX_BODY_BYTES} bytes")))?
         .to_bytes();
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
@@ -36,7 +41,16 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body
 
 /// A JSON error: `{"error": "…"}`.
 pub fn error(status: StatusCode, message: &str) -> Response<Body> {
-    json(status, &ApiError { error: message.to_string() })
+    json(status, &ApiError { error: message.to_string(), budget: None })
+}
+
+/// 429 for a spent per-client budget: `Retry-After` and a JSON error naming the budget.
+pub fn over_budget(budget: &str, message: &str, retry_after: Duration) -> Response<Body> {
+    let body = ApiError { error: message.to_string(), budget: Some(budget.to_string()) };
+    let mut response = json(StatusCode::TOO_MANY_REQUESTS, &body);
+    let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// The first value of `key` in the request's query string.

@@ -6,7 +6,7 @@ import path from "node:path";
 import { REPO, startServer, launchBrowser, waitFor, arenaState } from "./harness.js";
 
 const ARTIFACTS = path.join(REPO, "target/browser");
-const ADMIN_TOKEN = "browser-test-admin";
+const ADMIN_TOKEN = "browser-test-admin-token-0123456789abcdef";
 let server, context, first, second;
 
 before(async () => {
@@ -122,7 +122,7 @@ test("a screenshot of the game is saved, and the client reports its rates", asyn
 test("the monitor page shows the room and live charts", async () => {
   const monitor = await context.newPage();
   try {
-    await monitor.goto(`${server.url}monitor?token=${ADMIN_TOKEN}`);
+    await monitor.goto(`${server.url}monitor#token=${ADMIN_TOKEN}`);
     const room = (await arenaState(first)).roomId;
     await monitor.locator("#rooms tbody td", { hasText: room }).waitFor({ timeout: 10000 });
     const points = await waitFor(

@@ -1,5 +1,5 @@
-//! Open WebSocket sessions per client address, so one address cannot hold every
-//! connection the server takes.
+//! Open connections per client address (HTTP and WebSocket alike, counted at
+//! accept), so one address cannot hold every connection the server takes.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,9 +40,11 @@ impl AddressTable {
         AddressTable { counts: Arc::new(Mutex::new(HashMap::new())), limit, limit_loopback }
     }
 
-    /// A slot for a new session from `ip`, or None when that address has its maximum.
-    pub fn slot(&self, ip: IpAddr) -> Option<AddressSlot> {
-        if ip.is_loopback() && !self.limit_loopback {
+    /// A place for a new connection from `ip`, or None when that address has its
+    /// maximum. Loopback is exempt (unless `--limit-loopback`) when `loopback_exempt`:
+    /// a forwarded address never is.
+    pub fn slot(&self, ip: IpAddr, loopback_exempt: bool) -> Option<AddressSlot> {
+        if loopback_exempt && ip.is_loopback() && !self.limit_loopback {
             return Some(AddressSlot { counted: None });
         }
         let mut table = self.counts.lock().expect("address table lock");

@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -11,6 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use super::addresses::AddressSlot;
 use super::router::{self, Routes};
 use crate::ops::metrics;
 
@@ -21,18 +23,21 @@ use crate::ops::metrics;
 const UNSENT_BYTES_LIMIT: u32 = 16 * 1024;
 
 /// One open TCP connection (and the WebSocket session it may become): its place
-/// under `--max-connections`, counted in `arena_connections_open` until dropped.
+/// under `--max-connections` and in its address's count, counted in
+/// `arena_connections_open` until dropped.
 #[derive(Debug)]
 pub struct ConnectionSlot {
     _permit: OwnedSemaphorePermit,
+    /// None for a trusted proxy (its clients are counted per request) and exempt loopback.
+    _address: Option<AddressSlot>,
 }
 
 impl ConnectionSlot {
-    fn new(permit: OwnedSemaphorePermit) -> ConnectionSlot {
+    fn new(permit: OwnedSemaphorePermit, address: Option<AddressSlot>) -> ConnectionSlot {
         let m = metrics::handles();
         m.connections_total.increment(1);
         m.connections_open.increment(1.0);
-        ConnectionSlot { _permit: permit }
+        ConnectionSlot { _permit: permit, _address: address }
     }
 }
 
@@ -68,9 +73,23 @@ impl Listener {
                     continue;
                 }
             };
+            // Counted at accept, before any request is read; a trusted proxy is not
+            // (its clients are counted by their forwarded address).
+            let address = if self.routes.config.trusted_proxy(peer.ip()) {
+                None
+            } else {
+                match self.routes.addresses.slot(peer.ip(), true) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        metrics::connection_refused("per_address");
+                        drop(stream);
+                        continue;
+                    }
+                }
+            };
             let _ = stream.set_nodelay(true);
             limit_unsent_bytes(&stream);
-            let slot = Arc::new(ConnectionSlot::new(permit));
+            let slot = Arc::new(ConnectionSlot::new(permit, address));
             let (routes, stop) = (self.routes.clone(), self.stop.clone());
             tokio::spawn(serve_connection(stream, peer, routes, slot, self.handshake_timeout, stop));
         }
@@ -84,6 +103,26 @@ fn limit_unsent_bytes(stream: &TcpStream) {
     }
 }
 
+/// Requests in flight on one connection and when the last one ended, so an
+/// idle keep-alive connection can be told from a busy one.
+#[derive(Debug)]
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `started` that the last request ended.
+    last_done_ms: AtomicU64,
+}
+
+impl Activity {
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let last = Duration::from_millis(self.last_done_ms.load(Ordering::Acquire));
+        Some(self.started.elapsed().saturating_sub(last))
+    }
+}
+
 /// Serve one TCP connection's HTTP requests (and hand over upgrades).
 async fn serve_connection(
     stream: TcpStream,
@@ -93,7 +132,21 @@ async fn serve_connection(
     handshake_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let service = service_fn(move |req| router::handle(req, routes.clone(), peer, permit.clone()));
+    let idle_timeout = routes.config.http_idle_timeout();
+    let activity = Arc::new(Activity { started: Instant::now(), in_flight: AtomicUsize::new(0), last_done_ms: AtomicU64::new(0) });
+    let service = {
+        let activity = activity.clone();
+        service_fn(move |req| {
+            let (routes, permit, activity) = (routes.clone(), permit.clone(), activity.clone());
+            activity.in_flight.fetch_add(1, Ordering::AcqRel);
+            async move {
+                let response = router::handle(req, routes, peer, permit).await;
+                activity.last_done_ms.store(activity.started.elapsed().as_millis() as u64, Ordering::Release);
+                activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+                response
+            }
+        })
+    };
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         // A client that stalls its request head is cut, so it cannot hold a connection slot.
@@ -103,9 +156,52 @@ async fn serve_connection(
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => if let Err(e) = result { tracing::debug!(%peer, error = %e, "http connection error") },
+        _ = idle_past(&activity, idle_timeout) => {
+            // An idle keep-alive connection holds a slot for nothing: close it.
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+        }
         _ = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
         }
+    }
+}
+
+/// Resolves once the connection has had no request in flight for `limit`.
+async fn idle_past(activity: &Activity, limit: Duration) {
+    let check_every = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    loop {
+        tokio::time::sleep(check_every).await;
+        if activity.idle_for().is_some_and(|idle| idle >= limit) {
+            return;
+        }
+    }
+}
+
+/// `--metrics-addr`: `/metrics` alone, on an address of its own (a private
+/// interface), so the public port need not expose it. Runs until dropped.
+pub async fn serve_metrics(listener: TcpListener, directory: Arc<crate::lobby::Directory>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let directory = directory.clone();
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let response = if req.uri().path() == "/metrics" {
+                router::metrics_page(&directory)
+            } else {
+                crate::web::error(hyper::StatusCode::NOT_FOUND, "only /metrics is served here")
+            };
+            async move { Ok::<_, std::convert::Infallible>(response) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(10))
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(60), conn).await;
+        });
     }
 }

@@ -11,3 +11,4 @@ pub mod listener;
 pub mod origins;
 pub mod router;
 pub mod session;
+pub mod subprotocol;

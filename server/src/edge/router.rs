@@ -2,7 +2,7 @@
 //! pages, and the WebSocket upgrades, all on one port.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,10 +14,10 @@ use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::addresses::AddressTable;
+use super::addresses::{AddressSlot, AddressTable};
 use super::listener::ConnectionSlot;
 use super::session::{self, Sessions};
-use super::{assets, origins};
+use super::{assets, origins, subprotocol};
 use crate::config::Config;
 use crate::lobby::Directory;
 use crate::lobby::admin::{self, AdminApi};
@@ -25,7 +25,8 @@ use crate::lobby::api::{self, LobbyApi};
 use crate::lobby::join::JoinQuery;
 use crate::monitor::Monitor;
 use crate::ops::metrics;
-use crate::web::{Body, error, json};
+use crate::lobby::budgets::Caller;
+use crate::web::{Body, error, json, over_budget};
 
 /// Everything a request may be routed to.
 #[derive(Debug)]
@@ -56,15 +57,35 @@ pub async fn handle(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     let endpoint = endpoint_of(&segments);
+    let client = origins::client_of(&req, peer, &routes.config);
+    // A trusted proxy's connection was not counted at accept: its client is counted
+    // now, by the forwarded address, for as long as this request (or the session it
+    // becomes) lasts. A forwarded address is never loopback-exempt.
+    let forwarded_slot = if client.forwarded {
+        match routes.addresses.slot(client.ip, false) {
+            Some(slot) => Some(slot),
+            None => {
+                metrics::connection_refused("per_address");
+                let refusal = refuse_connection();
+                metrics::http_request(endpoint, refusal.status().as_u16());
+                return Ok(refusal);
+            }
+        }
+    } else {
+        None
+    };
+    let caller = Caller {
+        ip: client.ip,
+        exempt: !client.forwarded && client.ip.is_loopback() && !routes.config.limit_loopback,
+    };
     let response = match (&method, segments.as_slice()) {
-        (&Method::GET, ["metrics"]) => metrics_page(&routes.directory),
-        (&Method::GET, ["ws"]) => upgrade(&mut req, routes, peer, permit, Endpoint::Game),
-        (&Method::GET, ["ws", "lobby"]) => upgrade(&mut req, routes, peer, permit, Endpoint::Lobby),
-        (&Method::GET, ["monitor"]) => match assets::load(&routes.assets_dir, "/monitor.html").await {
-            Some(page) => Response::builder()
-                .header(CONTENT_TYPE, page.content_type)
-                .body(Full::new(Bytes::from(page.body)))
-                .expect("monitor page"),
+        (&Method::GET, ["metrics"]) if routes.config.metrics_addr.is_none() => metrics_page(&routes.directory),
+        (&Method::GET, ["ws"]) => upgrade(&mut req, &routes, (client.ip, peer), (permit, forwarded_slot), Endpoint::Game),
+        (&Method::GET, ["ws", "lobby"]) => {
+            upgrade(&mut req, &routes, (client.ip, peer), (permit, forwarded_slot), Endpoint::Lobby)
+        }
+        (&Method::GET, ["monitor"]) => match assets::serve(&routes.assets_dir, "/monitor.html").await {
+            Some(page) => page,
             None => error(StatusCode::NOT_FOUND, "monitor page missing from the assets folder"),
         },
         (&Method::GET, ["autobahn"]) if routes.config.autobahn_echo => echo_upgrade(&mut req),
@@ -87,13 +108,9 @@ pub async fn handle(
         ),
         (&Method::GET, ["api", "monitor"]) => routes.monitor.api(&req),
         (_, ["api", "admin", ..]) => admin::handle(req, &routes.admin, &segments[2..]).await,
-        (_, ["api", ..]) => api::handle(req, &routes.lobby, &segments[1..]).await,
-        (&Method::GET | &Method::HEAD, _) => match assets::load(&routes.assets_dir, &path).await {
-            Some(asset) => Response::builder()
-                .header(CONTENT_TYPE, asset.content_type)
-                .header(CACHE_CONTROL, "no-cache")
-                .body(Full::new(Bytes::from(asset.body)))
-                .expect("static response"),
+        (_, ["api", ..]) => api::handle(req, &routes.lobby, &segments[1..], caller).await,
+        (&Method::GET | &Method::HEAD, _) => match assets::serve(&routes.assets_dir, &path).await {
+            Some(asset) => asset,
             None => error(StatusCode::NOT_FOUND, "not found"),
         },
         (_, ["ws" | "health" | "ready"]) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
@@ -103,8 +120,14 @@ pub async fn handle(
     Ok(response)
 }
 
+/// 429 for an address that has all the connections it may hold.
+pub fn refuse_connection() -> Response<Body> {
+    let message = "too many connections from your address";
+    over_budget("connections_per_address", message, std::time::Duration::from_secs(1))
+}
+
 /// `GET /metrics`: the population gauges read now, then the Prometheus text.
-fn metrics_page(directory: &Directory) -> Response<Body> {
+pub fn metrics_page(directory: &Directory) -> Response<Body> {
     let rooms = directory.all();
     let (players, spectators) =
         rooms.iter().fold((0, 0), |(p, s), r| (p + r.status.players(), s + r.status.spectators()));
@@ -149,11 +172,15 @@ enum Endpoint {
 /// Hand the connection to a session task and answer 101 at once. Join problems
 /// (version, token, room, name) are reported with a close code after the upgrade,
 /// because a browser cannot read the status of a refused upgrade.
+///
+/// `(client, peer)`: the client's address and the TCP peer; `(permit, slot)`: the
+/// connection's place under `--max-connections` (and under its address's limit,
+/// counted at accept) and, behind a trusted proxy, the forwarded address's place.
 fn upgrade(
     req: &mut Request<Incoming>,
-    routes: Arc<Routes>,
-    peer: SocketAddr,
-    permit: Arc<ConnectionSlot>,
+    routes: &Routes,
+    (client, peer): (IpAddr, SocketAddr),
+    (permit, slot): (Arc<ConnectionSlot>, Option<AddressSlot>),
     endpoint: Endpoint,
 ) -> Response<Body> {
     if !fastwebsockets::upgrade::is_upgrade_request(req) {
@@ -162,18 +189,22 @@ fn upgrade(
     if let Err(refusal) = origins::check(req, &routes.config) {
         return refusal;
     }
-    let client = origins::client_address(req, peer, &routes.config);
-    let Some(slot) = routes.addresses.slot(client) else {
-        return error(StatusCode::TOO_MANY_REQUESTS, "too many connections from your address");
-    };
-    let query = JoinQuery::parse(req.uri().query());
-    let (response, upgrade) = match fastwebsockets::upgrade::upgrade(req) {
+    let mut query = JoinQuery::parse(req.uri().query());
+    // The session token may ride in Sec-WebSocket-Protocol, out of the URLs proxies log.
+    let protocol = subprotocol::offered(req);
+    if query.token.is_none() {
+        query.token = protocol.token.clone();
+    }
+    let (mut response, upgrade) = match fastwebsockets::upgrade::upgrade(req) {
         Ok(pair) => pair,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}")),
     };
-    // The session keeps the connection's place under --max-connections (`permit`).
-    // Two spawns, not one future with both: a task is as large as its future, and a
-    // lobby watcher's is a fraction of a player's.
+    if protocol.arena {
+        subprotocol::accept(&mut response);
+    }
+    // The session keeps the connection's places. Two spawns, not one future with
+    // both: a task is as large as its future, and a lobby watcher's is a fraction of
+    // a player's.
     let peer = SocketAddr::new(client, peer.port());
     let sessions = routes.sessions.clone();
     match endpoint {

@@ -21,6 +21,8 @@ pub struct AdminApi {
     pub admin_token: Option<String>,
     /// `--fault-injection`: rooms can be told to panic (tests only).
     pub fault_injection: bool,
+    /// A request body must arrive within this.
+    pub body_timeout: std::time::Duration,
 }
 
 /// Route `/api/admin/<segments>` after checking the token.
@@ -51,7 +53,7 @@ fn authorize(req: &Request<Incoming>, state: &AdminApi) -> Result<(), Response<B
 }
 
 async fn announce(req: Request<Incoming>, state: &AdminApi) -> Result<Response<Body>, Response<Body>> {
-    let Announce { text } = read_json(req).await?;
+    let Announce { text } = read_json(req, state.body_timeout).await?;
     let text = text.trim().to_string();
     if text.is_empty() || text.chars().count() > 500 {
         return Err(error(StatusCode::BAD_REQUEST, "text must be 1-500 characters"));
@@ -86,7 +88,7 @@ async fn close_room(state: &AdminApi, id: &str) -> Result<Response<Body>, Respon
 }
 
 async fn kick(req: Request<Incoming>, state: &AdminApi, id: &str) -> Result<Response<Body>, Response<Body>> {
-    let Kick { player_id, reason } = read_json(req).await?;
+    let Kick { player_id, reason } = read_json(req, state.body_timeout).await?;
     let room =
         state.directory.get(id).ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("there is no room {id}")))?;
     let reason =

@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cluster::{self, Cluster, ClusterRoom};
+use super::budgets::{Caller, OverBudget, RateWindow};
 use super::directory::{CreateError, Directory, JoinError};
 use super::join::validate_name;
 use crate::identity::Tokens;
 use crate::ops::unix_ms_after;
-use crate::web::{Body, error, json, query_value, read_json};
+use crate::ops::metrics;
+use crate::web::{Body, error, json, over_budget, query_value, read_json};
 
 /// What the lobby API uses.
 #[derive(Debug)]
@@ -29,19 +31,25 @@ pub struct LobbyApi {
     /// Where this node listens (the real port when started on port 0).
     pub local_addr: SocketAddr,
     pub reservation_ttl: Duration,
+    /// A request body must arrive within this.
+    pub body_timeout: Duration,
+    /// Rooms one address may create an hour.
+    pub rooms_per_hour: RateWindow,
+    /// Session tokens one address may be issued a minute.
+    pub sessions_per_minute: RateWindow,
 }
 
 /// Route `/api/<segments>`.
-pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str]) -> Response<Body> {
+pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str], caller: Caller) -> Response<Body> {
     let method = req.method().clone();
     let result = match (&method, segments) {
         (&Method::GET, ["rooms"]) => {
-            Ok(json(StatusCode::OK, &RoomList { rooms: list_rooms(&state.directory, state.cluster.as_deref()).await }))
+            Ok(json(StatusCode::OK, &RoomList { rooms: list_rooms(&state.directory, state.cluster.as_deref()) }))
         }
-        (&Method::POST, ["rooms"]) => create_room(req, state).await,
+        (&Method::POST, ["rooms"]) => create_room(req, state, caller).await,
         (&Method::GET, ["rooms", id]) => get_room(state, id).await,
-        (&Method::POST, ["matchmake"]) => matchmake(&req, state).await,
-        (&Method::POST, ["session"]) => session(req, state).await,
+        (&Method::POST, ["matchmake"]) => matchmake(&req, state, caller).await,
+        (&Method::POST, ["session"]) => session(req, state, caller).await,
         (_, ["rooms"] | ["rooms", _] | ["matchmake"] | ["session"]) => {
             Err(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
         }
@@ -56,9 +64,9 @@ fn is_forwarded(req: &Request<Incoming>) -> bool {
 }
 
 /// Public rooms: of every node with a cluster (this node's alone if Redis is away).
-pub async fn list_rooms(directory: &Directory, cluster: Option<&Cluster>) -> Vec<RoomSummary> {
+pub fn list_rooms(directory: &Directory, cluster: Option<&Cluster>) -> Vec<RoomSummary> {
     if let Some(cluster) = cluster {
-        match cluster.rooms().await {
+        match cluster.rooms() {
             Ok(rooms) => return rooms.into_iter().filter(|r| !r.summary.private).map(ClusterRoom::listed).collect(),
             Err(e) => tracing::debug!(error = %e, "cluster room list unavailable; listing this node's rooms"),
         }
@@ -71,7 +79,7 @@ async fn get_room(state: &LobbyApi, id: &str) -> Result<Response<Body>, Response
         return Ok(json(StatusCode::OK, &room.summary()));
     }
     if let Some(cluster) = &state.cluster
-        && let Ok(rooms) = cluster.rooms().await
+        && let Ok(rooms) = cluster.rooms()
         && let Some(room) = rooms.into_iter().find(|r| r.summary.id == id)
     {
         return Ok(json(StatusCode::OK, &room.listed()));
@@ -88,28 +96,36 @@ fn relay((status, body): (u16, Bytes)) -> Response<Body> {
         .expect("relayed response")
 }
 
-fn unreachable_node(e: anyhow::Error) -> Response<Body> {
+fn unreachable_node(e: cluster::forward::ForwardError) -> Response<Body> {
     error(StatusCode::BAD_GATEWAY, &format!("the node that should answer is unreachable: {e}"))
 }
 
-async fn create_room(req: Request<Incoming>, state: &LobbyApi) -> Result<Response<Body>, Response<Body>> {
+/// A spent budget, counted and answered with 429.
+pub fn refuse(over: &OverBudget) -> Response<Body> {
+    metrics::budget_refused(over.budget);
+    over_budget(over.budget, &over.message, over.retry_after)
+}
+
+async fn create_room(req: Request<Incoming>, state: &LobbyApi, caller: Caller) -> Result<Response<Body>, Response<Body>> {
     let forwarded = is_forwarded(&req);
-    let request: CreateRoom = read_json(req).await?;
+    let request: CreateRoom = read_json(req, state.body_timeout).await?;
+    state.rooms_per_hour.take(caller, std::time::Instant::now()).map_err(|over| refuse(&over))?;
     // With a cluster, a new room goes to the least-loaded node.
     if let (Some(cluster), false) = (&state.cluster, forwarded)
-        && let Some(node) = cluster.least_loaded().await
+        && let Some(node) = cluster.least_loaded()
         && node.id != cluster.node_id
     {
         let body = Bytes::from(serde_json::to_vec(&request).expect("json"));
-        return cluster::forward::post(&node.public_url, "/api/rooms?local=1", body)
+        return cluster::forward::post(&node.public_url, "/api/rooms?local=1", body, cluster.node_auth())
             .await
             .map(relay)
             .map_err(unreachable_node);
     }
-    match state.directory.create(request) {
+    match state.directory.create(request, caller) {
         Ok(room) => Ok(json(StatusCode::CREATED, &listed_here(state, room.summary()))),
         Err(e @ CreateError::Invalid(_)) => Err(error(StatusCode::BAD_REQUEST, &e.to_string())),
-        Err(e @ (CreateError::TooManyRooms(_) | CreateError::ShuttingDown)) => {
+        Err(CreateError::OverBudget(over)) => Err(refuse(&over)),
+        Err(e @ (CreateError::TooManyRooms(_) | CreateError::TooManyPrivateRooms(_) | CreateError::ShuttingDown)) => {
             Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))
         }
         Err(e @ CreateError::Spawn(_)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
@@ -132,37 +148,44 @@ fn listed_here(state: &LobbyApi, summary: RoomSummary) -> RoomSummary {
 /// the least-loaded node. Seats are reserved by the node that owns the room, so
 /// concurrent callers can never over-fill it: a room that filled meanwhile answers
 /// 409 and the next candidate is tried.
-async fn matchmake(req: &Request<Incoming>, state: &LobbyApi) -> Result<Response<Body>, Response<Body>> {
+async fn matchmake(req: &Request<Incoming>, state: &LobbyApi, caller: Caller) -> Result<Response<Body>, Response<Body>> {
     let wanted_room = query_value(req, "room");
     let strict = query_value(req, "strict").as_deref() == Some("1");
     if let (Some(cluster), false) = (&state.cluster, is_forwarded(req)) {
-        let mut candidates = cluster.rooms().await.unwrap_or_default();
+        let mut candidates = cluster.rooms().unwrap_or_default();
         candidates.retain(|r| !r.summary.private && r.summary.players < r.summary.capacity);
         candidates.sort_by_key(|r| std::cmp::Reverse(r.summary.players));
         for room in candidates.into_iter().take(MATCHMAKE_CANDIDATES) {
             if room.node_id == cluster.node_id {
-                if let Ok(answer) = reserve_here(req, state, Some(&room.summary.id), true) {
+                if let Ok(answer) = reserve_here(req, state, Some(&room.summary.id), true, caller) {
                     return Ok(answer);
                 }
             } else {
                 let path = format!("/api/matchmake?local=1&strict=1&room={}", room.summary.id);
-                if let Ok((200, body)) = cluster::forward::post(&room.public_url, &path, Bytes::new()).await {
+                if let Ok((200, body)) =
+                    cluster::forward::post(&room.public_url, &path, Bytes::new(), cluster.node_auth()).await
+                {
                     return Ok(relay((200, body)));
                 }
             }
         }
         // No room with space: a new room on the node with the fewest players.
-        if let Some(node) = cluster.least_loaded().await
+        if let Some(node) = cluster.least_loaded()
             && node.id != cluster.node_id
         {
-            return cluster::forward::post(&node.public_url, "/api/matchmake?local=1", Bytes::new())
-                .await
-                .map(relay)
-                .map_err(unreachable_node);
+            return cluster::forward::post(
+                &node.public_url,
+                "/api/matchmake?local=1",
+                Bytes::new(),
+                cluster.node_auth(),
+            )
+            .await
+            .map(relay)
+            .map_err(unreachable_node);
         }
-        return reserve_here(req, state, None, false);
+        return reserve_here(req, state, None, false, caller);
     }
-    reserve_here(req, state, wanted_room.as_deref(), strict)
+    reserve_here(req, state, wanted_room.as_deref(), strict, caller)
 }
 
 /// Rooms a matchmaking call tries before it makes a new one.
@@ -173,9 +196,11 @@ fn reserve_here(
     state: &LobbyApi,
     room: Option<&str>,
     strict: bool,
+    caller: Caller,
 ) -> Result<Response<Body>, Response<Body>> {
-    let (reservation, room) = state.directory.reserve(room, strict).map_err(|e| match e {
+    let (reservation, room) = state.directory.reserve(room, strict, caller).map_err(|e| match e {
         JoinError::RoomFull(_) => error(StatusCode::CONFLICT, &e.to_string()),
+        JoinError::OverBudget(over) => refuse(&over),
         JoinError::Create(CreateError::TooManyRooms(_)) | JoinError::ShuttingDown => {
             error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
         }
@@ -200,8 +225,9 @@ fn reserve_here(
     Ok(json(StatusCode::OK, &answer))
 }
 
-async fn session(req: Request<Incoming>, state: &LobbyApi) -> Result<Response<Body>, Response<Body>> {
-    let request: SessionRequest = read_json(req).await?;
+async fn session(req: Request<Incoming>, state: &LobbyApi, caller: Caller) -> Result<Response<Body>, Response<Body>> {
+    let request: SessionRequest = read_json(req, state.body_timeout).await?;
+    state.sessions_per_minute.take(caller, std::time::Instant::now()).map_err(|over| refuse(&over))?;
     let name = validate_name(&request.name).map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))?;
     let granted: SessionGranted = state.tokens.issue(&name);
     Ok(json(StatusCode::OK, &granted))

@@ -2,6 +2,7 @@
 //! matchmaking reservations, and closing rooms that stay empty.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::room_handle::RoomHandle;
 use super::room_link::DirectoryLink;
+use super::budgets::{Caller, OverBudget};
 use super::seats::{NoSeat, Reservation, Seat, SeatKind};
 use crate::room::{self, ROOM_INBOX, RoomSetup, RoomSpec};
 
@@ -31,6 +33,8 @@ pub enum JoinError {
     BadReservation,
     #[error("the server is shutting down")]
     ShuttingDown,
+    #[error("{}", .0.message)]
+    OverBudget(OverBudget),
     #[error(transparent)]
     Create(#[from] CreateError),
 }
@@ -42,6 +46,10 @@ pub enum CreateError {
     Invalid(String),
     #[error("this server already runs its maximum of {0} rooms")]
     TooManyRooms(usize),
+    #[error("this server already runs its maximum of {0} private rooms")]
+    TooManyPrivateRooms(usize),
+    #[error("{}", .0.message)]
+    OverBudget(OverBudget),
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("could not start a room: {0}")]
@@ -60,6 +68,21 @@ pub struct DirectoryLimits {
     pub max_spectators: usize,
     /// How long a matchmaking seat waits for its WebSocket.
     pub reservation_ttl: Duration,
+    /// Private rooms at most, counted within `max_rooms`, so they never block Quick play.
+    pub max_private_rooms: usize,
+    /// Open rooms one address may have created.
+    pub max_rooms_per_address: usize,
+    /// Matchmaking reservations one address may hold at once.
+    pub max_reservations_per_address: usize,
+}
+
+/// What a new room is to be.
+struct Opening {
+    name: String,
+    capacity: usize,
+    tick_rate_hz: u16,
+    private: bool,
+    rules: MatchRules,
 }
 
 /// Every room of this node, in creation order.
@@ -113,7 +136,7 @@ impl Directory {
     }
 
     /// Create a room from an API request.
-    pub fn create(self: &Arc<Self>, request: CreateRoom) -> Result<Arc<RoomHandle>, CreateError> {
+    pub fn create(self: &Arc<Self>, request: CreateRoom, caller: Caller) -> Result<Arc<RoomHandle>, CreateError> {
         let name = request.name.trim();
         if name.is_empty() || name.chars().count() > MAX_ROOM_NAME_CHARS || name.chars().any(char::is_control) {
             return Err(CreateError::Invalid(format!(
@@ -133,18 +156,30 @@ impl Directory {
             return Err(CreateError::Invalid("rules: score_limit must be 1-1000 and time_limit_s 10-3600".into()));
         }
         let mut rooms = self.lock();
-        self.open_room(&mut rooms, name.to_string(), capacity, tick_rate_hz, request.private, rules)
+        if let Some(ip) = caller.counted() {
+            let open = rooms.iter().filter(|r| r.creator == Some(ip)).count();
+            if open >= self.limits.max_rooms_per_address {
+                return Err(CreateError::OverBudget(OverBudget {
+                    budget: "open_rooms_per_address",
+                    message: format!("one address may have at most {open} open rooms; close or leave one first"),
+                    retry_after: self.setup.empty_room_grace,
+                }));
+            }
+        }
+        if request.private && rooms.iter().filter(|r| r.spec.private).count() >= self.limits.max_private_rooms {
+            return Err(CreateError::TooManyPrivateRooms(self.limits.max_private_rooms));
+        }
+        let opening = Opening { name: name.to_string(), capacity, tick_rate_hz, private: request.private, rules };
+        self.open_room(&mut rooms, opening, caller.counted())
     }
 
     fn open_room(
         self: &Arc<Self>,
         rooms: &mut Vec<Arc<RoomHandle>>,
-        name: String,
-        capacity: usize,
-        tick_rate_hz: u16,
-        private: bool,
-        rules: MatchRules,
+        opening: Opening,
+        creator: Option<IpAddr>,
     ) -> Result<Arc<RoomHandle>, CreateError> {
+        let Opening { name, capacity, tick_rate_hz, private, rules } = opening;
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(CreateError::ShuttingDown);
         }
@@ -170,7 +205,7 @@ impl Directory {
             rules,
             created_at: Instant::now(),
         });
-        let handle = Arc::new(RoomHandle::new(spec.clone(), inbox));
+        let handle = Arc::new(RoomHandle::new(spec.clone(), inbox, creator));
         let link = Box::new(DirectoryLink { directory: self.clone(), room_id: id });
         room::spawn(spec, handle.status.clone(), inbox_rx, &self.setup, link)?;
         self.rooms_made.fetch_add(1, Ordering::Relaxed);
@@ -179,6 +214,11 @@ impl Directory {
     }
     pub fn get(&self, id: &str) -> Option<Arc<RoomHandle>> {
         self.lock().iter().find(|r| r.id() == id).cloned()
+    }
+
+    /// Whether `player` holds a seat in a room of this node (playing, or held for a reconnection).
+    pub fn holds_seat(&self, player: PlayerId) -> bool {
+        self.seat_of(player).is_some()
     }
 
     /// The room of this node where `player` holds a seat (playing, or held for a reconnection).
@@ -224,9 +264,14 @@ impl Directory {
         self: &Arc<Self>,
         rooms: &mut Vec<Arc<RoomHandle>>,
     ) -> Result<Arc<RoomHandle>, CreateError> {
-        let name = format!("Arena {}", self.rooms_made.load(Ordering::Relaxed) + 1);
-        let (capacity, tick_rate_hz) = (self.limits.capacity, self.limits.tick_rate_hz);
-        self.open_room(rooms, name, capacity, tick_rate_hz, false, self.setup.settings.match_rules())
+        let opening = Opening {
+            name: format!("Arena {}", self.rooms_made.load(Ordering::Relaxed) + 1),
+            capacity: self.limits.capacity,
+            tick_rate_hz: self.limits.tick_rate_hz,
+            private: false,
+            rules: self.setup.settings.match_rules(),
+        };
+        self.open_room(rooms, opening, None)
     }
 
     /// Hold a player seat for a few seconds: in room `in_room` (only there when
@@ -235,16 +280,19 @@ impl Directory {
         self: &Arc<Self>,
         in_room: Option<&str>,
         strict: bool,
+        caller: Caller,
     ) -> Result<(String, Arc<RoomHandle>), JoinError> {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(JoinError::ShuttingDown);
         }
+        let owner = caller.counted();
+        self.check_reservation_budget(owner)?;
         let expires_at = Instant::now() + self.limits.reservation_ttl;
         let wanted = in_room.and_then(|id| self.get(id)).filter(|room| !room.status.stop_requested());
-        let reservation = match (wanted.and_then(|room| Reservation::make(&room, expires_at)), in_room) {
+        let reservation = match (wanted.and_then(|room| Reservation::make(&room, expires_at, owner)), in_room) {
             (Some(reservation), _) => reservation,
             (None, Some(id)) if strict => return Err(JoinError::RoomFull(id.to_string())),
-            (None, _) => self.reserve_anywhere(expires_at)?,
+            (None, _) => self.reserve_anywhere(expires_at, owner)?,
         };
         let room = reservation.room().clone();
         let id = format!("{:016x}", rand::random::<u64>());
@@ -252,16 +300,33 @@ impl Directory {
         Ok((id, room))
     }
 
+    /// Outstanding reservations of one address are bounded, so one address cannot
+    /// hold every seat of the node.
+    fn check_reservation_budget(&self, owner: Option<IpAddr>) -> Result<(), JoinError> {
+        let Some(ip) = owner else { return Ok(()) };
+        let reservations = self.reservations.lock().expect("reservations lock");
+        let held = reservations.values().filter(|r| r.owner == Some(ip)).count();
+        if held < self.limits.max_reservations_per_address {
+            return Ok(());
+        }
+        let next_expiry = reservations.values().filter(|r| r.owner == Some(ip)).map(|r| r.expires_at).min();
+        Err(JoinError::OverBudget(OverBudget {
+            budget: "reservations_per_address",
+            message: format!("one address may hold at most {held} unclaimed seat reservations"),
+            retry_after: next_expiry.map_or(Duration::from_secs(1), |t| t.saturating_duration_since(Instant::now())),
+        }))
+    }
+
     /// A reservation in the fullest public room with space, or in a new one.
-    fn reserve_anywhere(self: &Arc<Self>, expires_at: Instant) -> Result<Reservation, JoinError> {
+    fn reserve_anywhere(self: &Arc<Self>, expires_at: Instant, owner: Option<IpAddr>) -> Result<Reservation, JoinError> {
         let mut rooms = self.lock();
         let mut candidates: Vec<&Arc<RoomHandle>> = rooms.iter().filter(|r| !r.spec.private && r.has_space()).collect();
         candidates.sort_by_key(|r| std::cmp::Reverse(r.seats_taken()));
-        if let Some(reservation) = candidates.into_iter().find_map(|room| Reservation::make(room, expires_at)) {
+        if let Some(reservation) = candidates.into_iter().find_map(|room| Reservation::make(room, expires_at, owner)) {
             return Ok(reservation);
         }
         let room = self.open_quick_play_room(&mut rooms)?;
-        Reservation::make(&room, expires_at).ok_or_else(|| JoinError::RoomFull(room.id().to_string()))
+        Reservation::make(&room, expires_at, owner).ok_or_else(|| JoinError::RoomFull(room.id().to_string()))
     }
 
     /// Turn a reservation into `player`'s seat; it must be for `room` when one is

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use arena_protocol::client_msg::hidden_char;
 use arena_protocol::{PROTOCOL_VERSION, close_code};
 
 use super::directory::{Directory, JoinError};
 use super::seats::{Seat, SeatKind};
 use crate::identity::{Identity, Tokens, new_player_id};
+use crate::ops::metrics;
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 24;
@@ -39,11 +41,19 @@ pub struct Join {
 }
 
 /// A display name, trimmed: at most [`MAX_NAME_CHARS`] characters, no control
-/// characters; empty becomes `guest`.
+/// characters, nothing invisible or direction-changing (bidi controls, zero-width
+/// characters: see [`hidden_char`]), so a name cannot pose as another or flip the
+/// text around it; empty becomes `guest`. The one check for every way a name arrives.
 pub fn validate_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(format!("name must be at most {MAX_NAME_CHARS} characters without control characters"));
+    }
+    if let Some(c) = hidden_char(name) {
+        return Err(format!(
+            "name must not contain invisible or direction-changing characters (found U+{:04X})",
+            u32::from(c)
+        ));
     }
     Ok(if name.is_empty() { "guest".to_string() } else { name.to_string() })
 }
@@ -92,18 +102,7 @@ impl JoinQuery {
                 ));
             }
         };
-        let name = match self.name.as_deref().map(str::trim) {
-            None | Some("") => "guest".to_string(),
-            Some(name) if name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control) => {
-                name.to_string()
-            }
-            Some(_) => {
-                return Err((
-                    close_code::BAD_JOIN,
-                    format!("name must be at most {MAX_NAME_CHARS} characters without control characters"),
-                ));
-            }
-        };
+        let name = validate_name(self.name.as_deref().unwrap_or("")).map_err(|why| (close_code::BAD_JOIN, why))?;
         let spectate = matches!(self.spectate.as_deref(), Some("1" | "true" | ""));
         if spectate && room.is_none() {
             return Err((close_code::BAD_JOIN, "spectating needs a room= to watch".into()));
@@ -134,24 +133,43 @@ impl JoinChecks {
             None => Identity { player_id: new_player_id(), name: join.name.clone(), verified: false },
         };
         let player = identity.player_id;
+        // A verified player who still holds a seat here (connected elsewhere, or held
+        // through the reconnection grace) is coming back: counted apart in the metrics.
+        let reconnecting = identity.verified && self.directory.holds_seat(player);
         let kind = if join.spectate { SeatKind::Spectator } else { SeatKind::Player };
         let seat = match (&join.reservation, &join.room) {
             (Some(reservation), room) => self.directory.claim(reservation, room.as_deref(), player),
             (None, Some(room)) => self.directory.seat_in(room, player, kind),
             (None, None) => self.directory.seat_anywhere(player),
         };
-        let seat = seat.map_err(|e| {
-            let code = match &e {
-                JoinError::NotFound(_) => close_code::ROOM_NOT_FOUND,
-                JoinError::RoomFull(_) => close_code::ROOM_FULL,
-                JoinError::SpectatorsFull(_) => close_code::SPECTATORS_FULL,
-                JoinError::BadReservation => close_code::BAD_JOIN,
-                JoinError::ShuttingDown => close_code::GOING_AWAY,
-                JoinError::Create(_) => close_code::TRY_AGAIN_LATER,
-            };
-            (code, e.to_string())
-        })?;
-        Ok((identity, seat))
+        match seat {
+            Ok(seat) => {
+                if reconnecting {
+                    metrics::reconnect("granted", "seat_held");
+                }
+                Ok((identity, seat))
+            }
+            Err(e) => {
+                let (code, label) = refusal_of(&e);
+                if reconnecting {
+                    metrics::reconnect("refused", label);
+                    return Err((code, format!("reconnection refused: {e}")));
+                }
+                Err((code, e.to_string()))
+            }
+        }
+    }
+}
+
+/// The close code of a refused join, and a bounded label for the metrics.
+fn refusal_of(e: &JoinError) -> (u16, &'static str) {
+    match e {
+        JoinError::NotFound(_) => (close_code::ROOM_NOT_FOUND, "room_not_found"),
+        JoinError::RoomFull(_) => (close_code::ROOM_FULL, "room_full"),
+        JoinError::SpectatorsFull(_) => (close_code::SPECTATORS_FULL, "spectators_full"),
+        JoinError::BadReservation => (close_code::BAD_JOIN, "bad_reservation"),
+        JoinError::ShuttingDown => (close_code::GOING_AWAY, "shutting_down"),
+        JoinError::Create(_) | JoinError::OverBudget(_) => (close_code::TRY_AGAIN_LATER, "try_again_later"),
     }
 }
 
@@ -180,5 +198,21 @@ mod tests {
         let long = "x".repeat(MAX_NAME_CHARS + 1);
         assert_eq!(JoinQuery::parse(Some(&format!("name={long}"))).validate().unwrap_err().0, close_code::BAD_JOIN);
         assert_eq!(JoinQuery::parse(Some("name=a%07b")).validate().unwrap_err().0, close_code::BAD_JOIN);
+    }
+
+    #[test]
+    fn names_with_bidi_controls_or_zero_width_characters_are_refused() {
+        // "ann" followed by a right-to-left override, as a query and as a plain name.
+        let (code, why) = JoinQuery::parse(Some("name=ann%E2%80%AEgnp.exe")).validate().unwrap_err();
+        assert_eq!(code, close_code::BAD_JOIN);
+        assert!(why.contains("U+202E"), "{why}");
+        for hidden in ['\u{202A}', '\u{2067}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}', '\u{2060}', '\u{FEFF}'] {
+            let why = validate_name(&format!("an{hidden}n")).unwrap_err();
+            assert!(why.contains(&format!("U+{:04X}", u32::from(hidden))), "{why}");
+        }
+        // Zero-width characters at the edges are not trimmed away into a valid name.
+        assert!(validate_name("\u{FEFF}ann").is_err());
+        assert_eq!(validate_name(" Zoë 🏳️‍🌈 ").unwrap(), "Zoë 🏳️‍🌈");
+        assert_eq!(validate_name("مريم").unwrap(), "مريم");
     }
 }

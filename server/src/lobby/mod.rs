@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod budgets;
 pub mod cluster;
 pub mod directory;
 pub mod join;

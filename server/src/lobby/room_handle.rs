@@ -1,6 +1,7 @@
 //! The directory's handle on one running room: the room's spec and status (the
 //! room's to write), its seat book (the directory's) and its inbox.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arena_protocol::lobby::RoomSummary;
@@ -15,15 +16,18 @@ pub struct RoomHandle {
     pub status: Arc<RoomStatus>,
     /// Where sessions send joins, inputs and leaves.
     pub inbox: mpsc::Sender<RoomInput>,
+    /// The address that created it through the API (None: Quick play, or exempt),
+    /// for the per-address room budget.
+    pub creator: Option<IpAddr>,
     /// Seats are counted when a join is accepted (before the room sees it), so
     /// concurrent joins can never over-fill the room.
     seats: Mutex<SeatBook>,
 }
 
 impl RoomHandle {
-    pub fn new(spec: Arc<RoomSpec>, inbox: mpsc::Sender<RoomInput>) -> RoomHandle {
+    pub fn new(spec: Arc<RoomSpec>, inbox: mpsc::Sender<RoomInput>, creator: Option<IpAddr>) -> RoomHandle {
         let seats = Mutex::new(SeatBook::new(spec.capacity, spec.spectator_capacity));
-        RoomHandle { spec, status: Arc::new(RoomStatus::default()), inbox, seats }
+        RoomHandle { spec, status: Arc::new(RoomStatus::default()), inbox, creator, seats }
     }
 
     pub fn id(&self) -> &str {

@@ -5,6 +5,7 @@
 //! holds through the reconnection grace) shares that person's one seat.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -199,11 +200,13 @@ impl Seat {
 pub struct Reservation {
     room: Option<Arc<RoomHandle>>,
     pub expires_at: Instant,
+    /// The address that asked for it, when budgets apply to it.
+    pub owner: Option<IpAddr>,
 }
 
 impl Reservation {
-    pub fn make(room: &Arc<RoomHandle>, expires_at: Instant) -> Option<Reservation> {
-        room.book().reserve().then(|| Reservation { room: Some(room.clone()), expires_at })
+    pub fn make(room: &Arc<RoomHandle>, expires_at: Instant, owner: Option<IpAddr>) -> Option<Reservation> {
+        room.book().reserve().then(|| Reservation { room: Some(room.clone()), expires_at, owner })
     }
 
     pub fn room(&self) -> &Arc<RoomHandle> {

@@ -76,6 +76,21 @@ pub fn closed_with(code: u16) {
     counter!("arena_closes_total", "code" => code.to_string()).increment(1);
 }
 
+/// A client was refused for a spent budget (`budget` is a bounded set of names).
+pub fn budget_refused(budget: &'static str) {
+    counter!("arena_budget_refusals_total", "budget" => budget).increment(1);
+}
+
+/// A connection was refused at accept (`reason`: a bounded set of names).
+pub fn connection_refused(reason: &'static str) {
+    counter!("arena_connections_refused_total", "reason" => reason).increment(1);
+}
+
+/// A reconnection (a verified player whose seat is still theirs) was granted or refused.
+pub fn reconnect(outcome: &'static str, reason: &'static str) {
+    counter!("arena_reconnects_total", "outcome" => outcome, "reason" => reason).increment(1);
+}
+
 /// An HTTP request was answered.
 pub fn http_request(endpoint: &'static str, status: u16) {
     counter!("arena_http_requests_total", "endpoint" => endpoint, "status" => status.to_string()).increment(1);

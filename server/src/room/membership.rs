@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::clients::{Client, Clients};
 use super::encoder::SentViews;
 use super::world::RoomWorld;
-use super::{JoinRequest, RoomSpec, SeatHold};
+use super::{JoinRequest, RoomSpec, RoomStatus, SeatHold};
 
 /// How long a client whose connection ended waits for its session's leave
 /// before it is removed anyway.
@@ -26,6 +26,10 @@ const PRESENCE_EVENTS_PER_TICK: usize = 8;
 pub struct Membership {
     pub clients: Clients,
     spec: Arc<RoomSpec>,
+    /// Where the room's counts are published for the lobby, as they change.
+    status: Arc<RoomStatus>,
+    /// Players and spectators in `clients`, kept as they come and go.
+    counts: (usize, usize),
     /// Zero: dropped players leave at once.
     reconnect_grace: Duration,
     /// Joins and leaves since the last tick, sent with the tick.
@@ -35,10 +39,12 @@ pub struct Membership {
 }
 
 impl Membership {
-    pub fn new(spec: Arc<RoomSpec>, reconnect_grace: Duration) -> Membership {
+    pub fn new(spec: Arc<RoomSpec>, status: Arc<RoomStatus>, reconnect_grace: Duration) -> Membership {
         Membership {
             clients: Clients::default(),
             spec,
+            status,
+            counts: (0, 0),
             reconnect_grace,
             presence: Vec::new(),
             roster_change: RosterChange::default(),
@@ -47,6 +53,15 @@ impl Membership {
 
     pub fn is_empty(&self) -> bool {
         self.clients.map.is_empty()
+    }
+
+    /// One player or spectator more (`change` 1) or fewer (-1), published at once
+    /// so the lobby's counts follow the room within the tick.
+    fn count(&mut self, spectator: bool, change: isize) {
+        let (players, spectators) = &mut self.counts;
+        let counter = if spectator { spectators } else { players };
+        *counter = counter.saturating_add_signed(change);
+        self.status.set_population(self.counts.0, self.counts.1);
     }
 
     /// A session asks to take part: a newcomer, or a player coming back.
@@ -61,7 +76,8 @@ impl Membership {
         let _ = join.outbox.control.try_send(self.welcome(world, player, net_id, join.spectator));
         tracing::debug!(%player, %name, spectator = join.spectator, "joined");
         let info = PlayerInfo { player_id: player, net_id, name: name.clone() };
-        self.clients.map.insert(
+        self.count(join.spectator, 1);
+        self.clients.insert(
             player,
             Client {
                 identity: join.identity,
@@ -206,7 +222,8 @@ impl Membership {
 
     /// Take a client out of the room (a held seat goes back to the lobby with it).
     pub fn remove(&mut self, player: PlayerId, world: &mut RoomWorld) {
-        let Some(client) = self.clients.map.remove(&player) else { return };
+        let Some(client) = self.clients.remove(player) else { return };
+        self.count(client.spectator, -1);
         if !client.spectator {
             world.remove_player(player);
         }
@@ -298,7 +315,7 @@ mod tests {
             rules,
             created_at: Instant::now(),
         });
-        (Membership::new(spec, Duration::from_secs(10)), RoomWorld::new(settings, rules, 30, 7))
+        (Membership::new(spec, Arc::default(), Duration::from_secs(10)), RoomWorld::new(settings, rules, 30, 7))
     }
 
     fn join(m: &mut Membership, world: &mut RoomWorld, id: u32, verified: bool, connection: u64) -> Far {

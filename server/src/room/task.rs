@@ -56,7 +56,7 @@ impl RoomTask {
     ) -> RoomTask {
         RoomTask {
             world: RoomWorld::new(setup.settings.clone(), spec.rules, spec.tick_rate_hz, rand::random()),
-            members: Membership::new(spec.clone(), setup.reconnect_grace),
+            members: Membership::new(spec.clone(), status.clone(), setup.reconnect_grace),
             publisher: Publisher::new(spec.tick_rate_hz, spec.snapshot_rate_hz),
             inbox,
             results: setup.results.clone(),
@@ -121,8 +121,6 @@ impl RoomTask {
         }
         self.members.publish_presence(&mut self.world);
         self.members.expire_holds(Instant::now(), &mut self.world);
-        let (players, spectators) = self.members.clients.counts();
-        self.status.set_population(players, spectators);
         None
     }
 

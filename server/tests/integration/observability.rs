@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use arena_bots::{LoadConfig, Placement, Report, run_load};
 
-use crate::util::{TestServer, http_get};
+use crate::util::{TestServer, http_get, http_json};
+
+const ADMIN_TOKEN: &str = "observability-admin-token-0123456789abcdef";
 
 /// Parse the Prometheus text format strictly enough to catch a broken exposition:
 /// every sample line is `name{labels} value` with a number for a value.
@@ -30,7 +32,9 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_and_move_while_bots_play() {
-    let server = TestServer::start().await;
+    let mut server_config = arena_server::Config::for_tests();
+    server_config.admin_token = Some(ADMIN_TOKEN.into());
+    let server = TestServer::start_with(server_config).await;
     let before = parse_prometheus(&http_get(server.addr, "/metrics").await.body);
     let config =
         LoadConfig { placement: Placement::Rooms(1), ..LoadConfig::new(server.ws_url(""), 5, Duration::from_secs(2)) };
@@ -68,7 +72,10 @@ async fn metrics_parse_and_move_while_bots_play() {
     assert!(seconds.iter().any(|s| s.connected == 5), "connected bots were sampled");
     assert!(seconds.iter().any(|s| s.rtt_p50_ms.is_some()), "RTT was recorded over time");
 
-    let monitor = http_get(server.addr, "/api/monitor").await;
+    // The monitor lists private rooms too: it needs the admin token, as a header.
+    assert_eq!(http_get(server.addr, "/api/monitor").await.status, 401);
+    let bearer = format!("Authorization: Bearer {ADMIN_TOKEN}");
+    let monitor = http_json(server.addr, "GET", "/api/monitor", "", &[&bearer]).await;
     assert_eq!(monitor.status, 200);
     let monitor: serde_json::Value = serde_json::from_str(&monitor.body).unwrap();
     assert_eq!(monitor["rooms"].as_array().unwrap().len(), 1);

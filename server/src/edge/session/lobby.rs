@@ -22,7 +22,7 @@ pub async fn serve(
     upgrade: fastwebsockets::upgrade::UpgradeFut,
     sessions: Arc<Sessions>,
     peer: SocketAddr,
-    _address_slot: AddressSlot,
+    _address_slot: Option<AddressSlot>,
 ) {
     let Some((read, write, raw)) = super::accept(upgrade, sessions.handshake_timeout, peer).await else { return };
     // Watchers send nothing but pongs: being quiet is what they do, not a reason to close.

@@ -110,8 +110,8 @@ pub async fn serve(
     query: JoinQuery,
     sessions: Arc<Sessions>,
     peer: SocketAddr,
-    // Held for the session's life: it is this connection's place in its address's count.
-    _address_slot: AddressSlot,
+    // Held for the session's life: behind a trusted proxy, the forwarded address's place.
+    _address_slot: Option<AddressSlot>,
 ) {
     let Some((read, mut write, raw)) = accept(upgrade, sessions.handshake_timeout, peer).await else { return };
 

@@ -1,0 +1,126 @@
+//! Per-client budgets of the lobby: who is asking (their address, and whether
+//! budgets apply to them), sliding-window rates (rooms an hour, session tokens a
+//! minute), and the refusal that becomes a 429 naming the budget.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Who is asking, as the edge worked it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub ip: IpAddr,
+    /// Budgets do not apply: loopback without `--limit-loopback`, or another node
+    /// of the cluster passing a call on (authenticated with the shared secret).
+    pub exempt: bool,
+}
+
+impl Caller {
+    /// The address budgets are counted against; None when they do not apply.
+    pub fn counted(&self) -> Option<IpAddr> {
+        (!self.exempt).then_some(self.ip)
+    }
+}
+
+/// A spent budget: which one, why, and when to try again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OverBudget {
+    /// Its name in the 429's JSON and in the metric's label.
+    pub budget: &'static str,
+    pub message: String,
+    pub retry_after: Duration,
+}
+
+/// Addresses a window remembers at most. Past it the oldest-used addresses are
+/// forgotten first, so a flood from many addresses cannot grow memory without bound.
+const MAX_TRACKED_ADDRESSES: usize = 65_536;
+
+/// At most `limit` events per address within `window`.
+#[derive(Debug)]
+pub struct RateWindow {
+    budget: &'static str,
+    limit: u32,
+    window: Duration,
+    events: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+}
+
+impl RateWindow {
+    pub fn new(budget: &'static str, limit: u32, window: Duration) -> RateWindow {
+        RateWindow { budget, limit, window, events: Mutex::new(HashMap::new()) }
+    }
+
+    /// Count one event for `caller`, or say when the next one will fit.
+    pub fn take(&self, caller: Caller, now: Instant) -> Result<(), OverBudget> {
+        let Some(ip) = caller.counted() else { return Ok(()) };
+        let mut events = self.events.lock().expect("rate window lock");
+        if events.len() >= MAX_TRACKED_ADDRESSES && !events.contains_key(&ip) {
+            self.forget_idle(&mut events, now);
+        }
+        let times = events.entry(ip).or_default();
+        while times.front().is_some_and(|&t| now.duration_since(t) >= self.window) {
+            times.pop_front();
+        }
+        if times.len() >= self.limit as usize {
+            let oldest = *times.front().expect("at the limit, so not empty");
+            return Err(OverBudget {
+                budget: self.budget,
+                message: format!("at most {} per {} s from one address", self.limit, self.window.as_secs()),
+                retry_after: self.window.saturating_sub(now.duration_since(oldest)),
+            });
+        }
+        times.push_back(now);
+        Ok(())
+    }
+
+    /// Drop addresses with nothing left in the window; if none, the half least recently used.
+    fn forget_idle(&self, events: &mut HashMap<IpAddr, VecDeque<Instant>>, now: Instant) {
+        events.retain(|_, times| times.back().is_some_and(|&t| now.duration_since(t) < self.window));
+        if events.len() >= MAX_TRACKED_ADDRESSES {
+            let mut last_used: Vec<(Instant, IpAddr)> =
+                events.iter().filter_map(|(ip, t)| t.back().map(|&last| (last, *ip))).collect();
+            last_used.sort_unstable();
+            for (_, ip) in last_used.iter().take(last_used.len() / 2) {
+                events.remove(ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(last: u8) -> Caller {
+        Caller { ip: IpAddr::from([10, 0, 0, last]), exempt: false }
+    }
+
+    #[test]
+    fn a_window_refuses_past_its_limit_and_says_when_to_retry() {
+        let window = RateWindow::new("sessions_per_address_per_minute", 3, Duration::from_secs(60));
+        let start = Instant::now();
+        for i in 0..3 {
+            window.take(caller(1), start + Duration::from_secs(i)).unwrap();
+        }
+        let refused = window.take(caller(1), start + Duration::from_secs(10)).unwrap_err();
+        assert_eq!(refused.budget, "sessions_per_address_per_minute");
+        assert_eq!(refused.retry_after, Duration::from_secs(50));
+        window.take(caller(2), start + Duration::from_secs(10)).expect("another address has its own budget");
+        window.take(caller(1), start + Duration::from_secs(60)).expect("the first event left the window");
+        let exempt = Caller { exempt: true, ..caller(1) };
+        for _ in 0..10 {
+            window.take(exempt, start + Duration::from_secs(61)).expect("exempt callers are not counted");
+        }
+    }
+
+    #[test]
+    fn a_flood_of_addresses_keeps_memory_bounded() {
+        let window = RateWindow::new("b", 1, Duration::from_secs(3600));
+        let now = Instant::now();
+        for i in 0..(MAX_TRACKED_ADDRESSES as u32 + 10) {
+            let ip = IpAddr::from(i.to_be_bytes());
+            window.take(Caller { ip, exempt: false }, now).unwrap();
+        }
+        assert!(window.events.lock().unwrap().len() <= MAX_TRACKED_ADDRESSES);
+    }
+}
