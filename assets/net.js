@@ -34,7 +34,6 @@ export class Connection {
     const room = this.roomId || this.join.room;
     if (room) params.set("room", room);
     if (this.join.name) params.set("name", this.join.name);
-    if (this.join.token) params.set("token", this.join.token);
     if (this.join.spectate) params.set("spectate", "1");
     // A matchmaking URL carries a one-time seat reservation: use it for the first attempt only.
     if (this.join.wsUrl && !this.roomId) {
@@ -51,7 +50,10 @@ export class Connection {
     this.setState({ status: "connecting", code: null, reason: "", retryInMs: null, attempt });
     this.baselines.clear();
     this.ackTick = 0;
-    const ws = new WebSocket(this.url());
+    // The session token rides in the subprotocol list, not the URL: URLs end up in
+    // proxies' and servers' logs. The server answers with "arena".
+    const protocols = this.join.token ? ["arena", `arena-token.${this.join.token}`] : ["arena"];
+    const ws = new WebSocket(this.url(), protocols);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => {
