@@ -218,6 +218,35 @@ async fn churning_bots_reconnect_and_reclaim_their_entities() {
     server.shutdown().await;
 }
 
+/// Issue 19: in full rooms, a dropped player's own held seat used to turn them away
+/// (4001 room full): the seat held for them was what filled the room. Every bot here
+/// sits in a full room and drops about once a second; every reconnect must be granted
+/// on its first try (no retries allowed), and nobody is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_rooms_grant_every_reconnect_under_churn() {
+    let server = TestServer::start().await;
+    let config = LoadConfig {
+        placement: Placement::Rooms(2),
+        room_capacity: Some(6),
+        churn_per_s: 1.0,
+        reconnect_retries: 0,
+        ..LoadConfig::new(server.ws_url(""), 12, Duration::from_secs(5))
+    };
+    let run = run_load(config.clone(), Default::default()).await.unwrap();
+    let report = Report::new(&run.totals, config.duration, run.wall);
+    let churn = report.churn.as_ref().expect("bots churned");
+    assert_eq!(run.totals.connected, 12, "{}", report.summary());
+    assert!(churn.attempted >= 20, "{}", report.summary());
+    assert_eq!(churn.refused, 0, "refused: {:?}\n{}", churn.refused_by_code, report.summary());
+    assert_eq!((churn.granted_first_try, churn.failed), (churn.attempted, 0), "{}", report.summary());
+    assert_eq!(churn.same_entity_pct, 100.0, "{}", report.summary());
+    // The rooms are full again at the end, and nobody was counted twice.
+    let rooms: arena_protocol::lobby::RoomList =
+        serde_json::from_str(&crate::util::http_get(server.addr, "/api/rooms").await.body).unwrap();
+    assert!(rooms.rooms.iter().all(|r| r.players <= r.capacity), "{:?}", rooms.rooms);
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_snapshot_rate_can_be_set_below_the_tick_rate() {
     let mut server_config = arena_server::Config::for_tests();
