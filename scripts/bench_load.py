@@ -6,9 +6,12 @@ per bot per second, server CPU (total and per player per tick) and peak RSS.
 
 Usage: scripts/bench_load.py [--duration 20] [--steps 500x50,1000x50,...,idle19000] [--out FILE]
        [--decode full|headers] [--input-every N] [--no-deltas] [--settings FILE]
-A step is BOTSxROOM_SIZE (rooms of that many players), or idleN: N idle WebSocket
+A step is BOTSxROOM_SIZE (rooms of that many players), idleN: N idle WebSocket
 connections (lobby watchers) held for the duration, reported as server memory per
-connection. Bots and server share this machine, so the figures include the load
+connection, or soakN: N bots seated as Quick play seats them (full rooms of 50) that
+drop and reconnect with their token `--churn` times a second each, reporting
+reconnects granted and refused, players on the server over time and at the end, and
+server RSS over time. Bots and server share this machine, so the figures include the load
 generator's cost. Loopback only.
 """
 import argparse
@@ -125,6 +128,53 @@ def run_idle_step(connections, opts):
         server.wait(timeout=30)
 
 
+def health_players(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+        return json.load(r)["players"]
+
+
+def run_soak_step(bots, opts):
+    """Full rooms with churn: every reconnect should be granted and nobody lost."""
+    port = free_port()
+    server = start_server(port, opts)
+    try:
+        wait_ready(port)
+        report_path = os.path.join(tempfile.gettempdir(), f"arena-bench-soak-{bots}.json")
+        ramp = 500
+        cmd = [BOTS, "--url", f"ws://127.0.0.1:{port}/ws", "--bots", str(bots), "--ramp", str(ramp),
+               "--duration", f"{opts.duration}s", "--decode", "headers", "--churn", str(opts.churn),
+               "--reconnect-retries", "0", "--json", report_path]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        samples = []  # (seconds, players, rss MiB)
+        t0 = time.time()
+        while proc.poll() is None:
+            time.sleep(5)
+            if proc.poll() is not None:
+                break
+            try:
+                samples.append((time.time() - t0, health_players(port), current_rss_kib(server.pid) / 1024))
+            except OSError:
+                pass
+        with open(report_path) as f:
+            r = json.load(f)
+        churn = r.get("churn") or {}
+        # The last sample taken while every bot was still playing (bots leave at the end).
+        playing = [s for s in samples if s[0] <= bots / ramp + opts.duration - 2]
+        return {
+            "bots": bots, "churn": opts.churn, "duration": opts.duration,
+            "attempted": churn.get("attempted", 0), "granted": churn.get("reconnects", 0),
+            "refused": churn.get("refused", 0), "lost": churn.get("failed", 0),
+            "refused_by_code": churn.get("refused_by_code", {}),
+            "players_end": playing[-1][1] if playing else 0,
+            "players_min": min((s[1] for s in playing if s[0] > bots / ramp + 2), default=0),
+            "rss": [f"{s[2]:.0f}" for s in samples[:: max(1, len(samples) // 8)]],
+            "errors": r["errors"],
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def run_step(bots, room_size, opts):
     duration, tick_rate = opts.duration, opts.tick_rate
     port = free_port()
@@ -173,6 +223,7 @@ def main():
     parser.add_argument("--decode", default="full", choices=["full", "headers"])
     parser.add_argument("--input-every", type=int, default=1)
     parser.add_argument("--no-deltas", action="store_true")
+    parser.add_argument("--churn", type=float, default=0.05, help="drops per bot per second in soakN steps")
     parser.add_argument("--settings", help="game settings file for the server (e.g. a big arena with view_distance)")
     parser.add_argument("--out", default=os.path.join(ROOT, "target/bench-load.md"))
     args = parser.parse_args()
@@ -186,8 +237,16 @@ def main():
     lines = [f"Machine: {os.cpu_count()} cores; {args.duration} s per step; tick {args.tick_rate} Hz"
              + (f", snapshots {args.snapshot_rate} Hz" if args.snapshot_rate else "") + f"; {mode}\n", header]
     print("\n".join(lines), flush=True)
-    idle_rows = []
+    idle_rows, soak_rows = [], []
     for step in args.steps.split(","):
+        if step.startswith("soak"):
+            k = run_soak_step(int(step[4:]), args)
+            soak_rows.append(
+                f"| {k['bots']} | {k['churn']}/s × {k['duration']} s | {k['attempted']} | {k['granted']} | "
+                f"{k['refused']} {json.dumps(k['refused_by_code']) if k['refused'] else ''} | {k['lost']} | "
+                f"{k['players_min']} / {k['players_end']} | {' → '.join(k['rss'])} MiB | {k['errors']} |")
+            print(soak_rows[-1], flush=True)
+            continue
         if step.startswith("idle"):
             i = run_idle_step(int(step[4:]), args)
             idle_rows.append(
@@ -209,6 +268,10 @@ def main():
         lines += ["", "| idle connections (lobby watchers) | server fds | server RSS before → holding | "
                   "per connection | server CPU while idle | server CPU over the run |",
                   "|---:|---:|---:|---:|---:|---:|"] + idle_rows
+    if soak_rows:
+        lines += ["", "| soak: bots (full rooms of 50) | churn | reconnects attempted | granted | refused | "
+                  "bots lost | server players min / end | server RSS over time | errors |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"] + soak_rows
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"table written to {args.out}")

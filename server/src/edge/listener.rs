@@ -133,7 +133,8 @@ async fn serve_connection(
     mut stop: watch::Receiver<bool>,
 ) {
     let idle_timeout = routes.config.http_idle_timeout();
-    let activity = Arc::new(Activity { started: Instant::now(), in_flight: AtomicUsize::new(0), last_done_ms: AtomicU64::new(0) });
+    let activity =
+        Arc::new(Activity { started: Instant::now(), in_flight: AtomicUsize::new(0), last_done_ms: AtomicU64::new(0) });
     let service = {
         let activity = activity.clone();
         service_fn(move |req| {

@@ -11,9 +11,9 @@ use arena_protocol::PlayerId;
 use arena_protocol::lobby::{CreateRoom, MatchRules, RoomSummary};
 use tokio::sync::mpsc;
 
+use super::budgets::{Caller, OverBudget};
 use super::room_handle::RoomHandle;
 use super::room_link::DirectoryLink;
-use super::budgets::{Caller, OverBudget};
 use super::seats::{NoSeat, Reservation, Seat, SeatKind};
 use crate::room::{self, ROOM_INBOX, RoomSetup, RoomSpec};
 
@@ -318,7 +318,11 @@ impl Directory {
     }
 
     /// A reservation in the fullest public room with space, or in a new one.
-    fn reserve_anywhere(self: &Arc<Self>, expires_at: Instant, owner: Option<IpAddr>) -> Result<Reservation, JoinError> {
+    fn reserve_anywhere(
+        self: &Arc<Self>,
+        expires_at: Instant,
+        owner: Option<IpAddr>,
+    ) -> Result<Reservation, JoinError> {
         let mut rooms = self.lock();
         let mut candidates: Vec<&Arc<RoomHandle>> = rooms.iter().filter(|r| !r.spec.private && r.has_space()).collect();
         candidates.sort_by_key(|r| std::cmp::Reverse(r.seats_taken()));
