@@ -20,7 +20,8 @@ pub enum ClientMsg {
 /// Chat text from a client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatText {
-    /// 1 to [`MAX_CHAT_CHARS`] characters, no control characters.
+    /// 1 to [`MAX_CHAT_CHARS`] characters, no control characters, nothing that
+    /// [`hidden_char`] finds.
     pub text: String,
 }
 
@@ -34,8 +35,83 @@ impl ChatText {
         if text.is_empty() || text.chars().count() > MAX_CHAT_CHARS || text.chars().any(char::is_control) {
             return Err(InputError::BadChat);
         }
+        if let Some(c) = hidden_char(text) {
+            return Err(InputError::HiddenChat(c));
+        }
         Ok(text)
     }
+}
+
+/// The first character of `text` that would hide or reorder what others see: a
+/// bidirectional control (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), a
+/// zero-width character (U+200B–U+200D, U+2060, U+FEFF), any other invisible format
+/// character (Unicode category Cf, listed by hand), a line or paragraph separator, or
+/// a filler that draws as nothing (U+034F, the Hangul fillers). Names and chat lines
+/// are refused when they hold one.
+///
+/// One exception: a zero-width joiner between two emoji (`🏳️‍🌈`, `👩🏽‍💻`) is how
+/// those are written, and hides nothing, so it is allowed there.
+pub fn hidden_char(text: &str) -> Option<char> {
+    let mut previous = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let joins_emoji = c == ZERO_WIDTH_JOINER
+            && previous.is_some_and(|p| p == EMOJI_PRESENTATION || is_pictograph(p))
+            && chars.peek().is_some_and(|&next| is_pictograph(next));
+        if is_hidden(c) && !joins_emoji {
+            return Some(c);
+        }
+        previous = Some(c);
+    }
+    None
+}
+
+const ZERO_WIDTH_JOINER: char = '\u{200D}';
+/// Variation selector 16: "draw the character before as an emoji" (visible, allowed).
+const EMOJI_PRESENTATION: char = '\u{FE0F}';
+
+/// Unicode 15.1's general category Cf, the line and paragraph separators, and the
+/// default-ignorable fillers that are letters or marks by category but draw nothing.
+fn is_hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// Roughly Unicode's Extended_Pictographic: the blocks emoji come from.
+fn is_pictograph(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2190}'..='\u{21FF}'
+            | '\u{2300}'..='\u{23FF}'
+            | '\u{2460}'..='\u{27BF}'
+            | '\u{2B00}'..='\u{2BFF}'
+            | '\u{1F000}'..='\u{1FAFF}'
+    )
 }
 
 /// A player's controls for one tick. The server applies one input per tick in
@@ -97,6 +173,8 @@ pub enum InputError {
     TooManyEarlier,
     #[error("chat text must be 1-{MAX_CHAT_CHARS} characters without control characters")]
     BadChat,
+    #[error("chat text must not contain invisible or direction-changing characters (found U+{:04X})", u32::from(*.0))]
+    HiddenChat(char),
 }
 
 impl Input {
@@ -159,6 +237,39 @@ mod tests {
         assert_eq!(carrying.validate(), Err(InputError::BadMove));
         let too_many = Input { earlier: vec![Controls::default(); MAX_EARLIER_INPUTS + 1], ..input(Vec2::X, 0.0) };
         assert_eq!(too_many.validate(), Err(InputError::TooManyEarlier));
+    }
+
+    fn chat(text: &str) -> Result<String, InputError> {
+        ChatText { text: text.to_string() }.validated().map(str::to_string)
+    }
+
+    #[test]
+    fn chat_refuses_bidi_controls_and_zero_width_characters() {
+        assert_eq!(chat("  gg wp  ").unwrap(), "gg wp");
+        assert_eq!(chat("مرحبا שלום").unwrap(), "مرحبا שלום", "right-to-left scripts themselves are fine");
+        for hidden in ['\u{202E}', '\u{2066}', '\u{200E}', '\u{061C}', '\u{200B}', '\u{2060}', '\u{FEFF}', '\u{00AD}'] {
+            assert_eq!(
+                chat(&format!("a{hidden}b")),
+                Err(InputError::HiddenChat(hidden)),
+                "U+{:04X}",
+                u32::from(hidden)
+            );
+        }
+        assert_eq!(chat("a\u{3164}"), Err(InputError::HiddenChat('\u{3164}')));
+        assert_eq!(chat("a\u{E0041}"), Err(InputError::HiddenChat('\u{E0041}')));
+        let message = InputError::HiddenChat('\u{200B}').to_string();
+        assert!(message.contains("U+200B"), "{message}");
+    }
+
+    #[test]
+    fn a_zero_width_joiner_is_allowed_only_inside_an_emoji() {
+        for emoji in ["🏳️‍🌈", "👩🏽‍💻", "❤️‍🔥", "👨‍⚕️", "🧑‍🤝‍🧑"] {
+            assert_eq!(hidden_char(emoji), None, "{emoji:?}");
+        }
+        assert_eq!(hidden_char("a\u{200D}b"), Some('\u{200D}'));
+        assert_eq!(hidden_char("🌈\u{200D}"), Some('\u{200D}'));
+        assert_eq!(hidden_char("\u{200D}🌈"), Some('\u{200D}'));
+        assert_eq!(hidden_char("🌈\u{200D}\u{200D}🌈"), Some('\u{200D}'));
     }
 
     #[test]

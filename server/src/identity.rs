@@ -1,5 +1,24 @@
-//! Who a connection is: signed session tokens (JWT, HS256) and guest identities.
+//! Who a connection is: signed session tokens (JWT, HS256), guest identities, and
+//! the ranges of the player id space each kind of player draws from.
+//!
+//! # Player id ranges
+//!
+//! Rooms and seat books key players by [`PlayerId`] alone, so two kinds of player
+//! must never share an id: a guest whose random id equalled a token holder's would
+//! take over that player's body. The top two bits of the `u32` say which kind:
+//!
+//! | ids                         | who                                   | how made                     |
+//! |-----------------------------|---------------------------------------|------------------------------|
+//! | `0`                         | nobody (never issued)                 | —                            |
+//! | `0x0000_0001..=0x3FFF_FFFF` | session tokens (accounts later)       | random, in [`Tokens::issue`] |
+//! | `0x4000_0000..=0x7FFF_FFFF` | house bots                            | reserved for them            |
+//! | `0x8000_0000..=0xFFFF_FFFF` | guests (no token)                     | random, [`new_guest_id`]     |
+//!
+//! Every id is below 2^32, so JSON and JavaScript numbers hold it exactly (they are
+//! exact to 2^53); a client must not squeeze one through a 32-bit *signed* integer
+//! (JavaScript's `|0`), which would turn every guest id negative.
 
+use std::ops::RangeInclusive;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arena_protocol::PlayerId;
@@ -52,10 +71,48 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// A new random player id: random so ids from different nodes do not collide;
-/// at most 2^31 so it stays exact in every JSON and JavaScript number.
+/// Ids session tokens carry; a token naming another is refused. Accounts will draw
+/// from here too.
+pub const TOKEN_IDS: RangeInclusive<u32> = 0x0000_0001..=0x3FFF_FFFF;
+/// Ids kept for house bots, so a bot never takes a person's place.
+pub const BOT_IDS: RangeInclusive<u32> = 0x4000_0000..=0x7FFF_FFFF;
+/// Ids of guests: the top bit set. Half the space, as guests are the many.
+pub const GUEST_IDS: RangeInclusive<u32> = 0x8000_0000..=0xFFFF_FFFF;
+
+/// Which kind of player an id belongs to, by its range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    Token,
+    Bot,
+    Guest,
+}
+
+impl IdKind {
+    /// The kind `id` is drawn for; None for 0, which is never issued.
+    pub fn of(id: PlayerId) -> Option<IdKind> {
+        match id.0 {
+            0 => None,
+            id if TOKEN_IDS.contains(&id) => Some(IdKind::Token),
+            id if BOT_IDS.contains(&id) => Some(IdKind::Bot),
+            _ => Some(IdKind::Guest),
+        }
+    }
+}
+
+/// A new random guest id. Random so nodes need not agree on who is next; drawn
+/// from [`GUEST_IDS`] so it can never be a token holder's or a bot's.
+pub fn new_guest_id() -> PlayerId {
+    PlayerId(rand::random_range(GUEST_IDS))
+}
+
+/// A guest's id; kept under its old name for the join path, which admits guests.
 pub fn new_player_id() -> PlayerId {
-    PlayerId(rand::random_range(1..=i32::MAX as u32))
+    new_guest_id()
+}
+
+/// A new random id for a session token, from [`TOKEN_IDS`].
+fn new_token_id() -> PlayerId {
+    PlayerId(rand::random_range(TOKEN_IDS))
 }
 
 impl Tokens {
@@ -75,7 +132,7 @@ impl Tokens {
 
     /// A token for a new player with this (already validated) name.
     pub fn issue(&self, name: &str) -> SessionGranted {
-        let player_id = new_player_id();
+        let player_id = new_token_id();
         let iat = unix_now();
         let exp = iat + self.ttl.as_secs();
         let claims = Claims { sub: player_id.0.to_string(), name: name.to_string(), iat, exp };
@@ -84,7 +141,8 @@ impl Tokens {
         SessionGranted { token, player_id, name: name.to_string(), expires_at: exp }
     }
 
-    /// The identity a token proves.
+    /// The identity a token proves. A token whose subject is outside [`TOKEN_IDS`] is
+    /// refused even when signed: it could only stand for a guest or a bot.
     pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
@@ -94,6 +152,9 @@ impl Tokens {
             _ => TokenError::Invalid,
         })?;
         let id: u32 = data.claims.sub.parse().map_err(|_| TokenError::Invalid)?;
+        if !TOKEN_IDS.contains(&id) {
+            return Err(TokenError::Invalid);
+        }
         Ok(Identity { player_id: PlayerId(id), name: data.claims.name, verified: true })
     }
 }
@@ -115,6 +176,51 @@ mod tests {
         tampered.pop();
         assert!(matches!(tokens.verify(&tampered), Err(TokenError::Invalid)));
         assert!(matches!(tokens.verify("not a token"), Err(TokenError::Invalid)));
+    }
+
+    /// A token signed with the right secret for whatever subject the test names.
+    fn signed(tokens: &Tokens, sub: &str) -> String {
+        let iat = unix_now();
+        let claims = Claims { sub: sub.to_string(), name: "mallory".into(), iat, exp: iat + 60 };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap()
+    }
+
+    #[test]
+    fn the_id_ranges_split_the_whole_space_without_overlap() {
+        assert_eq!(*TOKEN_IDS.start(), 1);
+        assert_eq!(*TOKEN_IDS.end() + 1, *BOT_IDS.start());
+        assert_eq!(*BOT_IDS.end() + 1, *GUEST_IDS.start());
+        assert_eq!(*GUEST_IDS.end(), u32::MAX);
+        let kinds = [
+            (0, None),
+            (1, Some(IdKind::Token)),
+            (0x3FFF_FFFF, Some(IdKind::Token)),
+            (0x4000_0000, Some(IdKind::Bot)),
+            (0x7FFF_FFFF, Some(IdKind::Bot)),
+            (0x8000_0000, Some(IdKind::Guest)),
+            (u32::MAX, Some(IdKind::Guest)),
+        ];
+        for (id, kind) in kinds {
+            assert_eq!(IdKind::of(PlayerId(id)), kind, "{id:#x}");
+        }
+    }
+
+    #[test]
+    fn guests_and_token_holders_draw_from_their_own_ranges() {
+        let tokens = Tokens::new(Some("secret"), Duration::from_secs(60));
+        for _ in 0..1000 {
+            assert_eq!(IdKind::of(new_guest_id()), Some(IdKind::Guest));
+            assert_eq!(IdKind::of(tokens.issue("ann").player_id), Some(IdKind::Token));
+        }
+    }
+
+    #[test]
+    fn a_signed_token_for_a_guest_or_bot_id_is_refused() {
+        let tokens = Tokens::new(Some("secret"), Duration::from_secs(60));
+        assert_eq!(tokens.verify(&signed(&tokens, "7")).unwrap().player_id, PlayerId(7));
+        for sub in ["0", "1073741824", "2147483647", "2147483648", "4294967295", "4294967296", "-1"] {
+            assert!(matches!(tokens.verify(&signed(&tokens, sub)), Err(TokenError::Invalid)), "subject {sub}");
+        }
     }
 
     #[test]

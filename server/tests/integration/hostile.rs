@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use arena_bots::ArenaClient;
-use arena_protocol::{ServerMsg, close_code};
+use arena_protocol::{ChatText, ClientMsg, ServerMsg, close_code};
 use fastwebsockets::{Frame, OpCode, Payload};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::util::TestServer;
 
@@ -103,5 +105,101 @@ async fn pings_are_answered_at_both_layers() {
     }
     // And the connection keeps streaming.
     client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_with_a_right_to_left_override_is_refused() {
+    let server = TestServer::start().await;
+    // "ann", U+202E, "gnp.exe": shown as "annexe.png".
+    let mut client = ArenaClient::connect(&server.ws_url("name=ann%E2%80%AEgnp.exe")).await.unwrap();
+    let (code, reason) = client.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::BAD_JOIN, "reason: {reason}");
+    assert!(reason.contains("U+202E"), "the reason names the character: {reason}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_line_with_a_zero_width_space_closes_its_sender() {
+    let server = TestServer::start().await;
+    let mut client = joined(&server).await;
+    client.send(&ClientMsg::Chat(ChatText { text: "g\u{200B}g".into() })).await.unwrap();
+    let (code, reason) = client.recv_close(WAIT).await.unwrap();
+    assert_eq!(code, close_code::POLICY_VIOLATION, "reason: {reason}");
+    assert!(reason.contains("U+200B"), "{reason}");
+    server.shutdown().await;
+}
+
+/// A WebSocket opened by hand on `path`, to send frames no real client would.
+async fn raw_upgrade(server: &TestServer, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Byte by byte, so none of the frames after the head are taken with it.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tokio::time::timeout(WAIT, stream.read_u8()).await.expect("handshake in time").unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    stream
+}
+
+/// Read the server's frames until its close: the close's code and reason, and the
+/// opcodes of the frames before it.
+async fn raw_close(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
+    let mut before = Vec::new();
+    let read = async {
+        loop {
+            let (first, second) = (stream.read_u8().await.unwrap(), stream.read_u8().await.unwrap());
+            assert_eq!(second & 0x80, 0, "server frames are never masked");
+            let len = match second & 0x7f {
+                126 => u64::from(stream.read_u16().await.unwrap()),
+                127 => stream.read_u64().await.unwrap(),
+                short => u64::from(short),
+            };
+            let mut payload = vec![0; usize::try_from(len).unwrap()];
+            stream.read_exact(&mut payload).await.unwrap();
+            match first & 0x0f {
+                0x8 => {
+                    let code = u16::from_be_bytes([payload[0], payload[1]]);
+                    return (code, String::from_utf8(payload[2..].to_vec()).unwrap());
+                }
+                opcode => before.push(opcode),
+            }
+        }
+    };
+    let (code, reason) = tokio::time::timeout(WAIT, read).await.expect("a close in time");
+    (code, reason, before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmasked_client_frames_are_closed_with_1002_on_every_endpoint() {
+    let mut config = arena_server::Config::for_tests();
+    config.autobahn_echo = true;
+    let server = TestServer::start_with(config).await;
+    // An unmasked binary frame (FIN, opcode 2, mask bit clear, 3 bytes): on the game
+    // endpoint, the lobby feed and the conformance echo.
+    for path in ["/ws", "/ws/lobby", "/autobahn"] {
+        let mut stream = raw_upgrade(&server, path).await;
+        stream.write_all(&[0x82, 0x03, 1, 2, 3]).await.unwrap();
+        let (code, reason, _) = raw_close(&mut stream).await;
+        assert_eq!((code, reason.as_str()), (close_code::PROTOCOL_ERROR, "client frames must be masked"), "{path}");
+    }
+    // An unmasked ping is refused too, not answered: the library would have answered it.
+    let mut stream = raw_upgrade(&server, "/ws").await;
+    stream.write_all(&[0x89, 0x02, b'h', b'i']).await.unwrap();
+    let (code, _, before) = raw_close(&mut stream).await;
+    assert_eq!(code, close_code::PROTOCOL_ERROR);
+    assert!(!before.contains(&0xa), "no pong before the close");
+    // The same frame masked is answered as ever.
+    let mut stream = raw_upgrade(&server, "/ws/lobby").await;
+    stream.write_all(&[0x89, 0x82, 0, 0, 0, 0, b'h', b'i', 0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await.unwrap();
+    let (code, _, before) = raw_close(&mut stream).await;
+    assert_eq!(code, 1000, "the close is echoed");
+    assert!(before.contains(&0xa), "the ping was answered: {before:?}");
     server.shutdown().await;
 }

@@ -5,8 +5,8 @@
 use fastwebsockets::{Frame, OpCode, Payload, Role};
 use tokio::sync::mpsc;
 
-use super::assembler::{Assembler, Message, Step};
-use super::reader::{obligated_sender, read_error};
+use super::assembler::{Assembler, Control, Message, Step, screen};
+use super::reader::{configure, nothing_obliged, read_error};
 use super::{CLOSE_GRACE, Direct, LINGER_MAX_BYTES, SessionEnd, shared_io, truncate_reason};
 
 /// Autobahn's largest cases send 16 MiB messages.
@@ -16,7 +16,7 @@ pub async fn serve(upgrade: fastwebsockets::upgrade::UpgradeFut) {
     let Ok(ws) = upgrade.await else { return };
     let (read_side, write_side, raw) = shared_io::split(ws.into_inner());
     let (mut read, mut write) = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
-    read.set_max_message_size(ECHO_MAX_MESSAGE_BYTES + 1);
+    configure(&mut read, ECHO_MAX_MESSAGE_BYTES);
     let (tx, mut rx) = mpsc::channel::<Direct>(16);
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
@@ -32,10 +32,9 @@ pub async fn serve(upgrade: fastwebsockets::upgrade::UpgradeFut) {
             }
         }
     });
-    let mut send_obligated = obligated_sender(tx.clone());
     let mut assembler = Assembler::new(ECHO_MAX_MESSAGE_BYTES);
     loop {
-        let frame = match read.read_frame(&mut send_obligated).await {
+        let mut frame = match read.read_frame(&mut nothing_obliged).await {
             Ok(frame) => frame,
             Err(e) => {
                 if let SessionEnd::Closed { code, reason } = read_error(e) {
@@ -44,6 +43,23 @@ pub async fn serve(upgrade: fastwebsockets::upgrade::UpgradeFut) {
                 break;
             }
         };
+        match screen(&mut frame) {
+            Control::Assemble => {}
+            Control::Pong(payload) => {
+                if tx.send(Direct::Frame(OpCode::Pong, payload.into())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Control::Close(payload) => {
+                let _ = tx.send(Direct::Frame(OpCode::Close, payload.into())).await;
+                break;
+            }
+            Control::Fail(code, reason) => {
+                let _ = tx.send(Direct::Close { code, reason: reason.into() }).await;
+                break;
+            }
+        }
         let echo = match assembler.push(frame) {
             Step::Pending => continue,
             Step::Close => break,

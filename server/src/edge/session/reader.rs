@@ -6,7 +6,7 @@ use arena_protocol::{ClientMsg, ErrorMsg, PlayerId, Pong, ServerMsg, close_code,
 use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
 use tokio::sync::mpsc;
 
-use super::assembler::{Assembler, Message, Step};
+use super::assembler::{Assembler, Control, Message, Step, screen};
 use super::liveness::Liveness;
 use super::rate::TokenBucket;
 use super::shared_io::Side;
@@ -63,19 +63,31 @@ impl Budgets {
 /// Read frames until the connection ends; returns why it ended (a close the
 /// client caused is also handed to the writer to send).
 pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> SessionEnd {
-    // The library checks single frames against this; the assembler checks whole messages.
-    read.set_max_message_size(cx.limits.max_message_bytes + 1);
-    let mut send_obligated = obligated_sender(cx.direct.clone());
+    configure(&mut read, cx.limits.max_message_bytes);
     let mut assembler = Assembler::new(cx.limits.max_message_bytes);
     let mut budgets = Budgets::new(&cx.limits);
     // Set once the room has ended: it closes this connection itself, through the
     // writer, with its own code and reason; until then messages have nowhere to go.
     let mut room_gone = false;
     let end = loop {
-        let frame = match read.read_frame(&mut send_obligated).await {
+        let mut frame = match read.read_frame(&mut nothing_obliged).await {
             Ok(frame) => frame,
             Err(e) => break read_error(e),
         };
+        match screen(&mut frame) {
+            Control::Assemble => {}
+            Control::Pong(payload) => {
+                if cx.direct.send(Direct::Frame(OpCode::Pong, payload.into())).await.is_err() {
+                    break SessionEnd::Normal;
+                }
+                continue;
+            }
+            Control::Close(payload) => {
+                let _ = cx.direct.send(Direct::Frame(OpCode::Close, payload.into())).await;
+                break SessionEnd::Normal;
+            }
+            Control::Fail(code, reason) => break closed(code, reason),
+        }
         if frame.opcode == OpCode::Pong {
             cx.liveness.pong_received();
         }
@@ -176,21 +188,20 @@ pub fn check_message(bytes: &[u8]) -> Result<ClientMsg, (u16, String)> {
     Ok(message)
 }
 
-/// The callback through which the library sends the frames the protocol obliges
-/// (pongs, the close reply): they go to the writer, which owns the socket's write side.
-pub fn obligated_sender(
-    direct: mpsc::Sender<Direct>,
-) -> impl FnMut(Frame<'_>) -> std::pin::Pin<Box<dyn Future<Output = Result<(), &'static str>> + Send>> {
-    move |frame: Frame<'_>| {
-        let tx = direct.clone();
-        // A close frame's payload is limited like every control frame's (RFC 6455 §5.5).
-        let msg = if frame.opcode == OpCode::Close && frame.payload.len() > 125 {
-            Direct::Close { code: close_code::PROTOCOL_ERROR, reason: "control frame too long".into() }
-        } else {
-            Direct::Frame(frame.opcode, frame.payload.to_vec().into())
-        };
-        Box::pin(async move { tx.send(msg).await.map_err(|_| "writer has stopped") })
-    }
+/// Set up a read half the way every endpoint reads: whole-frame size limit, and no
+/// automatic pong or close reply, so [`screen`] sees pings and closes first (the
+/// library would answer an unmasked one before we could refuse it).
+pub fn configure<S>(read: &mut WebSocketRead<S>, max_message_bytes: usize) {
+    // The library checks single frames against this; the assembler checks whole messages.
+    read.set_max_message_size(max_message_bytes + 1);
+    read.set_auto_pong(false);
+    read.set_auto_close(false);
+}
+
+/// `read_frame`'s callback for the frames the library would send by itself; with
+/// automatic pongs and close replies off (see [`configure`]) it has none.
+pub fn nothing_obliged(_: Frame<'_>) -> std::future::Ready<Result<(), &'static str>> {
+    std::future::ready(Ok(()))
 }
 
 pub fn closed(code: u16, reason: &str) -> SessionEnd {
