@@ -4,6 +4,7 @@
 mod cluster;
 mod hardening;
 mod hostile;
+mod hostile_http;
 mod http;
 mod lobby;
 mod observability;

@@ -118,3 +118,46 @@ pub async fn logged_round(results_log: &std::path::Path, room_id: &str) -> serde
     };
     tokio::time::timeout(Duration::from_secs(5), logged).await.expect("the round reached the results log")
 }
+
+/// A TCP connection to `server` from the client address `from`. On Linux every
+/// 127.x.y.z is loopback, so one machine can play many clients' addresses.
+pub async fn connect_from(from: std::net::IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(server).await
+}
+
+/// `method path` with a JSON `body` and extra `headers`, sent from the client address
+/// `from` over a fresh connection (`Connection: close`) and read to the end. A
+/// connection the server closes without answering (refused at accept) reads as
+/// status 0 with empty headers and body.
+pub async fn http_from(
+    from: std::net::IpAddr,
+    server: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[&str],
+) -> HttpResponse {
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    let mut stream = connect_from(from, server).await.expect("connect from a loopback address");
+    let mut raw = Vec::new();
+    // A refused connection may be reset under the write or the read: what arrived is the answer.
+    if stream.write_all(request.as_bytes()).await.is_ok() {
+        let read = async {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                raw.extend_from_slice(&buf[..n]);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), read).await.expect("response in time");
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    HttpResponse { status, headers: head.to_string(), body: body.to_string() }
+}

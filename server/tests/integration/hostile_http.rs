@@ -1,0 +1,653 @@
+//! Safe to host in the open (issue 12): one hostile client address cannot take what every other client needs.
+//!
+//! Real servers on 127.0.0.1:0 are attacked from several loopback addresses (on Linux
+//! every 127.x.y.z is loopback) with `limit_loopback` on, so those addresses are counted
+//! like any other client's. While an attacker attacks, a victim at another address must
+//! keep being served within a second.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use arena_bots::{ArenaClient, Incoming};
+use arena_protocol::ServerMsg;
+use arena_server::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::util::{HttpResponse, TestServer, connect_from, http_from};
+
+/// What a victim's request may take while an attack runs.
+const SERVED_WITHIN: Duration = Duration::from_secs(1);
+
+/// A valid `POST /api/session` body.
+const SESSION: &str = r#"{"name":"x"}"#;
+
+/// A request head whose body is far larger than a body deadline lets arrive byte by byte.
+const SLOW_BODY_HEAD: &str =
+    "POST /api/session HTTP/1.1\r\nHost: arena\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n";
+
+/// How often a slow-body attacker sends its next byte.
+const TRICKLE_EVERY: Duration = Duration::from_millis(500);
+
+/// `arena_connections_refused_total` for connections over their address's count.
+const REFUSED_PER_ADDRESS: &str = r#"arena_connections_refused_total{reason="per_address"}"#;
+
+/// 127.0.0.`last`: one client address.
+fn client(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+/// The test defaults, with loopback addresses counted like any other.
+fn hostile_config() -> Config {
+    let mut config = Config::for_tests();
+    config.limit_loopback = true;
+    config
+}
+
+async fn get(server: &TestServer, from: IpAddr, path: &str) -> HttpResponse {
+    http_from(from, server.addr, "GET", path, "", &[]).await
+}
+
+async fn post(server: &TestServer, from: IpAddr, path: &str, body: &str) -> HttpResponse {
+    http_from(from, server.addr, "POST", path, body, &[]).await
+}
+
+/// A `POST /api/rooms` body.
+fn room_request(private: bool) -> String {
+    format!(r#"{{"name": "{}", "private": {private}}}"#, if private { "hideout" } else { "open hall" })
+}
+
+/// `request`, which must be answered within [`SERVED_WITHIN`]; returns the response and how long it took.
+async fn promptly(what: &str, request: impl Future<Output = HttpResponse>) -> (HttpResponse, Duration) {
+    let started = Instant::now();
+    let response = tokio::time::timeout(SERVED_WITHIN, request)
+        .await
+        .unwrap_or_else(|_| panic!("{what} took more than {SERVED_WITHIN:?}"));
+    (response, started.elapsed())
+}
+
+/// A response header's value (names compare case-insensitively).
+fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
+    response.headers.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// Assert a 429 naming `budget` in its JSON, with a `Retry-After` of whole seconds, at least 1.
+fn assert_over_budget(response: &HttpResponse, budget: &str) {
+    assert_eq!(response.status, 429, "expected a 429 for {budget}:\n{}\n\n{}", response.headers, response.body);
+    let retry_after =
+        header(response, "retry-after").unwrap_or_else(|| panic!("a 429 without Retry-After:\n{}", response.headers));
+    let seconds: u64 =
+        retry_after.parse().unwrap_or_else(|_| panic!("Retry-After is not whole seconds: {retry_after:?}"));
+    assert!(seconds >= 1, "Retry-After: {seconds}");
+    let body: serde_json::Value = serde_json::from_str(&response.body)
+        .unwrap_or_else(|e| panic!("429 body is not JSON ({e}): {}", response.body));
+    assert_eq!(body["budget"], budget, "{}", response.body);
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "no error message: {}", response.body);
+}
+
+/// `arena_budget_refusals_total` of one budget.
+fn refusals_of(budget: &str) -> String {
+    format!(r#"arena_budget_refusals_total{{budget="{budget}"}}"#)
+}
+
+/// One series of `/metrics` (0 when absent), asked from `from`. The recorder is
+/// shared by every test in this binary: compare readings, never expect exact values.
+async fn metric(server: &TestServer, from: IpAddr, series: &str) -> f64 {
+    let page = get(server, from, "/metrics").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.body.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+}
+
+/// Everything the server sends until it closes (or resets) the connection.
+async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut read = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut buf).await {
+        read.extend_from_slice(&buf[..n]);
+    }
+    read
+}
+
+/// One whole response on a keep-alive connection: its head, then `Content-Length` bytes.
+async fn read_one_response(stream: &mut TcpStream) -> HttpResponse {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            let partial = HttpResponse { status: 0, headers: head.clone(), body: String::new() };
+            let length: usize = header(&partial, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            if raw.len() >= end + 4 + length {
+                let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let body = String::from_utf8_lossy(&raw[end + 4..end + 4 + length]).into_owned();
+                return HttpResponse { status, headers: head, body };
+            }
+        }
+        let n = stream.read(&mut buf).await.expect("read a response");
+        assert!(n > 0, "closed in the middle of a response: {}", String::from_utf8_lossy(&raw));
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// How one slow-body connection ended, timed from its connect.
+#[derive(Debug)]
+struct Trickled {
+    /// When the server's first bytes arrived.
+    answered_after: Option<Duration>,
+    /// When the server closed or reset the connection; None if still open when we gave up.
+    closed_after: Option<Duration>,
+    read: Vec<u8>,
+}
+
+impl Trickled {
+    /// Closed at once, without any HTTP response: what an address over its count gets.
+    fn refused_at_accept(&self) -> bool {
+        self.read.is_empty() && self.closed_after.is_some_and(|t| t <= Duration::from_secs(1))
+    }
+
+    /// Answered 408, or closed without a word, within `limit`.
+    fn cut_within(&self, limit: Duration) -> bool {
+        let answered_408 = self.read.starts_with(b"HTTP/1.1 408") && self.answered_after.is_some_and(|t| t <= limit);
+        let closed_silently = self.read.is_empty() && self.closed_after.is_some_and(|t| t <= limit);
+        answered_408 || closed_silently
+    }
+
+    /// When the server answered or closed, whichever came first.
+    fn ended_after(&self) -> Option<Duration> {
+        self.answered_after.or(self.closed_after)
+    }
+}
+
+/// Send `head` from `from`, then one body byte every [`TRICKLE_EVERY`] until the
+/// server closes the connection or `give_up` passes.
+async fn trickle(from: IpAddr, server: SocketAddr, head: &str, give_up: Duration) -> Trickled {
+    let mut stream = connect_from(from, server).await.expect("connect");
+    let opened = Instant::now();
+    let mut outcome = Trickled { answered_after: None, closed_after: None, read: Vec::new() };
+    if stream.write_all(head.as_bytes()).await.is_err() {
+        outcome.closed_after = Some(opened.elapsed());
+        return outcome;
+    }
+    let (mut reader, mut writer) = stream.split();
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + TRICKLE_EVERY, TRICKLE_EVERY);
+    let give_up = tokio::time::sleep(give_up);
+    tokio::pin!(give_up);
+    let mut buf = [0u8; 1024];
+    loop {
+        tokio::select! {
+            read = reader.read(&mut buf) => match read {
+                Ok(0) | Err(_) => {
+                    outcome.closed_after = Some(opened.elapsed());
+                    return outcome;
+                }
+                Ok(n) => {
+                    outcome.answered_after.get_or_insert(opened.elapsed());
+                    outcome.read.extend_from_slice(&buf[..n]);
+                }
+            },
+            // A write into a closed connection fails; the read above sees the close.
+            _ = every.tick() => { let _ = writer.write_all(b" ").await; }
+            () = &mut give_up => return outcome,
+        }
+    }
+}
+
+/// `GET /health` and `GET /ready` from `victim` until `stop`, each given [`SERVED_WITHIN`]:
+/// every request with its path, how long it took, and its status (None: not answered in time).
+async fn keep_asking(
+    server: SocketAddr,
+    victim: IpAddr,
+    stop: Arc<AtomicBool>,
+) -> Vec<(&'static str, Duration, Option<u16>)> {
+    let mut asked = Vec::new();
+    while !stop.load(Ordering::Acquire) {
+        for path in ["/health", "/ready"] {
+            let started = Instant::now();
+            let answer = tokio::time::timeout(SERVED_WITHIN, http_from(victim, server, "GET", path, "", &[])).await;
+            asked.push((path, started.elapsed(), answer.ok().map(|r| r.status)));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    asked
+}
+
+/// This process's resident memory in bytes: the servers under test run in it.
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS in /proc/self/status");
+    let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS in kB");
+    kib * 1024
+}
+
+/// An address nobody listens on now, for a server to bind.
+fn free_loopback_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_reserve_every_seat() {
+    let server = TestServer::start_with(hostile_config()).await;
+    let (attacker, victim, observer) = (client(2), client(3), client(4));
+    let refusals_before = metric(&server, observer, &refusals_of("reservations_per_address")).await;
+
+    let mut granted = 0;
+    for _ in 0..20 {
+        let response = post(&server, attacker, "/api/matchmake", "").await;
+        if response.status == 200 {
+            granted += 1;
+        } else {
+            assert_over_budget(&response, "reservations_per_address");
+        }
+    }
+    assert_eq!(granted, 4, "max_reservations_per_ip is 4: exactly 4 of 20 reservations granted");
+
+    let (quick, _) = promptly("the victim's matchmake", post(&server, victim, "/api/matchmake", "")).await;
+    assert_eq!(quick.status, 200, "{}", quick.body);
+    let (room, _) = promptly("the victim's new room", post(&server, victim, "/api/rooms", &room_request(false))).await;
+    assert_eq!(room.status, 201, "{}", room.body);
+
+    let refusals = metric(&server, observer, &refusals_of("reservations_per_address")).await - refusals_before;
+    assert!(refusals >= 16.0, "16 refusals counted, the counter grew by {refusals}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_room() {
+    let mut config = hostile_config();
+    // Private rooms are capped at half of this by default: 10.
+    config.max_rooms = 20;
+    let server = TestServer::start_with(config).await;
+
+    // One address, private and public rooms alike: 5 open rooms, then refused.
+    let mut private_made = 0;
+    for attempt in 0..8 {
+        let private = attempt % 2 == 0;
+        let response = post(&server, client(2), "/api/rooms", &room_request(private)).await;
+        if attempt < 5 {
+            assert_eq!(response.status, 201, "room {} of 5: {}", attempt + 1, response.body);
+            private_made += usize::from(private);
+        } else {
+            assert_over_budget(&response, "open_rooms_per_address");
+        }
+    }
+
+    // More addresses, private rooms only: 5 each would be 20 and fill the server;
+    // they stop at 10 private rooms in all (503), so public play keeps its rooms.
+    let mut private_refused = 0;
+    for last in 3..=6 {
+        for _ in 0..7 {
+            let response = post(&server, client(last), "/api/rooms", &room_request(true)).await;
+            match response.status {
+                201 => private_made += 1,
+                503 => private_refused += 1,
+                _ => assert_over_budget(&response, "open_rooms_per_address"),
+            }
+        }
+    }
+    assert_eq!(private_made, 10, "private rooms stop at half of max_rooms");
+    assert!(private_refused > 0, "past the private-room cap, creating one answers 503");
+
+    let victim = client(7);
+    let (quick, _) = promptly("the victim's Quick play", post(&server, victim, "/api/matchmake", "")).await;
+    assert_eq!(quick.status, 200, "{}", quick.body);
+    let (room, _) = promptly("the victim's new room", post(&server, victim, "/api/rooms", &room_request(false))).await;
+    assert_eq!(room.status, 201, "{}", room.body);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_creation_is_budgeted_per_address_per_hour() {
+    let mut config = hostile_config();
+    config.rooms_per_ip_per_hour = 3;
+    let server = TestServer::start_with(config).await;
+    for _ in 0..3 {
+        let response = post(&server, client(2), "/api/rooms", &room_request(false)).await;
+        assert_eq!(response.status, 201, "{}", response.body);
+    }
+    // 3 open rooms is under max_rooms_per_ip (5): the hourly budget is what refuses.
+    assert_over_budget(
+        &post(&server, client(2), "/api/rooms", &room_request(false)).await,
+        "rooms_per_address_per_hour",
+    );
+    let (room, _) =
+        promptly("another address's room", post(&server, client(3), "/api/rooms", &room_request(false))).await;
+    assert_eq!(room.status, 201, "{}", room.body);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_tokens_are_budgeted_per_address() {
+    let server = TestServer::start_with(hostile_config()).await;
+    let (attacker, victim, observer) = (client(2), client(3), client(4));
+    let refusals_before = metric(&server, observer, &refusals_of("sessions_per_address_per_minute")).await;
+    for issued in 0..30 {
+        let response = post(&server, attacker, "/api/session", SESSION).await;
+        assert_eq!(response.status, 200, "token {} of 30: {}", issued + 1, response.body);
+    }
+    for _ in 0..5 {
+        assert_over_budget(&post(&server, attacker, "/api/session", SESSION).await, "sessions_per_address_per_minute");
+    }
+    let (token, _) = promptly("the victim's session", post(&server, victim, "/api/session", SESSION)).await;
+    assert_eq!(token.status, 200, "{}", token.body);
+    assert!(token.body.contains("\"token\""), "{}", token.body);
+    let refusals = metric(&server, observer, &refusals_of("sessions_per_address_per_minute")).await - refusals_before;
+    assert!(refusals >= 5.0, "5 refusals counted, the counter grew by {refusals}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_holds_only_its_address_share_and_slow_bodies_are_cut() {
+    let mut config = hostile_config();
+    config.max_connections_per_ip = 8;
+    config.max_connections = 64;
+    config.body_timeout_s = 1.0;
+    let server = TestServer::start_with(config).await;
+    let (attacker, victim, observer) = (client(2), client(3), client(4));
+    let refused_before = metric(&server, observer, REFUSED_PER_ADDRESS).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let asking = tokio::spawn(keep_asking(server.addr, victim, stop.clone()));
+    const ATTEMPTED: usize = 40;
+    let give_up = Duration::from_secs(5);
+    let attack: Vec<_> =
+        (0..ATTEMPTED).map(|_| tokio::spawn(trickle(attacker, server.addr, SLOW_BODY_HEAD, give_up))).collect();
+    let mut outcomes = Vec::new();
+    for connection in attack {
+        outcomes.push(connection.await.unwrap());
+    }
+    stop.store(true, Ordering::Release);
+    let asked = asking.await.unwrap();
+
+    let refused = outcomes.iter().filter(|o| o.refused_at_accept()).count();
+    let cut: Vec<&Trickled> =
+        outcomes.iter().filter(|o| !o.refused_at_accept() && o.cut_within(Duration::from_secs(5))).collect();
+    let cut_latest = cut.iter().filter_map(|o| o.ended_after()).max().unwrap_or_default();
+    let answered_408 = cut.iter().filter(|o| !o.read.is_empty()).count();
+    let victim_max = asked.iter().map(|(_, took, _)| *took).max().unwrap_or_default();
+    println!(
+        "connection flood: {ATTEMPTED} attempted, {refused} refused at accept, {} cut by the body deadline \
+         ({answered_408} with a 408, the last after {cut_latest:?}); victim: {} requests, slowest {victim_max:?}",
+        cut.len(),
+        asked.len()
+    );
+    let unexplained: Vec<&Trickled> =
+        outcomes.iter().filter(|o| !o.refused_at_accept() && !o.cut_within(Duration::from_secs(5))).collect();
+    assert!(unexplained.is_empty(), "neither refused at accept nor cut by the body deadline: {unexplained:#?}");
+    assert!(refused >= ATTEMPTED - 8, "at most 8 connections of one address stay open, {} did", ATTEMPTED - refused);
+    assert!(!asked.is_empty(), "the victim asked while the attack ran");
+    let slow: Vec<_> = asked.iter().filter(|(_, took, status)| *status != Some(200) || *took > SERVED_WITHIN).collect();
+    assert!(slow.is_empty(), "the victim was not served within {SERVED_WITHIN:?}: {slow:?}");
+
+    let counted = metric(&server, observer, REFUSED_PER_ADDRESS).await - refused_before;
+    assert!(counted >= refused as f64, "{refused} refused at accept, the counter grew by {counted}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let mut config = hostile_config();
+    config.http_idle_timeout_s = 1.0;
+    let server = TestServer::start_with(config).await;
+    let mut stream = connect_from(client(2), server.addr).await.unwrap();
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: arena\r\n\r\n").await.unwrap();
+    let response = read_one_response(&mut stream).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+
+    let idle_since = Instant::now();
+    let after = tokio::time::timeout(Duration::from_secs(3), read_until_closed(&mut stream))
+        .await
+        .expect("an idle keep-alive connection is closed within 3 s");
+    let idle_for = idle_since.elapsed();
+    println!("idle keep-alive connection closed after {idle_for:?}");
+    assert!(after.is_empty(), "nothing is sent on an idle connection: {:?}", String::from_utf8_lossy(&after));
+    assert!(idle_for >= Duration::from_millis(500), "kept alive for a short pause, closed after {idle_for:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_head_is_cut_with_nothing_or_a_408() {
+    let mut config = hostile_config();
+    config.handshake_timeout_s = 1.0;
+    let server = TestServer::start_with(config).await;
+    let mut stream = connect_from(client(2), server.addr).await.unwrap();
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: arena\r\n").await.unwrap();
+    let started = Instant::now();
+    let read = tokio::time::timeout(Duration::from_secs(3), read_until_closed(&mut stream))
+        .await
+        .expect("a stalled request head is cut within 3 s");
+    let text = String::from_utf8_lossy(&read);
+    println!("stalled head cut after {:?}, read {text:?}", started.elapsed());
+    assert!(read.is_empty() || text.starts_with("HTTP/1.1 408"), "a stalled head gets nothing or a 408: {text:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    let mut config = hostile_config();
+    config.trusted_proxies = vec!["127.0.0.9/32".parse().unwrap()];
+    let server = TestServer::start_with(config).await;
+    let proxy = client(9);
+    let session_for = |from: IpAddr, forwarded_for: String| {
+        let addr = server.addr;
+        async move {
+            let header = format!("X-Forwarded-For: {forwarded_for}");
+            http_from(from, addr, "POST", "/api/session", SESSION, &[&header]).await
+        }
+    };
+
+    // Through the proxy the client is the right-most entry, not the (client-written) left-most.
+    for issued in 0..30 {
+        let response = session_for(proxy, "127.0.0.1, 10.1.2.3".into()).await;
+        assert_eq!(response.status, 200, "token {} of 30 for 10.1.2.3: {}", issued + 1, response.body);
+    }
+    assert_over_budget(&session_for(proxy, "127.0.0.1, 10.1.2.3".into()).await, "sessions_per_address_per_minute");
+    assert_over_budget(&session_for(proxy, "10.1.2.3".into()).await, "sessions_per_address_per_minute");
+    // Same left-most entry, another client: its own budget; so is the proxy's other client.
+    assert_eq!(session_for(proxy, "127.0.0.1, 10.1.2.4".into()).await.status, 200);
+    assert_eq!(session_for(proxy, "10.1.2.5".into()).await.status, 200);
+
+    // From an untrusted peer the header is ignored: a new address per request does not help.
+    let spoofer = client(2);
+    for issued in 0..30 {
+        let response = session_for(spoofer, format!("10.9.9.{issued}")).await;
+        assert_eq!(response.status, 200, "token {} of 30 for 127.0.0.2: {}", issued + 1, response.body);
+    }
+    assert_over_budget(&session_for(spoofer, "10.9.9.200".into()).await, "sessions_per_address_per_minute");
+    assert_over_budget(&post(&server, spoofer, "/api/session", SESSION).await, "sessions_per_address_per_minute");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_behind_a_trusted_proxy_is_held_to_its_connection_count() {
+    let mut config = hostile_config();
+    config.trusted_proxies = vec!["127.0.0.9/32".parse().unwrap()];
+    config.max_connections_per_ip = 2;
+    let server = TestServer::start_with(config).await;
+    let (proxy, observer) = (client(9), client(4));
+    let refused_before = metric(&server, observer, REFUSED_PER_ADDRESS).await;
+
+    // Two requests for 10.7.7.7 whose bodies never come hold both of its places.
+    let slow = "POST /api/session HTTP/1.1\r\nHost: arena\r\nX-Forwarded-For: 10.7.7.7\r\n\
+                Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect_from(proxy, server.addr).await.unwrap();
+        stream.write_all(slow.as_bytes()).await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let third = http_from(proxy, server.addr, "POST", "/api/session", SESSION, &["X-Forwarded-For: 10.7.7.7"]).await;
+    assert_over_budget(&third, "connections_per_address");
+    // The proxy's own connections are not counted: its other clients are served.
+    let (other, _) = promptly(
+        "another client through the proxy",
+        http_from(proxy, server.addr, "POST", "/api/session", SESSION, &["X-Forwarded-For: 10.7.7.8"]),
+    )
+    .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    let counted = metric(&server, observer, REFUSED_PER_ADDRESS).await - refused_before;
+    assert!(counted >= 1.0, "the refusal is counted, the counter grew by {counted}");
+    drop(held);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_rooms_do_not_leak_to_unauthenticated_readers() {
+    let server = TestServer::start_with(hostile_config()).await;
+    let (owner, reader) = (client(2), client(3));
+    let mut feed = ArenaClient::connect(&format!("ws://{}/ws/lobby", server.addr)).await.unwrap();
+
+    let created = post(&server, owner, "/api/rooms", &room_request(true)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let secret: arena_protocol::lobby::RoomSummary = serde_json::from_str(&created.body).unwrap();
+    assert!(secret.private);
+    let listed = post(&server, owner, "/api/rooms", &room_request(false)).await;
+    assert_eq!(listed.status, 201, "{}", listed.body);
+    let public: arena_protocol::lobby::RoomSummary = serde_json::from_str(&listed.body).unwrap();
+
+    // The lobby feed: every list up to the one showing the public room (made after
+    // the private one) leaves the private room out.
+    let seen_public = async {
+        loop {
+            match feed.recv(Duration::from_secs(5)).await.expect("lobby feed") {
+                Incoming::Message(ServerMsg::Lobby(rooms), _) => {
+                    assert!(!rooms.iter().any(|r| r.id == secret.id), "the lobby feed lists the private room");
+                    if rooms.iter().any(|r| r.id == public.id) {
+                        return;
+                    }
+                }
+                Incoming::Closed { code, reason } => panic!("lobby feed closed: {code} {reason}"),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), seen_public).await.expect("the public room reaches the lobby feed");
+
+    let rooms = get(&server, reader, "/api/rooms").await;
+    assert!(rooms.body.contains(&public.id), "the public room is listed: {}", rooms.body);
+    for path in ["/api/rooms", "/health", "/ready", "/metrics"] {
+        let response = get(&server, reader, path).await;
+        assert_eq!(response.status, 200, "{path}: {}", response.body);
+        let leaked = response.headers.contains(&secret.id) || response.body.contains(&secret.id);
+        assert!(!leaked, "{path} carries the private room's id");
+    }
+    let quick = post(&server, reader, "/api/matchmake", "").await;
+    assert_eq!(quick.status, 200, "{}", quick.body);
+    assert!(!quick.body.contains(&secret.id), "Quick play seated a stranger in the private room");
+    let monitor = get(&server, reader, "/api/monitor").await;
+    assert_eq!(monitor.status, 403, "the monitor is off without an admin token: {}", monitor.body);
+    assert!(!monitor.body.contains(&secret.id));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_endpoints_need_the_bearer_token_and_metrics_can_leave_the_public_port() {
+    const ADMIN_TOKEN: &str = "hostile-http-admin-token-0123456789abcdef";
+    let metrics_addr = free_loopback_addr();
+    let mut config = hostile_config();
+    config.admin_token = Some(ADMIN_TOKEN.into());
+    config.metrics_addr = Some(metrics_addr);
+    let server = TestServer::start_with(config).await;
+    let reader = client(3);
+
+    let monitor = |path: String, headers: Vec<String>| async move {
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        http_from(reader, server.addr, "GET", &path, "", &headers).await.status
+    };
+    let bearer = |token: &str| vec![format!("Authorization: Bearer {token}")];
+    assert_eq!(monitor("/api/monitor".into(), vec![]).await, 401, "no bearer header");
+    let in_query = format!("/api/monitor?token={ADMIN_TOKEN}");
+    assert_eq!(monitor(in_query, vec![]).await, 401, "the token in the query is not accepted");
+    let wrong = ADMIN_TOKEN.replace('f', "F");
+    assert_eq!(monitor("/api/monitor".into(), bearer(&wrong)).await, 401, "a wrong token of the right length");
+    assert_eq!(monitor("/api/monitor".into(), bearer(ADMIN_TOKEN)).await, 200);
+
+    assert_eq!(get(&server, reader, "/metrics").await.status, 404, "/metrics is off the public port");
+    // The metrics listener is bound as the server starts: wait for it.
+    let bound = async {
+        while connect_from(reader, metrics_addr).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), bound).await.expect("the metrics address listens");
+    let scraped = http_from(reader, metrics_addr, "GET", "/metrics", "", &[]).await;
+    assert_eq!(scraped.status, 200, "{}", scraped.body);
+    assert!(scraped.body.contains("arena_"), "Prometheus text on the metrics address");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_flat_under_attack() {
+    let mut config = hostile_config();
+    config.max_connections_per_ip = 8;
+    // The flooder's slow bodies must hold its places for the whole attack.
+    config.body_timeout_s = 60.0;
+    let server = TestServer::start_with(config).await;
+    // Warm up the allocator and the server's tables before the baseline.
+    for path in ["/api/matchmake", "/api/session"] {
+        assert_eq!(post(&server, client(20), path, SESSION).await.status, 200);
+    }
+    let before = resident_bytes();
+    let started = Instant::now();
+
+    // Budgets: four addresses, two workers each, matchmaking and sessions far past their budgets.
+    let mut workers = Vec::new();
+    for last in 2..=5 {
+        for _ in 0..2 {
+            let addr = server.addr;
+            workers.push(tokio::spawn(async move {
+                let mut refused = 0;
+                for i in 0..280 {
+                    let path = if i % 2 == 0 { "/api/matchmake" } else { "/api/session" };
+                    if http_from(client(last), addr, "POST", path, SESSION, &[]).await.status == 429 {
+                        refused += 1;
+                    }
+                }
+                refused
+            }));
+        }
+    }
+    let mut refused_requests = 0;
+    for worker in workers {
+        refused_requests += worker.await.unwrap();
+    }
+    // Connections: eight slow bodies hold one address's share, then more are refused at accept.
+    let flooder = client(6);
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut stream = connect_from(flooder, server.addr).await.unwrap();
+        stream.write_all(SLOW_BODY_HEAD.as_bytes()).await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut refused_connections = 0;
+    for _ in 0..300 {
+        if http_from(flooder, server.addr, "GET", "/health", "", &[]).await.status == 0 {
+            refused_connections += 1;
+        }
+    }
+    let attack_took = started.elapsed();
+    let after = resident_bytes();
+    let (victim, _) = promptly("the victim's /health", get(&server, client(7), "/health")).await;
+    assert_eq!(victim.status, 200);
+
+    let grew = after.saturating_sub(before);
+    println!(
+        "memory under attack: {refused_requests} requests refused by budgets, {refused_connections} connections \
+         refused at accept in {attack_took:?}; RSS {} MiB -> {} MiB (+{:.1} MiB)",
+        before >> 20,
+        after >> 20,
+        grew as f64 / f64::from(1 << 20)
+    );
+    assert!(refused_requests >= 2000, "{refused_requests} of 2240 requests refused");
+    assert_eq!(refused_connections, 300, "an address holding its 8 connections gets no more");
+    assert!(grew < 64 << 20, "resident memory grew by {grew} bytes under attack");
+    drop(held);
+    server.shutdown().await;
+}
