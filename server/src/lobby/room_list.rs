@@ -68,7 +68,7 @@ pub async fn run(feed: Arc<RoomListFeed>, directory: Arc<Directory>, cluster: Op
         if feed.watchers() == 0 {
             continue;
         }
-        let rooms = list_rooms(&directory, cluster.as_deref()).await;
+        let rooms = list_rooms(&directory, cluster.as_deref());
         feed.publish(rooms.iter().map(LobbyRoom::from).collect());
     }
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use arena_bots::{ArenaClient, Incoming};
 use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary, SessionGranted};
 use arena_protocol::{RoomEvent, ServerMsg};
+use arena_server::lobby::cluster::{NODE_AUTH_HEADER, NodeAuth};
+use hyper::Method;
 use tokio::process::{Child, Command};
 
 use crate::process::{ServerProcess, spawn_server};
@@ -39,12 +41,23 @@ async fn start_redis(port: u16) -> Redis {
     Redis { child, port }
 }
 
+/// Shared by every node of a test cluster: it signs session tokens and the calls nodes pass on.
+const CLUSTER_SECRET: &str = "a cluster secret of at least 32 bytes";
+const ADMIN_TOKEN: &str = "an operator token of at least 32 bytes";
+
 async fn node(redis: &Redis, id: &str, extra: &[&str]) -> ServerProcess {
     let url = format!("redis://127.0.0.1:{}", redis.port);
-    let mut args = vec!["--redis-url", &url, "--node-id", id, "--node-ttl-s", "2", "--jwt-secret", "cluster secret"];
+    let mut args = vec!["--redis-url", &url, "--node-id", id, "--node-ttl-s", "2", "--jwt-secret", CLUSTER_SECRET];
     args.extend_from_slice(extra);
-    args.extend_from_slice(&["--admin-token", "ops"]);
+    args.extend_from_slice(&["--admin-token", ADMIN_TOKEN]);
     spawn_server(&args).await
+}
+
+/// The header another node of the test cluster would add to `POST path`, so a call
+/// made here with `?local=1` is answered by the node it is sent to.
+fn as_node(path: &str) -> String {
+    let value = NodeAuth::new(CLUSTER_SECRET.as_bytes()).header_value(&Method::POST, path);
+    format!("{NODE_AUTH_HEADER}: {}", value.to_str().unwrap())
 }
 
 async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
@@ -101,11 +114,15 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
     let session: SessionGranted =
         serde_json::from_str(&http_json(b.addr, "POST", "/api/session", r#"{"name": "Roamer"}"#, &[]).await.body)
             .unwrap();
-    let room_b = http_json(b.addr, "POST", "/api/rooms?local=1", r#"{"name": "Bravo"}"#, &[]).await;
+    let room_b =
+        http_json(b.addr, "POST", "/api/rooms?local=1", r#"{"name": "Bravo"}"#, &[&as_node("/api/rooms?local=1")])
+            .await;
     let bravo: RoomSummary = serde_json::from_str(&room_b.body).unwrap();
     let (_roamer, welcome) = joined(&format!("ws://{}/ws?room={}&token={}", b.addr, bravo.id, session.token)).await;
     assert_eq!(welcome.player_id, session.player_id);
-    let second_room = http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Charlie"}"#, &[]).await;
+    let second_room =
+        http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Charlie"}"#, &[&as_node("/api/rooms?local=1")])
+            .await;
     let charlie: RoomSummary = serde_json::from_str(&second_room.body).unwrap();
     let (_, on_a) = joined(&format!("ws://{}/ws?room={}&token={}", a.addr, charlie.id, session.token)).await;
     assert_eq!(on_a.player_id, session.player_id, "A accepts B's token");
@@ -117,7 +134,7 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
         "POST",
         "/api/admin/announce",
         r#"{"text": "cluster-wide hello"}"#,
-        &["Authorization: Bearer ops"],
+        &[&format!("Authorization: Bearer {ADMIN_TOKEN}")],
     )
     .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
@@ -176,5 +193,71 @@ async fn a_node_keeps_playing_without_redis_and_registers_again() {
     })
     .await;
     eprintln!("cluster: re-registered {took:?} after Redis came back");
+    drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_the_shared_secret_refuses_to_join_the_cluster() {
+    // No Redis needed: the node stops before it would talk to one.
+    let output = Command::new(env!("CARGO_BIN_EXE_arena-server"))
+        .args(["--addr", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:1", "--node-id", "no-secret"])
+        .env_remove("ARENA_JWT_SECRET")
+        .env_remove("ARENA_JWT_SECRET_FILE")
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(15), output).await.expect("the node exits").unwrap();
+    assert!(!output.status.success(), "a cluster node without --jwt-secret must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--redis-url needs --jwt-secret"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_others_write_to_redis_is_checked_before_it_is_used() {
+    let redis = start_redis(free_port()).await;
+    let a = node(&redis, "node-checked", &[]).await;
+    let mut conn = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    // A room whose node URL would send players (and forwarded calls) somewhere else.
+    let planted = serde_json::json!({
+        "summary": {
+            "id": "0000deadbeef", "name": "Planted", "players": 0, "spectators": 0, "capacity": 8,
+            "tick_rate_hz": 30, "private": false, "age_s": 0, "match_state": "playing", "round": 1,
+            "rules": {"score_limit": 10, "time_limit_s": 60}
+        },
+        "node_id": "intruder",
+        "public_url": "http://user@evil.example/steal"
+    });
+    let _: () = redis::cmd("SET")
+        .arg("arena:room:0000deadbeef")
+        .arg(planted.to_string())
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let room = http_json(a.addr, "POST", "/api/rooms", r#"{"name": "Real"}"#, &[]).await;
+    let real: RoomSummary = serde_json::from_str(&room.body).unwrap();
+    eventually("the real room to be listed", WAIT, async || rooms_seen_by(&a).await.iter().any(|r| r.id == real.id))
+        .await;
+    assert!(!rooms_seen_by(&a).await.iter().any(|r| r.id == "0000deadbeef"), "a room with a bad node URL is ignored");
+
+    // An announcement longer than the admin API allows is dropped; the next one arrives.
+    let (mut listener, _) = joined(&format!("ws://{}/ws?room={}&name=listener", a.addr, real.id)).await;
+    let _: usize =
+        redis::cmd("PUBLISH").arg("arena:announce").arg("x".repeat(501)).query_async(&mut conn).await.unwrap();
+    let _: usize =
+        redis::cmd("PUBLISH").arg("arena:announce").arg("short and fine").query_async(&mut conn).await.unwrap();
+    let heard = listener
+        .recv_until(WAIT, |m| match m {
+            ServerMsg::Event(RoomEvent::Announcement(n)) => Some(n.text.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(heard, "short and fine", "the over-long announcement never reached the room");
     drop(redis);
 }

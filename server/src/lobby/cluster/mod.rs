@@ -1,13 +1,17 @@
 //! Several nodes, one lobby: each node registers itself and its rooms in Redis
-//! under keys with a TTL refreshed by a heartbeat, reads the others' from there,
-//! and hears lobby-wide announcements through Redis pub/sub. Rooms never touch
-//! Redis: a node that loses it keeps playing, retries with back-off and
-//! registers again when Redis returns.
+//! under keys with a TTL refreshed by a heartbeat, which also reads everyone's
+//! entries once into a cached view that lobby requests answer from; lobby-wide
+//! announcements travel by Redis pub/sub. Rooms never touch Redis: a node that
+//! loses it keeps playing, retries with back-off and registers again when Redis
+//! returns.
 
 pub mod forward;
+pub mod node_auth;
+pub mod public_url;
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arena_protocol::lobby::RoomSummary;
 use futures_util::StreamExt;
@@ -18,11 +22,19 @@ use serde::{Deserialize, Serialize};
 use super::directory::Directory;
 use crate::room::{AdminCommand, RoomInput};
 
+pub use node_auth::{NODE_AUTH_HEADER, NodeAuth, verify_node_auth};
+pub use public_url::ws_url_of;
+
 const NODE_KEY: &str = "arena:node:";
 const ROOM_KEY: &str = "arena:room:";
 const ANNOUNCE_CHANNEL: &str = "arena:announce";
 /// Most time between two registrations while Redis is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest announcement delivered to rooms: the admin API's bound, applied again on
+/// arrival because anyone who can publish to Redis can publish to the channel.
+pub const MAX_ANNOUNCEMENT_CHARS: usize = 500;
+/// Longest room id taken from Redis (ours are 12 hex digits); ids go into forwarded paths.
+const MAX_ROOM_ID_LEN: usize = 64;
 
 /// A node as the cluster sees it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -42,6 +54,24 @@ pub struct ClusterRoom {
     pub public_url: String,
 }
 
+/// Every node and room as the heartbeat last read them from Redis.
+#[derive(Debug)]
+pub struct ClusterView {
+    pub nodes: Vec<NodeInfo>,
+    pub rooms: Vec<ClusterRoom>,
+    /// When Redis answered; a view older than the node TTL may list dead nodes.
+    pub read_at: Instant,
+}
+
+/// Why the lobby cannot use the cluster's view (it then lists this node alone).
+#[derive(Debug, thiserror::Error)]
+pub enum ViewUnavailable {
+    #[error("the cluster has not been read from Redis yet")]
+    NotYetRead,
+    #[error("the cluster view is {0:?} old, older than the node TTL: Redis is unreachable")]
+    Stale(Duration),
+}
+
 /// This node's membership in the cluster.
 pub struct Cluster {
     pub node_id: String,
@@ -50,6 +80,11 @@ pub struct Cluster {
     /// The shared connection, made by the heartbeat once Redis answers.
     conn: Mutex<Option<ConnectionManager>>,
     ttl: Duration,
+    /// Written by the heartbeat once per period, so a lobby request costs no Redis
+    /// round trip (it used to SCAN every key on every call).
+    view: Mutex<Option<Arc<ClusterView>>>,
+    /// Signs the calls this node passes to others, and checks theirs.
+    auth: NodeAuth,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -58,19 +93,36 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-/// `ws://host:port/ws` for a node's `http://host:port`.
-pub fn ws_url_of(public_url: &str) -> String {
-    let base = public_url.trim_end_matches('/');
-    let base = base.strip_prefix("https://").map(|rest| format!("wss://{rest}")).unwrap_or_else(|| {
-        base.strip_prefix("http://").map_or_else(|| base.to_string(), |rest| format!("ws://{rest}"))
-    });
-    format!("{base}/ws")
-}
-
 impl Cluster {
-    pub fn new(redis_url: &str, node_id: String, public_url: String, ttl: Duration) -> anyhow::Result<Arc<Cluster>> {
+    /// `secret` is the deployment's shared `--jwt-secret`: nodes sign the calls they
+    /// pass to each other with it. `public_url` must pass [`public_url::check`], or the
+    /// other nodes would ignore this one.
+    pub fn new(
+        redis_url: &str,
+        node_id: String,
+        public_url: String,
+        ttl: Duration,
+        secret: &[u8],
+    ) -> anyhow::Result<Arc<Cluster>> {
+        if let Err(problem) = public_url::check(&public_url) {
+            anyhow::bail!("the public URL {public_url:?} cannot be used by other nodes: {problem}");
+        }
+        anyhow::ensure!(!secret.is_empty(), "nodes of a cluster need a shared secret to sign their calls");
         let client = redis::Client::open(redis_url)?;
-        Ok(Arc::new(Cluster { node_id, public_url, client, conn: Mutex::new(None), ttl }))
+        Ok(Arc::new(Cluster {
+            node_id,
+            public_url,
+            client,
+            conn: Mutex::new(None),
+            ttl,
+            view: Mutex::new(None),
+            auth: NodeAuth::new(secret),
+        }))
+    }
+
+    /// Signs calls to other nodes (pass it to [`forward::post`]) and checks theirs.
+    pub fn node_auth(&self) -> &NodeAuth {
+        &self.auth
     }
 
     fn connection(&self) -> Option<ConnectionManager> {
@@ -118,17 +170,41 @@ impl Cluster {
         if let Some(mut conn) = self.connection() {
             let _: redis::RedisResult<()> = conn.del(format!("{ROOM_KEY}{id}")).await;
         }
+        // And from our view, rather than list it until the next heartbeat.
+        let mut view = self.view.lock().expect("cluster view lock");
+        if let Some(old) = view.as_ref().filter(|v| v.rooms.iter().any(|r| r.summary.id == id)) {
+            let rooms = old.rooms.iter().filter(|r| r.summary.id != id).cloned().collect();
+            *view = Some(Arc::new(ClusterView { nodes: old.nodes.clone(), rooms, read_at: old.read_at }));
+        }
     }
 
-    /// Register every second; back off while Redis is away and say when it is back.
+    /// Register this node, then read every node's and room's entry once into the view.
+    async fn beat(&self, rooms: &Directory, rejected: &mut HashSet<String>) -> redis::RedisResult<()> {
+        self.register(rooms).await?;
+        let nodes = self.values(NODE_KEY).await?;
+        let rooms = self.values(ROOM_KEY).await?;
+        let (view, refused) = ClusterView::from_entries(nodes, rooms, Instant::now());
+        let refused: HashSet<String> = refused.into_iter().collect();
+        // Logged once while an entry stays bad, not on every heartbeat.
+        for why in refused.difference(rejected) {
+            tracing::debug!(entry = %why, "ignoring a cluster entry from Redis");
+        }
+        *rejected = refused;
+        *self.view.lock().expect("cluster view lock") = Some(Arc::new(view));
+        Ok(())
+    }
+
+    /// Register and read the cluster every period (a quarter of the TTL, 0.2-1 s); back
+    /// off while Redis is away and say when it is back.
     pub fn spawn_heartbeat(self: &Arc<Self>, rooms: Arc<Directory>) -> tokio::task::JoinHandle<()> {
         let cluster = self.clone();
         tokio::spawn(async move {
             let period = (cluster.ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(1));
             let mut backoff = period;
             let mut down = false;
+            let mut rejected = HashSet::new();
             loop {
-                match cluster.register(&rooms).await {
+                match cluster.beat(&rooms, &mut rejected).await {
                     Ok(()) => {
                         if down {
                             tracing::info!(node = %cluster.node_id, "Redis is back: node registered again");
@@ -163,6 +239,13 @@ impl Cluster {
                             let mut messages = pubsub.on_message();
                             while let Some(message) = messages.next().await {
                                 let Ok(text) = message.get_payload::<String>() else { continue };
+                                let Some(text) = announcement(&text) else {
+                                    tracing::debug!(
+                                        bytes = text.len(),
+                                        "dropped an announcement from Redis: not 1-{MAX_ANNOUNCEMENT_CHARS} characters"
+                                    );
+                                    continue;
+                                };
                                 for room in rooms.all() {
                                     let _ =
                                         room.inbox.send(RoomInput::Admin(AdminCommand::Announce(text.clone()))).await;
@@ -200,21 +283,81 @@ impl Cluster {
         Ok(raw.into_iter().flatten().filter_map(|json| serde_json::from_str(&json).ok()).collect())
     }
 
-    /// Every room of every live node.
-    pub async fn rooms(&self) -> redis::RedisResult<Vec<ClusterRoom>> {
-        self.values(ROOM_KEY).await
+    /// The heartbeat's last reading of the cluster, while it is younger than the node TTL.
+    pub fn view(&self) -> Result<Arc<ClusterView>, ViewUnavailable> {
+        let view = self.view.lock().expect("cluster view lock").clone().ok_or(ViewUnavailable::NotYetRead)?;
+        let age = view.read_at.elapsed();
+        if age > self.ttl {
+            return Err(ViewUnavailable::Stale(age));
+        }
+        Ok(view)
     }
 
-    /// Every live node.
-    pub async fn nodes(&self) -> redis::RedisResult<Vec<NodeInfo>> {
-        self.values(NODE_KEY).await
+    /// Every room of every live node (as of the last heartbeat).
+    pub fn rooms(&self) -> Result<Vec<ClusterRoom>, ViewUnavailable> {
+        Ok(self.view()?.rooms.clone())
+    }
+
+    /// Every live node (as of the last heartbeat).
+    pub fn nodes(&self) -> Result<Vec<NodeInfo>, ViewUnavailable> {
+        Ok(self.view()?.nodes.clone())
     }
 
     /// The node with the fewest players (this one on a tie), for placing a new room.
-    pub async fn least_loaded(&self) -> Option<NodeInfo> {
-        let nodes = self.nodes().await.ok()?;
-        nodes.into_iter().min_by_key(|n| (n.players, n.id != self.node_id, n.id.clone()))
+    pub fn least_loaded(&self) -> Option<NodeInfo> {
+        let view = self.view().ok()?;
+        view.nodes.iter().min_by_key(|n| (n.players, n.id != self.node_id, &n.id)).cloned()
     }
+}
+
+impl ClusterView {
+    /// Keep the entries we can use; the others are described in the second list.
+    /// A node's URL is forwarded to and handed to clients, a room's id goes into
+    /// forwarded paths: both come from whoever can write to Redis, so both are checked.
+    fn from_entries(nodes: Vec<NodeInfo>, rooms: Vec<ClusterRoom>, read_at: Instant) -> (ClusterView, Vec<String>) {
+        let mut refused = Vec::new();
+        let nodes = nodes
+            .into_iter()
+            .filter(|n| match public_url::check(&n.public_url) {
+                Ok(_) => true,
+                Err(problem) => {
+                    refused.push(format!("node {:?}: public URL {:?}: {problem}", n.id, n.public_url));
+                    false
+                }
+            })
+            .collect();
+        let rooms = rooms
+            .into_iter()
+            .filter(|r| {
+                let problem = match public_url::check(&r.public_url) {
+                    Err(problem) => problem.to_string(),
+                    Ok(_) if !is_room_id(&r.summary.id) => "not a room id".to_string(),
+                    Ok(_) => return true,
+                };
+                refused
+                    .push(format!("room {:?} of node {:?} at {:?}: {problem}", r.summary.id, r.node_id, r.public_url));
+                false
+            })
+            .collect();
+        (ClusterView { nodes, rooms, read_at }, refused)
+    }
+}
+
+/// Room ids are put into forwarded paths (`?room=ID`), so only URL-safe ones are used.
+fn is_room_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ROOM_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An announcement from Redis as rooms may show it: trimmed, 1 to
+/// [`MAX_ANNOUNCEMENT_CHARS`] characters (what the admin API accepts), else None.
+fn announcement(text: &str) -> Option<String> {
+    let text = text.trim();
+    // The byte bound first: a huge payload is refused without counting its characters.
+    let fits =
+        !text.is_empty() && text.len() <= MAX_ANNOUNCEMENT_CHARS * 4 && text.chars().count() <= MAX_ANNOUNCEMENT_CHARS;
+    fits.then(|| text.to_string())
 }
 
 impl ClusterRoom {
@@ -226,11 +369,74 @@ impl ClusterRoom {
 
 #[cfg(test)]
 mod tests {
-    use super::ws_url_of;
+    use super::*;
+
+    fn node(id: &str, public_url: &str) -> NodeInfo {
+        NodeInfo { id: id.into(), public_url: public_url.into(), version: "0".into(), rooms: 0, players: 0 }
+    }
+
+    fn room(id: &str, public_url: &str) -> ClusterRoom {
+        let summary: RoomSummary = serde_json::from_value(serde_json::json!({
+            "id": id, "name": "r", "players": 0, "spectators": 0, "capacity": 8, "tick_rate_hz": 30,
+            "private": false, "age_s": 0, "match_state": "playing", "round": 1,
+            "rules": {"score_limit": 10, "time_limit_s": 60}
+        }))
+        .expect("a room summary");
+        ClusterRoom { summary, node_id: "n".into(), public_url: public_url.into() }
+    }
 
     #[test]
-    fn ws_urls_follow_the_public_scheme() {
-        assert_eq!(ws_url_of("http://10.0.0.2:8080"), "ws://10.0.0.2:8080/ws");
-        assert_eq!(ws_url_of("https://arena.example/"), "wss://arena.example/ws");
+    fn entries_with_unusable_urls_or_ids_are_left_out_of_the_view() {
+        let (view, refused) = ClusterView::from_entries(
+            vec![node("a", "http://10.0.0.1:8081"), node("evil", "http://me@10.0.0.9/x"), node("b", "gopher://x")],
+            vec![
+                room("0123456789ab", "http://10.0.0.1:8081"),
+                room("0123456789ac", "http://10.0.0.1:8081/../admin"),
+                room("x&local=1", "http://10.0.0.1:8081"),
+            ],
+            Instant::now(),
+        );
+        assert_eq!(view.nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(view.rooms.iter().map(|r| r.summary.id.as_str()).collect::<Vec<_>>(), ["0123456789ab"]);
+        assert_eq!(refused.len(), 4, "{refused:?}");
+    }
+
+    #[test]
+    fn announcements_from_redis_get_the_admin_bound() {
+        assert_eq!(announcement("  hello  ").as_deref(), Some("hello"));
+        assert_eq!(announcement(&"é".repeat(MAX_ANNOUNCEMENT_CHARS)).map(|t| t.chars().count()), Some(500));
+        assert_eq!(announcement(&"x".repeat(MAX_ANNOUNCEMENT_CHARS + 1)), None);
+        assert_eq!(announcement(&"😀".repeat(MAX_ANNOUNCEMENT_CHARS + 1)), None);
+        assert_eq!(announcement("   "), None);
+    }
+
+    #[test]
+    fn a_view_older_than_the_ttl_is_unavailable() {
+        let ttl = Duration::from_secs(2);
+        let cluster =
+            Cluster::new("redis://127.0.0.1:1", "a".into(), "http://10.0.0.1:8081".into(), ttl, b"s").unwrap();
+        assert!(matches!(cluster.rooms(), Err(ViewUnavailable::NotYetRead)));
+        let read = |read_at| {
+            let (view, _) = ClusterView::from_entries(
+                vec![node("b", "http://10.0.0.2:8082"), node("a", "http://10.0.0.1:8081")],
+                vec![room("0123456789ab", "http://10.0.0.2:8082")],
+                read_at,
+            );
+            *cluster.view.lock().unwrap() = Some(Arc::new(view));
+        };
+        read(Instant::now());
+        assert_eq!(cluster.rooms().unwrap().len(), 1);
+        assert_eq!(cluster.least_loaded().map(|n| n.id).as_deref(), Some("a"), "this node on a tie");
+        read(Instant::now() - ttl - Duration::from_millis(1));
+        assert!(matches!(cluster.rooms(), Err(ViewUnavailable::Stale(_))));
+        assert!(cluster.nodes().is_err());
+        assert_eq!(cluster.least_loaded(), None);
+    }
+
+    #[test]
+    fn a_node_needs_a_usable_public_url_and_a_secret() {
+        let ttl = Duration::from_secs(2);
+        assert!(Cluster::new("redis://127.0.0.1:1", "a".into(), "http://h/path".into(), ttl, b"s").is_err());
+        assert!(Cluster::new("redis://127.0.0.1:1", "a".into(), "http://h:1".into(), ttl, b"").is_err());
     }
 }
