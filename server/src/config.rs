@@ -1,12 +1,22 @@
 //! Command-line and environment configuration of the server.
 
+use anyhow::{Context, bail};
 use clap::Parser;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Largest room the server allows.
 pub const MAX_ROOM_CAPACITY: usize = 1_000;
+
+/// Shortest JWT secret or admin token accepted: 256 bits, the size of HS256's key,
+/// so neither can be guessed or brute-forced offline from a captured token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Longest duration a `*_s` flag may give: far enough to mean "never", near enough
+/// that `Instant + Duration` cannot overflow.
+pub const MAX_DURATION_S: f64 = 1e9;
 
 /// Arena game server. Every flag has an `ARENA_` environment twin.
 #[derive(Clone, Debug, Parser)]
@@ -68,10 +78,17 @@ pub struct Config {
     #[arg(long, env = "ARENA_RESULTS_LOG", default_value = "arena-results.jsonl")]
     pub results_log: PathBuf,
 
-    /// Secret that signs session tokens (HS256). Every node of one deployment needs the
-    /// same one. Default: a random secret made at start (tokens die with the process).
+    /// Secret that signs session tokens (HS256), at least 32 bytes. Every node of one
+    /// deployment needs the same one. Prefer ARENA_JWT_SECRET or --jwt-secret-file to the
+    /// flag, which other users can read in the process list. Default: a random secret
+    /// made at start (tokens die with the process).
     #[arg(long, env = "ARENA_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// File holding the JWT secret, read at start (trailing newlines are ignored), so the
+    /// secret stays out of the process list. Not together with --jwt-secret. Default: none.
+    #[arg(long, env = "ARENA_JWT_SECRET_FILE", value_name = "PATH")]
+    pub jwt_secret_file: Option<PathBuf>,
 
     /// Seconds a session token is valid. Default: 86400 (one day).
     #[arg(long, env = "ARENA_SESSION_TTL_S", default_value_t = 86_400)]
@@ -81,9 +98,15 @@ pub struct Config {
     #[arg(long, env = "ARENA_REQUIRE_AUTH")]
     pub require_auth: bool,
 
-    /// Bearer token for /api/admin/*. Default: none, and the admin API answers 403.
+    /// Bearer token for /api/admin/*, at least 32 bytes. Prefer ARENA_ADMIN_TOKEN or
+    /// --admin-token-file to the flag. Default: none, and the admin API answers 403.
     #[arg(long, env = "ARENA_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// File holding the admin token, read at start (trailing newlines are ignored), so the
+    /// secret stays out of the process list. Not together with --admin-token. Default: none.
+    #[arg(long, env = "ARENA_ADMIN_TOKEN_FILE", value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
 
     /// Largest WebSocket message accepted on /ws, counted across fragments (close 1009 past it). Default: 16384.
     #[arg(long, env = "ARENA_MAX_MESSAGE_BYTES", default_value_t = arena_protocol::MAX_CLIENT_MESSAGE_BYTES)]
@@ -145,9 +168,16 @@ pub struct Config {
     #[arg(long, env = "ARENA_LIMIT_LOOPBACK")]
     pub limit_loopback: bool,
 
-    /// Behind a reverse proxy: take the client address from the first X-Forwarded-For
-    /// entry, and the scheme from X-Forwarded-Proto. Default: off (the TCP peer is the client).
-    #[arg(long, env = "ARENA_TRUST_PROXY")]
+    /// Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, as
+    /// comma-separated CIDR ranges or single addresses (e.g. 127.0.0.1/32,10.0.0.0/8).
+    /// Headers from any other peer are ignored, so clients cannot pick their own address.
+    /// Default: none (the TCP peer is the client).
+    #[arg(long = "trusted-proxy", env = "ARENA_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',', value_parser = proxy_range)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Replaced by --trusted-proxy: trusting whoever connects let any client choose its
+    /// address. Still parsed only so that `validate()` can say what to use instead.
+    #[arg(long, env = "ARENA_TRUST_PROXY", hide = true, value_parser = clap::builder::FalseyValueParser::new())]
     pub trust_proxy: bool,
 
     /// Seconds a client has to send its request head (and finish the upgrade). Default: 10.
@@ -183,7 +213,7 @@ pub struct Config {
     pub fault_injection: bool,
 
     /// Testing only: serves /autobahn, a WebSocket echo endpoint (16 MiB messages) for
-    /// the Autobahn conformance cases. Default: off.
+    /// the Autobahn conformance cases; refused unless --addr is a loopback address. Default: off.
     #[arg(long, env = "ARENA_AUTOBAHN_ECHO")]
     pub autobahn_echo: bool,
 
@@ -217,7 +247,44 @@ pub struct Config {
 
 /// Seconds from a flag, never below `floor` (and never NaN).
 fn secs(value: f64, floor: f64) -> Duration {
-    Duration::from_secs_f64(if value.is_finite() { value.max(floor) } else { floor })
+    Duration::from_secs_f64(if value.is_finite() { value.clamp(floor, MAX_DURATION_S) } else { floor })
+}
+
+/// A `--trusted-proxy` entry: a CIDR range, or one address (a range of one).
+fn proxy_range(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is neither a CIDR range (10.0.0.0/8) nor an address"))
+}
+
+/// Read a secret from its file; trailing newlines (as editors and `echo` leave) are not part of it.
+fn read_secret(path: &Path, flag: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{flag}: cannot read {}", path.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Fill `value` from `file` when given, then insist on [`MIN_SECRET_BYTES`].
+fn load_secret(value: &mut Option<String>, file: &mut Option<PathBuf>, flag: &str, env: &str) -> anyhow::Result<()> {
+    if let Some(path) = file.take() {
+        if value.is_some() {
+            bail!("give {flag} or {flag}-file, not both");
+        }
+        let secret = read_secret(&path, &format!("{flag}-file"))?;
+        if secret.len() < MIN_SECRET_BYTES {
+            bail!(
+                "{flag}-file {}: the secret must be at least {MIN_SECRET_BYTES} bytes (it has {})",
+                path.display(),
+                secret.len()
+            );
+        }
+        *value = Some(secret);
+    } else if let Some(secret) = value
+        && secret.len() < MIN_SECRET_BYTES
+    {
+        bail!("{flag} (or {env}) must be at least {MIN_SECRET_BYTES} bytes (it has {})", secret.len());
+    }
+    Ok(())
 }
 
 impl Config {
@@ -229,16 +296,65 @@ impl Config {
         Config::parse_from(["arena-server", "--addr", "127.0.0.1:0", "--results-log", &results.to_string_lossy()])
     }
 
+    /// Check what clap cannot, and read the secret files. Called by `server::run`, so
+    /// every entry point gets it; a mistake stops the start with a message naming the flag.
+    pub fn validate(&mut self) -> anyhow::Result<()> {
+        if self.trust_proxy {
+            bail!(
+                "--trust-proxy (ARENA_TRUST_PROXY) is gone: it let any client choose its address. \
+                 Name the proxies to believe with --trusted-proxy CIDR[,CIDR…] (ARENA_TRUSTED_PROXY), \
+                 e.g. --trusted-proxy 127.0.0.1/32"
+            );
+        }
+        load_secret(&mut self.jwt_secret, &mut self.jwt_secret_file, "--jwt-secret", "ARENA_JWT_SECRET")?;
+        load_secret(&mut self.admin_token, &mut self.admin_token_file, "--admin-token", "ARENA_ADMIN_TOKEN")?;
+        for (flag, value) in self.durations() {
+            if !(0.0..=MAX_DURATION_S).contains(&value) {
+                bail!("--{flag} must be a number of seconds from 0 to {MAX_DURATION_S:e} (it is {value})");
+            }
+        }
+        if self.autobahn_echo && !self.addr.ip().is_loopback() {
+            bail!(
+                "--autobahn-echo serves 16 MiB echo messages to anyone: it needs a loopback --addr, not {}",
+                self.addr
+            );
+        }
+        Ok(())
+    }
+
+    /// Every `*_s: f64` field with its flag name, for `validate()`.
+    fn durations(&self) -> [(&'static str, f64); 11] {
+        [
+            ("empty-room-grace-s", self.empty_room_grace_s),
+            ("slow-client-timeout-s", self.slow_client_timeout_s),
+            ("reconnect-grace-s", self.reconnect_grace_s),
+            ("reservation-ttl-s", self.reservation_ttl_s),
+            ("handshake-timeout-s", self.handshake_timeout_s),
+            ("ping-interval-s", self.ping_interval_s),
+            ("pong-timeout-s", self.pong_timeout_s),
+            ("idle-timeout-s", self.idle_timeout_s),
+            ("drain-timeout-s", self.drain_timeout_s),
+            ("body-timeout-s", self.body_timeout_s),
+            ("http-idle-timeout-s", self.http_idle_timeout_s),
+        ]
+    }
+
+    /// Whether `ip` is one of the --trusted-proxy ranges (IPv4-mapped IPv6 counts as IPv4).
+    pub fn trusted_proxy(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted_proxies.iter().any(|range| range.contains(&ip))
+    }
+
     pub fn empty_room_grace(&self) -> Duration {
-        Duration::from_secs_f64(self.empty_room_grace_s.max(0.0))
+        secs(self.empty_room_grace_s, 0.0)
     }
 
     pub fn reconnect_grace(&self) -> Duration {
-        Duration::from_secs_f64(self.reconnect_grace_s.max(0.0))
+        secs(self.reconnect_grace_s, 0.0)
     }
 
     pub fn reservation_ttl(&self) -> Duration {
-        Duration::from_secs_f64(self.reservation_ttl_s.max(0.5))
+        secs(self.reservation_ttl_s, 0.5)
     }
 
     pub fn handshake_timeout(&self) -> Duration {
@@ -262,7 +378,7 @@ impl Config {
     }
 
     pub fn slow_client_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.slow_client_timeout_s.max(0.1))
+        secs(self.slow_client_timeout_s, 0.1)
     }
 
     pub fn body_timeout(&self) -> Duration {
@@ -281,5 +397,171 @@ impl Config {
     /// Settings file to read, if any.
     pub fn settings_path(&self) -> PathBuf {
         self.settings.clone().unwrap_or_else(|| self.assets_dir.join("settings.toml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        Config::parse_from(std::iter::once("arena-server").chain(args.iter().copied()))
+    }
+
+    fn refusal(args: &[&str]) -> String {
+        let error = parse(args).validate().expect_err("validate should refuse");
+        format!("{error:#}")
+    }
+
+    const LONG: &str = "0123456789abcdef0123456789abcdef";
+
+    /// A file under the temp folder, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(contents: &str) -> TempFile {
+            let name = format!("arena-config-test-{}-{}", std::process::id(), rand::random::<u64>());
+            let path = std::env::temp_dir().join(name);
+            std::fs::write(&path, contents).unwrap();
+            TempFile(path)
+        }
+        fn arg(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn defaults_pass_validation_and_keep_a_random_jwt_secret() {
+        let mut config = parse(&[]);
+        config.validate().unwrap();
+        assert_eq!(config.jwt_secret, None);
+        assert_eq!(config.admin_token, None);
+        Config::for_tests().validate().unwrap();
+    }
+
+    #[test]
+    fn short_or_empty_secrets_are_refused() {
+        for flag in ["--jwt-secret", "--admin-token"] {
+            let message = refusal(&[flag, "ops"]);
+            assert!(message.contains(flag) && message.contains("32 bytes"), "{message}");
+            let message = refusal(&[flag, ""]);
+            assert!(message.contains(flag) && message.contains("32 bytes"), "{message}");
+            let short = &LONG[..31];
+            assert!(refusal(&[flag, short]).contains(flag));
+            let mut config = parse(&[flag, LONG]);
+            config.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn secret_files_are_read_and_their_trailing_newline_dropped() {
+        let jwt = TempFile::new(&format!("{LONG}\n"));
+        let admin = TempFile::new(&format!("{LONG}xyz\r\n"));
+        let mut config = parse(&["--jwt-secret-file", jwt.arg(), "--admin-token-file", admin.arg()]);
+        config.validate().unwrap();
+        assert_eq!(config.jwt_secret.as_deref(), Some(LONG));
+        assert_eq!(config.admin_token.as_deref(), Some(&*format!("{LONG}xyz")));
+        // Read once: validating again does not see "both a value and a file".
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn short_empty_or_missing_secret_files_are_refused() {
+        let short = TempFile::new("not long enough\n");
+        let message = refusal(&["--jwt-secret-file", short.arg()]);
+        assert!(message.contains("--jwt-secret-file") && message.contains("32 bytes"), "{message}");
+        let empty = TempFile::new("\n");
+        let message = refusal(&["--admin-token-file", empty.arg()]);
+        assert!(message.contains("--admin-token-file") && message.contains("32 bytes"), "{message}");
+        let message = refusal(&["--admin-token-file", "/nonexistent/arena/admin-token"]);
+        assert!(message.contains("--admin-token-file") && message.contains("cannot read"), "{message}");
+    }
+
+    #[test]
+    fn a_secret_given_both_as_value_and_file_is_refused() {
+        let file = TempFile::new(LONG);
+        let message = refusal(&["--jwt-secret", LONG, "--jwt-secret-file", file.arg()]);
+        assert!(message.contains("--jwt-secret or --jwt-secret-file, not both"), "{message}");
+        let message = refusal(&["--admin-token", LONG, "--admin-token-file", file.arg()]);
+        assert!(message.contains("--admin-token or --admin-token-file, not both"), "{message}");
+    }
+
+    #[test]
+    fn negative_or_non_finite_durations_are_refused() {
+        for bad in ["-1", "NaN", "inf", "-inf", "1e300"] {
+            let message = refusal(&[&format!("--reconnect-grace-s={bad}")]);
+            assert!(message.contains("--reconnect-grace-s"), "{message}");
+            assert!(refusal(&[&format!("--http-idle-timeout-s={bad}")]).contains("--http-idle-timeout-s"));
+        }
+        parse(&["--reconnect-grace-s", "0", "--handshake-timeout-s", "0.25"]).validate().unwrap();
+    }
+
+    /// Guards `durations()`: a new `*_s: f64` flag must be checked by `validate()` too.
+    #[test]
+    fn every_seconds_flag_is_checked() {
+        let source = include_str!("config.rs");
+        let declared = source.lines().filter(|l| l.trim_start().starts_with("pub ") && l.ends_with("_s: f64,")).count();
+        assert_eq!(declared, parse(&[]).durations().len());
+        for (flag, _) in parse(&[]).durations() {
+            let field = format!("pub {}: f64,", flag.replace('-', "_"));
+            assert!(source.contains(&field), "{flag} is not a field");
+        }
+    }
+
+    #[test]
+    fn the_old_trust_proxy_flag_names_its_replacement() {
+        let message = refusal(&["--trust-proxy"]);
+        assert!(message.contains("--trusted-proxy"), "{message}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses() {
+        let config = parse(&["--trusted-proxy", "10.0.0.0/8, 127.0.0.1", "--trusted-proxy", "fd00::/8"]);
+        assert_eq!(config.trusted_proxies.len(), 3);
+        assert!(config.trusted_proxy("10.200.3.4".parse().unwrap()));
+        assert!(config.trusted_proxy("127.0.0.1".parse().unwrap()));
+        assert!(config.trusted_proxy("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(config.trusted_proxy("fd12::1".parse().unwrap()));
+        assert!(!config.trusted_proxy("127.0.0.2".parse().unwrap()));
+        assert!(!config.trusted_proxy("2001:db8::1".parse().unwrap()));
+        assert!(!parse(&[]).trusted_proxy("127.0.0.1".parse().unwrap()));
+        assert!(Config::try_parse_from(["arena-server", "--trusted-proxy", "proxy.local"]).is_err());
+        assert!(Config::try_parse_from(["arena-server", "--trusted-proxy", "10.0.0.0/33"]).is_err());
+    }
+
+    #[test]
+    fn autobahn_echo_needs_a_loopback_address() {
+        let message = refusal(&["--autobahn-echo", "--addr", "0.0.0.0:8080"]);
+        assert!(message.contains("--autobahn-echo") && message.contains("loopback"), "{message}");
+        parse(&["--autobahn-echo", "--addr", "127.0.0.1:0"]).validate().unwrap();
+        parse(&["--autobahn-echo", "--addr", "[::1]:9001"]).validate().unwrap();
+        parse(&["--addr", "0.0.0.0:8080"]).validate().unwrap();
+    }
+
+    #[test]
+    fn defaults_of_the_hardening_flags() {
+        let config = parse(&[]);
+        assert_eq!(config.body_timeout(), Duration::from_secs(10));
+        assert_eq!(config.http_idle_timeout(), Duration::from_secs(30));
+        assert_eq!(config.max_connections_per_ip, 32);
+        assert_eq!(config.max_reservations_per_ip, 4);
+        assert_eq!(config.max_rooms_per_ip, 5);
+        assert_eq!(config.rooms_per_ip_per_hour, 20);
+        assert_eq!(config.max_private_rooms, None);
+        assert_eq!(config.private_room_limit(), 100, "half of --max-rooms 200");
+        assert_eq!(config.sessions_per_ip_per_minute, 30);
+        assert_eq!(config.metrics_addr, None);
+        assert_eq!(config.results_log_max_mb, 64);
+        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(parse(&["--max-rooms", "7"]).private_room_limit(), 4);
+        assert_eq!(parse(&["--max-private-rooms", "3"]).private_room_limit(), 3);
+        let metrics = parse(&["--metrics-addr", "127.0.0.1:9100"]).metrics_addr;
+        assert_eq!(metrics, Some("127.0.0.1:9100".parse().unwrap()));
     }
 }

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use arena_server::{Config, run, shutdown};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc: size classes in page-aligned runs, so the untouched part of a
@@ -12,13 +13,17 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+    let matches = Config::command().get_matches();
+    let mut config = Config::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if config.log_format == "json" {
         tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
+    warn_of_secrets_in_arguments(&matches);
+    // Checked before binding, so a bad config never holds the port (run checks again).
+    config.validate()?;
     // Every connection is a file descriptor: raise the soft limit to the hard one.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
@@ -34,4 +39,17 @@ async fn main() -> anyhow::Result<()> {
         "Arena is up: open http://{addr}/ to play"
     );
     run(listener, config, shutdown::signal()).await
+}
+
+/// A secret given as a flag is in the process list for every user of the machine.
+fn warn_of_secrets_in_arguments(matches: &ArgMatches) {
+    for (id, flag, variable) in
+        [("jwt_secret", "--jwt-secret", "ARENA_JWT_SECRET"), ("admin_token", "--admin-token", "ARENA_ADMIN_TOKEN")]
+    {
+        if matches.value_source(id) == Some(ValueSource::CommandLine) {
+            tracing::warn!(
+                "{flag} on the command line is visible to every user of this machine; use {variable} or {flag}-file"
+            );
+        }
+    }
 }

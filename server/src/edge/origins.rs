@@ -1,10 +1,10 @@
 //! Who is connecting: the `Origin` allow-list of the WebSocket upgrade, and the
-//! client's address (the TCP peer, or the proxy's X-Forwarded-For with --trust-proxy).
+//! client's address (the TCP peer, or X-Forwarded-For from a --trusted-proxy peer).
 
 use std::net::{IpAddr, SocketAddr};
 
 use hyper::body::Incoming;
-use hyper::header::{HOST, ORIGIN};
+use hyper::header::{HOST, HeaderMap, ORIGIN};
 use hyper::{Request, Response, StatusCode};
 
 use crate::config::Config;
@@ -36,20 +36,188 @@ fn allowed(origin: &str, host: &str, extra: &[String]) -> bool {
         || extra.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
-/// The address to count and log: the first X-Forwarded-For entry behind a trusted proxy.
-pub fn client_address(req: &Request<Incoming>, peer: SocketAddr, config: &Config) -> IpAddr {
-    if config.trust_proxy
-        && let Some(forwarded) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
-        && let Some(Ok(ip)) = forwarded.split(',').next().map(|first| first.trim().parse::<IpAddr>())
-    {
-        return ip;
+/// Where a request came from, and whether a proxy told us so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr {
+    /// The address to count, limit and log (IPv4-mapped IPv6 shown as IPv4).
+    pub ip: IpAddr,
+    /// Taken from X-Forwarded-For rather than the TCP peer. Such an address is never
+    /// loopback-exempt: behind a proxy on the same host every peer is loopback, and
+    /// the header's loopback entry could be anyone's.
+    pub forwarded: bool,
+}
+
+/// The client behind `peer`. X-Forwarded-For is read only when `peer` is a
+/// --trusted-proxy; walking it from the right (the entries our own proxies appended),
+/// the client is the first address that is not itself a trusted proxy. Entries left
+/// of that were written by the client and may be lies. Every entry trusted: the
+/// left-most. An unparseable entry stops the walk at the last good address.
+pub fn client_of<B>(req: &Request<B>, peer: SocketAddr, config: &Config) -> ClientAddr {
+    let peer_ip = peer.ip().to_canonical();
+    let direct = ClientAddr { ip: peer_ip, forwarded: false };
+    if !config.trusted_proxy(peer_ip) {
+        return direct;
     }
-    peer.ip()
+    let mut last_good = None;
+    for entry in forwarded_for_right_to_left(req.headers()) {
+        let Some(ip) = entry.and_then(parse_forwarded_entry) else { break };
+        last_good = Some(ip);
+        if !config.trusted_proxy(ip) {
+            break;
+        }
+    }
+    last_good.map_or(direct, |ip| ClientAddr { ip, forwarded: true })
+}
+
+/// The address to count and log; see [`client_of`].
+pub fn client_address<B>(req: &Request<B>, peer: SocketAddr, config: &Config) -> IpAddr {
+    client_of(req, peer, config).ip
+}
+
+/// Whether the client reached our trusted proxy over https (X-Forwarded-Proto). The
+/// right-most value counts: it is the one the nearest proxy, a trusted peer, wrote.
+pub fn forwarded_https<B>(req: &Request<B>, peer: SocketAddr, config: &Config) -> bool {
+    config.trusted_proxy(peer.ip())
+        && req
+            .headers()
+            .get_all("x-forwarded-proto")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// X-Forwarded-For entries, right-most first, across repeated headers; `None` for a
+/// header that is not text (which ends the walk like any unparseable entry).
+fn forwarded_for_right_to_left(headers: &HeaderMap) -> impl Iterator<Item = Option<&str>> {
+    headers.get_all("x-forwarded-for").iter().rev().flat_map(|value| {
+        let entries: Vec<Option<&str>> = match value.to_str() {
+            Ok(text) => text.rsplit(',').map(str::trim).filter(|e| !e.is_empty()).map(Some).collect(),
+            Err(_) => vec![None],
+        };
+        entries
+    })
+}
+
+/// One X-Forwarded-For entry: an address, or an address with a port as some proxies
+/// write it (`203.0.113.7:4711`, `[2001:db8::1]:4711`).
+fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::allowed;
+    use super::{ClientAddr, allowed, client_of, forwarded_https};
+    use crate::config::Config;
+    use clap::Parser;
+    use hyper::Request;
+    use std::net::{IpAddr, SocketAddr};
+
+    fn config(trusted: &str) -> Config {
+        Config::parse_from(["arena-server", "--trusted-proxy", trusted])
+    }
+
+    fn request(headers: &[(&str, &str)]) -> Request<()> {
+        let mut builder = Request::builder().uri("/ws");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    fn peer(ip: &str) -> SocketAddr {
+        SocketAddr::new(ip.parse().unwrap(), 40_000)
+    }
+
+    fn forwarded(ip: &str) -> ClientAddr {
+        ClientAddr { ip: ip.parse().unwrap(), forwarded: true }
+    }
+
+    #[test]
+    fn an_untrusted_peers_forwarded_for_is_ignored() {
+        let config = config("10.0.0.0/8");
+        let req = request(&[("x-forwarded-for", "127.0.0.1"), ("x-forwarded-proto", "https")]);
+        let direct = ClientAddr { ip: "198.51.100.9".parse().unwrap(), forwarded: false };
+        assert_eq!(client_of(&req, peer("198.51.100.9"), &config), direct);
+        assert!(!forwarded_https(&req, peer("198.51.100.9"), &config));
+        let none = Config::parse_from(["arena-server"]);
+        assert_eq!(client_of(&req, peer("198.51.100.9"), &none), direct);
+    }
+
+    #[test]
+    fn the_right_most_untrusted_entry_is_the_client() {
+        let config = config("127.0.0.1/32");
+        let req = request(&[("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("203.0.113.7"));
+        let req = request(&[("x-forwarded-for", "203.0.113.7, 127.0.0.1")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("203.0.113.7"));
+    }
+
+    #[test]
+    fn a_spoofed_left_most_entry_is_ignored() {
+        let config = config("127.0.0.1/32");
+        // The client sent "X-Forwarded-For: 1.2.3.4"; the proxy appended the real peer.
+        let req = request(&[("x-forwarded-for", "1.2.3.4, 203.0.113.7")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("203.0.113.7"));
+        // A spoofed loopback entry does not make the client loopback either.
+        let req = request(&[("x-forwarded-for", "127.0.0.1, 203.0.113.7")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("203.0.113.7"));
+        // Nor does a spoofed header repeated before the proxy's own.
+        let req = request(&[("x-forwarded-for", "9.9.9.9"), ("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("203.0.113.7"));
+    }
+
+    #[test]
+    fn a_chain_of_two_proxies_is_walked() {
+        // CDN edge (10.1.0.5) → local nginx (127.0.0.1) → us.
+        let config = config("127.0.0.1/32,10.0.0.0/8");
+        let req = request(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.1.0.5")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("203.0.113.7"));
+        // Every entry a trusted proxy: the left-most is as far back as we can see.
+        let req = request(&[("x-forwarded-for", "10.2.0.1, 10.1.0.5")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("10.2.0.1"));
+    }
+
+    #[test]
+    fn an_unparseable_entry_stops_at_the_last_good_address() {
+        let config = config("127.0.0.1/32,10.0.0.0/8");
+        let req = request(&[("x-forwarded-for", "203.0.113.7, unknown, 10.1.0.5")]);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("10.1.0.5"));
+        let req = request(&[("x-forwarded-for", "garbage")]);
+        let direct = ClientAddr { ip: "127.0.0.1".parse().unwrap(), forwarded: false };
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), direct);
+        assert_eq!(client_of(&request(&[]), peer("127.0.0.1"), &config), direct);
+    }
+
+    #[test]
+    fn ipv6_peers_and_entries_work() {
+        let config = config("::1/128,fd00::/8");
+        let req = request(&[("x-forwarded-for", "2001:db8::1, fd00::7"), ("x-forwarded-proto", "https")]);
+        assert_eq!(client_of(&req, peer("::1"), &config), forwarded("2001:db8::1"));
+        assert!(forwarded_https(&req, peer("::1"), &config));
+        let req = request(&[("x-forwarded-for", "[2001:db8::2]:4711")]);
+        assert_eq!(client_of(&req, peer("::1"), &config), forwarded("2001:db8::2"));
+        // An IPv4 proxy reaching a dual-stack listener shows up IPv4-mapped.
+        let config = self::config("127.0.0.1/32");
+        let req = request(&[("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(client_of(&req, peer("::ffff:127.0.0.1"), &config), forwarded("203.0.113.7"));
+        let mapped: IpAddr = "::ffff:198.51.100.9".parse().unwrap();
+        assert_eq!(client_of(&req, SocketAddr::new(mapped, 1), &config).ip, "198.51.100.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn forwarded_https_needs_a_trusted_peer_and_https() {
+        let config = config("127.0.0.1/32");
+        assert!(forwarded_https(&request(&[("x-forwarded-proto", "HTTPS")]), peer("127.0.0.1"), &config));
+        assert!(!forwarded_https(&request(&[("x-forwarded-proto", "http")]), peer("127.0.0.1"), &config));
+        assert!(!forwarded_https(&request(&[("x-forwarded-proto", "https, http")]), peer("127.0.0.1"), &config));
+        assert!(!forwarded_https(&request(&[]), peer("127.0.0.1"), &config));
+    }
 
     #[test]
     fn own_origin_localhost_and_listed_ones_pass() {

@@ -135,7 +135,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_bind_identity_and_bad_ones_are_refused() {
     let mut config = Config::for_tests();
-    config.jwt_secret = Some("test secret".into());
+    config.jwt_secret = Some("test secret, at least 32 bytes long".into());
     config.require_auth = true;
     let server = TestServer::start_with(config.clone()).await;
     let granted = session(&server, "Ann").await;
@@ -340,12 +340,12 @@ async fn admin_calls_need_the_token_and_reach_players() {
     server.shutdown().await;
 
     let mut config = Config::for_tests();
-    config.admin_token = Some("s3cret".into());
+    config.admin_token = Some("s3cret-admin-token-at-least-32-bytes".into());
     let server = TestServer::start_with(config).await;
     let room = create_room(server.addr, r#"{"name": "Ops"}"#).await;
     let (mut a, a_welcome) = join(&server, &format!("room={}&name=a", room.id)).await;
     let (mut b, _) = join(&server, &format!("room={}&name=b", room.id)).await;
-    let auth = "Authorization: Bearer s3cret";
+    let auth = "Authorization: Bearer s3cret-admin-token-at-least-32-bytes";
     for headers in [&[][..], &["Authorization: Bearer wrong"][..]] {
         assert_eq!(
             http_json(server.addr, "POST", "/api/admin/announce", r#"{"text": "x"}"#, headers).await.status,
