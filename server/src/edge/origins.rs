@@ -69,11 +69,6 @@ pub fn client_of<B>(req: &Request<B>, peer: SocketAddr, config: &Config) -> Clie
     last_good.map_or(direct, |ip| ClientAddr { ip, forwarded: true })
 }
 
-/// The address to count and log; see [`client_of`].
-pub fn client_address<B>(req: &Request<B>, peer: SocketAddr, config: &Config) -> IpAddr {
-    client_of(req, peer, config).ip
-}
-
 /// Whether the client reached our trusted proxy over https (X-Forwarded-Proto). The
 /// right-most value counts: it is the one the nearest proxy, a trusted peer, wrote.
 pub fn forwarded_https<B>(req: &Request<B>, peer: SocketAddr, config: &Config) -> bool {
