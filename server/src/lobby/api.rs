@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cluster::{self, Cluster, ClusterRoom};
 use super::budgets::{Caller, OverBudget, RateWindow};
+use super::cluster::{self, Cluster, ClusterRoom};
 use super::directory::{CreateError, Directory, JoinError};
 use super::join::validate_name;
 use crate::identity::Tokens;
-use crate::ops::unix_ms_after;
 use crate::ops::metrics;
+use crate::ops::unix_ms_after;
 use crate::web::{Body, error, json, over_budget, query_value, read_json};
 
 /// What the lobby API uses.
@@ -42,6 +42,9 @@ pub struct LobbyApi {
 /// Route `/api/<segments>`.
 pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str], caller: Caller) -> Response<Body> {
     let method = req.method().clone();
+    // Another node passing a call on spends no budget here: the node the client
+    // reached has counted it.
+    let caller = Caller { exempt: caller.exempt || is_forwarded(&req, state), ..caller };
     let result = match (&method, segments) {
         (&Method::GET, ["rooms"]) => {
             Ok(json(StatusCode::OK, &RoomList { rooms: list_rooms(&state.directory, state.cluster.as_deref()) }))
@@ -58,9 +61,14 @@ pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str],
     result.unwrap_or_else(|response| response)
 }
 
-/// `?local=1`: a call another node passed on; answer it here, do not pass it on again.
-fn is_forwarded(req: &Request<Incoming>) -> bool {
-    req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "local" && v == "1"))
+/// `?local=1` on a call another node passed on (signed with the cluster's shared
+/// secret): answer it here, do not pass it on again. Unsigned, `?local=1` is ignored,
+/// so a client can neither skip placement nor spend no budget by adding it.
+fn is_forwarded(req: &Request<Incoming>, state: &LobbyApi) -> bool {
+    let asks_local =
+        req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "local" && v == "1"));
+    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+    asks_local && state.cluster.as_ref().is_some_and(|c| c.node_auth().verify(req.headers(), req.method(), target))
 }
 
 /// Public rooms: of every node with a cluster (this node's alone if Redis is away).
@@ -106,8 +114,12 @@ pub fn refuse(over: &OverBudget) -> Response<Body> {
     over_budget(over.budget, &over.message, over.retry_after)
 }
 
-async fn create_room(req: Request<Incoming>, state: &LobbyApi, caller: Caller) -> Result<Response<Body>, Response<Body>> {
-    let forwarded = is_forwarded(&req);
+async fn create_room(
+    req: Request<Incoming>,
+    state: &LobbyApi,
+    caller: Caller,
+) -> Result<Response<Body>, Response<Body>> {
+    let forwarded = is_forwarded(&req, state);
     let request: CreateRoom = read_json(req, state.body_timeout).await?;
     state.rooms_per_hour.take(caller, std::time::Instant::now()).map_err(|over| refuse(&over))?;
     // With a cluster, a new room goes to the least-loaded node.
@@ -148,10 +160,14 @@ fn listed_here(state: &LobbyApi, summary: RoomSummary) -> RoomSummary {
 /// the least-loaded node. Seats are reserved by the node that owns the room, so
 /// concurrent callers can never over-fill it: a room that filled meanwhile answers
 /// 409 and the next candidate is tried.
-async fn matchmake(req: &Request<Incoming>, state: &LobbyApi, caller: Caller) -> Result<Response<Body>, Response<Body>> {
+async fn matchmake(
+    req: &Request<Incoming>,
+    state: &LobbyApi,
+    caller: Caller,
+) -> Result<Response<Body>, Response<Body>> {
     let wanted_room = query_value(req, "room");
     let strict = query_value(req, "strict").as_deref() == Some("1");
-    if let (Some(cluster), false) = (&state.cluster, is_forwarded(req)) {
+    if let (Some(cluster), false) = (&state.cluster, is_forwarded(req, state)) {
         let mut candidates = cluster.rooms().unwrap_or_default();
         candidates.retain(|r| !r.summary.private && r.summary.players < r.summary.capacity);
         candidates.sort_by_key(|r| std::cmp::Reverse(r.summary.players));

@@ -138,9 +138,10 @@ impl Directory {
     /// Create a room from an API request.
     pub fn create(self: &Arc<Self>, request: CreateRoom, caller: Caller) -> Result<Arc<RoomHandle>, CreateError> {
         let name = request.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_ROOM_NAME_CHARS || name.chars().any(char::is_control) {
+        let hidden = arena_protocol::client_msg::hidden_char(name).is_some();
+        if name.is_empty() || name.chars().count() > MAX_ROOM_NAME_CHARS || name.chars().any(char::is_control) || hidden {
             return Err(CreateError::Invalid(format!(
-                "name must be 1-{MAX_ROOM_NAME_CHARS} characters without control characters"
+                "name must be 1-{MAX_ROOM_NAME_CHARS} characters without control, invisible or direction-changing characters"
             )));
         }
         let capacity = request.capacity.unwrap_or(self.limits.capacity);

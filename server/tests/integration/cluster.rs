@@ -110,6 +110,19 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
     assert_ne!(fourth.room.id, alpha.id, "a full room is not over-filled");
     let (_fourth_client, _) = joined(&fourth.ws_url).await;
 
+    // `?local=1` is honoured only on calls signed by a node: a client adding it (or a
+    // forged header) does not skip placement. A has 3 players, B 1: B gets the room.
+    eventually("B to register its player", WAIT, async || {
+        rooms_seen_by(&a).await.iter().any(|r| r.node.as_deref() == Some("node-b") && r.players >= 1)
+    })
+    .await;
+    for headers in [vec![], vec!["X-Arena-Node-Auth: 1700000000:00"]] {
+        let unsigned = http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Sneaky"}"#, &headers).await;
+        assert_eq!(unsigned.status, 201, "{}", unsigned.body);
+        let placed: RoomSummary = serde_json::from_str(&unsigned.body).unwrap();
+        assert_eq!(placed.node.as_deref(), Some("node-b"), "an unsigned ?local=1 is placed like any call");
+    }
+
     // A token issued by B is accepted by A.
     let session: SessionGranted =
         serde_json::from_str(&http_json(b.addr, "POST", "/api/session", r#"{"name": "Roamer"}"#, &[]).await.body)
