@@ -1,19 +1,143 @@
-//! Static files of the browser client, served from the assets folder.
+//! Static files of the browser client: which files of the assets folder are served,
+//! and the headers (content type, CSP, nosniff) every one of them carries.
 
 use std::path::{Component, Path, PathBuf};
 
-/// A file to send, with its content type.
-pub struct Asset {
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-}
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use hyper::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 
-/// Map a URL path to a file under `root`; `None` for anything outside it or missing.
-pub async fn load(root: &Path, url_path: &str) -> Option<Asset> {
-    let relative = if url_path == "/" { "index.html" } else { url_path.trim_start_matches('/') };
+use crate::web::Body;
+
+/// The page that names the client's packages in its import map.
+const INDEX: &str = "index.html";
+
+/// Where the client's npm packages are installed (`npm ci` in the assets folder).
+const PACKAGES: &str = "node_modules";
+
+/// File types of the client's own files, at the top of the assets folder. Anything
+/// else there (`package.json`, `settings.toml`, …) is the server's or npm's business.
+const CLIENT_TYPES: &[(&str, &str)] = &[
+    ("html", "text/html; charset=utf-8"),
+    ("js", "text/javascript; charset=utf-8"),
+    ("mjs", "text/javascript; charset=utf-8"),
+    ("css", "text/css; charset=utf-8"),
+    ("svg", "image/svg+xml"),
+    ("png", "image/png"),
+    ("ico", "image/x-icon"),
+];
+
+/// File types served from the packages: the modules themselves, not their manifests,
+/// sources, type declarations or source maps.
+const PACKAGE_TYPES: &[(&str, &str)] =
+    &[("mjs", "text/javascript; charset=utf-8"), ("js", "text/javascript; charset=utf-8")];
+
+/// The policy every static response carries, before the hashes of a page's inline
+/// scripts are added to `script-src`. `connect-src` names `ws:`/`wss:` because older
+/// browsers do not count the page's own host under `'self'` for WebSockets; `img-src`
+/// allows `data:` for canvas snapshots and icons.
+const POLICY: [&str; 11] = [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self' ws: wss:",
+    "manifest-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+];
+
+/// The response for `url_path` (`/` is the index page), or `None` (a 404) for
+/// anything that is not one of the client's files: outside the folder, hidden,
+/// npm's bookkeeping, or a package file the page does not import.
+pub async fn serve(root: &Path, url_path: &str) -> Option<Response<Body>> {
+    let relative = if url_path == "/" { INDEX } else { url_path.strip_prefix('/')? };
+    let content_type = match classify(relative)? {
+        Kind::Client(content_type) => content_type,
+        Kind::Package(content_type) => {
+            let index = tokio::fs::read_to_string(root.join(INDEX)).await.ok()?;
+            if !package_folders(&index).iter().any(|folder| relative.starts_with(folder.as_str())) {
+                return None;
+            }
+            content_type
+        }
+    };
     let path = safe_join(root, relative)?;
     let body = tokio::fs::read(&path).await.ok()?;
-    Some(Asset { body, content_type: content_type(&path) })
+    let policy = if content_type.starts_with("text/html") {
+        content_security_policy(&String::from_utf8_lossy(&body))
+    } else {
+        content_security_policy("")
+    };
+    Some(
+        Response::builder()
+            .header(CONTENT_TYPE, content_type)
+            .header(CACHE_CONTROL, "no-cache")
+            .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .header(CONTENT_SECURITY_POLICY, policy)
+            .header(REFERRER_POLICY, "no-referrer")
+            .body(Full::new(Bytes::from(body)))
+            .expect("static response"),
+    )
+}
+
+/// What a requested name may be, judged from the name alone.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    /// One of the client's own files, with its content type.
+    Client(&'static str),
+    /// A module file in the packages; served only if the import map points at its folder.
+    Package(&'static str),
+}
+
+/// `None` for names never served: hidden files and folders (which covers `..`),
+/// escapes (`%`, `\`), empty segments, and anything in a folder other than the packages.
+fn classify(relative: &str) -> Option<Kind> {
+    if relative.contains(['%', '\\', '\0']) {
+        return None;
+    }
+    let segments: Vec<&str> = relative.split('/').collect();
+    if segments.iter().any(|s| s.is_empty() || s.starts_with('.')) {
+        return None;
+    }
+    let extension = segments.last()?.rsplit_once('.')?.1;
+    let type_of = |types: &[(&str, &'static str)]| types.iter().find(|(e, _)| *e == extension).map(|(_, t)| *t);
+    match segments.as_slice() {
+        [_file] => type_of(CLIENT_TYPES).map(Kind::Client),
+        [PACKAGES, _, _, ..] => type_of(PACKAGE_TYPES).map(Kind::Package),
+        _ => None,
+    }
+}
+
+/// The package folders the index page's import map points into, relative to the
+/// assets folder and ending in `/`: a target file's folder
+/// (`/node_modules/@msgpack/msgpack/dist.esm/index.mjs` → `node_modules/@msgpack/msgpack/dist.esm/`)
+/// holds the modules it imports relatively; a target ending in `/` is a folder already.
+fn package_folders(index_html: &str) -> Vec<String> {
+    let mut folders = Vec::new();
+    for element in inline_elements(index_html, "script") {
+        if !element.attributes.to_ascii_lowercase().contains("importmap") {
+            continue;
+        }
+        let Ok(map) = serde_json::from_str::<serde_json::Value>(element.text) else { continue };
+        let scopes = map.get("scopes").and_then(|s| s.as_object()).into_iter().flat_map(|s| s.values());
+        let targets =
+            map.get("imports").into_iter().chain(scopes).filter_map(|m| m.as_object()).flat_map(|m| m.values());
+        for target in targets.filter_map(|t| t.as_str()) {
+            let Some(target) = target.strip_prefix('/') else { continue };
+            let folder = &target[..target.rfind('/').map_or(0, |i| i + 1)];
+            // The folder must itself pass the name rules, so a map cannot widen what is served.
+            let inside = folder.strip_suffix('/').is_some_and(|f| classify(&format!("{f}/x.js")).is_some());
+            if inside && folder.starts_with(PACKAGES) && !folders.iter().any(|f| f == folder) {
+                folders.push(folder.to_string());
+            }
+        }
+    }
+    folders
 }
 
 /// Join without ever leaving `root`: only plain path components are allowed.
@@ -22,23 +146,145 @@ fn safe_join(root: &Path, relative: &str) -> Option<PathBuf> {
     if relative.components().all(|c| matches!(c, Component::Normal(_))) { Some(root.join(relative)) } else { None }
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" | "map" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "toml" | "txt" | "md" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
+/// The policy for a response whose body is `html` (empty for non-pages): the page's
+/// inline scripts (the import map) and styles are allowed by their hashes, computed
+/// from the bytes served, so the policy never needs `'unsafe-inline'`.
+fn content_security_policy(html: &str) -> String {
+    let hashes = |tag| {
+        let mut sources: Vec<String> = inline_elements(html, tag)
+            .iter()
+            .map(|e| format!(" 'sha256-{}'", base64(&sha256(e.text.as_bytes()))))
+            .collect();
+        sources.dedup();
+        sources.concat()
+    };
+    let (scripts, styles) = (hashes("script"), hashes("style"));
+    POLICY
+        .iter()
+        .map(|directive| match *directive {
+            "script-src 'self'" => format!("{directive}{scripts}"),
+            "style-src 'self'" => format!("{directive}{styles}"),
+            _ => directive.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One inline `<tag …>text</tag>` element of a page (elements with `src` are not inline).
+struct InlineElement<'a> {
+    attributes: &'a str,
+    text: &'a str,
+}
+
+/// The inline elements named `tag` in `html`, outside comments. Enough HTML for our
+/// own two pages, which is all this ever reads.
+fn inline_elements<'a>(html: &'a str, tag: &str) -> Vec<InlineElement<'a>> {
+    // ASCII lowercasing keeps every byte offset, so positions found in `lower` index `html`.
+    let lower = html.to_ascii_lowercase();
+    let (open, close) = (format!("<{tag}"), format!("</{tag}"));
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(start) = lower[at..].find('<').map(|i| at + i) {
+        let rest = &lower[start..];
+        if rest.starts_with("<!--") {
+            at = rest.find("-->").map_or(lower.len(), |i| start + i + 3);
+            continue;
+        }
+        let named = rest
+            .strip_prefix(open.as_str())
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_whitespace() || c == '>'));
+        if !named {
+            at = start + 1;
+            continue;
+        }
+        let Some(tag_end) = rest.find('>').map(|i| start + i) else { break };
+        let Some(text_end) = lower[tag_end..].find(close.as_str()).map(|i| tag_end + i) else { break };
+        let attributes = &html[start + open.len()..tag_end];
+        let external =
+            attributes.to_ascii_lowercase().split(|c: char| c.is_ascii_whitespace()).any(|a| a.starts_with("src="));
+        if !external {
+            found.push(InlineElement { attributes, text: &html[tag_end + 1..text_end] });
+        }
+        at = text_end + close.len();
     }
+    found
+}
+
+/// SHA-256 (FIPS 180-4), for CSP hashes of a page's inline elements. Small enough
+/// to keep here rather than add a dependency for a few hundred bytes per page.
+fn sha256(data: &[u8]) -> [u8; 32] {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut state: [u32; 8] =
+        [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&(data.len() as u64 * 8).to_be_bytes());
+    for block in message.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes(word.try_into().expect("four bytes"));
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = state;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let choice = (e & f) ^ (!e & g);
+            let t1 = h.wrapping_add(s1).wrapping_add(choice).wrapping_add(K[i]).wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let majority = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(majority);
+            (h, g, f, e, d, c, b, a) = (g, f, e, d.wrapping_add(t1), c, b, a, t1.wrapping_add(t2));
+        }
+        for (s, v) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
+            *s = s.wrapping_add(v);
+        }
+    }
+    let mut digest = [0u8; 32];
+    for (out, word) in digest.chunks_exact_mut(4).zip(state) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
+
+/// Standard base64 with padding, as CSP hash sources are written.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let bytes = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TEXT: &str = "text/javascript; charset=utf-8";
 
     #[test]
     fn never_leaves_the_root() {
@@ -47,5 +293,80 @@ mod tests {
         assert_eq!(safe_join(root, "../secret"), None);
         assert_eq!(safe_join(root, "a/../../b"), None);
         assert_eq!(safe_join(root, "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn only_client_files_and_package_modules_pass_the_name_rules() {
+        assert_eq!(classify("main.js"), Some(Kind::Client(TEXT)));
+        assert_eq!(classify("index.html"), Some(Kind::Client("text/html; charset=utf-8")));
+        assert_eq!(classify("node_modules/@msgpack/msgpack/dist.esm/index.mjs"), Some(Kind::Package(TEXT)));
+        for refused in [
+            "package.json",
+            "package-lock.json",
+            "settings.toml",
+            ".gitignore",
+            ".env.js",
+            ".git/config",
+            "node_modules/.package-lock.json",
+            "node_modules/@msgpack/msgpack/package.json",
+            "node_modules/@msgpack/msgpack/dist.esm/index.mjs.map",
+            "node_modules/@msgpack/msgpack/src/index.ts",
+            "node_modules/x.js",
+            "node_modules/@msgpack/.hidden/index.mjs",
+            "sub/main.js",
+            "../Cargo.toml",
+            "%2e%2e/Cargo.toml",
+            "a//b.js",
+            "dir\\main.js",
+            "",
+            "noextension",
+        ] {
+            assert_eq!(classify(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_import_map_names_the_package_folders() {
+        let page = r#"<!-- <script type="importmap">{"imports": {"a": "/node_modules/commented/x.mjs"}}</script> -->
+            <script type="importmap">
+              { "imports": { "@msgpack/msgpack": "/node_modules/@msgpack/msgpack/dist.esm/index.mjs",
+                             "lib/": "/node_modules/lib/esm/",
+                             "own": "/main.js",
+                             "sneaky": "/node_modules/../secret.js",
+                             "hidden": "/node_modules/.bin/x.js" },
+                "scopes": { "/": { "other": "/node_modules/other/index.js" } } }
+            </script>
+            <script type="module" src="/main.js"></script>"#;
+        assert_eq!(
+            package_folders(page),
+            ["node_modules/@msgpack/msgpack/dist.esm/", "node_modules/lib/esm/", "node_modules/other/"]
+        );
+    }
+
+    #[test]
+    fn the_policy_allows_inline_elements_by_hash_only() {
+        let page = "<head><script type=\"importmap\">{}</script><script type=module src=/main.js></script>\
+                    <STYLE>b{}</STYLE></head>";
+        let policy = content_security_policy(page);
+        let script_hash = base64(&sha256(b"{}"));
+        assert!(policy.contains(&format!("script-src 'self' 'sha256-{script_hash}';")), "{policy}");
+        assert!(policy.contains(&format!("style-src 'self' 'sha256-{}';", base64(&sha256(b"b{}")))), "{policy}");
+        assert!(!policy.contains("unsafe"));
+        for directive in
+            ["frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'", "connect-src 'self' ws: wss:"]
+        {
+            assert!(policy.contains(directive), "{policy}");
+        }
+        assert!(content_security_policy("").contains("script-src 'self'; style-src 'self';"));
+    }
+
+    #[test]
+    fn sha256_and_base64_match_the_standard_vectors() {
+        // FIPS 180-4 examples, base64-encoded as CSP writes them.
+        assert_eq!(base64(&sha256(b"")), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(base64(&sha256(b"abc")), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+        let two_blocks = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+        assert_eq!(base64(&sha256(two_blocks)), "JI1qYdIGOLjlwCaTDD5gOaM85Flk/yFn9uzt1BnbBsE=");
+        assert_eq!((base64(b"f"), base64(b"fo"), base64(b"foo")), ("Zg==".into(), "Zm8=".into(), "Zm9v".into()));
     }
 }

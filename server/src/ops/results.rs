@@ -1,26 +1,34 @@
-//! The results log: finished rounds appended as JSON lines, written by a task of
+//! The results log: finished rounds appended as JSON lines, written by a thread of
 //! its own so a room's tick never waits on the disk.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arena_protocol::PlayerId;
-use serde::Serialize;
-use tokio::io::AsyncWriteExt;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 /// Rounds waiting to be written. Rounds end seconds apart per room; this is
 /// hundreds of rooms ending at once before a record is dropped (and logged).
 pub const RESULTS_QUEUE: usize = 1024;
 
+/// Longest a written round waits for `sync_data` while more rounds keep arriving.
+/// A writer that runs out of rounds syncs at once, so a quiet server's rounds are
+/// durable as soon as they are written and a drain never waits out this interval.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 /// One finished round, as one line of the log.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoundRecord {
     pub room_id: String,
     pub room_name: String,
     pub round: u32,
-    /// `score_limit`, `time_limit` or `room_closed`.
+    /// `score_limit`, `time_limit`, `room_closed` or `room_failed`.
     pub reason: String,
     /// Unix milliseconds.
     pub ended_at_ms: u64,
@@ -28,7 +36,7 @@ pub struct RoundRecord {
     pub players: Vec<PlayerRecord>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlayerRecord {
     pub player_id: PlayerId,
     pub name: String,
@@ -40,57 +48,322 @@ pub struct PlayerRecord {
 #[derive(Debug)]
 pub struct ResultsLog {
     tx: mpsc::Sender<RoundRecord>,
+    /// Rounds handed to the writer; counted before they are sent, so a round in the
+    /// queue is never missing from the count.
     queued: AtomicU64,
-    written: Arc<AtomicU64>,
+    /// Rounds the writer is done with: written and synced to disk, or given up on
+    /// (and logged). Counted only after the sync, so the drain's wait means durable.
+    settled: Arc<AtomicU64>,
 }
 
 impl ResultsLog {
     /// Queue a finished round; never waits (a full queue drops the round, loudly).
+    /// A round nobody played in (no standings) is not worth a line and is skipped.
     pub fn submit(&self, record: RoundRecord) {
-        match self.tx.try_send(record) {
-            Ok(()) => {
-                self.queued.fetch_add(1, Ordering::AcqRel);
-            }
-            Err(e) => tracing::error!(error = %e, "the results log queue refused a round"),
+        if record.players.is_empty() {
+            tracing::debug!(room = %record.room_id, round = record.round, "round without players not logged");
+            return;
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = self.tx.try_send(record) {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            tracing::error!(error = %e, "the results log queue refused a round");
         }
     }
 
-    /// Whether every queued round is on disk (flushed).
+    /// Whether every queued round is on disk and synced (`sync_data`).
     pub fn all_written(&self) -> bool {
-        self.written.load(Ordering::Acquire) >= self.queued.load(Ordering::Acquire)
+        self.settled.load(Ordering::Acquire) >= self.queued.load(Ordering::Acquire)
     }
 }
 
-/// Start the writer task, appending to `path`.
-pub fn spawn_writer(path: PathBuf) -> Arc<ResultsLog> {
-    let (tx, mut rx) = mpsc::channel::<RoundRecord>(RESULTS_QUEUE);
-    let written = Arc::new(AtomicU64::new(0));
-    let counter = written.clone();
-    tokio::spawn(async move {
-        let mut file = match tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await {
-            Ok(file) => Some(file),
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "cannot open the results log; results will not be kept");
-                None
-            }
-        };
-        while let Some(record) = rx.recv().await {
-            if let Some(file) = file.as_mut() {
-                let mut line = serde_json::to_vec(&record).expect("JSON of our own record");
-                line.push(b'\n');
-                // One write per line keeps lines whole; flushing makes each round durable on its own.
-                if let Err(e) = async {
-                    file.write_all(&line).await?;
-                    file.flush().await
-                }
-                .await
-                {
-                    tracing::error!(path = %path.display(), error = %e, "cannot append to the results log");
-                }
-            }
-            counter.fetch_add(1, Ordering::AcqRel);
-            crate::ops::metrics::handles().rounds_logged.increment(1);
+/// Start the writer thread, appending to `path` and renaming it aside once it would
+/// grow past `max_bytes` (0: never).
+pub fn spawn_writer(path: PathBuf, max_bytes: u64) -> Arc<ResultsLog> {
+    let (tx, rx) = mpsc::channel::<RoundRecord>(RESULTS_QUEUE);
+    let settled = Arc::new(AtomicU64::new(0));
+    let writer = Writer { path, max_bytes, file: None, size: 0, unsynced: false };
+    let counter = settled.clone();
+    // A thread, not a task: every write and sync blocks, and the thread ends by
+    // itself once the last handle on the log (and so the sender) is dropped.
+    std::thread::Builder::new()
+        .name("arena-results".into())
+        .spawn(move || writer.run(rx, &counter))
+        .expect("spawn the results log writer");
+    Arc::new(ResultsLog { tx, queued: AtomicU64::new(0), settled })
+}
+
+/// The writer thread's state: the open file and how full it is.
+struct Writer {
+    path: PathBuf,
+    /// Size at which the file is renamed aside; 0 never rotates.
+    max_bytes: u64,
+    /// `None` if it could not be opened, and after a failed write, so the next
+    /// round tries a fresh open instead of writing to a broken handle.
+    file: Option<File>,
+    /// Bytes in the open file, to decide when to rotate without asking the disk.
+    size: u64,
+    /// Written lines that `sync_data` has not covered yet.
+    unsynced: bool,
+}
+
+impl Writer {
+    /// Write rounds as they come; sync whenever the queue runs dry, or after
+    /// [`SYNC_INTERVAL`] of a steady stream, and only then count them as settled.
+    fn run(mut self, mut rx: mpsc::Receiver<RoundRecord>, settled: &AtomicU64) {
+        // Open now, so a path we cannot write is reported at start, not at the first round.
+        if let Err(e) = self.open() {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot open the results log; will retry at each round");
         }
-    });
-    Arc::new(ResultsLog { tx, queued: AtomicU64::new(0), written })
+        while let Some(first) = rx.blocking_recv() {
+            let batch_started = Instant::now();
+            let (mut handled, mut written) = (0, 0);
+            let mut next = Some(first);
+            while let Some(record) = next.take() {
+                handled += 1;
+                written += u64::from(self.append(&record));
+                if batch_started.elapsed() < SYNC_INTERVAL {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.sync();
+            crate::ops::metrics::handles().rounds_logged.increment(written);
+            settled.fetch_add(handled, Ordering::AcqRel);
+        }
+    }
+
+    /// Append one round as one line; false (and logged) if it could not be written.
+    fn append(&mut self, record: &RoundRecord) -> bool {
+        let mut line = serde_json::to_vec(record).expect("JSON of our own record");
+        line.push(b'\n');
+        match self.try_append(&line) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, room = %record.room_id, "cannot append a round to the results log");
+                self.file = None;
+                false
+            }
+        }
+    }
+
+    fn try_append(&mut self, line: &[u8]) -> io::Result<()> {
+        if self.file.is_none() {
+            self.open()?;
+        }
+        // A line is never split across files; one longer than the limit gets a file of its own.
+        if self.max_bytes > 0 && self.size > 0 && self.size + line.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let file = self.file.as_mut().expect("opened above");
+        // One write per line keeps lines whole (the file is opened for append).
+        file.write_all(line)?;
+        self.size += line.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    fn open(&mut self) -> io::Result<()> {
+        let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.size = file.metadata()?.len();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Rename the full file aside (never over another file, never deleting one) and
+    /// start a fresh one under the configured name.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.sync();
+        self.file = None;
+        let aside = aside_name(&self.path, SystemTime::now());
+        std::fs::rename(&self.path, &aside)?;
+        tracing::info!(path = %self.path.display(), renamed_to = %aside.display(), bytes = self.size, "results log rotated");
+        self.open()
+    }
+
+    /// `sync_data` the open file if it has unsynced lines; a failure is logged.
+    fn sync(&mut self) {
+        if !self.unsynced {
+            return;
+        }
+        self.unsynced = false;
+        if let Some(file) = &self.file
+            && let Err(e) = file.sync_data()
+        {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot sync the results log");
+        }
+    }
+}
+
+/// `<path>.<UTC time>` (e.g. `arena-results.jsonl.20261129T164500Z`), with `.1`,
+/// `.2`, … added if rotations within one second would otherwise collide.
+fn aside_name(path: &Path, now: SystemTime) -> PathBuf {
+    let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut stamped = OsString::from(path.as_os_str());
+    stamped.push(".");
+    stamped.push(utc_stamp(seconds));
+    let stamped = PathBuf::from(stamped);
+    let mut candidate = stamped.clone();
+    let mut n = 0;
+    while candidate.exists() {
+        n += 1;
+        let mut numbered = OsString::from(stamped.as_os_str());
+        numbered.push(format!(".{n}"));
+        candidate = PathBuf::from(numbered);
+    }
+    candidate
+}
+
+/// Unix seconds as `YYYYMMDDTHHMMSSZ` (proleptic Gregorian, UTC).
+fn utc_stamp(unix_s: u64) -> String {
+    let (days, secs) = (unix_s / 86_400, unix_s % 86_400);
+    // Howard Hinnant's civil_from_days, shifted so years start on 1 March.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh folder under the system's temp dir, removed when dropped.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("arena-{name}-{}-{}", std::process::id(), rand::random::<u32>()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn round(n: u32, players: usize) -> RoundRecord {
+        RoundRecord {
+            room_id: "r0000001".into(),
+            room_name: "Test room".into(),
+            round: n,
+            reason: "score_limit".into(),
+            ended_at_ms: 1_764_434_700_000 + u64::from(n),
+            duration_s: 42.5,
+            players: (0..players)
+                .map(|i| PlayerRecord { player_id: PlayerId(i as u32 + 1), name: format!("p{i}"), kills: n, deaths: 1 })
+                .collect(),
+        }
+    }
+
+    fn wait_written(log: &ResultsLog) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !log.all_written() {
+            assert!(Instant::now() < deadline, "the writer did not settle its rounds");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn records_in(path: &Path) -> Vec<RoundRecord> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn rounds_parse_back_and_empty_rounds_are_skipped() {
+        let dir = TempDir::new("results-skip");
+        let path = dir.0.join("results.jsonl");
+        let log = spawn_writer(path.clone(), 64 * 1024 * 1024);
+        log.submit(round(1, 2));
+        log.submit(round(2, 0));
+        log.submit(round(3, 1));
+        wait_written(&log);
+        assert_eq!(records_in(&path), vec![round(1, 2), round(3, 1)]);
+    }
+
+    #[test]
+    fn a_round_without_players_is_settled_at_once_and_leaves_no_line() {
+        let dir = TempDir::new("results-empty");
+        let path = dir.0.join("results.jsonl");
+        let log = spawn_writer(path.clone(), 0);
+        log.submit(round(1, 0));
+        assert!(log.all_written());
+        log.submit(round(2, 1));
+        wait_written(&log);
+        assert_eq!(records_in(&path), vec![round(2, 1)]);
+    }
+
+    #[test]
+    fn rotation_renames_the_full_file_aside_and_keeps_every_line() {
+        let dir = TempDir::new("results-rotate");
+        let path = dir.0.join("results.jsonl");
+        let line_len = serde_json::to_vec(&round(10, 2)).unwrap().len() as u64 + 1;
+        let max_bytes = 3 * line_len;
+        let log = spawn_writer(path.clone(), max_bytes);
+        let rounds: Vec<RoundRecord> = (10..20).map(|n| round(n, 2)).collect();
+        for r in &rounds {
+            log.submit(r.clone());
+        }
+        wait_written(&log);
+
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        // Ten lines of equal length, three to a file: three files aside and one current.
+        assert_eq!(files.len(), 4, "{files:?}");
+        assert!(files.contains(&path));
+        let mut kept: Vec<RoundRecord> = Vec::new();
+        for file in &files {
+            assert!(std::fs::metadata(file).unwrap().len() <= max_bytes, "{} overfull", file.display());
+            if file != &path {
+                let name = file.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(name.starts_with("results.jsonl.") && name.contains('T'), "{name}");
+                assert_eq!(records_in(file).len(), 3);
+            }
+            kept.extend(records_in(file));
+        }
+        assert_eq!(records_in(&path), vec![round(19, 2)], "the newest round is in the current file");
+        kept.sort_by_key(|r| r.round);
+        assert_eq!(kept, rounds);
+    }
+
+    #[test]
+    fn an_oversized_file_from_an_earlier_run_is_rotated_before_the_next_line() {
+        let dir = TempDir::new("results-restart");
+        let path = dir.0.join("results.jsonl");
+        std::fs::write(&path, "x".repeat(100) + "\n").unwrap();
+        let log = spawn_writer(path.clone(), 100);
+        log.submit(round(1, 1));
+        wait_written(&log);
+        assert_eq!(records_in(&path), vec![round(1, 1)]);
+        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn aside_names_never_collide() {
+        let dir = TempDir::new("results-aside");
+        let path = dir.0.join("log.jsonl");
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_970_700);
+        let first = aside_name(&path, at);
+        assert_eq!(first, dir.0.join("log.jsonl.20261129T164500Z"));
+        std::fs::write(&first, "").unwrap();
+        let second = aside_name(&path, at);
+        assert_eq!(second, dir.0.join("log.jsonl.20261129T164500Z.1"));
+    }
+
+    #[test]
+    fn utc_stamps_match_the_calendar() {
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
+        assert_eq!(utc_stamp(1_795_970_700), "20261129T164500Z");
+        assert_eq!(utc_stamp(4_102_444_799), "20991231T235959Z");
+    }
 }

@@ -11,4 +11,5 @@ mod observability;
 mod play;
 mod process;
 mod rules;
+mod static_files;
 mod util;
