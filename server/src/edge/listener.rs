@@ -75,10 +75,12 @@ impl Listener {
             };
             // Counted at accept, before any request is read; a trusted proxy is not
             // (its clients are counted by their forwarded address).
-            let address = if self.routes.config.trusted_proxy(peer.ip()) {
+            // An IPv4 client of a dual-stack listener is counted as the IPv4 address it is.
+            let ip = peer.ip().to_canonical();
+            let address = if self.routes.config.trusted_proxy(ip) {
                 None
             } else {
-                match self.routes.addresses.slot(peer.ip(), true) {
+                match self.routes.addresses.slot(ip, true) {
                     Some(slot) => Some(slot),
                     None => {
                         metrics::connection_refused("per_address");

@@ -22,10 +22,10 @@ use crate::config::Config;
 use crate::lobby::Directory;
 use crate::lobby::admin::{self, AdminApi};
 use crate::lobby::api::{self, LobbyApi};
+use crate::lobby::budgets::Caller;
 use crate::lobby::join::JoinQuery;
 use crate::monitor::Monitor;
 use crate::ops::metrics;
-use crate::lobby::budgets::Caller;
 use crate::web::{Body, error, json, over_budget};
 
 /// Everything a request may be routed to.
@@ -77,10 +77,13 @@ pub async fn handle(
     let caller = Caller {
         ip: client.ip,
         exempt: !client.forwarded && client.ip.is_loopback() && !routes.config.limit_loopback,
+        https: origins::forwarded_https(&req, peer, &routes.config),
     };
     let response = match (&method, segments.as_slice()) {
         (&Method::GET, ["metrics"]) if routes.config.metrics_addr.is_none() => metrics_page(&routes.directory),
-        (&Method::GET, ["ws"]) => upgrade(&mut req, &routes, (client.ip, peer), (permit, forwarded_slot), Endpoint::Game),
+        (&Method::GET, ["ws"]) => {
+            upgrade(&mut req, &routes, (client.ip, peer), (permit, forwarded_slot), Endpoint::Game)
+        }
         (&Method::GET, ["ws", "lobby"]) => {
             upgrade(&mut req, &routes, (client.ip, peer), (permit, forwarded_slot), Endpoint::Lobby)
         }

@@ -230,7 +230,8 @@ fn reserve_here(
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .map_or_else(|| state.local_addr.to_string(), str::to_string);
-        format!("ws://{host}/ws")
+        let scheme = if caller.https { "wss" } else { "ws" };
+        format!("{scheme}://{host}/ws")
     };
     let answer = Matchmade {
         ws_url: format!("{ws}?room={}&reservation={reservation}", room.id()),

@@ -14,6 +14,9 @@ pub struct Caller {
     /// Budgets do not apply: loopback without `--limit-loopback`, or another node
     /// of the cluster passing a call on (authenticated with the shared secret).
     pub exempt: bool,
+    /// The client reached a trusted proxy over https (`X-Forwarded-Proto`): URLs
+    /// handed to it say `wss://`.
+    pub https: bool,
 }
 
 impl Caller {
@@ -92,7 +95,7 @@ mod tests {
     use super::*;
 
     fn caller(last: u8) -> Caller {
-        Caller { ip: IpAddr::from([10, 0, 0, last]), exempt: false }
+        Caller { ip: IpAddr::from([10, 0, 0, last]), exempt: false, https: false }
     }
 
     #[test]
@@ -119,7 +122,7 @@ mod tests {
         let now = Instant::now();
         for i in 0..(MAX_TRACKED_ADDRESSES as u32 + 10) {
             let ip = IpAddr::from(i.to_be_bytes());
-            window.take(Caller { ip, exempt: false }, now).unwrap();
+            window.take(Caller { ip, exempt: false, https: false }, now).unwrap();
         }
         assert!(window.events.lock().unwrap().len() <= MAX_TRACKED_ADDRESSES);
     }
