@@ -138,8 +138,9 @@ impl Directory {
     /// Create a room from an API request.
     pub fn create(self: &Arc<Self>, request: CreateRoom, caller: Caller) -> Result<Arc<RoomHandle>, CreateError> {
         let name = request.name.trim();
-        let hidden = arena_protocol::client_msg::hidden_char(name).is_some();
-        if name.is_empty() || name.chars().count() > MAX_ROOM_NAME_CHARS || name.chars().any(char::is_control) || hidden {
+        let length_ok = !name.is_empty() && name.chars().count() <= MAX_ROOM_NAME_CHARS;
+        let visible = !name.chars().any(char::is_control) && arena_protocol::client_msg::hidden_char(name).is_none();
+        if !(length_ok && visible) {
             return Err(CreateError::Invalid(format!(
                 "name must be 1-{MAX_ROOM_NAME_CHARS} characters without control, invisible or direction-changing characters"
             )));
