@@ -2,6 +2,7 @@
 //! shutdown, then drain. Nothing else in the crate names this module.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -50,106 +51,14 @@ pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
 pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     config.validate()?;
     metrics::init();
-    let settings = load_settings(&config)?;
     if !config.assets_dir.join("node_modules/@msgpack/msgpack/dist.esm/index.mjs").exists() {
         tracing::warn!("the browser client's packages are missing: run `scripts/deps.sh client` (npm ci in assets/)");
     }
     let config = Arc::new(config);
     let local_addr = listener.local_addr()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
-    let results = results::spawn_writer(config.results_log.clone(), config.results_log_max_mb * 1024 * 1024);
-    let directory = Directory::new(
-        DirectoryLimits {
-            capacity: usize::from(config.room_capacity),
-            tick_rate_hz: config.tick_rate,
-            snapshot_rate_hz: config.snapshot_rate,
-            max_rooms: config.max_rooms,
-            max_spectators: config.max_spectators,
-            reservation_ttl: config.reservation_ttl(),
-            max_private_rooms: config.private_room_limit(),
-            max_rooms_per_address: config.max_rooms_per_ip,
-            max_reservations_per_address: config.max_reservations_per_ip,
-        },
-        RoomSetup {
-            settings,
-            reconnect_grace: config.reconnect_grace(),
-            empty_room_grace: config.empty_room_grace(),
-            results: results.clone(),
-        },
-    );
-    let cluster = join_cluster(&config, &public_url)?;
-    let tokens = Arc::new(Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s)));
-    let ready = Arc::new(AtomicBool::new(true));
-    let history = Arc::new(History::default());
-    let room_list = Arc::new(RoomListFeed::default());
-    let routes = Arc::new(Routes {
-        lobby: LobbyApi {
-            directory: directory.clone(),
-            cluster: cluster.clone(),
-            tokens: tokens.clone(),
-            public_url,
-            local_addr,
-            reservation_ttl: config.reservation_ttl(),
-            body_timeout: config.body_timeout(),
-            rooms_per_hour: RateWindow::new(
-                "rooms_per_address_per_hour",
-                config.rooms_per_ip_per_hour,
-                Duration::from_secs(3600),
-            ),
-            sessions_per_minute: RateWindow::new(
-                "sessions_per_address_per_minute",
-                config.sessions_per_ip_per_minute,
-                Duration::from_secs(60),
-            ),
-        },
-        admin: AdminApi {
-            directory: directory.clone(),
-            cluster: cluster.clone(),
-            admin_token: config.admin_token.clone(),
-            fault_injection: config.fault_injection,
-            body_timeout: config.body_timeout(),
-        },
-        monitor: Monitor {
-            directory: directory.clone(),
-            history: history.clone(),
-            started: Instant::now(),
-            local_addr,
-            ready: ready.clone(),
-            admin_token: config.admin_token.clone(),
-        },
-        sessions: Arc::new(Sessions {
-            join: JoinChecks { tokens, require_auth: config.require_auth, directory: directory.clone() },
-            room_list: room_list.clone(),
-            limits: Limits::from_config(&config),
-            handshake_timeout: config.handshake_timeout(),
-        }),
-        addresses: AddressTable::new(config.max_connections_per_ip, config.limit_loopback),
-        directory: directory.clone(),
-        ready: ready.clone(),
-        config: config.clone(),
-        assets_dir: config.assets_dir.clone(),
-    });
-
-    let mut background = vec![
-        spawn_upkeep(directory.clone()),
-        history::spawn_sampler(
-            {
-                let d = directory.clone();
-                move || d.population()
-            },
-            history,
-        ),
-        tokio::spawn(room_list::run(room_list.clone(), directory.clone(), cluster.clone())),
-    ];
-    if let Some(addr) = config.metrics_addr {
-        let metrics_listener = TcpListener::bind(addr).await?;
-        tracing::info!(addr = %metrics_listener.local_addr()?, "serving /metrics on its own address");
-        background.push(tokio::spawn(serve_metrics(metrics_listener, directory.clone())));
-    }
-    if let Some(cluster) = &cluster {
-        background.push(cluster.spawn_heartbeat(directory.clone()));
-        background.push(cluster.spawn_subscriber(directory.clone()));
-    }
+    let parts = Parts::build(&config, local_addr)?;
+    let routes = Arc::new(parts.routes(&config, local_addr));
+    let background = parts.spawn_background(&config).await?;
 
     let connection_limit = config.max_connections.max(1);
     let connections = Arc::new(Semaphore::new(connection_limit));
@@ -166,15 +75,144 @@ pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Futur
         _ = shutdown => {}
     }
     drop(listener);
-    ready.store(false, Ordering::Release);
+    parts.ready.store(false, Ordering::Release);
     let open_connections = || connection_limit - connections.available_permits();
     let drain = Drain {
-        directory: &directory,
-        results: &results,
+        directory: &parts.directory,
+        results: &parts.results,
         deadline: tokio::time::Instant::now() + config.drain_timeout(),
     };
-    drain.run(stop_tx, background, &room_list, open_connections).await;
+    drain.run(stop_tx, background, &parts.room_list, open_connections).await;
     Ok(())
+}
+
+/// The long-lived parts of one server, before they are handed out.
+struct Parts {
+    directory: Arc<Directory>,
+    results: Arc<results::ResultsLog>,
+    cluster: Option<Arc<Cluster>>,
+    tokens: Arc<Tokens>,
+    /// False while draining.
+    ready: Arc<AtomicBool>,
+    history: Arc<History>,
+    room_list: Arc<RoomListFeed>,
+    /// This node's base URL for clients and other nodes: `--public-url`, or `http://`
+    /// and the address it listens on.
+    public_url: String,
+}
+
+impl Parts {
+    fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Parts> {
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
+        let settings = load_settings(config)?;
+        let results = results::spawn_writer(config.results_log.clone(), config.results_log_max_mb * 1024 * 1024);
+        let directory = Directory::new(
+            DirectoryLimits {
+                capacity: usize::from(config.room_capacity),
+                tick_rate_hz: config.tick_rate,
+                snapshot_rate_hz: config.snapshot_rate,
+                max_rooms: config.max_rooms,
+                max_spectators: config.max_spectators,
+                reservation_ttl: config.reservation_ttl(),
+                max_private_rooms: config.private_room_limit(),
+                max_rooms_per_address: config.max_rooms_per_ip,
+                max_reservations_per_address: config.max_reservations_per_ip,
+            },
+            RoomSetup {
+                settings,
+                reconnect_grace: config.reconnect_grace(),
+                empty_room_grace: config.empty_room_grace(),
+                results: results.clone(),
+            },
+        );
+        Ok(Parts {
+            directory,
+            results,
+            cluster: join_cluster(config, &public_url)?,
+            public_url,
+            tokens: Arc::new(Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s))),
+            ready: Arc::new(AtomicBool::new(true)),
+            history: Arc::new(History::default()),
+            room_list: Arc::new(RoomListFeed::default()),
+        })
+    }
+
+    /// Each part of the edge gets what it uses, and nothing else.
+    fn routes(&self, config: &Arc<Config>, local_addr: SocketAddr) -> Routes {
+        Routes {
+            lobby: LobbyApi {
+                directory: self.directory.clone(),
+                cluster: self.cluster.clone(),
+                tokens: self.tokens.clone(),
+                public_url: self.public_url.clone(),
+                local_addr,
+                reservation_ttl: config.reservation_ttl(),
+                body_timeout: config.body_timeout(),
+                rooms_per_hour: RateWindow::new(
+                    "rooms_per_address_per_hour",
+                    config.rooms_per_ip_per_hour,
+                    Duration::from_secs(3600),
+                ),
+                sessions_per_minute: RateWindow::new(
+                    "sessions_per_address_per_minute",
+                    config.sessions_per_ip_per_minute,
+                    Duration::from_secs(60),
+                ),
+            },
+            admin: AdminApi {
+                directory: self.directory.clone(),
+                cluster: self.cluster.clone(),
+                admin_token: config.admin_token.clone(),
+                fault_injection: config.fault_injection,
+                body_timeout: config.body_timeout(),
+            },
+            monitor: Monitor {
+                directory: self.directory.clone(),
+                history: self.history.clone(),
+                started: Instant::now(),
+                local_addr,
+                ready: self.ready.clone(),
+                admin_token: config.admin_token.clone(),
+            },
+            sessions: Arc::new(Sessions {
+                join: JoinChecks {
+                    tokens: self.tokens.clone(),
+                    require_auth: config.require_auth,
+                    directory: self.directory.clone(),
+                },
+                room_list: self.room_list.clone(),
+                limits: Limits::from_config(config),
+                handshake_timeout: config.handshake_timeout(),
+            }),
+            addresses: AddressTable::new(config.max_connections_per_ip, config.limit_loopback),
+            directory: self.directory.clone(),
+            ready: self.ready.clone(),
+            config: config.clone(),
+            assets_dir: config.assets_dir.clone(),
+        }
+    }
+
+    /// The tasks beside the listener: upkeep, the monitor's sampler, the room list,
+    /// `/metrics` on its own address, and the cluster's heartbeat and subscription.
+    async fn spawn_background(&self, config: &Config) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+        let directory = self.directory.clone();
+        let population = move || directory.population();
+        let mut background = vec![
+            spawn_upkeep(self.directory.clone()),
+            history::spawn_sampler(population, self.history.clone()),
+            tokio::spawn(room_list::run(self.room_list.clone(), self.directory.clone(), self.cluster.clone())),
+        ];
+        if let Some(addr) = config.metrics_addr {
+            let metrics_listener = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %metrics_listener.local_addr()?, "serving /metrics on its own address");
+            background.push(tokio::spawn(serve_metrics(metrics_listener, self.directory.clone())));
+        }
+        if let Some(cluster) = &self.cluster {
+            background.push(cluster.spawn_heartbeat(self.directory.clone()));
+            background.push(cluster.spawn_subscriber(self.directory.clone()));
+        }
+        Ok(background)
+    }
 }
 
 /// Membership in a multi-node lobby, with `--redis-url`.
