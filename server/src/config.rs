@@ -159,8 +159,9 @@ pub struct Config {
     #[arg(long, env = "ARENA_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
-    /// Megabytes the results log may grow to before it is renamed aside and a fresh one
-    /// started, so a long-lived server cannot fill its disk. Default: 64.
+    /// Megabytes the results log may grow to before it is renamed aside (with its UTC
+    /// time) and a fresh one started. Rotation never deletes: prune old files yourself.
+    /// Default: 64.
     #[arg(long, env = "ARENA_RESULTS_LOG_MAX_MB", default_value_t = 64)]
     pub results_log_max_mb: u64,
 
@@ -219,7 +220,7 @@ pub struct Config {
 
     /// Redis that several nodes share their lobby through (e.g. redis://127.0.0.1:6379).
     /// Default: none — one node, lobby in-process.
-    #[arg(long, env = "ARENA_REDIS_URL")]
+    #[arg(long, env = "ARENA_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Base URL clients and other nodes use to reach this node (http://host:port).

@@ -182,10 +182,16 @@ async fn idle_past(activity: &Activity, limit: Duration) {
     }
 }
 
+/// Connections the `--metrics-addr` listener serves at once.
+const METRICS_CONNECTIONS: usize = 16;
+
 /// `--metrics-addr`: `/metrics` alone, on an address of its own (a private
 /// interface), so the public port need not expose it. Runs until dropped.
 pub async fn serve_metrics(listener: TcpListener, directory: Arc<crate::lobby::Directory>) {
+    // Scrapers are few: a bounded number of connections, the rest wait in the backlog.
+    let connections = Arc::new(Semaphore::new(METRICS_CONNECTIONS));
     loop {
+        let permit = connections.clone().acquire_owned().await.expect("the semaphore is never closed");
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
@@ -204,6 +210,7 @@ pub async fn serve_metrics(listener: TcpListener, directory: Arc<crate::lobby::D
             .header_read_timeout(Duration::from_secs(10))
             .serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {
+            let _permit = permit;
             let _ = tokio::time::timeout(Duration::from_secs(60), conn).await;
         });
     }

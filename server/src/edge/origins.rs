@@ -3,24 +3,24 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hyper::body::Incoming;
 use hyper::header::{HOST, HeaderMap, ORIGIN};
 use hyper::{Request, Response, StatusCode};
 
 use crate::config::Config;
 use crate::web::{Body, error};
 
-/// Allow the upgrade when the page came from this server, from localhost, or from
-/// a configured origin. No `Origin` header means a non-browser client (bots), which
-/// is allowed: the check exists to stop other sites' pages from using a player's browser.
-pub fn check(req: &Request<Incoming>, config: &Config) -> Result<(), Response<Body>> {
+/// Allow the upgrade (or a lobby API call that changes something) when the page came
+/// from this server, from localhost, or from a configured origin. No `Origin` header
+/// means a non-browser client (bots), which is allowed: the check exists to stop
+/// other sites' pages from using a player's browser (and spending its address's budgets).
+pub fn check<B>(req: &Request<B>, config: &Config) -> Result<(), Response<Body>> {
     let Some(origin) = req.headers().get(ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
     let host = req.headers().get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     if allowed(origin, host, &config.allowed_origins) {
         Ok(())
     } else {
-        tracing::debug!(%origin, "upgrade refused: foreign origin");
-        Err(error(StatusCode::FORBIDDEN, "this origin may not open game connections"))
+        tracing::debug!(%origin, "refused: foreign origin");
+        Err(error(StatusCode::FORBIDDEN, "this origin may not use this server's game connections or lobby API"))
     }
 }
 
@@ -41,7 +41,8 @@ fn allowed(origin: &str, host: &str, extra: &[String]) -> bool {
 pub struct ClientAddr {
     /// The address to count, limit and log (IPv4-mapped IPv6 shown as IPv4).
     pub ip: IpAddr,
-    /// Taken from X-Forwarded-For rather than the TCP peer. Such an address is never
+    /// Came through a trusted proxy (from its X-Forwarded-For, or the proxy's own
+    /// address when the header is missing), not counted at accept. Such an address is never
     /// loopback-exempt: behind a proxy on the same host every peer is loopback, and
     /// the header's loopback entry could be anyone's.
     pub forwarded: bool,
@@ -66,7 +67,10 @@ pub fn client_of<B>(req: &Request<B>, peer: SocketAddr, config: &Config) -> Clie
             break;
         }
     }
-    last_good.map_or(direct, |ip| ClientAddr { ip, forwarded: true })
+    // A trusted proxy's request is always counted like a forwarded one: without a
+    // usable header, by the proxy's own address, and never loopback-exempt (a proxy
+    // on this host would otherwise make its clients exempt).
+    ClientAddr { ip: last_good.unwrap_or(peer_ip), forwarded: true }
 }
 
 /// Whether the client reached our trusted proxy over https (X-Forwarded-Proto). The
@@ -183,10 +187,11 @@ mod tests {
         let config = config("127.0.0.1/32,10.0.0.0/8");
         let req = request(&[("x-forwarded-for", "203.0.113.7, unknown, 10.1.0.5")]);
         assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("10.1.0.5"));
+        // No usable header: the proxy's own address, still counted as forwarded (never
+        // loopback-exempt), so a proxy that omits the header cannot make clients exempt.
         let req = request(&[("x-forwarded-for", "garbage")]);
-        let direct = ClientAddr { ip: "127.0.0.1".parse().unwrap(), forwarded: false };
-        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), direct);
-        assert_eq!(client_of(&request(&[]), peer("127.0.0.1"), &config), direct);
+        assert_eq!(client_of(&req, peer("127.0.0.1"), &config), forwarded("127.0.0.1"));
+        assert_eq!(client_of(&request(&[]), peer("127.0.0.1"), &config), forwarded("127.0.0.1"));
     }
 
     #[test]

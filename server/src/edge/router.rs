@@ -110,6 +110,14 @@ pub async fn handle(
             },
         ),
         (&Method::GET, ["api", "monitor"]) => routes.monitor.api(&req),
+        // Calls that change something must not come from other sites' pages: a page
+        // could make its visitors' browsers spend their addresses' budgets.
+        (m, ["api", ..])
+            if m != Method::GET
+                && let Err(refusal) = origins::check(&req, &routes.config) =>
+        {
+            refusal
+        }
         (_, ["api", "admin", ..]) => admin::handle(req, &routes.admin, &segments[2..]).await,
         (_, ["api", ..]) => api::handle(req, &routes.lobby, &segments[1..], caller).await,
         (&Method::GET | &Method::HEAD, _) => match assets::serve(&routes.assets_dir, &path).await {

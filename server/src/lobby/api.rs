@@ -42,9 +42,7 @@ pub struct LobbyApi {
 /// Route `/api/<segments>`.
 pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str], caller: Caller) -> Response<Body> {
     let method = req.method().clone();
-    // Another node passing a call on spends no budget here: the node the client
-    // reached has counted it.
-    let caller = Caller { exempt: caller.exempt || is_forwarded(&req, state), ..caller };
+    let caller = if is_forwarded(&req, state) { forwarded_caller(&req, caller) } else { caller };
     let result = match (&method, segments) {
         (&Method::GET, ["rooms"]) => {
             Ok(json(StatusCode::OK, &RoomList { rooms: list_rooms(&state.directory, state.cluster.as_deref()) }))
@@ -69,6 +67,21 @@ fn is_forwarded(req: &Request<Incoming>, state: &LobbyApi) -> bool {
         req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "local" && v == "1"));
     let target = req.uri().path_and_query().map_or("", |p| p.as_str());
     asks_local && state.cluster.as_ref().is_some_and(|c| c.node_auth().verify(req.headers(), req.method(), target))
+}
+
+/// The client a signed call from another node was made for: its address rides in the
+/// signed path (`for=`), so this node's budgets count it too; none (an exempt client,
+/// such as loopback) spends no budget.
+fn forwarded_caller(req: &Request<Incoming>, node: Caller) -> Caller {
+    match query_value(req, "for").and_then(|ip| ip.parse().ok()) {
+        Some(ip) => Caller { ip, exempt: false, https: node.https },
+        None => Caller { exempt: true, ..node },
+    }
+}
+
+/// `&for=ADDRESS` for a call passed on to another node on behalf of `caller`.
+fn on_behalf_of(caller: Caller) -> String {
+    caller.counted().map_or_else(String::new, |ip| format!("&for={ip}"))
 }
 
 /// Public rooms: of every node with a cluster (this node's alone if Redis is away).
@@ -97,11 +110,16 @@ async fn get_room(state: &LobbyApi, id: &str) -> Result<Response<Body>, Response
 
 /// Answer with what another node answered.
 fn relay((status, body): (u16, Bytes)) -> Response<Body> {
-    Response::builder()
+    let mut response = Response::builder()
         .status(status)
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(http_body_util::Full::new(body))
-        .expect("relayed response")
+        .expect("relayed response");
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        // The other node's Retry-After does not travel back; a second is its floor.
+        response.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from(1));
+    }
+    response
 }
 
 fn unreachable_node(e: cluster::forward::ForwardError) -> Response<Body> {
@@ -128,7 +146,8 @@ async fn create_room(
         && node.id != cluster.node_id
     {
         let body = Bytes::from(serde_json::to_vec(&request).expect("json"));
-        return cluster::forward::post(&node.public_url, "/api/rooms?local=1", body, cluster.node_auth())
+        let path = format!("/api/rooms?local=1{}", on_behalf_of(caller));
+        return cluster::forward::post(&node.public_url, &path, body, cluster.node_auth())
             .await
             .map(relay)
             .map_err(unreachable_node);
@@ -171,17 +190,20 @@ async fn matchmake(
         let mut candidates = cluster.rooms().unwrap_or_default();
         candidates.retain(|r| !r.summary.private && r.summary.players < r.summary.capacity);
         candidates.sort_by_key(|r| std::cmp::Reverse(r.summary.players));
+        let behalf = on_behalf_of(caller);
         for room in candidates.into_iter().take(MATCHMAKE_CANDIDATES) {
             if room.node_id == cluster.node_id {
-                if let Ok(answer) = reserve_here(req, state, Some(&room.summary.id), true, caller) {
-                    return Ok(answer);
+                match reserve_here(req, state, Some(&room.summary.id), true, caller) {
+                    Ok(answer) => return Ok(answer),
+                    // A spent budget is the caller's, wherever the seat would be.
+                    Err(refusal) if refusal.status() == StatusCode::TOO_MANY_REQUESTS => return Err(refusal),
+                    Err(_) => {}
                 }
             } else {
-                let path = format!("/api/matchmake?local=1&strict=1&room={}", room.summary.id);
-                if let Ok((200, body)) =
-                    cluster::forward::post(&room.public_url, &path, Bytes::new(), cluster.node_auth()).await
-                {
-                    return Ok(relay((200, body)));
+                let path = format!("/api/matchmake?local=1&strict=1&room={}{behalf}", room.summary.id);
+                let answer = cluster::forward::post(&room.public_url, &path, Bytes::new(), cluster.node_auth()).await;
+                if let Ok((status @ (200 | 429), body)) = answer {
+                    return Ok(relay((status, body)));
                 }
             }
         }
@@ -191,7 +213,7 @@ async fn matchmake(
         {
             return cluster::forward::post(
                 &node.public_url,
-                "/api/matchmake?local=1",
+                &format!("/api/matchmake?local=1{behalf}"),
                 Bytes::new(),
                 cluster.node_auth(),
             )
