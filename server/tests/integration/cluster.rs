@@ -1,19 +1,19 @@
 //! Several real server processes sharing one lobby through a real Redis.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use arena_bots::{ArenaClient, Incoming};
+use arena_bots::Incoming;
 use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary, SessionGranted};
 use arena_protocol::{RoomEvent, ServerMsg};
 use arena_server::lobby::cluster::{NODE_AUTH_HEADER, NodeAuth};
 use hyper::Method;
 use tokio::process::{Child, Command};
 
-use crate::process::{ServerProcess, spawn_server};
-use crate::util::{http_get, http_json};
-
-const WAIT: Duration = Duration::from_secs(5);
+use crate::util::http::{http_get, http_json};
+use crate::util::process::{ServerProcess, spawn_server};
+use crate::util::ws::welcomed;
+use crate::util::{WAIT, eventually, free_loopback_addr};
 
 /// A throwaway redis-server on a free loopback port, no persistence.
 struct Redis {
@@ -21,10 +21,7 @@ struct Redis {
     port: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
+/// Starts redis-server on `port` and waits up to [`WAIT`] for it to accept connections.
 async fn start_redis(port: u16) -> Redis {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -32,12 +29,10 @@ async fn start_redis(port: u16) -> Redis {
         .kill_on_drop(true)
         .spawn()
         .expect("redis-server is installed (scripts/test.sh installs it)");
-    let ready = async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(WAIT, ready).await.expect("redis-server started");
+    eventually("redis-server to accept connections", WAIT, async || {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    })
+    .await;
     Redis { child, port }
 }
 
@@ -64,26 +59,9 @@ async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
     serde_json::from_str::<RoomList>(&http_get(node.addr, "/api/rooms").await.body).unwrap().rooms
 }
 
-/// Poll `check` until it holds; returns how long that took.
-async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    started.elapsed()
-}
-
-async fn joined(url: &str) -> (ArenaClient, arena_protocol::Welcome) {
-    let mut client = ArenaClient::connect(url).await.unwrap();
-    let welcome =
-        client.recv_until(WAIT, |m| if let ServerMsg::Welcome(w) = m { Some(w.clone()) } else { None }).await.unwrap();
-    (client, welcome)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
-    let redis = start_redis(free_port()).await;
+    let redis = start_redis(free_loopback_addr().port()).await;
     let mut a = node(&redis, "node-a", &["--room-capacity", "3"]).await;
     let b = node(&redis, "node-b", &["--room-capacity", "3"]).await;
 
@@ -103,12 +81,15 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
             serde_json::from_str(&http_json(b.addr, "POST", "/api/matchmake", "", &[]).await.body).unwrap();
         assert_eq!(answer.room.id, alpha.id, "fill before create");
         assert!(answer.ws_url.starts_with(&format!("ws://{}/ws", a.addr)), "{}", answer.ws_url);
-        seated.push(joined(&answer.ws_url).await);
+        let (player, welcome) = welcomed(&answer.ws_url).await;
+        assert_eq!(welcome.room_id, alpha.id, "the URL matchmaking handed out seats the player in its room");
+        seated.push(player);
     }
     let fourth: Matchmade =
         serde_json::from_str(&http_json(b.addr, "POST", "/api/matchmake", "", &[]).await.body).unwrap();
     assert_ne!(fourth.room.id, alpha.id, "a full room is not over-filled");
-    let (_fourth_client, _) = joined(&fourth.ws_url).await;
+    let (_fourth_client, seated_fourth) = welcomed(&fourth.ws_url).await;
+    assert_eq!(seated_fourth.room_id, fourth.room.id, "the overflow seat is in the room matchmaking named");
 
     // `?local=1` is honoured only on calls signed by a node: a client adding it (or a
     // forged header) does not skip placement. A has 3 players, B 1: B gets the room.
@@ -131,17 +112,17 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
         http_json(b.addr, "POST", "/api/rooms?local=1", r#"{"name": "Bravo"}"#, &[&as_node("/api/rooms?local=1")])
             .await;
     let bravo: RoomSummary = serde_json::from_str(&room_b.body).unwrap();
-    let (_roamer, welcome) = joined(&format!("ws://{}/ws?room={}&token={}", b.addr, bravo.id, session.token)).await;
+    let (_roamer, welcome) = welcomed(&format!("ws://{}/ws?room={}&token={}", b.addr, bravo.id, session.token)).await;
     assert_eq!(welcome.player_id, session.player_id);
     let second_room =
         http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Charlie"}"#, &[&as_node("/api/rooms?local=1")])
             .await;
     let charlie: RoomSummary = serde_json::from_str(&second_room.body).unwrap();
-    let (_, on_a) = joined(&format!("ws://{}/ws?room={}&token={}", a.addr, charlie.id, session.token)).await;
+    let (_, on_a) = welcomed(&format!("ws://{}/ws?room={}&token={}", a.addr, charlie.id, session.token)).await;
     assert_eq!(on_a.player_id, session.player_id, "A accepts B's token");
 
     // An announcement sent to A reaches a client on B.
-    let (mut listener, _) = joined(&format!("ws://{}/ws?room={}&name=listener", b.addr, bravo.id)).await;
+    let (mut listener, _) = welcomed(&format!("ws://{}/ws?room={}&name=listener", b.addr, bravo.id)).await;
     let sent = http_json(
         a.addr,
         "POST",
@@ -173,24 +154,28 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_keeps_playing_without_redis_and_registers_again() {
-    let port = free_port();
+    let port = free_loopback_addr().port();
     let mut redis = start_redis(port).await;
     let b = node(&redis, "node-solo", &[]).await;
     let room: RoomSummary =
         serde_json::from_str(&http_json(b.addr, "POST", "/api/rooms", r#"{"name": "Steady"}"#, &[]).await.body)
             .unwrap();
-    let (mut player, _) = joined(&format!("ws://{}/ws?room={}", b.addr, room.id)).await;
+    let (mut player, _) = welcomed(&format!("ws://{}/ws?room={}", b.addr, room.id)).await;
     eventually("the room to be registered", WAIT, async || rooms_seen_by(&b).await.iter().any(|r| r.id == room.id))
         .await;
 
     redis.child.kill().await.unwrap();
-    // The room keeps its tick while Redis is away.
-    for _ in 0..30 {
+    // The room keeps its tick while Redis is away: a second's snapshots, each a tick later.
+    let mut ticks = Vec::new();
+    while ticks.len() < 30 {
         match player.recv(WAIT).await.unwrap() {
+            Incoming::Message(ServerMsg::Snapshot(s), _) => ticks.push(s.tick),
+            Incoming::Message(ServerMsg::Delta(d), _) => ticks.push(d.tick),
             Incoming::Closed { code, reason } => panic!("closed while Redis was away: {code} {reason}"),
-            _ => continue,
+            _ => {}
         }
     }
+    assert!(ticks.windows(2).all(|w| w[1].is_after(w[0])), "the room's tick stood still or went back: {ticks:?}");
     // The lobby falls back to this node's rooms.
     assert!(rooms_seen_by(&b).await.iter().any(|r| r.id == room.id));
 
@@ -227,7 +212,7 @@ async fn a_node_without_the_shared_secret_refuses_to_join_the_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_others_write_to_redis_is_checked_before_it_is_used() {
-    let redis = start_redis(free_port()).await;
+    let redis = start_redis(free_loopback_addr().port()).await;
     let a = node(&redis, "node-checked", &[]).await;
     let mut conn = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port))
         .unwrap()
@@ -259,7 +244,7 @@ async fn what_others_write_to_redis_is_checked_before_it_is_used() {
     assert!(!rooms_seen_by(&a).await.iter().any(|r| r.id == "0000deadbeef"), "a room with a bad node URL is ignored");
 
     // An announcement longer than the admin API allows is dropped; the next one arrives.
-    let (mut listener, _) = joined(&format!("ws://{}/ws?room={}&name=listener", a.addr, real.id)).await;
+    let (mut listener, _) = welcomed(&format!("ws://{}/ws?room={}&name=listener", a.addr, real.id)).await;
     let _: usize =
         redis::cmd("PUBLISH").arg("arena:announce").arg("x".repeat(501)).query_async(&mut conn).await.unwrap();
     let _: usize =
@@ -272,5 +257,29 @@ async fn what_others_write_to_redis_is_checked_before_it_is_used() {
         .await
         .unwrap();
     assert_eq!(heard, "short and fine", "the over-long announcement never reached the room");
+    drop(redis);
+}
+
+/// Budgets hold across the cluster: a client's reservations passed on to another node
+/// are counted there against the client's address (signed `for=`), not as the node's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budgets_follow_a_client_to_the_node_that_seats_it() {
+    let redis = start_redis(free_loopback_addr().port()).await;
+    let limits = ["--room-capacity", "2", "--limit-loopback", "--max-reservations-per-ip", "2"];
+    let a = node(&redis, "node-a", &limits).await;
+    let _b = node(&redis, "node-b", &limits).await;
+    let mut granted = 0;
+    let mut refused = Vec::new();
+    for _ in 0..12 {
+        let answer = http_json(a.addr, "POST", "/api/matchmake", "", &[]).await;
+        match answer.status {
+            200 => granted += 1,
+            429 => refused.push(answer.body),
+            other => panic!("unexpected {other}: {}", answer.body),
+        }
+    }
+    // Two per node at most: one address cannot reserve the cluster's seats.
+    assert!(granted <= 4, "{granted} of 12 granted");
+    assert!(refused.iter().all(|body| body.contains("reservations_per_address")), "{refused:?}");
     drop(redis);
 }

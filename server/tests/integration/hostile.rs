@@ -1,35 +1,17 @@
 //! Misbehaving clients are closed with the right code, and nobody else notices.
 
-use std::time::Duration;
-
-use arena_bots::ArenaClient;
 use arena_protocol::{ChatText, ClientMsg, ServerMsg, close_code};
 use fastwebsockets::{Frame, OpCode, Payload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::util::TestServer;
-
-const WAIT: Duration = Duration::from_secs(5);
-
-/// A client seated wherever the server puts it (every test here fits one room).
-async fn joined(server: &TestServer) -> ArenaClient {
-    let mut client = ArenaClient::connect(&server.ws_url("")).await.unwrap();
-    client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
-    client
-}
-
-/// Send `frame` from a fresh client and return the close it gets.
-async fn close_after(server: &TestServer, frame: Frame<'_>) -> (u16, String) {
-    let mut client = joined(server).await;
-    client.send_frame(frame).await.unwrap();
-    client.recv_close(WAIT).await.unwrap()
-}
+use crate::util::ws::{close_after, playing, refused};
+use crate::util::{TestServer, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_closes_only_the_sender() {
     let server = TestServer::start().await;
-    let mut bystander = joined(&server).await;
+    let mut bystander = playing(&server.ws_url("")).await;
 
     let cases: Vec<(Frame<'static>, u16)> = vec![
         (Frame::binary(Payload::Owned(vec![0xc1, 0xff, 0x00])), close_code::INVALID_PAYLOAD),
@@ -50,7 +32,7 @@ async fn garbage_closes_only_the_sender() {
         (Frame::new(true, OpCode::Continuation, None, Payload::Owned(vec![1, 2, 3])), close_code::PROTOCOL_ERROR),
     ];
     for (frame, expected) in cases {
-        let (code, reason) = close_after(&server, frame).await;
+        let (code, reason) = close_after(&server.ws_url(""), frame).await;
         assert_eq!(code, expected, "reason: {reason}");
         assert!(!reason.is_empty());
     }
@@ -73,7 +55,7 @@ async fn garbage_closes_only_the_sender() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fragmented_messages_are_limited_as_a_whole() {
     let server = TestServer::start().await;
-    let mut client = joined(&server).await;
+    let mut client = playing(&server.ws_url("")).await;
     let piece = vec![0x90u8; 4096];
     client.send_frame(Frame::new(false, OpCode::Binary, None, Payload::Owned(piece.clone()))).await.unwrap();
     // Every piece is under the limit; together they pass it.
@@ -88,7 +70,7 @@ async fn fragmented_messages_are_limited_as_a_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_are_answered_at_both_layers() {
     let server = TestServer::start().await;
-    let mut client = joined(&server).await;
+    let mut client = playing(&server.ws_url("")).await;
     client.send(&arena_protocol::ClientMsg::Ping(arena_protocol::Ping { client_time_ms: 42.5 })).await.unwrap();
     let pong = client.recv_until(WAIT, |m| if let ServerMsg::Pong(p) = m { Some(*p) } else { None }).await.unwrap();
     assert_eq!(pong.client_time_ms, 42.5);
@@ -112,8 +94,7 @@ async fn pings_are_answered_at_both_layers() {
 async fn a_name_with_a_right_to_left_override_is_refused() {
     let server = TestServer::start().await;
     // "ann", U+202E, "gnp.exe": shown as "annexe.png".
-    let mut client = ArenaClient::connect(&server.ws_url("name=ann%E2%80%AEgnp.exe")).await.unwrap();
-    let (code, reason) = client.recv_close(WAIT).await.unwrap();
+    let (code, reason) = refused(&server.ws_url("name=ann%E2%80%AEgnp.exe")).await;
     assert_eq!(code, close_code::BAD_JOIN, "reason: {reason}");
     assert!(reason.contains("U+202E"), "the reason names the character: {reason}");
     server.shutdown().await;
@@ -122,7 +103,7 @@ async fn a_name_with_a_right_to_left_override_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_line_with_a_zero_width_space_closes_its_sender() {
     let server = TestServer::start().await;
-    let mut client = joined(&server).await;
+    let mut client = playing(&server.ws_url("")).await;
     client.send(&ClientMsg::Chat(ChatText { text: "g\u{200B}g".into() })).await.unwrap();
     let (code, reason) = client.recv_close(WAIT).await.unwrap();
     assert_eq!(code, close_code::POLICY_VIOLATION, "reason: {reason}");

@@ -14,9 +14,10 @@ use arena_bots::{ArenaClient, Incoming};
 use arena_protocol::ServerMsg;
 use arena_server::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::util::{HttpResponse, TestServer, connect_from, http_from};
+use crate::util::http::{HttpResponse, http_from, read_one_response, read_until_closed};
+use crate::util::process::resident_bytes;
+use crate::util::{TestServer, WAIT, connect_from, eventually, free_loopback_addr};
 
 /// What a victim's request may take while an attack runs.
 const SERVED_WITHIN: Duration = Duration::from_secs(1);
@@ -68,19 +69,11 @@ async fn promptly(what: &str, request: impl Future<Output = HttpResponse>) -> (H
     (response, started.elapsed())
 }
 
-/// A response header's value (names compare case-insensitively).
-fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
-    response.headers.lines().skip(1).find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
-    })
-}
-
 /// Assert a 429 naming `budget` in its JSON, with a `Retry-After` of whole seconds, at least 1.
 fn assert_over_budget(response: &HttpResponse, budget: &str) {
     assert_eq!(response.status, 429, "expected a 429 for {budget}:\n{}\n\n{}", response.headers, response.body);
     let retry_after =
-        header(response, "retry-after").unwrap_or_else(|| panic!("a 429 without Retry-After:\n{}", response.headers));
+        response.header("retry-after").unwrap_or_else(|| panic!("a 429 without Retry-After:\n{}", response.headers));
     let seconds: u64 =
         retry_after.parse().unwrap_or_else(|_| panic!("Retry-After is not whole seconds: {retry_after:?}"));
     assert!(seconds >= 1, "Retry-After: {seconds}");
@@ -101,37 +94,6 @@ async fn metric(server: &TestServer, from: IpAddr, series: &str) -> f64 {
     let page = get(server, from, "/metrics").await;
     assert_eq!(page.status, 200, "{}", page.body);
     page.body.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
-}
-
-/// Everything the server sends until it closes (or resets) the connection.
-async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    let mut read = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n @ 1..) = stream.read(&mut buf).await {
-        read.extend_from_slice(&buf[..n]);
-    }
-    read
-}
-
-/// One whole response on a keep-alive connection: its head, then `Content-Length` bytes.
-async fn read_one_response(stream: &mut TcpStream) -> HttpResponse {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-            let partial = HttpResponse { status: 0, headers: head.clone(), body: String::new() };
-            let length: usize = header(&partial, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            if raw.len() >= end + 4 + length {
-                let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                let body = String::from_utf8_lossy(&raw[end + 4..end + 4 + length]).into_owned();
-                return HttpResponse { status, headers: head, body };
-            }
-        }
-        let n = stream.read(&mut buf).await.expect("read a response");
-        assert!(n > 0, "closed in the middle of a response: {}", String::from_utf8_lossy(&raw));
-        raw.extend_from_slice(&buf[..n]);
-    }
 }
 
 /// How one slow-body connection ended, timed from its connect.
@@ -214,19 +176,6 @@ async fn keep_asking(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     asked
-}
-
-/// This process's resident memory in bytes: the servers under test run in it.
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS in /proc/self/status");
-    let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS in kB");
-    kib * 1024
-}
-
-/// An address nobody listens on now, for a server to bind.
-fn free_loopback_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,7 +464,7 @@ async fn private_rooms_do_not_leak_to_unauthenticated_readers() {
     // the private one) leaves the private room out.
     let seen_public = async {
         loop {
-            match feed.recv(Duration::from_secs(5)).await.expect("lobby feed") {
+            match feed.recv(WAIT).await.expect("lobby feed") {
                 Incoming::Message(ServerMsg::Lobby(rooms), _) => {
                     assert!(!rooms.iter().any(|r| r.id == secret.id), "the lobby feed lists the private room");
                     if rooms.iter().any(|r| r.id == public.id) {
@@ -527,7 +476,7 @@ async fn private_rooms_do_not_leak_to_unauthenticated_readers() {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(5), seen_public).await.expect("the public room reaches the lobby feed");
+    tokio::time::timeout(WAIT, seen_public).await.expect("the public room reaches the lobby feed");
 
     let rooms = get(&server, reader, "/api/rooms").await;
     assert!(rooms.body.contains(&public.id), "the public room is listed: {}", rooms.body);
@@ -570,12 +519,7 @@ async fn operator_endpoints_need_the_bearer_token_and_metrics_can_leave_the_publ
 
     assert_eq!(get(&server, reader, "/metrics").await.status, 404, "/metrics is off the public port");
     // The metrics listener is bound as the server starts: wait for it.
-    let bound = async {
-        while connect_from(reader, metrics_addr).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), bound).await.expect("the metrics address listens");
+    eventually("the metrics address to listen", WAIT, async || connect_from(reader, metrics_addr).await.is_ok()).await;
     let scraped = http_from(reader, metrics_addr, "GET", "/metrics", "", &[]).await;
     assert_eq!(scraped.status, 200, "{}", scraped.body);
     assert!(scraped.body.contains("arena_"), "Prometheus text on the metrics address");
@@ -593,7 +537,7 @@ async fn memory_stays_flat_under_attack() {
     for path in ["/api/matchmake", "/api/session"] {
         assert_eq!(post(&server, client(20), path, SESSION).await.status, 200);
     }
-    let before = resident_bytes();
+    let before = resident_bytes(std::process::id());
     let started = Instant::now();
 
     // Budgets: four addresses, two workers each, matchmaking and sessions far past their budgets.
@@ -633,7 +577,7 @@ async fn memory_stays_flat_under_attack() {
         }
     }
     let attack_took = started.elapsed();
-    let after = resident_bytes();
+    let after = resident_bytes(std::process::id());
     let (victim, _) = promptly("the victim's /health", get(&server, client(7), "/health")).await;
     assert_eq!(victim.status, 200);
 

@@ -1,7 +1,10 @@
 //! The HTTP side of the port: health, room list, static client, refusals.
 
-use crate::util::{TestServer, http_get};
 use arena_protocol::lobby::{Health, RoomList};
+
+use crate::util::TestServer;
+use crate::util::http::{create_room, http_get};
+use crate::util::ws::playing;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_ok_with_counts() {
@@ -43,15 +46,8 @@ async fn room_list_starts_empty_and_shows_a_joined_room() {
     let empty: RoomList = serde_json::from_str(&http_get(server.addr, "/api/rooms").await.body).unwrap();
     assert!(empty.rooms.is_empty());
 
-    let created = crate::util::create_room(server.addr, r#"{"name": "alpha"}"#).await;
-    let mut client =
-        arena_bots::ArenaClient::connect(&server.ws_url(&format!("room={}&name=ann", created.id))).await.unwrap();
-    client
-        .recv_until(std::time::Duration::from_secs(5), |m| {
-            matches!(m, arena_protocol::ServerMsg::Snapshot(_)).then_some(())
-        })
-        .await
-        .unwrap();
+    let created = create_room(server.addr, r#"{"name": "alpha"}"#).await;
+    let _ann = playing(&server.ws_url(&format!("room={}&name=ann", created.id))).await;
     let listed: RoomList = serde_json::from_str(&http_get(server.addr, "/api/rooms").await.body).unwrap();
     assert_eq!(listed.rooms.len(), 1);
     let room = &listed.rooms[0];

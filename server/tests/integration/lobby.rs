@@ -6,29 +6,15 @@ use std::time::Duration;
 
 use arena_bots::{ArenaClient, Incoming};
 use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary, SessionGranted};
-use arena_protocol::{ChatText, ClientMsg, EntityKind, Input, RoomEvent, ServerMsg, Welcome, close_code};
+use arena_protocol::{ChatText, ClientMsg, EntityKind, Input, RoomEvent, ServerMsg, close_code};
 use arena_server::Config;
 use glam::Vec2;
 
-use crate::util::{TestServer, create_room, http_get, http_json};
+use crate::util::http::{create_room, http_get, http_json};
+use crate::util::ws::{refused, welcomed};
+use crate::util::{TestServer, WAIT, eventually, logged_round};
 
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn welcome_of(client: &mut ArenaClient) -> Welcome {
-    client.recv_until(WAIT, |m| if let ServerMsg::Welcome(w) = m { Some(w.clone()) } else { None }).await.unwrap()
-}
-
-async fn join(server: &TestServer, query: &str) -> (ArenaClient, Welcome) {
-    let mut client = ArenaClient::connect(&server.ws_url(query)).await.unwrap();
-    let welcome = welcome_of(&mut client).await;
-    (client, welcome)
-}
-
-async fn refused(server: &TestServer, query: &str) -> (u16, String) {
-    let mut client = ArenaClient::connect(&server.ws_url(query)).await.unwrap();
-    client.recv_close(WAIT).await.unwrap()
-}
-
+/// A session token for `name`, expecting a 200.
 async fn session(server: &TestServer, name: &str) -> SessionGranted {
     let response = http_json(server.addr, "POST", "/api/session", &format!(r#"{{"name": "{name}"}}"#), &[]).await;
     assert_eq!(response.status, 200, "{}", response.body);
@@ -54,7 +40,7 @@ async fn rooms_are_created_listed_and_fetched_and_private_ones_stay_unlisted() {
         serde_json::from_str(&http_get(server.addr, &format!("/api/rooms/{}", hidden.id)).await.body).unwrap();
     assert_eq!((fetched.name.as_str(), fetched.rules.score_limit, fetched.private), ("Friends", 3, true));
     // The id is the invitation: a private room is joinable by it.
-    let (_guest, welcome) = join(&server, &format!("room={}", hidden.id)).await;
+    let (_guest, welcome) = welcomed(&server.ws_url(&format!("room={}", hidden.id))).await;
     assert_eq!((welcome.room_id.as_str(), welcome.round.score_limit), (hidden.id.as_str(), 3));
 
     assert_eq!(http_get(server.addr, "/api/rooms/nosuchroom").await.status, 404);
@@ -71,12 +57,12 @@ async fn unknown_full_and_limited_rooms_are_refused_clearly() {
     let mut config = Config::for_tests();
     config.max_rooms = 1;
     let server = TestServer::start_with(config).await;
-    let (code, reason) = refused(&server, "room=doesnotexist").await;
+    let (code, reason) = refused(&server.ws_url("room=doesnotexist")).await;
     assert_eq!(code, close_code::ROOM_NOT_FOUND, "{reason}");
 
     let room = create_room(server.addr, r#"{"name": "Tiny", "capacity": 1}"#).await;
-    let (_first, _) = join(&server, &format!("room={}", room.id)).await;
-    let (code, reason) = refused(&server, &format!("room={}", room.id)).await;
+    let (_first, _) = welcomed(&server.ws_url(&format!("room={}", room.id))).await;
+    let (code, reason) = refused(&server.ws_url(&format!("room={}", room.id))).await;
     assert_eq!(code, close_code::ROOM_FULL);
     assert!(reason.contains("full"), "{reason}");
 
@@ -106,15 +92,15 @@ async fn concurrent_matchmaking_never_overfills_and_unused_seats_expire() {
 
     // A reservation is claimed by its URL.
     let url = answers[0].ws_url.clone();
-    let mut claimed = ArenaClient::connect(&url).await.unwrap();
-    assert_eq!(welcome_of(&mut claimed).await.room_id, answers[0].room.id);
+    let (_claimed, welcome) = welcomed(&url).await;
+    assert_eq!(welcome.room_id, answers[0].room.id);
     // Unclaimed seats go back: the first room fills again after the reservations expire.
     tokio::time::sleep(Duration::from_millis(1600)).await;
     let again: Matchmade =
         serde_json::from_str(&http_json(server.addr, "POST", "/api/matchmake", "", &[]).await.body).unwrap();
     assert_eq!(again.room.id, answers[0].room.id);
     let (code, _) =
-        refused(&server, &format!("room={}&reservation={}", answers[1].room.id, answers[1].reservation)).await;
+        refused(&server.ws_url(&format!("room={}&reservation={}", answers[1].room.id, answers[1].reservation))).await;
     assert_eq!(code, close_code::BAD_JOIN, "an expired reservation is refused");
     server.shutdown().await;
 }
@@ -139,13 +125,13 @@ async fn tokens_bind_identity_and_bad_ones_are_refused() {
     config.require_auth = true;
     let server = TestServer::start_with(config.clone()).await;
     let granted = session(&server, "Ann").await;
-    let (_client, welcome) = join(&server, &format!("token={}", granted.token)).await;
+    let (_client, welcome) = welcomed(&server.ws_url(&format!("token={}", granted.token))).await;
     assert_eq!(welcome.player_id, granted.player_id);
 
-    let (code, reason) = refused(&server, "").await;
+    let (code, reason) = refused(&server.ws_url("")).await;
     assert_eq!(code, close_code::POLICY_VIOLATION);
     assert!(reason.contains("token is required"), "{reason}");
-    let (code, reason) = refused(&server, "token=forged.token.value").await;
+    let (code, reason) = refused(&server.ws_url("token=forged.token.value")).await;
     assert_eq!((code, reason.as_str()), (close_code::POLICY_VIOLATION, "the session token is not valid"));
     server.shutdown().await;
 
@@ -154,7 +140,7 @@ async fn tokens_bind_identity_and_bad_ones_are_refused() {
     let server = TestServer::start_with(config).await;
     let granted = session(&server, "Bob").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (code, reason) = refused(&server, &format!("token={}", granted.token)).await;
+    let (code, reason) = refused(&server.ws_url(&format!("token={}", granted.token))).await;
     assert_eq!((code, reason.as_str()), (close_code::POLICY_VIOLATION, "the session token has expired"));
     assert_eq!(http_json(server.addr, "POST", "/api/session", r#"{"name": "a\u0007b"}"#, &[]).await.status, 400);
     server.shutdown().await;
@@ -164,8 +150,8 @@ async fn tokens_bind_identity_and_bad_ones_are_refused() {
 async fn a_taken_name_gets_a_suffix() {
     let server = TestServer::start().await;
     let room = create_room(server.addr, r#"{"name": "Names"}"#).await;
-    let (_a, _) = join(&server, &format!("room={}&name=Sam", room.id)).await;
-    let (mut b, welcome) = join(&server, &format!("room={}&name=Sam", room.id)).await;
+    let (_a, _) = welcomed(&server.ws_url(&format!("room={}&name=Sam", room.id))).await;
+    let (mut b, welcome) = welcomed(&server.ws_url(&format!("room={}&name=Sam", room.id))).await;
     let roster =
         b.recv_until(WAIT, |m| if let ServerMsg::Roster(r) = m { Some(r.clone()) } else { None }).await.unwrap();
     let mine = roster.iter().find(|p| p.player_id == welcome.player_id).unwrap();
@@ -181,18 +167,18 @@ async fn a_reconnection_within_the_grace_reclaims_the_same_entity() {
     let room = create_room(server.addr, r#"{"name": "Flaky"}"#).await;
     let granted = session(&server, "Cat").await;
     let query = format!("room={}&token={}", room.id, granted.token);
-    let (mut first, welcome) = join(&server, &query).await;
+    let (mut first, welcome) = welcomed(&server.ws_url(&query)).await;
     first.send(&ClientMsg::Input(Input::new(1, Vec2::X, 0.0, false))).await.unwrap();
     drop(first); // The connection drops without a close.
     // Room-wide messages while the drop is noticed must not cost the player their place
     // (a closed queue is not a slow client).
-    let (mut chatter, _) = join(&server, &format!("room={}&name=chatter", room.id)).await;
+    let (mut chatter, _) = welcomed(&server.ws_url(&format!("room={}&name=chatter", room.id))).await;
     for i in 0..3 {
         chatter.send(&ClientMsg::Chat(ChatText { text: format!("hi {i}") })).await.unwrap();
     }
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (_second, again) = join(&server, &query).await;
+    let (_second, again) = welcomed(&server.ws_url(&query)).await;
     assert_eq!((again.player_id, again.net_id), (welcome.player_id, welcome.net_id));
     let summary: RoomSummary =
         serde_json::from_str(&http_get(server.addr, &format!("/api/rooms/{}", room.id)).await.body).unwrap();
@@ -209,8 +195,8 @@ async fn after_the_grace_the_entity_is_gone_and_an_empty_room_closes() {
     let room = create_room(server.addr, r#"{"name": "Short"}"#).await;
     let granted = session(&server, "Dan").await;
     let query = format!("room={}&token={}", room.id, granted.token);
-    let (mut watcher, _) = join(&server, &format!("room={}&name=watcher", room.id)).await;
-    let (first, welcome) = join(&server, &query).await;
+    let (mut watcher, _) = welcomed(&server.ws_url(&format!("room={}&name=watcher", room.id))).await;
+    let (first, welcome) = welcomed(&server.ws_url(&query)).await;
     drop(first);
     // Wide margin: on a busy two-core machine the session may need a while to notice the drop.
     let left = watcher
@@ -224,12 +210,11 @@ async fn after_the_grace_the_entity_is_gone_and_an_empty_room_closes() {
     watcher.close(1000, "bye").await.unwrap();
     drop(watcher);
     // Empty now: the room closes itself after its grace.
-    let closed = async {
-        while http_get(server.addr, &format!("/api/rooms/{}", room.id)).await.status == 200 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), closed).await.expect("the empty room closed");
+    let room_path = format!("/api/rooms/{}", room.id);
+    eventually("the empty room to close (its id answers 404)", WAIT, async || {
+        http_get(server.addr, &room_path).await.status == 404
+    })
+    .await;
     server.shutdown().await;
 }
 
@@ -239,8 +224,8 @@ async fn a_round_ends_at_its_score_limit_and_its_results_are_kept() {
     let results_log = config.results_log.clone();
     let server = TestServer::start_with(config).await;
     let room = create_room(server.addr, r#"{"name": "Duel", "rules": {"score_limit": 1, "time_limit_s": 60}}"#).await;
-    let (mut hunter, me) = join(&server, &format!("room={}&name=hunter", room.id)).await;
-    let (mut prey, _) = join(&server, &format!("room={}&name=prey", room.id)).await;
+    let (mut hunter, me) = welcomed(&server.ws_url(&format!("room={}&name=hunter", room.id))).await;
+    let (mut prey, _) = welcomed(&server.ws_url(&format!("room={}&name=prey", room.id))).await;
     // The prey only reads; the hunter walks up to it and fires.
     let prey_watch = tokio::spawn(async move {
         prey.recv_until(Duration::from_secs(30), |m| match m {
@@ -272,7 +257,7 @@ async fn a_round_ends_at_its_score_limit_and_its_results_are_kept() {
     assert_eq!((results.standings[0].name.as_str(), results.standings[0].kills), ("hunter", 1));
     assert_eq!(prey_watch.await.unwrap().unwrap(), results);
 
-    let record = crate::util::logged_round(&results_log, &room.id).await;
+    let record = logged_round(&results_log, &room.id).await;
     assert_eq!(record["reason"], "score_limit");
     assert_eq!(record["players"][0]["kills"], 1);
     server.shutdown().await;
@@ -282,8 +267,8 @@ async fn a_round_ends_at_its_score_limit_and_its_results_are_kept() {
 async fn chat_reaches_the_room_and_floods_are_limited() {
     let server = TestServer::start().await;
     let room = create_room(server.addr, r#"{"name": "Chatty"}"#).await;
-    let (mut talker, _) = join(&server, &format!("room={}&name=talker", room.id)).await;
-    let (mut listener, _) = join(&server, &format!("room={}&name=listener", room.id)).await;
+    let (mut talker, _) = welcomed(&server.ws_url(&format!("room={}&name=talker", room.id))).await;
+    let (mut listener, _) = welcomed(&server.ws_url(&format!("room={}&name=listener", room.id))).await;
     for i in 0..8 {
         talker.send(&ClientMsg::Chat(ChatText { text: format!("line {i}") })).await.unwrap();
     }
@@ -313,8 +298,8 @@ async fn a_spectator_watches_without_a_body_or_a_seat() {
     config.max_spectators = 1;
     let server = TestServer::start_with(config).await;
     let room = create_room(server.addr, r#"{"name": "Stage", "capacity": 1}"#).await;
-    let (_player, _) = join(&server, &format!("room={}&name=actor", room.id)).await;
-    let (mut watcher, welcome) = join(&server, &format!("room={}&spectate=1", room.id)).await;
+    let (_player, _) = welcomed(&server.ws_url(&format!("room={}&name=actor", room.id))).await;
+    let (mut watcher, welcome) = welcomed(&server.ws_url(&format!("room={}&spectate=1", room.id))).await;
     assert!(welcome.spectator);
     assert_eq!(welcome.net_id.0, 0);
     let snapshot = watcher
@@ -327,7 +312,7 @@ async fn a_spectator_watches_without_a_body_or_a_seat() {
     let summary: RoomSummary =
         serde_json::from_str(&http_get(server.addr, &format!("/api/rooms/{}", room.id)).await.body).unwrap();
     assert_eq!((summary.players, summary.spectators), (1, 1));
-    let (code, _) = refused(&server, &format!("room={}&spectate=1", room.id)).await;
+    let (code, _) = refused(&server.ws_url(&format!("room={}&spectate=1", room.id))).await;
     assert_eq!(code, close_code::SPECTATORS_FULL);
     server.shutdown().await;
 }
@@ -343,8 +328,8 @@ async fn admin_calls_need_the_token_and_reach_players() {
     config.admin_token = Some("s3cret-admin-token-at-least-32-bytes".into());
     let server = TestServer::start_with(config).await;
     let room = create_room(server.addr, r#"{"name": "Ops"}"#).await;
-    let (mut a, a_welcome) = join(&server, &format!("room={}&name=a", room.id)).await;
-    let (mut b, _) = join(&server, &format!("room={}&name=b", room.id)).await;
+    let (mut a, a_welcome) = welcomed(&server.ws_url(&format!("room={}&name=a", room.id))).await;
+    let (mut b, _) = welcomed(&server.ws_url(&format!("room={}&name=b", room.id))).await;
     let auth = "Authorization: Bearer s3cret-admin-token-at-least-32-bytes";
     for headers in [&[][..], &["Authorization: Bearer wrong"][..]] {
         assert_eq!(
@@ -392,9 +377,12 @@ async fn the_lobby_feed_pushes_the_room_list_when_it_changes_and_only_listens() 
     assert_eq!(rooms.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec![room.id.as_str()]);
     assert!(rooms.iter().all(|r| r.id != private.id), "private rooms are not listed");
     // A player joins: the count changes, so the list is sent again.
-    let (_player, _) = join(&server, &format!("room={}&name=ann", room.id)).await;
-    let rooms = watcher.recv_until(WAIT, |m| lobby_of(m).filter(|r| r.first().is_some_and(|r| r.players == 1))).await;
-    assert!(rooms.is_ok(), "no list with the new player");
+    let (_player, _) = welcomed(&server.ws_url(&format!("room={}&name=ann", room.id))).await;
+    let rooms = watcher
+        .recv_until(WAIT, |m| lobby_of(m).filter(|r| r.first().is_some_and(|r| r.players == 1)))
+        .await
+        .expect("a list with the new player");
+    assert_eq!(rooms.iter().map(|r| (r.id.as_str(), r.players)).collect::<Vec<_>>(), vec![(room.id.as_str(), 1)]);
     // Watchers may ping; anything game-like closes them.
     watcher.send(&ClientMsg::Ping(arena_protocol::Ping { client_time_ms: 5.0 })).await.unwrap();
     let pong = watcher.recv_until(WAIT, |m| if let ServerMsg::Pong(p) = m { Some(p.client_time_ms) } else { None });

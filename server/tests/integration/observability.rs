@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use arena_bots::{LoadConfig, Placement, Report, run_load};
 
-use crate::util::{TestServer, http_get, http_json};
+use crate::util::TestServer;
+use crate::util::http::{http_get, http_json};
 
 const ADMIN_TOKEN: &str = "observability-admin-token-0123456789abcdef";
 

@@ -6,9 +6,9 @@ use arena_bots::{ArenaClient, LoadConfig, Placement, Progress, Report, run_load}
 use arena_protocol::{ClientMsg, Input, ServerMsg, close_code};
 use glam::Vec2;
 
-use crate::util::TestServer;
-
-const WAIT: Duration = Duration::from_secs(5);
+use crate::util::http::{create_room, http_get};
+use crate::util::ws::{playing, refused, welcomed};
+use crate::util::{TestServer, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_bots_receive_snapshots_steadily() {
@@ -91,9 +91,7 @@ async fn the_scoreboard_lists_the_leaders_once_a_second() {
     let server = TestServer::start().await;
     let mut players = Vec::new();
     for i in 0..=arena_protocol::SCOREBOARD_SIZE {
-        let mut client = ArenaClient::connect(&server.ws_url(&format!("name=p{i}"))).await.unwrap();
-        client.recv_until(WAIT, |m| matches!(m, ServerMsg::Welcome(_)).then_some(())).await.unwrap();
-        players.push(client);
+        players.push(welcomed(&server.ws_url(&format!("name=p{i}"))).await.0);
     }
     let scores = |m: &ServerMsg| if let ServerMsg::Scores(s) = m { Some(s.clone()) } else { None };
     let first = players[0].recv_until(WAIT, scores).await.unwrap();
@@ -116,11 +114,7 @@ async fn a_full_room_overflows_into_a_new_one() {
     let mut rooms = Vec::new();
     let mut clients = Vec::new();
     for _ in 0..3 {
-        let mut client = ArenaClient::connect(&server.ws_url("")).await.unwrap();
-        let welcome = client
-            .recv_until(WAIT, |m| if let ServerMsg::Welcome(w) = m { Some(w.clone()) } else { None })
-            .await
-            .unwrap();
+        let (client, welcome) = welcomed(&server.ws_url("")).await;
         rooms.push(welcome.room_id);
         clients.push(client);
     }
@@ -128,8 +122,7 @@ async fn a_full_room_overflows_into_a_new_one() {
     assert_ne!(rooms[1], rooms[2]);
 
     // Naming the full room is refused with its own close code.
-    let mut refused = ArenaClient::connect(&server.ws_url(&format!("room={}", rooms[0]))).await.unwrap();
-    let (code, reason) = refused.recv_close(WAIT).await.unwrap();
+    let (code, reason) = refused(&server.ws_url(&format!("room={}", rooms[0]))).await;
     assert_eq!(code, close_code::ROOM_FULL, "{reason}");
     server.shutdown().await;
 }
@@ -137,8 +130,7 @@ async fn a_full_room_overflows_into_a_new_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_protocol_version_is_closed_with_its_code() {
     let server = TestServer::start().await;
-    let mut client = ArenaClient::connect(&server.ws_url("v=99")).await.unwrap();
-    let (code, reason) = client.recv_close(WAIT).await.unwrap();
+    let (code, reason) = refused(&server.ws_url("v=99")).await;
     assert_eq!(code, close_code::VERSION_MISMATCH);
     assert!(reason.contains("99"), "{reason}");
     server.shutdown().await;
@@ -147,14 +139,14 @@ async fn a_wrong_protocol_version_is_closed_with_its_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_players_with_going_away() {
     let server = TestServer::start().await;
-    let mut client = ArenaClient::connect(&server.ws_url("")).await.unwrap();
-    client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    let mut client = playing(&server.ws_url("")).await;
     let drain = tokio::spawn(server.shutdown());
     // The client keeps playing through the shutdown: inputs that find the room gone
     // must not turn the room's own close (1001 and its reason) into another one.
     let mut seq = 1;
     let (code, reason) = loop {
         seq += 1;
+        // Once the server has closed, a send may fail: the close it sent is what counts.
         let _ = client.send(&ClientMsg::Input(Input::new(seq, Vec2::X, 0.0, true))).await;
         match client.recv(WAIT).await.unwrap() {
             arena_bots::Incoming::Closed { code, reason } => break (code, reason),
@@ -168,8 +160,7 @@ async fn shutdown_closes_players_with_going_away() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_still_joining_when_the_server_stops_gets_going_away() {
     let server = TestServer::start().await;
-    let mut first = ArenaClient::connect(&server.ws_url("")).await.unwrap();
-    first.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
+    let _first = playing(&server.ws_url("")).await;
     // The room reads its inbox once per tick: this join is still queued when it stops.
     let mut joining = ArenaClient::connect(&server.ws_url("")).await.unwrap();
     let drain = tokio::spawn(server.shutdown());
@@ -190,7 +181,7 @@ async fn bots_spread_over_rooms_they_create() {
     let run = tokio::spawn(run_load(config, progress));
     tokio::time::sleep(Duration::from_millis(600)).await;
     let listed: arena_protocol::lobby::RoomList =
-        serde_json::from_str(&crate::util::http_get(server.addr, "/api/rooms").await.body).unwrap();
+        serde_json::from_str(&http_get(server.addr, "/api/rooms").await.body).unwrap();
     let mut rooms: Vec<_> = listed.rooms.iter().map(|r| (r.name.clone(), r.players, r.capacity)).collect();
     rooms.sort();
     let expected: Vec<(String, usize, usize)> = (0..3).map(|i| (format!("bots {i}"), 2, 4)).collect();
@@ -242,7 +233,7 @@ async fn full_rooms_grant_every_reconnect_under_churn() {
     assert_eq!(churn.same_entity_pct, 100.0, "{}", report.summary());
     // The rooms are full again at the end, and nobody was counted twice.
     let rooms: arena_protocol::lobby::RoomList =
-        serde_json::from_str(&crate::util::http_get(server.addr, "/api/rooms").await.body).unwrap();
+        serde_json::from_str(&http_get(server.addr, "/api/rooms").await.body).unwrap();
     assert!(rooms.rooms.iter().all(|r| r.players <= r.capacity), "{:?}", rooms.rooms);
     server.shutdown().await;
 }
@@ -297,7 +288,7 @@ async fn watch(client: &mut ArenaClient, acknowledge: bool, ticks: usize) -> (Se
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_acknowledges_gets_deltas_that_rebuild_the_same_world() {
     let server = TestServer::start().await;
-    let room = crate::util::create_room(server.addr, r#"{"name":"deltas"}"#).await.id;
+    let room = create_room(server.addr, r#"{"name":"deltas"}"#).await.id;
     // Bots move and fire in the room, so entities change, come and go.
     let mut config = LoadConfig::new(server.ws_url(""), 6, Duration::from_secs(6));
     config.placement = Placement::Room(room.clone());

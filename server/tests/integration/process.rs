@@ -1,66 +1,18 @@
 //! The real `arena-server` binary: drain on SIGTERM, and a hostile crowd that must
 //! not hurt a normal player or grow the server's memory.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use arena_bots::{ArenaClient, BotConfig, run_bot};
-use arena_protocol::{ServerMsg, close_code};
+use arena_protocol::close_code;
 use fastwebsockets::{Frame, Payload};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
 
-use crate::util::{create_room, http_get};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-/// A server process on a free loopback port.
-pub struct ServerProcess {
-    pub child: Child,
-    pub addr: std::net::SocketAddr,
-    pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
-}
-
-pub async fn spawn_server(args: &[&str]) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arena-server"))
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start arena-server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (tx, log) = tokio::sync::mpsc::unbounded_channel();
-    let addr = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("open http://").nth(1) {
-                return rest.split('/').next().unwrap().parse().unwrap();
-            }
-        }
-        panic!("the server exited before printing its URL");
-    })
-    .await
-    .expect("the server printed its URL");
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let _ = tx.send(line);
-        }
-    });
-    ServerProcess { child, addr, log }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
-}
+use crate::util::WAIT;
+use crate::util::http::{create_room, http_get};
+use crate::util::process::{resident_bytes, spawn_server};
+use crate::util::ws::playing;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_players_logs_rounds_and_exits_zero() {
@@ -70,9 +22,7 @@ async fn sigterm_drains_players_logs_rounds_and_exits_zero() {
     let url = format!("ws://{}/ws?room={}&name=p", server.addr, room.id);
     let mut players = Vec::new();
     for _ in 0..2 {
-        let mut client = ArenaClient::connect(&url).await.unwrap();
-        client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
-        players.push(client);
+        players.push(playing(&url).await);
     }
     assert_eq!(http_get(server.addr, "/ready").await.status, 200);
 
@@ -92,8 +42,9 @@ async fn sigterm_drains_players_logs_rounds_and_exits_zero() {
     let record: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(record["reason"], "room_closed");
     assert_eq!(record["players"].as_array().unwrap().len(), 2);
+    // Read the log to its end: the task forwarding its lines may not have sent the last ones yet.
     let mut summary = false;
-    while let Ok(line) = server.log.try_recv() {
+    while let Some(line) = tokio::time::timeout(WAIT, server.log.recv()).await.expect("the log ended in time") {
         summary |= line.contains("drained");
     }
     assert!(summary, "the log ends with a drain summary");
@@ -110,7 +61,7 @@ async fn a_hostile_crowd_costs_a_normal_player_nothing_and_memory_stays_bounded(
     // Warm up: one player's worth of allocations before measuring.
     let warm = run_bot(BotConfig::new(format!("{ws}&name=warmup"), Duration::from_secs(1)), Instant::now()).await;
     assert!(warm.connected);
-    let rss_before = rss_kib(pid);
+    let rss_before = resident_bytes(pid);
 
     let player =
         tokio::spawn(run_bot(BotConfig::new(format!("{ws}&name=normal"), Duration::from_secs(8)), Instant::now()));
@@ -153,14 +104,14 @@ async fn a_hostile_crowd_costs_a_normal_player_nothing_and_memory_stays_bounded(
     let stats = player.await.unwrap();
     drop(never_read);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = rss_kib(pid);
-    eprintln!("hostile suite: server RSS before {rss_before} KiB, after {rss_after} KiB");
+    let rss_after = resident_bytes(pid);
+    eprintln!("hostile suite: server RSS before {} KiB, after {} KiB", rss_before >> 10, rss_after >> 10);
 
     assert!(stats.connected && stats.protocol_errors.is_empty(), "{:?}", stats.protocol_errors);
     let rate = stats.snapshot_rate_hz().unwrap();
     assert!(rate >= 0.75 * 30.0, "the normal player got {rate:.1} snapshots/s");
     // Wide margin: a leak per hostile connection would show as hundreds of MiB.
-    assert!(rss_after < rss_before + 64 * 1024, "RSS grew from {rss_before} to {rss_after} KiB");
+    assert!(rss_after < rss_before + (64 << 20), "RSS grew from {rss_before} to {rss_after} bytes");
     let health = http_get(server.addr, "/health").await;
     assert_eq!(health.status, 200);
 }

@@ -5,24 +5,17 @@ use std::path::{Path, PathBuf};
 
 use arena_server::Config;
 
-use crate::util::{HttpResponse, TestServer, http_get, http_request};
+use crate::util::TestServer;
+use crate::util::http::{HttpResponse, http_get, http_request};
 
 const MSGPACK: &str = "/node_modules/@msgpack/msgpack/dist.esm/index.mjs";
-
-/// The value of header `name` (case-insensitive), if the response has it.
-fn header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
-    response.headers.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
-    })
-}
 
 /// A served file: 200 with the headers every static response carries.
 fn assert_protected(path: &str, response: &HttpResponse) {
     assert_eq!(response.status, 200, "{path}: {}", response.headers);
-    assert_eq!(header(response, "x-content-type-options"), Some("nosniff"), "{path}");
-    assert_eq!(header(response, "referrer-policy"), Some("no-referrer"), "{path}");
-    let policy = header(response, "content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{path}");
+    assert_eq!(response.header("referrer-policy"), Some("no-referrer"), "{path}");
+    let policy = response.header("content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
     for directive in [
         "default-src 'none'",
         "script-src 'self'",
@@ -47,7 +40,7 @@ async fn the_page_its_modules_and_the_msgpack_package_carry_nosniff_and_csp() {
     assert_protected("/", &index);
     assert!(index.body.contains("importmap"));
     // The inline import map is allowed by its hash, not by 'unsafe-inline'.
-    let policy = header(&index, "content-security-policy").unwrap();
+    let policy = index.header("content-security-policy").unwrap();
     let script_src = policy.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
     assert!(script_src.contains("'sha256-"), "{policy}");
 
@@ -57,7 +50,7 @@ async fn the_page_its_modules_and_the_msgpack_package_carry_nosniff_and_csp() {
         let response = http_get(server.addr, path).await;
         assert_protected(path, &response);
         if path.ends_with("js") {
-            assert_eq!(header(&response, "content-type"), Some("text/javascript; charset=utf-8"), "{path}");
+            assert_eq!(response.header("content-type"), Some("text/javascript; charset=utf-8"), "{path}");
         }
     }
     let monitor = http_get(server.addr, "/monitor").await;

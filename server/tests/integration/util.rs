@@ -1,12 +1,23 @@
-//! Helpers shared by the integration tests: a real server on 127.0.0.1:0 and a tiny HTTP client.
+//! Helpers shared by the integration tests: a real server on 127.0.0.1:0, and waiting for what it does.
+//!
+//! The helpers that speak a protocol live beside this file: [`http`] (a tiny HTTP
+//! client over raw sockets), [`ws`] (joining with the bots' client) and [`process`]
+//! (the real binary as a child process).
 
-use std::net::SocketAddr;
-use std::time::Duration;
+pub mod http;
+pub mod process;
+pub mod ws;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use arena_server::Config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+
+/// How long a test waits for one thing the server should do promptly (a welcome, a
+/// snapshot, a close, a response): generous, so a busy two-core machine is not a failure.
+pub const WAIT: Duration = Duration::from_secs(5);
 
 /// A server running on a free loopback port until shut down or dropped.
 pub struct TestServer {
@@ -57,55 +68,31 @@ impl Drop for TestServer {
     }
 }
 
-/// A response read by [`http_get`].
-#[derive(Debug)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: String,
-    pub body: String,
+/// Waits until `check` holds, polling every 100 ms; panics naming `what` once `limit`
+/// has passed. Returns how long that took.
+pub async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
 }
 
-/// `GET path` over a fresh connection, read to the end.
-pub async fn http_get(addr: SocketAddr, path: &str) -> HttpResponse {
-    http_request(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await
+/// A loopback address nobody listens on now, for a server (or redis-server) to bind.
+pub fn free_loopback_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
-/// Send raw request bytes and read the whole response.
-pub async fn http_request(addr: SocketAddr, request: &str) -> HttpResponse {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
-        .await
-        .expect("response in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    HttpResponse { status, headers: head.to_string(), body: body.to_string() }
+/// A TCP connection to `server` from the client address `from`. On Linux every
+/// 127.x.y.z is loopback, so one machine can play many clients' addresses.
+pub async fn connect_from(from: IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(server).await
 }
 
-/// `method path` with a JSON body and extra headers.
-pub async fn http_json(addr: SocketAddr, method: &str, path: &str, body: &str, headers: &[&str]) -> HttpResponse {
-    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
-    http_request(
-        addr,
-        &format!(
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
-            body.len()
-        ),
-    )
-    .await
-}
-
-/// Create a room through the API and return its summary.
-pub async fn create_room(addr: SocketAddr, body: &str) -> arena_protocol::lobby::RoomSummary {
-    let response = http_json(addr, "POST", "/api/rooms", body, &[]).await;
-    assert_eq!(response.status, 201, "{}", response.body);
-    serde_json::from_str(&response.body).unwrap()
-}
-
-/// The first results-log record of `room_id`, waiting up to 5 s for it to be written.
+/// Waits up to [`WAIT`] for the results log to hold a record of `room_id`, and returns the first.
 pub async fn logged_round(results_log: &std::path::Path, room_id: &str) -> serde_json::Value {
     let logged = async {
         loop {
@@ -116,48 +103,5 @@ pub async fn logged_round(results_log: &std::path::Path, room_id: &str) -> serde
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(5), logged).await.expect("the round reached the results log")
-}
-
-/// A TCP connection to `server` from the client address `from`. On Linux every
-/// 127.x.y.z is loopback, so one machine can play many clients' addresses.
-pub async fn connect_from(from: std::net::IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::new(from, 0))?;
-    socket.connect(server).await
-}
-
-/// `method path` with a JSON `body` and extra `headers`, sent from the client address
-/// `from` over a fresh connection (`Connection: close`) and read to the end. A
-/// connection the server closes without answering (refused at accept) reads as
-/// status 0 with empty headers and body.
-pub async fn http_from(
-    from: std::net::IpAddr,
-    server: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-    headers: &[&str],
-) -> HttpResponse {
-    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
-        body.len()
-    );
-    let mut stream = connect_from(from, server).await.expect("connect from a loopback address");
-    let mut raw = Vec::new();
-    // A refused connection may be reset under the write or the read: what arrived is the answer.
-    if stream.write_all(request.as_bytes()).await.is_ok() {
-        let read = async {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stream.read(&mut buf).await {
-                raw.extend_from_slice(&buf[..n]);
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), read).await.expect("response in time");
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    HttpResponse { status, headers: head.to_string(), body: body.to_string() }
+    tokio::time::timeout(WAIT, logged).await.expect("the round reached the results log")
 }

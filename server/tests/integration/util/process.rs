@@ -1,0 +1,56 @@
+//! The real `arena-server` binary as a child process, and the resident memory of a process.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A server process on a free loopback port.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: std::net::SocketAddr,
+    /// Its stdout after the line that named its URL, one log line per message.
+    pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+/// Starts `arena-server --addr 127.0.0.1:0 args…` and waits up to 15 s for it to print the URL it serves.
+pub async fn spawn_server(args: &[&str]) -> ServerProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arena-server"))
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start arena-server");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, log) = tokio::sync::mpsc::unbounded_channel();
+    let addr = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("open http://").nth(1) {
+                return rest.split('/').next().unwrap().parse().unwrap();
+            }
+        }
+        panic!("the server exited before printing its URL");
+    })
+    .await
+    .expect("the server printed its URL");
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    ServerProcess { child, addr, log }
+}
+
+/// The resident memory of process `pid` in bytes (`std::process::id()` for the servers
+/// a test runs in-process).
+pub fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/<pid>/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS in /proc/<pid>/status");
+    let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS in kB");
+    kib * 1024
+}
