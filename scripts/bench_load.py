@@ -82,7 +82,7 @@ def current_rss_kib(pid):
 
 
 def start_server(port, opts, room_size=50):
-    args = [SERVER, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(min(room_size, 1000)),
+    args = [opts.server, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(min(room_size, 1000)),
             "--tick-rate", str(opts.tick_rate), "--max-rooms", "1000",
             "--results-log", os.path.join(tempfile.gettempdir(), "arena-bench-results.jsonl")]
     if opts.snapshot_rate:
@@ -226,6 +226,8 @@ def main():
     parser.add_argument("--churn", type=float, default=0.05, help="drops per bot per second in soakN steps")
     parser.add_argument("--settings", help="game settings file for the server (e.g. a big arena with view_distance)")
     parser.add_argument("--out", default=os.path.join(ROOT, "target/bench-load.md"))
+    parser.add_argument("--server", default=SERVER,
+                        help="server binary (default: this tree's release build); for A/B runs of another build")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "arena-server", "-p", "arena-bots"],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
