@@ -1,5 +1,5 @@
-//! Room directory: which rooms this node runs, opening them, seats in them,
-//! matchmaking reservations, and closing rooms that stay empty.
+//! Room directory: which rooms this node runs, opening them, seats in them, and
+//! closing rooms that stay empty (matchmaking reservations: `reservations.rs`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -88,12 +88,12 @@ struct Opening {
 /// Every room of this node, in creation order.
 pub struct Directory {
     rooms: Mutex<Vec<Arc<RoomHandle>>>,
-    reservations: Mutex<HashMap<String, Reservation>>,
-    limits: DirectoryLimits,
+    pub(super) reservations: Mutex<HashMap<String, Reservation>>,
+    pub(super) limits: DirectoryLimits,
     /// What every room is started with.
     setup: RoomSetup,
     rooms_made: AtomicU64,
-    shutting_down: AtomicBool,
+    pub(super) shutting_down: AtomicBool,
 }
 
 impl std::fmt::Debug for Directory {
@@ -103,7 +103,7 @@ impl std::fmt::Debug for Directory {
 }
 
 /// The join error for a room that gave no seat.
-fn refused(id: &str, why: NoSeat) -> JoinError {
+pub(super) fn refused(id: &str, why: NoSeat) -> JoinError {
     match why {
         NoSeat::Full(SeatKind::Player) => JoinError::RoomFull(id.to_string()),
         NoSeat::Full(SeatKind::Spectator) => JoinError::SpectatorsFull(id.to_string()),
@@ -131,7 +131,7 @@ impl Directory {
         self.limits.tick_rate_hz
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<RoomHandle>>> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<RoomHandle>>> {
         self.rooms.lock().expect("room directory lock")
     }
 
@@ -224,7 +224,7 @@ impl Directory {
     }
 
     /// The room of this node where `player` holds a seat (playing, or held for a reconnection).
-    fn seat_of(&self, player: PlayerId) -> Option<Arc<RoomHandle>> {
+    pub(super) fn seat_of(&self, player: PlayerId) -> Option<Arc<RoomHandle>> {
         self.lock().iter().find(|r| r.book().holds(player)).cloned()
     }
 
@@ -262,7 +262,7 @@ impl Directory {
         Seat::take(&room, player, SeatKind::Player).map_err(|why| refused(room.id(), why))
     }
 
-    fn open_quick_play_room(
+    pub(super) fn open_quick_play_room(
         self: &Arc<Self>,
         rooms: &mut Vec<Arc<RoomHandle>>,
     ) -> Result<Arc<RoomHandle>, CreateError> {
@@ -274,104 +274,6 @@ impl Directory {
             rules: self.setup.settings.match_rules(),
         };
         self.open_room(rooms, opening, None)
-    }
-
-    /// Hold a player seat for a few seconds: in room `in_room` (only there when
-    /// `strict`, else anywhere on this node when it is full), or anywhere on this node.
-    pub fn reserve(
-        self: &Arc<Self>,
-        in_room: Option<&str>,
-        strict: bool,
-        caller: Caller,
-    ) -> Result<(String, Arc<RoomHandle>), JoinError> {
-        if self.shutting_down.load(Ordering::Acquire) {
-            return Err(JoinError::ShuttingDown);
-        }
-        let owner = caller.counted();
-        self.check_reservation_budget(owner)?;
-        let expires_at = Instant::now() + self.limits.reservation_ttl;
-        let wanted = in_room.and_then(|id| self.get(id)).filter(|room| !room.status.stop_requested());
-        let reservation = match (wanted.and_then(|room| Reservation::make(&room, expires_at, owner)), in_room) {
-            (Some(reservation), _) => reservation,
-            (None, Some(id)) if strict => return Err(JoinError::RoomFull(id.to_string())),
-            (None, _) => self.reserve_anywhere(expires_at, owner)?,
-        };
-        let room = reservation.room().clone();
-        let id = format!("{:016x}", rand::random::<u64>());
-        self.reservations.lock().expect("reservations lock").insert(id.clone(), reservation);
-        Ok((id, room))
-    }
-
-    /// Outstanding reservations of one address are bounded, so one address cannot
-    /// hold every seat of the node.
-    fn check_reservation_budget(&self, owner: Option<IpAddr>) -> Result<(), JoinError> {
-        let Some(ip) = owner else { return Ok(()) };
-        let reservations = self.reservations.lock().expect("reservations lock");
-        let held = reservations.values().filter(|r| r.owner == Some(ip)).count();
-        if held < self.limits.max_reservations_per_address {
-            return Ok(());
-        }
-        let next_expiry = reservations.values().filter(|r| r.owner == Some(ip)).map(|r| r.expires_at).min();
-        Err(JoinError::OverBudget(OverBudget {
-            budget: "reservations_per_address",
-            message: format!("one address may hold at most {held} unclaimed seat reservations"),
-            retry_after: next_expiry.map_or(Duration::from_secs(1), |t| t.saturating_duration_since(Instant::now())),
-        }))
-    }
-
-    /// A reservation in the fullest public room with space, or in a new one.
-    fn reserve_anywhere(
-        self: &Arc<Self>,
-        expires_at: Instant,
-        owner: Option<IpAddr>,
-    ) -> Result<Reservation, JoinError> {
-        let mut rooms = self.lock();
-        let mut candidates: Vec<&Arc<RoomHandle>> = rooms.iter().filter(|r| !r.spec.private && r.has_space()).collect();
-        candidates.sort_by_key(|r| std::cmp::Reverse(r.seats_taken()));
-        if let Some(reservation) = candidates.into_iter().find_map(|room| Reservation::make(room, expires_at, owner)) {
-            return Ok(reservation);
-        }
-        let room = self.open_quick_play_room(&mut rooms)?;
-        Reservation::make(&room, expires_at, owner).ok_or_else(|| JoinError::RoomFull(room.id().to_string()))
-    }
-
-    /// Turn a reservation into `player`'s seat; it must be for `room` when one is
-    /// named. A player who already holds a seat on this node goes back to it (the
-    /// reservation is given up): one person never takes two seats.
-    pub fn claim(&self, reservation: &str, room: Option<&str>, player: PlayerId) -> Result<Seat, JoinError> {
-        let claimed = {
-            let mut reservations = self.reservations.lock().expect("reservations lock");
-            let fits = reservations
-                .get(reservation)
-                .is_some_and(|r| r.expires_at > Instant::now() && room.is_none_or(|id| r.room().id() == id));
-            if !fits {
-                return Err(JoinError::BadReservation);
-            }
-            reservations.remove(reservation).expect("checked above")
-        };
-        if self.shutting_down.load(Ordering::Acquire) {
-            return Err(JoinError::ShuttingDown);
-        }
-        if let Some(home) = self.seat_of(player)
-            && home.id() != claimed.room().id()
-        {
-            drop(claimed);
-            return Seat::take(&home, player, SeatKind::Player).map_err(|why| refused(home.id(), why));
-        }
-        Ok(claimed.claim(player))
-    }
-
-    /// Free the seats of reservations nobody claimed in time.
-    pub fn expire_reservations(&self) {
-        let now = Instant::now();
-        let expired: Vec<Reservation> = {
-            let mut reservations = self.reservations.lock().expect("reservations lock");
-            let ids: Vec<String> =
-                reservations.iter().filter(|(_, r)| r.expires_at <= now).map(|(id, _)| id.clone()).collect();
-            ids.iter().filter_map(|id| reservations.remove(id)).collect()
-        };
-        // Dropped outside the reservations lock: each takes its room's seat lock.
-        drop(expired);
     }
 
     /// Take an empty room off the directory so it can close; false when a seat

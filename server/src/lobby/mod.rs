@@ -10,6 +10,7 @@ pub mod budgets;
 pub mod cluster;
 pub mod directory;
 pub mod join;
+mod reservations;
 pub mod room_handle;
 mod room_link;
 pub mod room_list;
