@@ -7,6 +7,7 @@ mod hostile;
 mod hostile_http;
 mod http;
 mod lobby;
+mod metrics;
 mod observability;
 mod play;
 mod process;

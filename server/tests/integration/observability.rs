@@ -54,7 +54,8 @@ async fn metrics_parse_and_move_while_bots_play() {
     ] {
         assert!(grew(counter), "{counter} did not grow");
     }
-    assert!(after.contains_key("arena_tick_seconds{quantile=\"0.99\"}"), "tick p99 is exported");
+    assert!(after.contains_key("arena_tick_seconds_bucket{le=\"+Inf\"}"), "tick time is a histogram");
+    assert!(grew("arena_tick_seconds_count"), "ticks are recorded");
     assert!(after.contains_key("arena_closes_total{code=\"1000\"}"), "closes are counted by code");
     assert!(after.keys().any(|k| k.starts_with("arena_http_requests_total{endpoint=\"/api/rooms\"")));
     assert!(after.contains_key("arena_rooms"));

@@ -12,7 +12,7 @@ mod writer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fastwebsockets::{Frame, OpCode, Role, WebSocketRead, WebSocketWrite};
 use tokio::sync::{mpsc, watch};
@@ -113,6 +113,7 @@ pub async fn serve(
     // Held for the session's life: behind a trusted proxy, the forwarded address's place.
     _address_slot: Option<AddressSlot>,
 ) {
+    let upgraded_at = Instant::now();
     let Some((read, mut write, raw)) = accept(upgrade, sessions.handshake_timeout, peer).await else { return };
 
     let admitted =
@@ -129,7 +130,7 @@ pub async fn serve(
     };
 
     let span = tracing::info_span!("session", %peer, player = %identity.player_id, room = %seat.room.id());
-    let session = Session { identity, spectator: join.spectate, seat, limits: sessions.limits };
+    let session = Session { identity, spectator: join.spectate, seat, limits: sessions.limits, upgraded_at };
     let end = tracing::Instrument::instrument(session.run(read, write, raw), span.clone()).await;
     let _entered = span.enter();
     metrics::closed_with(end.code());
@@ -146,6 +147,8 @@ struct Session {
     spectator: bool,
     seat: Seat,
     limits: Limits,
+    /// When the upgrade was answered: the join-latency clock starts here.
+    upgraded_at: Instant,
 }
 
 impl Session {
@@ -178,8 +181,8 @@ impl Session {
             liveness: liveness.clone(),
         };
         let reader = tokio::spawn(reader::read_loop(read, reader_cx));
-        let inputs =
-            WriterInputs { direct: direct_rx, source: writer::Source::Room { control: control_rx, latest: latest_rx } };
+        let source = writer::Source::Room { control: control_rx, latest: latest_rx, upgraded_at: self.upgraded_at };
+        let inputs = WriterInputs { direct: direct_rx, source };
         let end = writer::write_loop(write, inputs, self.limits, liveness).await;
         let end = finish(end, reader, raw).await;
         // The seat goes to the room, which may hold it for a reconnection.

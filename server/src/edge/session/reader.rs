@@ -88,8 +88,11 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
             }
             Control::Fail(code, reason) => break closed(code, reason),
         }
-        if frame.opcode == OpCode::Pong {
-            cx.liveness.pong_received();
+        // One per ping interval per client: cheap enough to record as it comes.
+        if frame.opcode == OpCode::Pong
+            && let Some(rtt) = cx.liveness.pong_received()
+        {
+            metrics::handles().rtt_seconds.record(rtt.as_secs_f64());
         }
         let bytes = match assembler.push(frame) {
             Step::Pending => continue,

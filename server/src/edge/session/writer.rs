@@ -1,7 +1,7 @@
 //! Writing half of a session: control messages and the newest snapshot out, in that order.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arena_protocol::close_code;
 use bytes::Bytes;
@@ -24,7 +24,8 @@ pub struct WriterInputs {
 /// Where a session's messages come from besides the reader.
 pub enum Source {
     /// A player's or spectator's room: ordered control messages and the newest snapshot.
-    Room { control: mpsc::Receiver<Bytes>, latest: watch::Receiver<Latest> },
+    /// `upgraded_at` starts the join-latency clock, stopped by the welcome (the room's first message).
+    Room { control: mpsc::Receiver<Bytes>, latest: watch::Receiver<Latest>, upgraded_at: Instant },
     /// The room list (`/ws/lobby` watchers); None once the server stops.
     Lobby(watch::Receiver<Option<Bytes>>),
 }
@@ -38,13 +39,14 @@ pub async fn write_loop(
     liveness: Arc<Liveness>,
 ) -> SessionEnd {
     let WriterInputs { mut direct, source } = inputs;
-    let (mut control, mut latest, mut lobby) = match source {
-        Source::Room { control, latest } => (Some(control), Some(latest), None),
-        Source::Lobby(rooms) => (None, None, Some(rooms)),
+    let (mut control, mut latest, mut lobby, mut joining_since) = match source {
+        Source::Room { control, latest, upgraded_at } => (Some(control), Some(latest), None, Some(upgraded_at)),
+        Source::Lobby(rooms) => (None, None, Some(rooms), None),
     };
     let mut heartbeat = Heartbeat::new(limits, liveness);
     // Grows on the first snapshot: an idle lobby watcher never needs it.
     let mut snapshot_buffer = Vec::new();
+    let mut snapshot_tally = SnapshotTally::default();
     let slow = limits.slow_client_timeout;
     loop {
         // Control messages before snapshots: the welcome must precede the first snapshot.
@@ -64,7 +66,11 @@ pub async fn write_loop(
                 Some(bytes) => {
                     metrics::handles().control_bytes.increment(bytes.len() as u64);
                     telemetry().bytes_sent(bytes.len());
-                    send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await
+                    let sent = send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await;
+                    if let Some(upgraded_at) = joining_since.take() {
+                        metrics::handles().join_seconds.record(upgraded_at.elapsed().as_secs_f64());
+                    }
+                    sent
                 }
                 None => Err(continue_on_latest(&mut write, latest.as_ref()).await),
             },
@@ -83,7 +89,11 @@ pub async fn write_loop(
                 }
                 match current {
                     Latest::Waiting => Ok(()),
-                    Latest::Snapshot(snapshot) => send_snapshot(&mut write, &snapshot, &mut snapshot_buffer, slow).await,
+                    Latest::Snapshot(snapshot) => {
+                        let sent = send_snapshot(&mut write, &snapshot, &mut snapshot_buffer, slow).await;
+                        snapshot_tally.add(snapshot_buffer.len(), Instant::now());
+                        sent
+                    }
                     Latest::Closed { code, reason } => return close(&mut write, code, &reason).await,
                 }
             }
@@ -127,9 +137,31 @@ impl Heartbeat {
         let ping_due = self.ping_sent_ms.is_none_or(|sent| now - sent >= self.limits.ping_interval.as_millis() as u64);
         if answered && ping_due {
             self.ping_sent_ms = Some(now);
+            self.liveness.ping_sent();
             return send(write, Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"arena")), slow).await;
         }
         Ok(())
+    }
+}
+
+/// Snapshot bytes sent to this client, recorded into the histogram once a second
+/// instead of per message (a full room sends tens of thousands a second). A last
+/// partial second is left out: it would read as a slow client.
+#[derive(Default)]
+struct SnapshotTally {
+    since: Option<Instant>,
+    bytes: usize,
+}
+
+impl SnapshotTally {
+    fn add(&mut self, bytes: usize, now: Instant) {
+        let since = *self.since.get_or_insert(now);
+        if now.duration_since(since) >= Duration::from_secs(1) {
+            metrics::handles().snapshot_bytes_per_second.record(self.bytes as f64);
+            self.since = Some(now);
+            self.bytes = 0;
+        }
+        self.bytes += bytes;
     }
 }
 
