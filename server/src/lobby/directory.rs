@@ -31,7 +31,9 @@ pub enum JoinError {
     SpectatorsFull(String),
     #[error("the reservation is unknown or has expired")]
     BadReservation,
-    #[error("the server is shutting down")]
+    /// Worded as the room's own close on shutdown (`shutdown::SHUTTING_DOWN`): a
+    /// client hears one reason whether its join raced the drain or not.
+    #[error("server shutting down")]
     ShuttingDown,
     #[error("{}", .0.message)]
     OverBudget(OverBudget),
@@ -50,7 +52,9 @@ pub enum CreateError {
     TooManyPrivateRooms(usize),
     #[error("{}", .0.message)]
     OverBudget(OverBudget),
-    #[error("the server is shutting down")]
+    /// Worded as the room's own close on shutdown (`shutdown::SHUTTING_DOWN`): a
+    /// client hears one reason whether its join raced the drain or not.
+    #[error("server shutting down")]
     ShuttingDown,
     #[error("could not start a room: {0}")]
     Spawn(#[from] std::io::Error),
