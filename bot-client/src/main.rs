@@ -17,6 +17,10 @@ struct Cli {
     /// The server's WebSocket endpoint.
     #[arg(long, env = "ARENA_BOTS_URL", default_value = "ws://127.0.0.1:8080/ws")]
     url: String,
+    /// For a wss:// URL: trust the CA (or self-signed) certificate in this PEM file
+    /// instead of the public roots. Default: the public (webpki/Mozilla) roots.
+    #[arg(long, env = "ARENA_BOTS_CA")]
+    ca: Option<PathBuf>,
     /// How many bots.
     #[arg(long, default_value_t = 10)]
     bots: usize,
@@ -127,6 +131,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Thousands of bots need as many sockets.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
+    if let Some(ca) = &cli.ca {
+        arena_bots::connect::trust_ca(ca).with_context(|| format!("cannot trust --ca {}", ca.display()))?;
+    }
     if let Some(watchers) = cli.idle {
         return idle(&cli, watchers).await;
     }

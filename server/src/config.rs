@@ -159,6 +159,20 @@ pub struct Config {
     #[arg(long, env = "ARENA_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// Serve HTTPS and WSS on --addr with this certificate chain (PEM, leaf first);
+    /// needs --tls-key. Reloaded on SIGHUP and when the file changes. Default: plain HTTP.
+    #[arg(long, env = "ARENA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert. Default: none (plain HTTP).
+    #[arg(long, env = "ARENA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// With TLS on: also listen here for plain HTTP and answer every request with a
+    /// 308 to the same path over https. Default: no redirect listener.
+    #[arg(long, env = "ARENA_HTTP_REDIRECT_ADDR")]
+    pub http_redirect_addr: Option<SocketAddr>,
+
     /// Megabytes the results log may grow to before it is renamed aside (with its UTC
     /// time) and a fresh one started. Rotation never deletes: prune old files yourself.
     /// Default: 64.
@@ -314,6 +328,14 @@ impl Config {
                 bail!("--{flag} must be a number of seconds from 0 to {MAX_DURATION_S:e} (it is {value})");
             }
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => bail!("--tls-cert needs --tls-key (ARENA_TLS_KEY): the certificate's private key"),
+            (None, Some(_)) => bail!("--tls-key needs --tls-cert (ARENA_TLS_CERT): the certificate it belongs to"),
+            _ => {}
+        }
+        if self.http_redirect_addr.is_some() && self.tls_cert.is_none() {
+            bail!("--http-redirect-addr redirects to https: it needs --tls-cert and --tls-key");
+        }
         if self.autobahn_echo && !self.addr.ip().is_loopback() {
             bail!(
                 "--autobahn-echo serves 16 MiB echo messages to anyone: it needs a loopback --addr, not {}",
@@ -444,6 +466,16 @@ mod tests {
         assert_eq!(config.jwt_secret, None);
         assert_eq!(config.admin_token, None);
         Config::for_tests().validate().unwrap();
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_and_its_key_together() {
+        assert!(refusal(&["--tls-cert", "c.pem"]).contains("--tls-key"));
+        assert!(refusal(&["--tls-key", "k.pem"]).contains("--tls-cert"));
+        assert!(refusal(&["--http-redirect-addr", "127.0.0.1:0"]).contains("--tls-cert"));
+        parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--http-redirect-addr", "127.0.0.1:0"])
+            .validate()
+            .unwrap();
     }
 
     #[test]

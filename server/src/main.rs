@@ -33,10 +33,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
+    let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
     tracing::info!(
         tick_rate_hz = config.tick_rate,
         room_capacity = config.room_capacity,
-        "Arena is up: open http://{addr}/ to play"
+        "Arena is up: open {scheme}://{addr}/ to play"
     );
     run(listener, config, shutdown::signal()).await
 }

@@ -12,9 +12,10 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::edge::addresses::AddressTable;
-use crate::edge::listener::{Listener, serve_metrics};
+use crate::edge::listener::{Listener, serve_metrics, serve_redirect};
 use crate::edge::router::Routes;
 use crate::edge::session::{Limits, Sessions};
+use crate::edge::tls::Tls;
 use crate::identity::Tokens;
 use crate::lobby::admin::AdminApi;
 use crate::lobby::api::LobbyApi;
@@ -58,7 +59,8 @@ pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Futur
     let local_addr = listener.local_addr()?;
     let parts = Parts::build(&config, local_addr)?;
     let routes = Arc::new(parts.routes(&config, local_addr));
-    let background = parts.spawn_background(&config).await?;
+    let mut background = parts.spawn_background(&config).await?;
+    let tls = start_tls(&config, local_addr.port(), &mut background).await?;
 
     let connection_limit = config.max_connections.max(1);
     let connections = Arc::new(Semaphore::new(connection_limit));
@@ -69,6 +71,7 @@ pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Futur
         routes,
         handshake_timeout: config.handshake_timeout(),
         stop: stop_rx,
+        tls,
     };
     tokio::select! {
         _ = listener.run() => {}
@@ -103,7 +106,8 @@ struct Parts {
 
 impl Parts {
     fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Parts> {
-        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
+        let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local_addr}"));
         let settings = load_settings(config)?;
         let results = results::spawn_writer(config.results_log.clone(), config.results_log_max_mb * 1024 * 1024);
         let directory = Directory::new(
@@ -213,6 +217,25 @@ impl Parts {
         }
         Ok(background)
     }
+}
+
+/// `--tls-cert`: load the pair (a bad one fails the start), reload it in the
+/// background, and serve `--http-redirect-addr`'s redirects to `https_port`.
+async fn start_tls(
+    config: &Config,
+    https_port: u16,
+    background: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<Option<Arc<Tls>>> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else { return Ok(None) };
+    let tls = Arc::new(Tls::load(cert, key)?);
+    tracing::info!(cert = %cert.display(), "serving HTTPS and WSS (reloaded on SIGHUP or when the files change)");
+    background.push(tokio::spawn(tls.clone().reload_forever()));
+    if let Some(addr) = config.http_redirect_addr {
+        let redirect_listener = TcpListener::bind(addr).await?;
+        tracing::info!(addr = %redirect_listener.local_addr()?, "redirecting plain HTTP to https");
+        background.push(tokio::spawn(serve_redirect(redirect_listener, https_port)));
+    }
+    Ok(Some(tls))
 }
 
 /// Membership in a multi-node lobby, with `--redis-url`.

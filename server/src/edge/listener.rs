@@ -1,5 +1,6 @@
-//! The accept loop: one port for HTTP and WebSockets, the connection limit taken
-//! before accept, and each connection served by hyper (upgrades handed to sessions).
+//! The accept loop: one port for HTTP and WebSockets (or HTTPS and WSS), the
+//! connection limit taken before accept, and each connection served by hyper
+//! (upgrades handed to sessions).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,11 +10,13 @@ use std::time::{Duration, Instant};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::addresses::AddressSlot;
 use super::router::{self, Routes};
+use super::tls::Tls;
 use crate::ops::metrics;
 
 /// Unsent bytes a connection may have queued in the kernel before writes wait.
@@ -57,6 +60,8 @@ pub struct Listener {
     pub handshake_timeout: Duration,
     /// Every connection task holds one; it sees `true` on shutdown.
     pub stop: watch::Receiver<bool>,
+    /// `--tls-cert`: every connection is TLS, its handshake done in its own task.
+    pub tls: Option<Arc<Tls>>,
 }
 
 impl Listener {
@@ -93,7 +98,34 @@ impl Listener {
             limit_unsent_bytes(&stream);
             let slot = Arc::new(ConnectionSlot::new(permit, address));
             let (routes, stop) = (self.routes.clone(), self.stop.clone());
-            tokio::spawn(serve_connection(stream, peer, routes, slot, self.handshake_timeout, stop));
+            let timeout = self.handshake_timeout;
+            match &self.tls {
+                None => {
+                    tokio::spawn(serve_connection(
+                        stream,
+                        Peer { addr: peer, tls: false },
+                        routes,
+                        slot,
+                        timeout,
+                        stop,
+                    ));
+                }
+                Some(tls) => {
+                    let acceptor = tls.acceptor.clone();
+                    tokio::spawn(async move {
+                        // Bounded like a stalled request head: a client that never finishes
+                        // its handshake cannot hold the slot. Plain HTTP sent here fails it.
+                        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                serve_connection(stream, Peer { addr: peer, tls: true }, routes, slot, timeout, stop)
+                                    .await
+                            }
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    });
+                }
+            }
         }
     }
 }
@@ -125,10 +157,19 @@ impl Activity {
     }
 }
 
-/// Serve one TCP connection's HTTP requests (and hand over upgrades).
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
+/// Who is at the other end of a connection, as the router needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    /// Arrived over native TLS: links the server hands out say https/wss.
+    pub tls: bool,
+}
+
+/// Serve one connection's HTTP requests (and hand over upgrades). Generic, so the
+/// plain path serves the `TcpStream` itself, as it did before TLS.
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    peer: Peer,
     routes: Arc<Routes>,
     permit: Arc<ConnectionSlot>,
     handshake_timeout: Duration,
@@ -143,7 +184,7 @@ async fn serve_connection(
             let (routes, permit, activity) = (routes.clone(), permit.clone(), activity.clone());
             activity.in_flight.fetch_add(1, Ordering::AcqRel);
             async move {
-                let response = router::handle(req, routes, peer, permit).await;
+                let response = router::handle(req, routes, peer.addr, peer.tls, permit).await;
                 activity.last_done_ms.store(activity.started.elapsed().as_millis() as u64, Ordering::Release);
                 activity.in_flight.fetch_sub(1, Ordering::AcqRel);
                 response
@@ -158,7 +199,7 @@ async fn serve_connection(
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
-        result = conn.as_mut() => if let Err(e) = result { tracing::debug!(%peer, error = %e, "http connection error") },
+        result = conn.as_mut() => if let Err(e) = result { tracing::debug!(peer = %peer.addr, error = %e, "http connection error") },
         _ = idle_past(&activity, idle_timeout) => {
             // An idle keep-alive connection holds a slot for nothing: close it.
             conn.as_mut().graceful_shutdown();
@@ -213,5 +254,92 @@ pub async fn serve_metrics(listener: TcpListener, directory: Arc<crate::lobby::D
             let _permit = permit;
             let _ = tokio::time::timeout(Duration::from_secs(60), conn).await;
         });
+    }
+}
+
+/// Connections the `--http-redirect-addr` listener serves at once.
+const REDIRECT_CONNECTIONS: usize = 64;
+
+/// How long a redirect connection may take, head and answer together.
+const REDIRECT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `--http-redirect-addr`: plain HTTP that answers every request with a 308 to the
+/// same path over https on `https_port` (the TLS listener's). Runs until dropped.
+pub async fn serve_redirect(listener: TcpListener, https_port: u16) {
+    // Browsers send one request here and leave: a few connections, short timeouts.
+    let connections = Arc::new(Semaphore::new(REDIRECT_CONNECTIONS));
+    loop {
+        let permit = connections.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let response = redirect_to_https(&req, https_port);
+            async move { Ok::<_, std::convert::Infallible>(response) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(5))
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = tokio::time::timeout(REDIRECT_CONNECTION_TIMEOUT, conn).await;
+        });
+    }
+}
+
+/// The 308 for one request: its Host without the port, `https_port` unless 443, and
+/// its path and query. A missing or odd Host gets a 400, never a Location built from it.
+fn redirect_to_https<B>(req: &hyper::Request<B>, https_port: u16) -> hyper::Response<crate::web::Body> {
+    let host = req.headers().get(hyper::header::HOST).and_then(|v| v.to_str().ok()).and_then(host_without_port);
+    let Some(host) = host else {
+        return crate::web::error(hyper::StatusCode::BAD_REQUEST, "a Host header is needed to redirect to https");
+    };
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let port = if https_port == 443 { String::new() } else { format!(":{https_port}") };
+    let location = format!("https://{host}{port}{path}");
+    let mut response = crate::web::error(hyper::StatusCode::PERMANENT_REDIRECT, "this server speaks https");
+    match hyper::header::HeaderValue::from_str(&location) {
+        Ok(value) => {
+            response.headers_mut().insert(hyper::header::LOCATION, value);
+            response
+        }
+        Err(_) => crate::web::error(hyper::StatusCode::BAD_REQUEST, "cannot redirect this request"),
+    }
+}
+
+/// `name`, `name:port`, `[v6]` or `[v6]:port` → the name (brackets kept); anything
+/// with characters a host cannot have → None.
+fn host_without_port(host: &str) -> Option<&str> {
+    let name = if host.starts_with('[') { &host[..=host.find(']')?] } else { host.split(':').next().unwrap_or(host) };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':');
+    (!name.is_empty() && name.chars().all(allowed)).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(host: Option<&str>, target: &str, port: u16) -> (u16, Option<String>) {
+        let mut req = hyper::Request::builder().uri(target);
+        if let Some(host) = host {
+            req = req.header("host", host);
+        }
+        let response = redirect_to_https(&req.body(()).unwrap(), port);
+        let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        (response.status().as_u16(), location)
+    }
+
+    #[test]
+    fn redirects_keep_the_path_and_take_the_tls_port() {
+        let to = |url: &str| (308, Some(url.to_string()));
+        assert_eq!(location(Some("arena.example"), "/play?room=a", 443), to("https://arena.example/play?room=a"));
+        assert_eq!(location(Some("arena.example:80"), "/", 8443), to("https://arena.example:8443/"));
+        assert_eq!(location(Some("[::1]:8080"), "/ws", 9443), to("https://[::1]:9443/ws"));
+        assert_eq!(location(None, "/", 443).0, 400);
+        assert_eq!(location(Some("evil.example/x"), "/", 443).0, 400);
+        assert_eq!(location(Some("a@b"), "/", 443).0, 400);
     }
 }

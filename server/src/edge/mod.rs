@@ -12,3 +12,4 @@ pub mod origins;
 pub mod router;
 pub mod session;
 pub mod subprotocol;
+pub mod tls;

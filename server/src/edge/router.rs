@@ -46,11 +46,12 @@ pub struct Routes {
     pub assets_dir: PathBuf,
 }
 
-/// Answer one request.
+/// Answer one request; `tls`: it arrived over native TLS (`--tls-cert`).
 pub async fn handle(
     mut req: Request<Incoming>,
     routes: Arc<Routes>,
     peer: SocketAddr,
+    tls: bool,
     permit: Arc<ConnectionSlot>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
@@ -77,7 +78,7 @@ pub async fn handle(
     let caller = Caller {
         ip: client.ip,
         exempt: !client.forwarded && client.ip.is_loopback() && !routes.config.limit_loopback,
-        https: origins::forwarded_https(&req, peer, &routes.config),
+        https: tls || origins::forwarded_https(&req, peer, &routes.config),
     };
     let response = match (&method, segments.as_slice()) {
         (&Method::GET, ["metrics"]) if routes.config.metrics_addr.is_none() => metrics_page(&routes.directory),

@@ -13,4 +13,5 @@ mod play;
 mod process;
 mod rules;
 mod static_files;
+mod tls;
 mod util;
