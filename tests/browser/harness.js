@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SERVER_BIN = path.join(REPO, "target/release/arena-server");
 
-/** Start arena-server on 127.0.0.1:0 and resolve once it printed its URL. */
+/** Start arena-server on 127.0.0.1:0 and resolve once it printed its URL (http or https). */
 export function startServer(extraArgs = []) {
   return new Promise((resolve, reject) => {
     const child = spawn(SERVER_BIN, ["--addr", "127.0.0.1:0", ...extraArgs], {
@@ -22,10 +22,10 @@ export function startServer(extraArgs = []) {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15000);
     const onData = (chunk) => {
       output += chunk;
-      const match = output.match(/http:\/\/127\.0\.0\.1:(\d+)\//);
+      const match = output.match(/(https?):\/\/127\.0\.0\.1:(\d+)\//);
       if (match) {
         clearTimeout(timer);
-        resolve({ url: `http://127.0.0.1:${match[1]}/`, child, stop: () => stopServer(child) });
+        resolve({ url: `${match[1]}://127.0.0.1:${match[2]}/`, child, stop: () => stopServer(child) });
       }
     };
     child.stdout.on("data", onData);
@@ -42,8 +42,8 @@ function stopServer(child) {
   });
 }
 
-/** A browser context with a fresh, throwaway profile. */
-export async function launchBrowser(viewport) {
+/** A browser context with a fresh, throwaway profile; `extraArgs` go to Chromium. */
+export async function launchBrowser(viewport, extraArgs = []) {
   const profile = mkdtempSync(path.join(tmpdir(), "arena-chromium-"));
   return chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
@@ -54,6 +54,7 @@ export async function launchBrowser(viewport) {
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
       "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
       "--disable-backgrounding-occluded-windows",
+      ...extraArgs,
     ],
   });
 }
