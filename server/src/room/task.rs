@@ -105,7 +105,7 @@ impl RoomTask {
             }
             next_tick = self.sleep_until_next(next_tick, period);
         };
-        self.close(closing);
+        self.close(closing, &*link);
     }
 
     /// One tick; a close order from the inbox ends the room instead.
@@ -277,8 +277,8 @@ impl RoomTask {
         Some(self.results_of(&outcome, 0.0))
     }
 
-    /// Close every client with `closing`, logging the round in progress.
-    fn close(mut self, closing: Closing) {
+    /// Log the round in progress, leave the lobby, then close every client with `closing`.
+    fn close(mut self, closing: Closing, link: &dyn RoomLink) {
         // After a panic the world may be inconsistent; its results are still worth a try.
         let why = if closing.code == close_code::INTERNAL_ERROR { "room_failed" } else { "room_closed" };
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.round_in_progress(why))) {
@@ -286,6 +286,10 @@ impl RoomTask {
             Ok(None) => {}
             Err(_) => tracing::error!("could not read the failed room's standings"),
         }
+        // Out of the lobby before anyone hears the close (whoever is told the room
+        // failed must not still find it listed), and after its round is queued for the
+        // log (the drain waits for both). The guard repeats this harmlessly.
+        link.ended();
         let clients = &mut self.members.clients;
         clients.broadcast(&ServerMsg::Event(RoomEvent::Closing(Notice { text: closing.reason.clone() })));
         let players: Vec<PlayerId> = clients.map.keys().copied().collect();
