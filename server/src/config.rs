@@ -14,6 +14,10 @@ pub const MAX_ROOM_CAPACITY: usize = 1_000;
 /// so neither can be guessed or brute-forced offline from a captured token.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// `--results-log`'s default as `--help` shows it; `validate()` resolves it to a path
+/// in `--data-dir`, so the default follows the data folder wherever it is.
+const RESULTS_LOG_IN_DATA_DIR: &str = "<data-dir>/results.jsonl";
+
 /// Longest duration a `*_s` flag may give: far enough to mean "never", near enough
 /// that `Instant + Duration` cannot overflow.
 pub const MAX_DURATION_S: f64 = 1e9;
@@ -26,13 +30,27 @@ pub struct Config {
     #[arg(long, env = "ARENA_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
-    /// Folder with the browser client and settings. Default: the repository's `assets/`.
-    #[arg(long, env = "ARENA_ASSETS_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets"))]
-    pub assets_dir: PathBuf,
+    /// Folder to serve the browser client (and read `settings.toml`) from, read at every
+    /// request so an edit shows on reload. Default: the copy built into the binary, so an
+    /// installed binary serves the client from anywhere.
+    #[arg(long, env = "ARENA_ASSETS_DIR", value_name = "PATH")]
+    pub assets_dir: Option<PathBuf>,
 
-    /// Game rules file. Default: `<assets-dir>/settings.toml`; compiled-in defaults if that file is absent.
+    /// Game rules file. Default: `<assets-dir>/settings.toml` (compiled-in defaults if that
+    /// file is absent), or the built-in copy of `assets/settings.toml` without --assets-dir.
     #[arg(long, env = "ARENA_SETTINGS")]
     pub settings: Option<PathBuf>,
+
+    /// Folder for every file the server writes unless told otherwise (the results log);
+    /// created at start. Default: `arena-data` under the working directory.
+    #[arg(long, env = "ARENA_DATA_DIR", value_name = "PATH", default_value = "arena-data")]
+    pub data_dir: PathBuf,
+
+    /// Check the flags, environment, settings file, TLS pair and data folder, print "configuration
+    /// OK" and exit 0 (or name the problem and exit non-zero), without binding the port.
+    /// No ARENA_ twin: a variable left set would keep every later start from serving.
+    #[arg(long)]
+    pub check: bool,
 
     /// Players per room unless a room sets its own. Default: 50, at most 1000.
     #[arg(long, env = "ARENA_ROOM_CAPACITY", default_value_t = 50,
@@ -74,8 +92,9 @@ pub struct Config {
     #[arg(long, env = "ARENA_RESERVATION_TTL_S", default_value_t = 10.0)]
     pub reservation_ttl_s: f64,
 
-    /// Append-only JSON-lines file of finished rounds. Default: arena-results.jsonl.
-    #[arg(long, env = "ARENA_RESULTS_LOG", default_value = "arena-results.jsonl")]
+    /// Append-only JSON-lines file of finished rounds. Default: `<data-dir>/results.jsonl`
+    /// (`validate()` puts the data folder in place of the placeholder).
+    #[arg(long, env = "ARENA_RESULTS_LOG", value_name = "PATH", default_value = RESULTS_LOG_IN_DATA_DIR)]
     pub results_log: PathBuf,
 
     /// Secret that signs session tokens (HS256), at least 32 bytes. Every node of one
@@ -321,6 +340,9 @@ impl Config {
                  e.g. --trusted-proxy 127.0.0.1/32"
             );
         }
+        if self.results_log.as_os_str() == RESULTS_LOG_IN_DATA_DIR {
+            self.results_log = self.data_dir.join("results.jsonl");
+        }
         load_secret(&mut self.jwt_secret, &mut self.jwt_secret_file, "--jwt-secret", "ARENA_JWT_SECRET")?;
         load_secret(&mut self.admin_token, &mut self.admin_token_file, "--admin-token", "ARENA_ADMIN_TOKEN")?;
         for (flag, value) in self.durations() {
@@ -417,9 +439,10 @@ impl Config {
         self.max_private_rooms.unwrap_or(self.max_rooms.div_ceil(2))
     }
 
-    /// Settings file to read, if any.
-    pub fn settings_path(&self) -> PathBuf {
-        self.settings.clone().unwrap_or_else(|| self.assets_dir.join("settings.toml"))
+    /// Settings file to read: --settings, else `settings.toml` in --assets-dir; `None`
+    /// when neither is given (the built-in copy is used).
+    pub fn settings_path(&self) -> Option<PathBuf> {
+        self.settings.clone().or_else(|| self.assets_dir.as_ref().map(|dir| dir.join("settings.toml")))
     }
 }
 
@@ -545,6 +568,28 @@ mod tests {
             let field = format!("pub {}: f64,", flag.replace('-', "_"));
             assert!(source.contains(&field), "{flag} is not a field");
         }
+    }
+
+    #[test]
+    fn the_results_log_defaults_to_the_data_folder() {
+        let mut config = parse(&[]);
+        config.validate().unwrap();
+        assert_eq!(config.data_dir, Path::new("arena-data"));
+        assert_eq!(config.results_log, Path::new("arena-data/results.jsonl"));
+        let mut config = parse(&["--data-dir", "/var/lib/arena"]);
+        config.validate().unwrap();
+        assert_eq!(config.results_log, Path::new("/var/lib/arena/results.jsonl"));
+        let mut config = parse(&["--data-dir", "/var/lib/arena", "--results-log", "/srv/rounds.jsonl"]);
+        config.validate().unwrap();
+        assert_eq!(config.results_log, Path::new("/srv/rounds.jsonl"));
+    }
+
+    #[test]
+    fn settings_come_from_the_flag_the_assets_folder_or_the_built_in_copy() {
+        assert_eq!(parse(&[]).settings_path(), None);
+        assert_eq!(parse(&["--assets-dir", "/srv/a"]).settings_path(), Some(PathBuf::from("/srv/a/settings.toml")));
+        let explicit = parse(&["--assets-dir", "/srv/a", "--settings", "/etc/arena.toml"]).settings_path();
+        assert_eq!(explicit, Some(PathBuf::from("/etc/arena.toml")));
     }
 
     #[test]

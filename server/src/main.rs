@@ -1,7 +1,10 @@
-//! `arena-server`: parse the config, start logging, serve until Ctrl-C or SIGTERM.
+//! `arena-server`: parse the config, start logging, serve until Ctrl-C or SIGTERM
+//! (or, with `--check`, check the configuration and exit).
+
+use std::io::IsTerminal;
 
 use anyhow::Context;
-use arena_server::{Config, run, shutdown};
+use arena_server::{Config, run, server, shutdown};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
@@ -15,15 +18,14 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 async fn main() -> anyhow::Result<()> {
     let matches = Config::command().get_matches();
     let mut config = Config::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if config.log_format == "json" {
-        tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    start_logging(&config.log_format);
     warn_of_secrets_in_arguments(&matches);
     // Checked before binding, so a bad config never holds the port (run checks again).
-    config.validate()?;
+    server::check(&mut config)?;
+    if config.check {
+        println!("configuration OK");
+        return Ok(());
+    }
     // Every connection is a file descriptor: raise the soft limit to the hard one.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
@@ -40,6 +42,19 @@ async fn main() -> anyhow::Result<()> {
         "Arena is up: open {scheme}://{addr}/ to play"
     );
     run(listener, config, shutdown::signal()).await
+}
+
+/// Logs go to stdout: `json` for machines, otherwise text, coloured only for a person
+/// at a terminal, so a file or the journal never holds escape codes (NO_COLOR is honoured).
+fn start_logging(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if format == "json" {
+        tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).init();
+    } else {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let ansi = std::io::stdout().is_terminal() && !no_color;
+        tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).init();
+    }
 }
 
 /// A secret given as a flag is in the process list for every user of the machine.

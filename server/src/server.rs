@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::edge::addresses::AddressTable;
+use crate::edge::assets::Assets;
 use crate::edge::listener::{Listener, serve_metrics, serve_redirect};
 use crate::edge::router::Routes;
 use crate::edge::session::{Limits, Sessions};
@@ -28,7 +30,7 @@ use crate::monitor::Monitor;
 use crate::ops::history::{self, History};
 use crate::ops::{metrics, results};
 use crate::room::RoomSetup;
-use crate::settings::GameSettings;
+use crate::settings::{GameSettings, SettingsError};
 
 /// How long shutdown waits, after the rooms have closed, for connections to end.
 const CLOSE_FRAMES_GRACE: Duration = Duration::from_millis(500);
@@ -37,9 +39,17 @@ const CLOSE_FRAMES_GRACE: Duration = Duration::from_millis(500);
 const RESERVATION_SWEEP_EVERY: Duration = Duration::from_millis(500);
 
 /// Load the game settings the config points at: the file when it exists,
-/// otherwise (no file at the default path) the compiled-in defaults.
+/// otherwise (no file at the default path) the compiled-in defaults; with neither
+/// --settings nor --assets-dir, the copy of `assets/settings.toml` built into the binary.
 pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
-    let path = config.settings_path();
+    let Some(path) = config.settings_path() else {
+        let Some(text) = Assets::built_in_settings() else { return Ok(GameSettings::default()) };
+        let path = "assets/settings.toml (built in)".to_string();
+        let settings: GameSettings =
+            toml::from_str(text).map_err(|source| SettingsError::Parse { path: path.clone(), source })?;
+        settings.validate().map_err(|problem| SettingsError::Invalid { path, problem })?;
+        return Ok(settings);
+    };
     if config.settings.is_none() && !path.exists() {
         tracing::warn!(path = %path.display(), "no settings file; using compiled-in defaults");
         return Ok(GameSettings::default());
@@ -47,14 +57,27 @@ pub fn load_settings(config: &Config) -> anyhow::Result<GameSettings> {
     Ok(GameSettings::load(&path)?)
 }
 
+/// Everything a start checks before it binds the port, for `main` (and `--check`):
+/// flags and environment, the settings file, the TLS certificate and key, and the
+/// data folder (created here).
+pub fn check(config: &mut Config) -> anyhow::Result<()> {
+    config.validate()?;
+    load_settings(config)?;
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        Tls::load(cert, key).context("--tls-cert/--tls-key (ARENA_TLS_CERT/ARENA_TLS_KEY)")?;
+    }
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!("--data-dir (ARENA_DATA_DIR): cannot create the data folder {}", config.data_dir.display())
+    })?;
+    Ok(())
+}
+
 /// Serve until `shutdown` resolves, then drain: refuse new players, let every room
 /// close its clients (1001) and log its round, and wait (bounded) for it all.
 pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     config.validate()?;
     metrics::init();
-    if !config.assets_dir.join("node_modules/@msgpack/msgpack/dist.esm/index.mjs").exists() {
-        tracing::warn!("the browser client's packages are missing: run `scripts/deps.sh client` (npm ci in assets/)");
-    }
+    Assets::new(config.assets_dir.clone()).log_missing_packages().await;
     let config = Arc::new(config);
     let local_addr = listener.local_addr()?;
     let parts = Parts::build(&config, local_addr)?;
@@ -192,7 +215,7 @@ impl Parts {
             directory: self.directory.clone(),
             ready: self.ready.clone(),
             config: config.clone(),
-            assets_dir: config.assets_dir.clone(),
+            assets_dir: Assets::new(config.assets_dir.clone()),
         }
     }
 

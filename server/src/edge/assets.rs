@@ -1,12 +1,14 @@
-//! Static files of the browser client: which files of the assets folder are served,
-//! and the headers (content type, CSP, nosniff) every one of them carries.
+//! Static files of the browser client: which files are served (from --assets-dir or
+//! the copy built into the binary), and the headers (content type, CSP, nosniff) every
+//! one of them carries.
 
 use std::path::{Component, Path, PathBuf};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::Response;
+use hyper::header::HeaderValue;
 use hyper::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use hyper::{Response, StatusCode};
 
 use crate::web::Body;
 
@@ -51,36 +53,136 @@ const POLICY: [&str; 11] = [
     "frame-ancestors 'none'",
 ];
 
+/// The client as `server/build.rs` copied it from `assets/`: its own files,
+/// `settings.toml`, and the package modules its import map names (if installed).
+static BUILT_IN: include_dir::Dir<'static> = include_dir::include_dir!("$OUT_DIR/client");
+
+/// Where the client's files come from.
+#[derive(Clone, Debug)]
+pub enum Assets {
+    /// `--assets-dir`: read at every request, so an edited file shows on reload.
+    Folder(PathBuf),
+    /// The copy built into the binary, so an installed binary serves a working client
+    /// wherever it runs from.
+    BuiltIn,
+}
+
+impl Assets {
+    /// The folder when one is given, else the built-in copy.
+    pub fn new(folder: Option<PathBuf>) -> Assets {
+        folder.map_or(Assets::BuiltIn, Assets::Folder)
+    }
+
+    /// The built-in copy of `assets/settings.toml`, if the build found one.
+    pub fn built_in_settings() -> Option<&'static str> {
+        BUILT_IN.get_file("settings.toml").and_then(|f| f.contents_utf8())
+    }
+
+    /// One file by its checked relative name.
+    async fn read(&self, relative: &str) -> Option<Bytes> {
+        match self {
+            Assets::Folder(root) => tokio::fs::read(safe_join(root, relative)?).await.ok().map(Bytes::from),
+            Assets::BuiltIn => BUILT_IN.get_file(relative).map(|f| Bytes::from_static(f.contents())),
+        }
+    }
+
+    /// The package modules `page`'s import map names that are not there.
+    async fn missing_imports(&self, page: &str) -> Vec<String> {
+        let mut missing = Vec::new();
+        for target in import_targets(page) {
+            let Some(relative) = target.strip_prefix('/') else { continue };
+            let present = match self {
+                Assets::Folder(root) => match safe_join(root, relative) {
+                    Some(path) => tokio::fs::try_exists(path).await.unwrap_or(false),
+                    None => false,
+                },
+                Assets::BuiltIn => BUILT_IN.get_file(relative).is_some(),
+            };
+            if relative.starts_with(PACKAGES) && !target.ends_with('/') && !present {
+                missing.push(target.to_string());
+            }
+        }
+        missing
+    }
+
+    /// At start: one clear error when the index page's packages are missing, since the
+    /// page would otherwise be a blank canvas (it serves [`Assets::missing_packages_page`] instead).
+    pub async fn log_missing_packages(&self) {
+        let Some(index) = self.read(INDEX).await else {
+            tracing::error!("the browser client has no index.html: check --assets-dir");
+            return;
+        };
+        let missing = self.missing_imports(&String::from_utf8_lossy(&index)).await;
+        if missing.is_empty() {
+            return;
+        }
+        match self {
+            Assets::BuiltIn => tracing::error!(
+                ?missing,
+                "the browser client's packages were not built in: run scripts/deps.sh client, then rebuild"
+            ),
+            Assets::Folder(root) => tracing::error!(
+                ?missing,
+                folder = %root.display(),
+                "the browser client's packages are missing from --assets-dir: run scripts/deps.sh client (npm ci in that folder)"
+            ),
+        }
+    }
+
+    /// Served instead of a page whose packages are missing: says what to run.
+    fn missing_packages_page(&self) -> String {
+        let remedy = match self {
+            Assets::BuiltIn => "run <code>scripts/deps.sh client</code>, then rebuild <code>arena-server</code>",
+            Assets::Folder(_) => "run <code>scripts/deps.sh client</code> (npm ci in the --assets-dir folder)",
+        };
+        format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Arena: client packages missing</title></head>\n\
+             <body><h1>The browser client is incomplete</h1>\n\
+             <p>The client's npm packages are missing, so the game cannot start: {remedy}.</p></body></html>\n"
+        )
+    }
+}
+
 /// The response for `url_path` (`/` is the index page), or `None` (a 404) for
 /// anything that is not one of the client's files: outside the folder, hidden,
-/// npm's bookkeeping, or a package file the page does not import.
-pub async fn serve(root: &Path, url_path: &str) -> Option<Response<Body>> {
+/// npm's bookkeeping, or a package file the page does not import. A page whose
+/// packages are missing is answered with a 503 page saying what to run.
+pub async fn serve(assets: &Assets, url_path: &str) -> Option<Response<Body>> {
     let relative = if url_path == "/" { INDEX } else { url_path.strip_prefix('/')? };
     let content_type = match classify(relative)? {
         Kind::Client(content_type) => content_type,
         Kind::Package(content_type) => {
-            let index = tokio::fs::read_to_string(root.join(INDEX)).await.ok()?;
-            if !package_folders(&index).iter().any(|folder| relative.starts_with(folder.as_str())) {
+            let index = assets.read(INDEX).await?;
+            if !package_folders(&String::from_utf8_lossy(&index))
+                .iter()
+                .any(|folder| relative.starts_with(folder.as_str()))
+            {
                 return None;
             }
             content_type
         }
     };
-    let path = safe_join(root, relative)?;
-    let body = tokio::fs::read(&path).await.ok()?;
+    let mut body = assets.read(relative).await?;
+    let mut status = StatusCode::OK;
     let policy = if content_type.starts_with("text/html") {
+        let page = String::from_utf8_lossy(&body).into_owned();
+        if !assets.missing_imports(&page).await.is_empty() {
+            body = Bytes::from(assets.missing_packages_page());
+            status = StatusCode::SERVICE_UNAVAILABLE;
+        }
         content_security_policy(&String::from_utf8_lossy(&body))
     } else {
         content_security_policy("")
     };
     Some(
         Response::builder()
-            .header(CONTENT_TYPE, content_type)
+            .status(status)
+            .header(CONTENT_TYPE, HeaderValue::from_static(content_type))
             .header(CACHE_CONTROL, "no-cache")
             .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
             .header(CONTENT_SECURITY_POLICY, policy)
             .header(REFERRER_POLICY, "no-referrer")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .expect("static response"),
     )
 }
@@ -119,25 +221,31 @@ fn classify(relative: &str) -> Option<Kind> {
 /// holds the modules it imports relatively; a target ending in `/` is a folder already.
 fn package_folders(index_html: &str) -> Vec<String> {
     let mut folders = Vec::new();
-    for element in inline_elements(index_html, "script") {
+    for target in import_targets(index_html) {
+        let Some(target) = target.strip_prefix('/') else { continue };
+        let folder = &target[..target.rfind('/').map_or(0, |i| i + 1)];
+        // The folder must itself pass the name rules, so a map cannot widen what is served.
+        let inside = folder.strip_suffix('/').is_some_and(|f| classify(&format!("{f}/x.js")).is_some());
+        if inside && folder.starts_with(PACKAGES) && !folders.iter().any(|f| f == folder) {
+            folders.push(folder.to_string());
+        }
+    }
+    folders
+}
+
+/// Every target URL of a page's import maps (`imports` and `scopes`), as written.
+fn import_targets(html: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for element in inline_elements(html, "script") {
         if !element.attributes.to_ascii_lowercase().contains("importmap") {
             continue;
         }
         let Ok(map) = serde_json::from_str::<serde_json::Value>(element.text) else { continue };
         let scopes = map.get("scopes").and_then(|s| s.as_object()).into_iter().flat_map(|s| s.values());
-        let targets =
-            map.get("imports").into_iter().chain(scopes).filter_map(|m| m.as_object()).flat_map(|m| m.values());
-        for target in targets.filter_map(|t| t.as_str()) {
-            let Some(target) = target.strip_prefix('/') else { continue };
-            let folder = &target[..target.rfind('/').map_or(0, |i| i + 1)];
-            // The folder must itself pass the name rules, so a map cannot widen what is served.
-            let inside = folder.strip_suffix('/').is_some_and(|f| classify(&format!("{f}/x.js")).is_some());
-            if inside && folder.starts_with(PACKAGES) && !folders.iter().any(|f| f == folder) {
-                folders.push(folder.to_string());
-            }
-        }
+        let maps = map.get("imports").into_iter().chain(scopes).filter_map(|m| m.as_object());
+        targets.extend(maps.flat_map(|m| m.values()).filter_map(|t| t.as_str()).map(str::to_string));
     }
-    folders
+    targets
 }
 
 /// Join without ever leaving `root`: only plain path components are allowed.
@@ -257,6 +365,22 @@ mod tests {
             "noextension",
         ] {
             assert_eq!(classify(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_built_in_copy_holds_the_client_and_nothing_of_npm() {
+        assert!(BUILT_IN.get_file(INDEX).is_some());
+        assert!(Assets::built_in_settings().is_some_and(|text| text.contains("arena_width")));
+        for absent in [
+            "package.json",
+            "package-lock.json",
+            "node_modules/.package-lock.json",
+            "node_modules/@msgpack/msgpack/package.json",
+            "node_modules/@msgpack/msgpack/dist.esm/index.mjs.map",
+            "node_modules/@msgpack/msgpack/dist.cjs/index.cjs",
+        ] {
+            assert!(BUILT_IN.get_file(absent).is_none(), "{absent}");
         }
     }
 

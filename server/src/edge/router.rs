@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,7 +42,7 @@ pub struct Routes {
     pub ready: Arc<AtomicBool>,
     /// The origin check, client addresses behind proxies, the Autobahn switch.
     pub config: Arc<Config>,
-    pub assets_dir: PathBuf,
+    pub assets_dir: assets::Assets,
 }
 
 /// Answer one request; `tls`: it arrived over native TLS (`--tls-cert`).

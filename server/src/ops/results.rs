@@ -194,7 +194,7 @@ impl Writer {
     }
 }
 
-/// `<path>.<UTC time>` (e.g. `arena-results.jsonl.20261129T164500Z`), with `.1`,
+/// `<path>.<UTC time>` (e.g. `results.jsonl.20261129T164500Z`), with `.1`,
 /// `.2`, … added if rotations within one second would otherwise collide.
 fn aside_name(path: &Path, now: SystemTime) -> PathBuf {
     let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());

@@ -32,8 +32,8 @@ fn assert_protected(path: &str, response: &HttpResponse) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_its_modules_and_the_msgpack_package_carry_nosniff_and_csp() {
-    let assets = Config::for_tests().assets_dir;
-    assert!(assets.join(&MSGPACK[1..]).exists(), "the client's packages are missing: run `scripts/deps.sh client`");
+    // Without --assets-dir: the copy built into the binary.
+    assert_eq!(Config::for_tests().assets_dir, None);
     let server = TestServer::start().await;
 
     let index = http_get(server.addr, "/").await;
@@ -136,7 +136,7 @@ impl Drop for Folder {
 async fn only_the_folders_the_import_map_names_are_served_and_hidden_files_never() {
     let folder = Folder::new();
     let mut config = Config::for_tests();
-    config.assets_dir = folder.assets();
+    config.assets_dir = Some(folder.assets());
     let server = TestServer::start_with(config).await;
     for path in ["/", "/app.js", "/node_modules/pkg/esm/index.mjs", "/node_modules/pkg/esm/lib/util.mjs"] {
         assert_protected(path, &http_get(server.addr, path).await);
@@ -163,4 +163,20 @@ async fn only_the_folders_the_import_map_names_are_served_and_hidden_files_never
 fn exists_under(root: &Path, url_path: &str) -> bool {
     let decoded = url_path.replace("%2e", ".");
     root.join("assets").join(decoded.trim_start_matches('/')).exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_packages_are_missing_says_what_to_run_instead_of_a_blank_canvas() {
+    let folder = Folder::new();
+    std::fs::remove_dir_all(folder.assets().join("node_modules/pkg")).unwrap();
+    let mut config = Config::for_tests();
+    config.assets_dir = Some(folder.assets());
+    let server = TestServer::start_with(config).await;
+    let page = http_get(server.addr, "/").await;
+    assert_eq!(page.status, 503, "{}", page.headers);
+    assert!(page.body.contains("scripts/deps.sh client"), "{}", page.body);
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert!(page.header("content-security-policy").is_some_and(|p| p.contains("default-src 'none'")));
+    assert_protected("/app.js", &http_get(server.addr, "/app.js").await);
+    server.shutdown().await;
 }

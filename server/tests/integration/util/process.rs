@@ -12,24 +12,37 @@ pub struct ServerProcess {
     pub addr: std::net::SocketAddr,
     /// Its stdout after the line that named its URL, one log line per message.
     pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Its stdout up to and including the line that named its URL.
+    pub start_log: Vec<String>,
 }
 
 /// Starts `arena-server --addr 127.0.0.1:0 args…` and waits up to 15 s for it to print the URL it serves.
+/// Its data folder is a fresh one under the temp folder, not `arena-data` in the crate.
 pub async fn spawn_server(args: &[&str]) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arena-server"))
-        .args(["--addr", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start arena-server");
+    let mut command = server_command();
+    command.args(["--addr", "127.0.0.1:0"]).args(args).env("NO_COLOR", "1");
+    spawn_command(command).await
+}
+
+/// `arena-server` logging at info, with a fresh data folder under the temp folder
+/// (through ARENA_DATA_DIR, so a `--data-dir` argument still wins).
+pub fn server_command() -> Command {
+    let data_dir = std::env::temp_dir().join(format!("arena-data-{}-{}", std::process::id(), rand::random::<u32>()));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_arena-server"));
+    command.env("ARENA_DATA_DIR", data_dir).env("RUST_LOG", "info");
+    command
+}
+
+/// Starts `command` with its stdout piped and waits up to 15 s for it to print the URL it serves.
+pub async fn spawn_command(mut command: Command) -> ServerProcess {
+    let mut child =
+        command.stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("start arena-server");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let (tx, log) = tokio::sync::mpsc::unbounded_channel();
+    let mut start_log = Vec::new();
     let addr = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(line) = lines.next_line().await.unwrap() {
+            start_log.push(line.clone());
             if let Some(rest) = line.split("open http://").nth(1) {
                 return rest.split('/').next().unwrap().parse().unwrap();
             }
@@ -43,7 +56,7 @@ pub async fn spawn_server(args: &[&str]) -> ServerProcess {
             let _ = tx.send(line);
         }
     });
-    ServerProcess { child, addr, log }
+    ServerProcess { child, addr, log, start_log }
 }
 
 /// The resident memory of process `pid` in bytes (`std::process::id()` for the servers
