@@ -23,6 +23,9 @@ cargo test --workspace --locked -- --test-threads=2
 
 echo "== browser tests (Chromium + playwright-core)"
 cargo build --release --locked -p arena-server
+# Install the binary the way a user does (`cargo install --path server`), reusing the
+# release build above (about a second); installed.test.js starts it from `/`.
+cargo install --path server --locked --target-dir target --root target/install
 (cd tests/browser && node --test --test-concurrency=1)
 
 echo "== Autobahn WebSocket conformance (kosoku)"

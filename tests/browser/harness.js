@@ -10,11 +10,12 @@ import { chromium } from "playwright-core";
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SERVER_BIN = path.join(REPO, "target/release/arena-server");
 
-/** Start arena-server on 127.0.0.1:0 and resolve once it printed its URL (http or https). */
-export function startServer(extraArgs = []) {
+/** Start arena-server on 127.0.0.1:0 and resolve once it printed its URL (http or https);
+ * `bin` and `cwd` default to the release build run from the repository. */
+export function startServer(extraArgs = [], { bin = SERVER_BIN, cwd = REPO } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(SERVER_BIN, ["--addr", "127.0.0.1:0", ...extraArgs], {
-      cwd: REPO,
+    const child = spawn(bin, ["--addr", "127.0.0.1:0", ...extraArgs], {
+      cwd,
       env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
