@@ -1,48 +1,54 @@
-// The live monitor: polls /api/monitor once a second and draws small line charts
-// of the last minutes (no external code: plain canvas).
+// The live monitor: polls /api/monitor once a second and draws the last minutes with
+// uPlot (time axis, values on hover, drag to zoom, double-click to zoom back out).
+import uPlot from "uplot";
 
 // The admin token comes in the page's fragment (`/monitor#token=…`), which the
 // browser never sends to a server, and goes out as a bearer header, never in a URL.
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const COLORS = ["#ffd23f", "#ff6b6b", "#4fa3ff", "#4cd964"];
+const AXIS = { stroke: "#8fa3bf", grid: { stroke: "#1d2431" }, ticks: { stroke: "#1d2431" } };
 
-/** Draw `lines` (arrays of numbers, same length) on a canvas with a max label. */
-function chart(canvas, lines, unit) {
-  const dpr = devicePixelRatio || 1;
-  const w = canvas.clientWidth, h = canvas.clientHeight;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  const values = lines.flat();
-  const max = Math.max(1e-9, ...values) * 1.1;
-  ctx.strokeStyle = "#1d2431";
-  ctx.lineWidth = 1;
-  for (let i = 1; i < 4; i++) {
-    ctx.beginPath();
-    ctx.moveTo(0, (h * i) / 4);
-    ctx.lineTo(w, (h * i) / 4);
-    ctx.stroke();
-  }
-  lines.forEach((line, k) => {
-    if (line.length < 2) return;
-    ctx.strokeStyle = COLORS[k % COLORS.length];
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    line.forEach((v, i) => {
-      const x = (i / (line.length - 1)) * w;
-      const y = h - (v / max) * h;
-      if (i === 0) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
-    });
-    ctx.stroke();
-  });
-  ctx.fillStyle = "#8fa3bf";
-  ctx.font = "11px system-ui, sans-serif";
-  ctx.fillText(`max ${(max / 1.1).toFixed(max < 10 ? 2 : 0)} ${unit}`, 4, 12);
-  canvas.dataset.points = String(values.length);
+/** The four charts: element id, series labels, and each sample's values. */
+const CHARTS = [
+  ["chart-tick", ["p50 ms", "p99 ms"], (x) => [x.tick_p50_ms, x.tick_p99_ms]],
+  ["chart-players", ["players"], (x) => [x.players]],
+  ["chart-bandwidth", ["KB/s"], (x) => [x.bytes_out_per_s / 1000]],
+  ["chart-closes", ["closes/s"], (x) => [x.closes_per_s]],
+].map(([id, labels, values]) => ({ el: document.getElementById(id), labels, values, plot: null, zoomed: false }));
+
+/** A uPlot chart in `c.el`; `dataset.points` counts the values drawn (the browser test reads it). */
+function makePlot(c) {
+  const opts = {
+    width: c.el.clientWidth,
+    height: 150,
+    cursor: { sync: { key: "monitor" } },
+    scales: { x: { time: true } },
+    axes: [AXIS, { ...AXIS, size: 44 }],
+    series: [{}, ...c.labels.map((label, k) => ({ label, stroke: COLORS[k % COLORS.length], width: 2 }))],
+    hooks: {
+      // A drag selection zooms in: keep that range while new samples arrive.
+      setSelect: [(u) => { if (u.select.width > 0) c.zoomed = true; }],
+      draw: [(u) => { c.el.dataset.points = String(u.data.slice(1).reduce((n, s) => n + s.length, 0)); }],
+    },
+  };
+  const plot = new uPlot(opts, [[], ...c.labels.map(() => [])], c.el);
+  // uPlot's own double-click handler resets the zoom; follow the data again.
+  plot.over.addEventListener("dblclick", () => { c.zoomed = false; });
+  return plot;
 }
+
+function draw(series) {
+  for (const c of CHARTS) {
+    c.plot ??= makePlot(c);
+    const rows = series.map(c.values);
+    const data = [series.map((x) => x.t_ms / 1000), ...c.labels.map((_, k) => rows.map((r) => r[k]))];
+    c.plot.setData(data, !c.zoomed);
+  }
+}
+
+addEventListener("resize", () => {
+  for (const c of CHARTS) c.plot?.setSize({ width: c.el.clientWidth, height: 150 });
+});
 
 function cells(row, values) {
   const tr = document.createElement("tr");
@@ -62,10 +68,7 @@ async function refresh() {
     const data = await response.json();
     if (!response.ok) throw new Error(data.error || response.statusText);
     const s = data.series;
-    chart(document.querySelector("#chart-tick"), [s.map((x) => x.tick_p50_ms), s.map((x) => x.tick_p99_ms)], "ms");
-    chart(document.querySelector("#chart-players"), [s.map((x) => x.players)], "players");
-    chart(document.querySelector("#chart-bandwidth"), [s.map((x) => x.bytes_out_per_s / 1000)], "KB/s");
-    chart(document.querySelector("#chart-closes"), [s.map((x) => x.closes_per_s)], "/s");
+    draw(s);
     const nodes = document.querySelector("#nodes tbody");
     nodes.replaceChildren();
     for (const n of data.nodes) cells(nodes, [n.id, n.addr, n.version, `${n.uptime_s} s`, n.ready ? "yes" : "draining", n.rooms, n.players]);

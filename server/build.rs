@@ -8,8 +8,9 @@ use std::{env, fs};
 /// Extensions of the client's own files, at the top of `assets/` (as `edge/assets.rs` serves them).
 const CLIENT_TYPES: [&str; 7] = ["html", "js", "mjs", "css", "svg", "png", "ico"];
 
-/// Extensions of the package files served: the modules, not manifests, sources or maps.
-const PACKAGE_TYPES: [&str; 2] = ["mjs", "js"];
+/// Extensions of the package files served: the modules and style sheets, not manifests,
+/// sources or maps.
+const PACKAGE_TYPES: [&str; 3] = ["mjs", "js", "css"];
 
 fn main() {
     let assets = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("../assets");

@@ -132,6 +132,9 @@ test("the monitor page shows the room and live charts", async () => {
       "samples in the players chart",
     );
     assert.ok(points >= 2);
+    // uPlot drew it: its canvas and a legend that names the series.
+    assert.equal(await monitor.locator("#chart-players .uplot canvas").count(), 1);
+    assert.match(await monitor.locator("#chart-players .u-legend").textContent(), /players/);
     assert.match(await monitor.locator("#status").textContent(), /players/);
     await monitor.screenshot({ path: path.join(ARTIFACTS, "monitor.png"), fullPage: true });
   } finally {

@@ -30,10 +30,13 @@ const CLIENT_TYPES: &[(&str, &str)] = &[
     ("ico", "image/x-icon"),
 ];
 
-/// File types served from the packages: the modules themselves, not their manifests,
-/// sources, type declarations or source maps.
-const PACKAGE_TYPES: &[(&str, &str)] =
-    &[("mjs", "text/javascript; charset=utf-8"), ("js", "text/javascript; charset=utf-8")];
+/// File types served from the packages: the modules themselves and their style sheets
+/// (a page links them), not their manifests, sources, type declarations or source maps.
+const PACKAGE_TYPES: &[(&str, &str)] = &[
+    ("mjs", "text/javascript; charset=utf-8"),
+    ("js", "text/javascript; charset=utf-8"),
+    ("css", "text/css; charset=utf-8"),
+];
 
 /// The policy every static response carries, before the hashes of a page's inline
 /// scripts are added to `script-src`. `connect-src` names `ws:`/`wss:` because older
@@ -84,6 +87,27 @@ impl Assets {
             Assets::Folder(root) => tokio::fs::read(safe_join(root, relative)?).await.ok().map(Bytes::from),
             Assets::BuiltIn => BUILT_IN.get_file(relative).map(|f| Bytes::from_static(f.contents())),
         }
+    }
+
+    /// Every top-level page (`*.html`), whose import maps name the packages served.
+    async fn pages(&self) -> Vec<Bytes> {
+        let names: Vec<String> = match self {
+            Assets::Folder(root) => {
+                let mut names = Vec::new();
+                if let Ok(mut entries) = tokio::fs::read_dir(root).await {
+                    while let Ok(Some(entry)) = entries.next_entry().await {
+                        names.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+                names
+            }
+            Assets::BuiltIn => BUILT_IN.files().map(|f| f.path().to_string_lossy().into_owned()).collect(),
+        };
+        let mut pages = Vec::new();
+        for name in names.iter().filter(|n| n.ends_with(".html") && classify(n).is_some()) {
+            pages.extend(self.read(name).await);
+        }
+        pages
     }
 
     /// The package modules `page`'s import map names that are not there.
@@ -145,16 +169,17 @@ impl Assets {
 
 /// The response for `url_path` (`/` is the index page), or `None` (a 404) for
 /// anything that is not one of the client's files: outside the folder, hidden,
-/// npm's bookkeeping, or a package file the page does not import. A page whose
+/// npm's bookkeeping, or a package file no page's import map points into. A page whose
 /// packages are missing is answered with a 503 page saying what to run.
 pub async fn serve(assets: &Assets, url_path: &str) -> Option<Response<Body>> {
     let relative = if url_path == "/" { INDEX } else { url_path.strip_prefix('/')? };
     let content_type = match classify(relative)? {
         Kind::Client(content_type) => content_type,
         Kind::Package(content_type) => {
-            let index = assets.read(INDEX).await?;
-            if !package_folders(&String::from_utf8_lossy(&index))
+            let pages = assets.pages().await;
+            if !pages
                 .iter()
+                .flat_map(|page| package_folders(&String::from_utf8_lossy(page)))
                 .any(|folder| relative.starts_with(folder.as_str()))
             {
                 return None;
@@ -215,7 +240,7 @@ fn classify(relative: &str) -> Option<Kind> {
     }
 }
 
-/// The package folders the index page's import map points into, relative to the
+/// The package folders a page's import map points into, relative to the
 /// assets folder and ending in `/`: a target file's folder
 /// (`/node_modules/@msgpack/msgpack/dist.esm/index.mjs` → `node_modules/@msgpack/msgpack/dist.esm/`)
 /// holds the modules it imports relatively; a target ending in `/` is a folder already.

@@ -9,6 +9,8 @@ use crate::util::TestServer;
 use crate::util::http::{HttpResponse, http_get, http_request};
 
 const MSGPACK: &str = "/node_modules/@msgpack/msgpack/dist.esm/index.mjs";
+const UPLOT: &str = "/node_modules/uplot/dist/uPlot.esm.js";
+const UPLOT_CSS: &str = "/node_modules/uplot/dist/uPlot.min.css";
 
 /// A served file: 200 with the headers every static response carries.
 fn assert_protected(path: &str, response: &HttpResponse) {
@@ -56,6 +58,14 @@ async fn the_page_its_modules_and_the_msgpack_package_carry_nosniff_and_csp() {
     let monitor = http_get(server.addr, "/monitor").await;
     assert_protected("/monitor", &monitor);
     assert!(monitor.body.contains("monitor.js"));
+    // The monitor's own import map (uPlot) is allowed by its hash too.
+    let policy = monitor.header("content-security-policy").unwrap();
+    assert!(policy.split(';').any(|d| d.trim().starts_with("script-src 'self' 'sha256-")), "{policy}");
+    for (path, content_type) in [(UPLOT, "text/javascript; charset=utf-8"), (UPLOT_CSS, "text/css; charset=utf-8")] {
+        let response = http_get(server.addr, path).await;
+        assert_protected(path, &response);
+        assert_eq!(response.header("content-type"), Some(content_type), "{path}");
+    }
 
     let head =
         http_request(server.addr, &format!("HEAD / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr))
@@ -84,6 +94,9 @@ async fn npm_bookkeeping_package_internals_and_escapes_are_404() {
         "/%2E%2E/%2E%2E/Cargo.toml",
         "/..%2fCargo.toml",
         "/node_modules/@msgpack/msgpack/dist.esm/../package.json",
+        "/node_modules/uplot/package.json",
+        "/node_modules/uplot/README.md",
+        "/node_modules/uplot/dist/uPlot.d.ts",
     ] {
         assert_eq!(http_get(server.addr, path).await.status, 404, "{path}");
     }
@@ -96,13 +109,19 @@ struct Folder(PathBuf);
 impl Folder {
     fn new() -> Folder {
         let root = std::env::temp_dir().join(format!("arena-static-{}-{}", std::process::id(), rand::random::<u32>()));
-        let files: [(&str, &str); 12] = [
+        let files: [(&str, &str); 14] = [
             ("outside.txt", "secret beside the assets folder"),
             (
                 "assets/index.html",
                 r#"<script type="importmap">{ "imports": { "pkg": "/node_modules/pkg/esm/index.mjs" } }</script>"#,
             ),
             ("assets/app.js", "export {};"),
+            // A second page's import map counts too.
+            (
+                "assets/second.html",
+                r#"<script type="importmap">{ "imports": { "two": "/node_modules/two/dist/two.js" } }</script>"#,
+            ),
+            ("assets/node_modules/two/dist/two.js", "export {};"),
             ("assets/.env", "SECRET=1"),
             ("assets/.hidden/app.js", "export {};"),
             ("assets/package.json", "{}"),
@@ -138,7 +157,14 @@ async fn only_the_folders_the_import_map_names_are_served_and_hidden_files_never
     let mut config = Config::for_tests();
     config.assets_dir = Some(folder.assets());
     let server = TestServer::start_with(config).await;
-    for path in ["/", "/app.js", "/node_modules/pkg/esm/index.mjs", "/node_modules/pkg/esm/lib/util.mjs"] {
+    for path in [
+        "/",
+        "/app.js",
+        "/node_modules/pkg/esm/index.mjs",
+        "/node_modules/pkg/esm/lib/util.mjs",
+        "/second.html",
+        "/node_modules/two/dist/two.js",
+    ] {
         assert_protected(path, &http_get(server.addr, path).await);
     }
     for path in [
