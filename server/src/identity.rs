@@ -105,11 +105,6 @@ pub fn new_guest_id() -> PlayerId {
     PlayerId(rand::random_range(GUEST_IDS))
 }
 
-/// A guest's id; kept under its old name for the join path, which admits guests.
-pub fn new_player_id() -> PlayerId {
-    new_guest_id()
-}
-
 /// A new random id for a session token, from [`TOKEN_IDS`].
 fn new_token_id() -> PlayerId {
     PlayerId(rand::random_range(TOKEN_IDS))

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use std::sync::Arc;
 
-use super::cluster::Cluster;
+use super::cluster::{self, Cluster, MAX_ANNOUNCEMENT_CHARS};
 use super::directory::Directory;
 use crate::room::{AdminCommand, RoomInput};
 use crate::web::{Body, bearer_matches, error, json, read_json};
@@ -54,10 +54,10 @@ fn authorize(req: &Request<Incoming>, state: &AdminApi) -> Result<(), Response<B
 
 async fn announce(req: Request<Incoming>, state: &AdminApi) -> Result<Response<Body>, Response<Body>> {
     let Announce { text } = read_json(req, state.body_timeout).await?;
-    let text = text.trim().to_string();
-    if text.is_empty() || text.chars().count() > 500 {
-        return Err(error(StatusCode::BAD_REQUEST, "text must be 1-500 characters"));
-    }
+    let Some(text) = cluster::announcement(&text) else {
+        let message = format!("text must be 1-{MAX_ANNOUNCEMENT_CHARS} characters");
+        return Err(error(StatusCode::BAD_REQUEST, &message));
+    };
     if let Some(cluster) = &state.cluster {
         // Every node (this one too) hears it through its subscription.
         let nodes = cluster

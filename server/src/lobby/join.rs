@@ -8,7 +8,7 @@ use arena_protocol::{PROTOCOL_VERSION, close_code};
 
 use super::directory::{Directory, JoinError};
 use super::seats::{Seat, SeatKind};
-use crate::identity::{Identity, Tokens, new_player_id};
+use crate::identity::{Identity, Tokens, new_guest_id};
 use crate::ops::metrics;
 
 /// Longest display name, in characters.
@@ -130,7 +130,7 @@ impl JoinChecks {
             None if self.require_auth => {
                 return Err((close_code::POLICY_VIOLATION, "a session token is required: POST /api/session".into()));
             }
-            None => Identity { player_id: new_player_id(), name: join.name.clone(), verified: false },
+            None => Identity { player_id: new_guest_id(), name: join.name.clone(), verified: false },
         };
         let player = identity.player_id;
         // A verified player who still holds a seat here (connected elsewhere, or held

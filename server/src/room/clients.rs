@@ -118,11 +118,6 @@ impl Clients {
         }
     }
 
-    pub fn counts(&self) -> (usize, usize) {
-        let spectators = self.map.values().filter(|c| c.spectator).count();
-        (self.map.len() - spectators, spectators)
-    }
-
     pub fn name_of(&self, player: PlayerId) -> String {
         self.map.get(&player).map_or_else(|| format!("player {}", player.0), |c| c.name.clone())
     }

@@ -350,9 +350,9 @@ fn is_room_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// An announcement from Redis as rooms may show it: trimmed, 1 to
-/// [`MAX_ANNOUNCEMENT_CHARS`] characters (what the admin API accepts), else None.
-fn announcement(text: &str) -> Option<String> {
+/// An announcement as rooms may show it, whether from the admin API or from Redis:
+/// trimmed, 1 to [`MAX_ANNOUNCEMENT_CHARS`] characters, else None.
+pub fn announcement(text: &str) -> Option<String> {
     let text = text.trim();
     // The byte bound first: a huge payload is refused without counting its characters.
     let fits =
