@@ -4,15 +4,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use arena_bots::Incoming;
+use arena_protocol::ServerMsg;
 use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary, SessionGranted};
-use arena_protocol::{RoomEvent, ServerMsg};
 use arena_server::lobby::cluster::{NODE_AUTH_HEADER, NodeAuth};
 use hyper::Method;
 use tokio::process::{Child, Command};
 
 use crate::util::http::{http_get, http_json};
 use crate::util::process::{ServerProcess, spawn_server};
-use crate::util::ws::welcomed;
+use crate::util::ws::{next_announcement, welcomed};
 use crate::util::{WAIT, eventually, free_loopback_addr};
 
 /// A throwaway redis-server on a free loopback port, no persistence.
@@ -132,13 +132,7 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
     )
     .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
-    let heard = listener
-        .recv_until(WAIT, |m| match m {
-            ServerMsg::Event(RoomEvent::Announcement(n)) => Some(n.text.clone()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let heard = next_announcement(&mut listener).await;
     assert_eq!(heard, "cluster-wide hello");
 
     // A dies without a word: its rooms leave B's lobby within the TTL.
@@ -249,13 +243,7 @@ async fn what_others_write_to_redis_is_checked_before_it_is_used() {
         redis::cmd("PUBLISH").arg("arena:announce").arg("x".repeat(501)).query_async(&mut conn).await.unwrap();
     let _: usize =
         redis::cmd("PUBLISH").arg("arena:announce").arg("short and fine").query_async(&mut conn).await.unwrap();
-    let heard = listener
-        .recv_until(WAIT, |m| match m {
-            ServerMsg::Event(RoomEvent::Announcement(n)) => Some(n.text.clone()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let heard = next_announcement(&mut listener).await;
     assert_eq!(heard, "short and fine", "the over-long announcement never reached the room");
     drop(redis);
 }

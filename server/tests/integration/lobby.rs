@@ -11,7 +11,7 @@ use arena_server::Config;
 use glam::Vec2;
 
 use crate::util::http::{create_room, http_get, http_json};
-use crate::util::ws::{refused, welcomed};
+use crate::util::ws::{next_announcement, refused, welcomed};
 use crate::util::{TestServer, WAIT, eventually, logged_round};
 
 /// A session token for `name`, expecting a 200.
@@ -342,13 +342,7 @@ async fn admin_calls_need_the_token_and_reach_players() {
         http_json(server.addr, "POST", "/api/admin/announce", r#"{"text": "maintenance soon"}"#, &[auth]).await.status,
         200
     );
-    let notice = b
-        .recv_until(WAIT, |m| match m {
-            ServerMsg::Event(RoomEvent::Announcement(n)) => Some(n.text.clone()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let notice = next_announcement(&mut b).await;
     assert_eq!(notice, "maintenance soon");
 
     let kick = format!(r#"{{"player_id": {}, "reason": "be nice"}}"#, a_welcome.player_id.0);

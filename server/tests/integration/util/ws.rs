@@ -1,7 +1,7 @@
 //! Joining over WebSockets with the bots' client, and waiting for the server's first answer.
 
 use arena_bots::ArenaClient;
-use arena_protocol::{ServerMsg, Welcome};
+use arena_protocol::{RoomEvent, ServerMsg, Welcome};
 use fastwebsockets::Frame;
 
 use super::WAIT;
@@ -34,4 +34,15 @@ pub async fn close_after(url: &str, frame: Frame<'_>) -> (u16, String) {
     let mut client = playing(url).await;
     client.send_frame(frame).await.unwrap();
     client.recv_close(WAIT).await.unwrap()
+}
+
+/// Waits up to [`WAIT`] for the next operator announcement and returns its text.
+pub async fn next_announcement(client: &mut ArenaClient) -> String {
+    client
+        .recv_until(WAIT, |m| match m {
+            ServerMsg::Event(RoomEvent::Announcement(n)) => Some(n.text.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap()
 }
