@@ -119,7 +119,8 @@ fn client_config(roots: RootCertStore) -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
-fn tls_config() -> Arc<ClientConfig> {
+/// The client config `wss://` (and the lobby API over https) uses now.
+pub(crate) fn tls_config() -> Arc<ClientConfig> {
     if let Some(config) = TRUST.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
         return config.clone();
     }
@@ -128,7 +129,7 @@ fn tls_config() -> Arc<ClientConfig> {
 }
 
 /// `host` of `host:port` (brackets of an IPv6 address removed), for SNI and checks.
-fn server_name(authority: &str) -> Option<ServerName<'static>> {
+pub(crate) fn server_name(authority: &str) -> Option<ServerName<'static>> {
     let host = authority.rsplit_once(':').map_or(authority, |(host, _)| host);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_string()).ok()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use arena_protocol::lobby::{CreateRoom, Matchmade, RoomSummary, SessionGranted, SessionRequest};
 
 use crate::bot::{BotConfig, run_bot};
-use crate::http::{ApiCallError, authority_of, post_json};
+use crate::http::{ApiAddress, ApiCallError, api_address_of, post_json};
 use crate::stats::{BotStats, Totals};
 use crate::timeline::Timeline;
 
@@ -97,12 +97,12 @@ pub fn bot_url(config: &LoadConfig, rooms: &[String], index: usize) -> String {
 /// Create the rooms a run spreads its bots over.
 pub async fn create_rooms(config: &LoadConfig) -> Result<Vec<String>, ApiCallError> {
     let Placement::Rooms(count) = config.placement else { return Ok(Vec::new()) };
-    let authority = authority_of(&config.url).unwrap_or_default();
+    let api = api_address_of(&config.url).unwrap_or_default();
     let mut ids = Vec::with_capacity(count);
     for index in 0..count.max(1) {
         let request =
             CreateRoom { name: format!("bots {index}"), capacity: config.room_capacity, ..CreateRoom::default() };
-        let room: RoomSummary = post_json(&authority, "/api/rooms", &request).await?;
+        let room: RoomSummary = post_json(&api, "/api/rooms", &request).await?;
         ids.push(room.id);
     }
     Ok(ids)
@@ -134,12 +134,12 @@ pub async fn run_load(config: LoadConfig, progress: Arc<Progress>) -> Result<Loa
         let mut bot = bot_config(&config, &rooms, index);
         bot.timeline = Some(timeline.clone());
         bot.connected_gauge = Some(connected.clone());
-        let authority = authority_of(&config.url).unwrap_or_default();
+        let api = api_address_of(&config.url).unwrap_or_default();
         let placement = config.placement.clone();
         let progress = progress.clone();
         progress.started.fetch_add(1, Ordering::Relaxed);
         handles.push(tokio::spawn(async move {
-            let stats = match seat(&mut bot, &placement, &authority, index).await {
+            let stats = match seat(&mut bot, &placement, &api, index).await {
                 Ok(()) => run_bot(bot, clock).await,
                 Err(e) => BotStats { connect_error: Some(e), ..BotStats::default() },
             };
@@ -185,9 +185,9 @@ fn bot_config(config: &LoadConfig, rooms: &[String], index: usize) -> BotConfig 
 /// What a bot needs from the lobby API before it connects: a matchmade seat
 /// (`Placement::Matchmake`) and a session token to reclaim its place after a drop
 /// (churn). The error is the bot's connect error.
-async fn seat(bot: &mut BotConfig, placement: &Placement, authority: &str, index: usize) -> Result<(), String> {
+async fn seat(bot: &mut BotConfig, placement: &Placement, api: &ApiAddress, index: usize) -> Result<(), String> {
     if matches!(placement, Placement::Matchmake) {
-        let seat = post_json::<Matchmade>(authority, "/api/matchmake", &serde_json::json!({}))
+        let seat = post_json::<Matchmade>(api, "/api/matchmake", &serde_json::json!({}))
             .await
             .map_err(|e| format!("matchmake: {e}"))?;
         // The seat's URL, with this bot's own query (name, version) added.
@@ -195,9 +195,8 @@ async fn seat(bot: &mut BotConfig, placement: &Placement, authority: &str, index
     }
     if bot.churn_per_s > 0.0 {
         let request = SessionRequest { name: format!("bot-{index}") };
-        let session = post_json::<SessionGranted>(authority, "/api/session", &request)
-            .await
-            .map_err(|e| format!("session: {e}"))?;
+        let session =
+            post_json::<SessionGranted>(api, "/api/session", &request).await.map_err(|e| format!("session: {e}"))?;
         bot.url.push_str(&format!("&token={}", session.token));
     }
     Ok(())

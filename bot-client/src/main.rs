@@ -17,8 +17,9 @@ struct Cli {
     /// The server's WebSocket endpoint.
     #[arg(long, env = "ARENA_BOTS_URL", default_value = "ws://127.0.0.1:8080/ws")]
     url: String,
-    /// For a wss:// URL: trust the CA (or self-signed) certificate in this PEM file
-    /// instead of the public roots. Default: the public (webpki/Mozilla) roots.
+    /// For a wss:// URL (the WebSocket and the lobby API calls of --rooms, --matchmake
+    /// and --churn, made over https): trust the CA (or self-signed) certificate in this
+    /// PEM file instead of the public roots. Default: the public (webpki/Mozilla) roots.
     #[arg(long, env = "ARENA_BOTS_CA")]
     ca: Option<PathBuf>,
     /// How many bots.

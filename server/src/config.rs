@@ -256,10 +256,22 @@ pub struct Config {
     #[arg(long, env = "ARENA_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
-    /// Base URL clients and other nodes use to reach this node (http://host:port).
-    /// Default: http:// and the address the server listens on.
+    /// Base URL clients and other nodes use to reach this node (http(s)://host[:port]).
+    /// Default: http:// (https:// with --tls-cert) and the address the server listens on.
     #[arg(long, env = "ARENA_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// With --redis-url: base URL the other nodes call this one at (http(s)://host[:port]),
+    /// e.g. its private address, so node-to-node calls need not go through the public
+    /// TLS name or proxy. Clients are still sent to --public-url. Default: --public-url.
+    #[arg(long, env = "ARENA_INTERNAL_URL")]
+    pub internal_url: Option<String>,
+
+    /// With --redis-url: PEM file of the CA certificate(s) trusted when calling another
+    /// node's `https://` URL (a private CA for the nodes). Default: the public
+    /// (webpki/Mozilla) roots.
+    #[arg(long, env = "ARENA_INTERNAL_CA", value_name = "PATH")]
+    pub internal_ca: Option<PathBuf>,
 
     /// This node's id in the cluster. Default: a random one at start.
     #[arg(long, env = "ARENA_NODE_ID")]
@@ -358,11 +370,47 @@ impl Config {
         if self.http_redirect_addr.is_some() && self.tls_cert.is_none() {
             bail!("--http-redirect-addr redirects to https: it needs --tls-cert and --tls-key");
         }
+        self.validate_cluster_urls()?;
         if self.autobahn_echo && !self.addr.ip().is_loopback() {
             bail!(
                 "--autobahn-echo serves 16 MiB echo messages to anyone: it needs a loopback --addr, not {}",
                 self.addr
             );
+        }
+        Ok(())
+    }
+
+    /// A cluster needs its shared secret and node URLs the other nodes can use (they
+    /// read them from Redis); the node-to-node flags mean nothing without a cluster.
+    fn validate_cluster_urls(&self) -> anyhow::Result<()> {
+        if self.redis_url.is_none() {
+            for (set, flag) in
+                [(self.internal_url.is_some(), "--internal-url"), (self.internal_ca.is_some(), "--internal-ca")]
+            {
+                if set {
+                    bail!("{flag} is for node-to-node calls in a cluster: it needs --redis-url (ARENA_REDIS_URL)");
+                }
+            }
+            return Ok(());
+        }
+        if self.jwt_secret.is_none() {
+            bail!(
+                "--redis-url needs --jwt-secret (ARENA_JWT_SECRET or --jwt-secret-file), the same on every node: \
+                 nodes sign the calls they pass to each other with it"
+            );
+        }
+        let urls = [
+            ("--public-url", "ARENA_PUBLIC_URL", &self.public_url),
+            ("--internal-url", "ARENA_INTERNAL_URL", &self.internal_url),
+        ];
+        for (flag, env, url) in urls {
+            if let Some(url) = url
+                && let Err(problem) = crate::lobby::cluster::public_url::check(url)
+            {
+                bail!(
+                    "{flag} (or {env}) {url:?} cannot be used by the other nodes: {problem}; give http(s)://host[:port]"
+                );
+            }
         }
         Ok(())
     }
@@ -590,6 +638,23 @@ mod tests {
         assert_eq!(parse(&["--assets-dir", "/srv/a"]).settings_path(), Some(PathBuf::from("/srv/a/settings.toml")));
         let explicit = parse(&["--assets-dir", "/srv/a", "--settings", "/etc/arena.toml"]).settings_path();
         assert_eq!(explicit, Some(PathBuf::from("/etc/arena.toml")));
+    }
+
+    #[test]
+    fn node_to_node_flags_need_a_cluster_and_usable_urls() {
+        let message = refusal(&["--internal-url", "http://10.0.0.1:8080"]);
+        assert!(message.contains("--internal-url") && message.contains("--redis-url"), "{message}");
+        let message = refusal(&["--internal-ca", "/etc/arena/nodes-ca.pem"]);
+        assert!(message.contains("--internal-ca") && message.contains("--redis-url"), "{message}");
+        let message = refusal(&["--redis-url", "redis://127.0.0.1:6379"]);
+        assert!(message.contains("--redis-url needs --jwt-secret"), "{message}");
+        let redis = ["--redis-url", "redis://127.0.0.1:6379", "--jwt-secret", LONG];
+        let message = refusal(&[&redis[..], &["--internal-url", "http://10.0.0.1:8080/arena"]].concat());
+        assert!(message.contains("--internal-url") && message.contains("path"), "{message}");
+        let message = refusal(&[&redis[..], &["--public-url", "wss://arena.example"]].concat());
+        assert!(message.contains("--public-url") && message.contains("http"), "{message}");
+        let good = ["--public-url", "https://a.arena.example", "--internal-url", "https://10.0.0.1:8443"];
+        parse(&[&redis[..], &good, &["--internal-ca", "/etc/arena/nodes-ca.pem"]].concat()).validate().unwrap();
     }
 
     #[test]

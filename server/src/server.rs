@@ -22,7 +22,7 @@ use crate::identity::Tokens;
 use crate::lobby::admin::AdminApi;
 use crate::lobby::api::LobbyApi;
 use crate::lobby::budgets::RateWindow;
-use crate::lobby::cluster::Cluster;
+use crate::lobby::cluster::{Cluster, node_tls};
 use crate::lobby::join::JoinChecks;
 use crate::lobby::room_list::{self, RoomListFeed};
 use crate::lobby::{Directory, DirectoryLimits};
@@ -65,6 +65,9 @@ pub fn check(config: &mut Config) -> anyhow::Result<()> {
     load_settings(config)?;
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         Tls::load(cert, key).context("--tls-cert/--tls-key (ARENA_TLS_CERT/ARENA_TLS_KEY)")?;
+    }
+    if let Some(ca) = &config.internal_ca {
+        node_tls::client_config(Some(ca)).context("--internal-ca (ARENA_INTERNAL_CA)")?;
     }
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!("--data-dir (ARENA_DATA_DIR): cannot create the data folder {}", config.data_dir.display())
@@ -272,8 +275,11 @@ fn join_cluster(config: &Config, public_url: &str) -> anyhow::Result<Option<Arc<
     };
     let node_id = config.node_id.clone().unwrap_or_else(|| format!("node-{:08x}", rand::random::<u32>()));
     let ttl = Duration::from_secs(config.node_ttl_s.max(1));
-    tracing::info!(%node_id, %public_url, "joining the cluster lobby through Redis");
-    Ok(Some(Cluster::new(url, node_id, public_url.to_string(), ttl, secret.as_bytes())?))
+    let node_tls =
+        node_tls::client_config(config.internal_ca.as_deref()).context("--internal-ca (ARENA_INTERNAL_CA)")?;
+    let internal_url = config.internal_url.clone();
+    tracing::info!(%node_id, %public_url, internal_url = internal_url.as_deref().unwrap_or(public_url), "joining the cluster lobby through Redis");
+    Ok(Some(Cluster::new(url, node_id, public_url.to_string(), internal_url, ttl, secret.as_bytes(), node_tls)?))
 }
 
 /// Unclaimed matchmaking seats go back to their rooms; metric windows roll.

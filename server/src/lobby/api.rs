@@ -147,10 +147,7 @@ async fn create_room(
     {
         let body = Bytes::from(serde_json::to_vec(&request).expect("json"));
         let path = format!("/api/rooms?local=1{}", on_behalf_of(caller));
-        return cluster::forward::post(&node.public_url, &path, body, cluster.node_auth())
-            .await
-            .map(relay)
-            .map_err(unreachable_node);
+        return cluster.forward(node.called_at(), &path, body).await.map(relay).map_err(unreachable_node);
     }
     match state.directory.create(request, caller) {
         Ok(room) => Ok(json(StatusCode::CREATED, &listed_here(state, room.summary()))),
@@ -201,7 +198,7 @@ async fn matchmake(
                 }
             } else {
                 let path = format!("/api/matchmake?local=1&strict=1&room={}{behalf}", room.summary.id);
-                let answer = cluster::forward::post(&room.public_url, &path, Bytes::new(), cluster.node_auth()).await;
+                let answer = cluster.forward(room.called_at(), &path, Bytes::new()).await;
                 if let Ok((status @ (200 | 429), body)) = answer {
                     return Ok(relay((status, body)));
                 }
@@ -211,15 +208,11 @@ async fn matchmake(
         if let Some(node) = cluster.least_loaded()
             && node.id != cluster.node_id
         {
-            return cluster::forward::post(
-                &node.public_url,
-                &format!("/api/matchmake?local=1{behalf}"),
-                Bytes::new(),
-                cluster.node_auth(),
-            )
-            .await
-            .map(relay)
-            .map_err(unreachable_node);
+            return cluster
+                .forward(node.called_at(), &format!("/api/matchmake?local=1{behalf}"), Bytes::new())
+                .await
+                .map(relay)
+                .map_err(unreachable_node);
         }
         return reserve_here(req, state, None, false, caller);
     }

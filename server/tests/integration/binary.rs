@@ -71,6 +71,15 @@ async fn check_passes_a_good_config_without_binding_and_names_the_flag_of_a_bad_
     assert!(!bad.status.success(), "a missing certificate passed --check");
     assert!(stderr.contains("--tls-cert") && stderr.contains("/nonexistent/cert.pem"), "{stderr}");
 
+    let bad = check(&["--internal-url", "http://10.0.0.1:8080"], &[]).await;
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && stderr.contains("--internal-url") && stderr.contains("--redis-url"), "{stderr}");
+    let cluster = ["--redis-url", "redis://127.0.0.1:1", "--internal-ca", "/nonexistent/nodes-ca.pem"];
+    let bad = check(&cluster, &[("ARENA_JWT_SECRET", "0123456789abcdef0123456789abcdef")]).await;
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success(), "a missing node CA passed --check");
+    assert!(stderr.contains("--internal-ca") && stderr.contains("/nonexistent/nodes-ca.pem"), "{stderr}");
+
     let settings = TempDir::new("bad-settings");
     std::fs::create_dir_all(&settings.0).unwrap();
     let file = settings.0.join("settings.toml");

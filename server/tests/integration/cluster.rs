@@ -16,13 +16,13 @@ use crate::util::ws::{next_announcement, welcomed};
 use crate::util::{WAIT, eventually, free_loopback_addr};
 
 /// A throwaway redis-server on a free loopback port, no persistence.
-struct Redis {
+pub struct Redis {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 /// Starts redis-server on `port` and waits up to [`WAIT`] for it to accept connections.
-async fn start_redis(port: u16) -> Redis {
+pub async fn start_redis(port: u16) -> Redis {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
@@ -37,7 +37,7 @@ async fn start_redis(port: u16) -> Redis {
 }
 
 /// Shared by every node of a test cluster: it signs session tokens and the calls nodes pass on.
-const CLUSTER_SECRET: &str = "a cluster secret of at least 32 bytes";
+pub const CLUSTER_SECRET: &str = "a cluster secret of at least 32 bytes";
 const ADMIN_TOKEN: &str = "an operator token of at least 32 bytes";
 
 async fn node(redis: &Redis, id: &str, extra: &[&str]) -> ServerProcess {
@@ -50,12 +50,12 @@ async fn node(redis: &Redis, id: &str, extra: &[&str]) -> ServerProcess {
 
 /// The header another node of the test cluster would add to `POST path`, so a call
 /// made here with `?local=1` is answered by the node it is sent to.
-fn as_node(path: &str) -> String {
+pub fn as_node(path: &str) -> String {
     let value = NodeAuth::new(CLUSTER_SECRET.as_bytes()).header_value(&Method::POST, path);
     format!("{NODE_AUTH_HEADER}: {}", value.to_str().unwrap())
 }
 
-async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
+pub async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
     serde_json::from_str::<RoomList>(&http_get(node.addr, "/api/rooms").await.body).unwrap().rooms
 }
 
@@ -223,19 +223,28 @@ async fn what_others_write_to_redis_is_checked_before_it_is_used() {
         "node_id": "intruder",
         "public_url": "http://user@evil.example/steal"
     });
-    let _: () = redis::cmd("SET")
-        .arg("arena:room:0000deadbeef")
-        .arg(planted.to_string())
-        .arg("EX")
-        .arg(60)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    // And one with a fine public URL but an internal URL (where calls go) that is not.
+    let mut sideways = planted.clone();
+    sideways["summary"]["id"] = "0000deadbeee".into();
+    sideways["public_url"] = "http://10.0.0.7:8080".into();
+    sideways["internal_url"] = "http://10.0.0.7:8080/api/admin?x=".into();
+    for (id, entry) in [("0000deadbeef", planted), ("0000deadbeee", sideways)] {
+        let _: () = redis::cmd("SET")
+            .arg(format!("arena:room:{id}"))
+            .arg(entry.to_string())
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
     let room = http_json(a.addr, "POST", "/api/rooms", r#"{"name": "Real"}"#, &[]).await;
     let real: RoomSummary = serde_json::from_str(&room.body).unwrap();
     eventually("the real room to be listed", WAIT, async || rooms_seen_by(&a).await.iter().any(|r| r.id == real.id))
         .await;
-    assert!(!rooms_seen_by(&a).await.iter().any(|r| r.id == "0000deadbeef"), "a room with a bad node URL is ignored");
+    let listed = rooms_seen_by(&a).await;
+    assert!(!listed.iter().any(|r| r.id == "0000deadbeef"), "a room with a bad node URL is ignored");
+    assert!(!listed.iter().any(|r| r.id == "0000deadbeee"), "a room with a bad internal URL is ignored");
 
     // An announcement longer than the admin API allows is dropped; the next one arrives.
     let (mut listener, _) = welcomed(&format!("ws://{}/ws?room={}&name=listener", a.addr, real.id)).await;

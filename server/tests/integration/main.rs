@@ -7,6 +7,7 @@ mod hardening;
 mod hostile;
 mod hostile_http;
 mod http;
+mod internal_url;
 mod lobby;
 mod metrics;
 mod observability;

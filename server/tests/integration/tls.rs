@@ -1,108 +1,18 @@
 //! Native TLS (`--tls-cert`/`--tls-key`): HTTPS and WSS on one port, plain HTTP cut,
 //! the certificate reloaded from its files, and the plain-HTTP redirect.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
+use arena_bots::{LoadConfig, Placement, run_load};
 use arena_protocol::ServerMsg;
-use clap::Parser;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use rustls::RootCertStore;
-use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use arena_protocol::lobby::RoomList;
+use rcgen::KeyPair;
+use rustls_pki_types::CertificateDer;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::ClientConfig;
 
 use crate::util::http::http_get;
+use crate::util::pki::{TestPki, https_request};
 use crate::util::{TestServer, WAIT, eventually, free_loopback_addr};
-
-/// A CA of the test's own, and files for the server's certificate and key.
-struct TestPki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-    dir: PathBuf,
-}
-
-impl TestPki {
-    fn new() -> TestPki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let dir = std::env::temp_dir().join(format!("arena-tls-{}-{}", std::process::id(), rand::random::<u32>()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-        let pki = TestPki { ca, dir };
-        pki.issue();
-        pki
-    }
-
-    /// Write a fresh leaf for 127.0.0.1 and localhost to cert.pem and key.pem; returns its DER.
-    fn issue(&self) -> CertificateDer<'static> {
-        let key = KeyPair::generate().unwrap();
-        let params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        let cert = params.signed_by(&key, &self.ca).unwrap();
-        std::fs::write(self.key(), key.serialize_pem()).unwrap();
-        std::fs::write(self.cert(), cert.pem()).unwrap();
-        cert.der().clone()
-    }
-
-    fn cert(&self) -> PathBuf {
-        self.dir.join("cert.pem")
-    }
-
-    fn key(&self) -> PathBuf {
-        self.dir.join("key.pem")
-    }
-
-    fn ca_path(&self) -> PathBuf {
-        self.dir.join("ca.pem")
-    }
-
-    fn client(&self) -> TlsConnector {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.der().clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
-    }
-
-    fn config(&self, extra: &[&str]) -> arena_server::Config {
-        let results = self.dir.join("results.jsonl");
-        let (cert, key) = (self.cert(), self.key());
-        let mut args = vec!["arena-server", "--addr", "127.0.0.1:0", "--results-log", results.to_str().unwrap()];
-        args.extend(["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
-        args.extend(extra);
-        arena_server::Config::parse_from(args)
-    }
-}
-
-impl Drop for TestPki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// One HTTPS request (Connection: close): the whole answer and the leaf certificate the server showed.
-async fn https_request(
-    pki: &TestPki,
-    addr: SocketAddr,
-    request: &str,
-) -> std::io::Result<(String, CertificateDer<'static>)> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("localhost").unwrap();
-    let mut tls = tokio::time::timeout(WAIT, pki.client().connect(name, tcp)).await??;
-    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone().into_owned();
-    tls.write_all(request.as_bytes()).await?;
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(WAIT, tls.read_to_end(&mut answer)).await;
-    Ok((String::from_utf8_lossy(&answer).into_owned(), leaf))
-}
 
 fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -137,6 +47,27 @@ async fn a_bot_plays_over_wss_with_the_ca_it_is_given() {
     let mut client = arena_bots::ArenaClient::connect(&url).await.unwrap();
     client.recv_until(WAIT, |m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await.unwrap();
     drop(client);
+    server.shutdown().await;
+}
+
+/// `arena-bots --url wss://… --ca … --rooms 2` and `--matchmake`: the lobby API calls go over HTTPS too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_make_rooms_and_matchmake_over_https() {
+    let pki = TestPki::new();
+    let server = TestServer::start_with(pki.config(&[])).await;
+    arena_bots::connect::trust_ca(&pki.ca_path()).unwrap();
+    let url = format!("wss://localhost:{}/ws", server.addr.port());
+    for placement in [Placement::Rooms(2), Placement::Matchmake] {
+        let config =
+            LoadConfig { placement: placement.clone(), ..LoadConfig::new(url.clone(), 4, Duration::from_secs(1)) };
+        let run = run_load(config, Default::default()).await.expect("the lobby API answers over https");
+        assert_eq!(run.totals.connected, 4, "{placement:?}: {:?}", run.totals.errors);
+        assert!(run.totals.snapshots > 0, "{placement:?}: the bots played");
+    }
+    let (list, _) = https_request(&pki, server.addr, &get("/api/rooms")).await.unwrap();
+    let list: RoomList = serde_json::from_str(list.split_once("\r\n\r\n").unwrap().1).unwrap();
+    let names: Vec<&str> = list.rooms.iter().map(|r| r.name.as_str()).collect();
+    assert!(names.contains(&"bots 0") && names.contains(&"bots 1"), "--rooms 2 made its rooms over https: {names:?}");
     server.shutdown().await;
 }
 

@@ -5,6 +5,7 @@
 //! (the real binary as a child process).
 
 pub mod http;
+pub mod pki;
 pub mod process;
 pub mod ws;
 

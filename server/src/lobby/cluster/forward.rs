@@ -1,17 +1,22 @@
-//! Passing a lobby call on to the node that should answer it: plain HTTP/1.1 between
-//! nodes (put TLS in front of the public side, not between nodes), signed with the
-//! cluster's secret, bounded in time and in the size of the answer.
+//! Passing a lobby call on to the node that should answer it, at that node's internal
+//! URL (`--internal-url`, else its public one): HTTP/1.1, over TLS for an `https://`
+//! URL, signed with the cluster's secret, bounded in time and in the size of the answer.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::node_auth::{NODE_AUTH_HEADER, NodeAuth};
-use super::public_url::{self, BadPublicUrl};
+use super::public_url::{self, BadPublicUrl, NodeUrl};
 
 /// Largest answer read from another node: a room summary or a seat is well under
 /// 2 KiB, so anything near this is a fault, never something to buffer.
@@ -20,21 +25,21 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Time to open the connection to another node.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Time for the whole exchange, connecting included: the caller is a lobby request
-/// waiting on us, so a slow node must not hold it longer than this.
+/// Time for the whole exchange, connecting and the TLS handshake included: the caller
+/// is a lobby request waiting on us, so a slow node must not hold it longer than this.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a forwarded call got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
-    #[error("the node's public URL {url:?} is refused: {problem}")]
+    #[error("the node's URL {url:?} is refused: {problem}")]
     BadUrl { url: String, problem: BadPublicUrl },
-    #[error("nodes talk plain http; public URL {0} is not http://")]
-    NotHttp(String),
     #[error("no connection within {CONNECT_TIMEOUT:?}")]
     ConnectTimeout,
     #[error("connect: {0}")]
     Connect(#[from] std::io::Error),
+    #[error("TLS with the node failed (is its CA given with --internal-ca?): {0}")]
+    Tls(std::io::Error),
     #[error("no complete answer within {EXCHANGE_TIMEOUT:?}")]
     Timeout,
     #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
@@ -47,35 +52,67 @@ pub enum ForwardError {
     Request(#[from] hyper::http::Error),
 }
 
-/// `POST {public_url}{path}` with a JSON body, signed for the receiving node
-/// (`X-Arena-Node-Auth`); returns the status and body. `path` is the request target,
-/// query included (`/api/rooms?local=1`).
-pub async fn post(public_url: &str, path: &str, body: Bytes, auth: &NodeAuth) -> Result<(u16, Bytes), ForwardError> {
-    let url = public_url::check(public_url)
-        .map_err(|problem| ForwardError::BadUrl { url: public_url.to_string(), problem })?;
-    if url.tls {
-        return Err(ForwardError::NotHttp(public_url.to_string()));
-    }
-    let address = match url.port {
-        Some(_) => url.authority.to_string(),
-        None => format!("{}:80", url.authority),
-    };
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header(hyper::header::HOST, url.authority)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(NODE_AUTH_HEADER, auth.header_value(&Method::POST, path))
-        .body(Full::new(body))?;
-    tokio::time::timeout(EXCHANGE_TIMEOUT, exchange(&address, request)).await.map_err(|_| ForwardError::Timeout)?
+/// What a node needs to call the others: the secret that signs its calls and the TLS
+/// client for the nodes reached over `https://`.
+pub struct NodeClient {
+    auth: NodeAuth,
+    tls: TlsConnector,
 }
 
-/// Connect, send, and read the bounded answer; the connection is driven here, so
-/// dropping this future (the deadline) closes it.
-async fn exchange(address: &str, request: Request<Full<Bytes>>) -> Result<(u16, Bytes), ForwardError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
-        .await
-        .map_err(|_| ForwardError::ConnectTimeout)??;
+impl NodeClient {
+    /// `tls` is [`super::node_tls::client_config`]'s answer for `--internal-ca`.
+    pub fn new(auth: NodeAuth, tls: Arc<ClientConfig>) -> NodeClient {
+        NodeClient { auth, tls: TlsConnector::from(tls) }
+    }
+
+    /// Checks the signatures of other nodes' calls.
+    pub fn auth(&self) -> &NodeAuth {
+        &self.auth
+    }
+
+    /// `POST {node_url}{path}` with a JSON body, signed for the receiving node
+    /// (`X-Arena-Node-Auth`); returns the status and body. `path` is the request target,
+    /// query included (`/api/rooms?local=1`).
+    pub async fn post(&self, node_url: &str, path: &str, body: Bytes) -> Result<(u16, Bytes), ForwardError> {
+        let url = public_url::check(node_url)
+            .map_err(|problem| ForwardError::BadUrl { url: node_url.to_string(), problem })?;
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(hyper::header::HOST, url.authority)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(NODE_AUTH_HEADER, self.auth.header_value(&Method::POST, path))
+            .body(Full::new(body))?;
+        tokio::time::timeout(EXCHANGE_TIMEOUT, self.exchange(&url, request)).await.map_err(|_| ForwardError::Timeout)?
+    }
+
+    /// Connect (and shake hands for `https://`), send, and read the bounded answer.
+    async fn exchange(&self, url: &NodeUrl<'_>, request: Request<Full<Bytes>>) -> Result<(u16, Bytes), ForwardError> {
+        let address = match url.port {
+            Some(_) => url.authority.to_string(),
+            None => format!("{}:{}", url.authority, if url.tls { 443 } else { 80 }),
+        };
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&address))
+            .await
+            .map_err(|_| ForwardError::ConnectTimeout)??;
+        if !url.tls {
+            return exchange_over(stream, request).await;
+        }
+        let name = ServerName::try_from(url.host().to_string()).map_err(|_| ForwardError::BadUrl {
+            url: url.authority.to_string(),
+            problem: BadPublicUrl::Host(url.host().into()),
+        })?;
+        let stream = self.tls.connect(name, stream).await.map_err(ForwardError::Tls)?;
+        exchange_over(stream, request).await
+    }
+}
+
+/// Send and read the bounded answer over a connected stream; the connection is driven
+/// here, so dropping this future (the deadline) closes it.
+async fn exchange_over<S>(stream: S, request: Request<Full<Bytes>>) -> Result<(u16, Bytes), ForwardError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let answer = async {
         let response = sender.send_request(request).await?;
@@ -103,36 +140,84 @@ async fn exchange(address: &str, request: Request<Full<Bytes>>) -> Result<(u16, 
 
 #[cfg(test)]
 mod tests {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rustls::ServerConfig;
+    use rustls_pki_types::PrivateKeyDer;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
 
     use super::*;
     use crate::lobby::cluster::node_auth::verify_node_auth;
+    use crate::lobby::cluster::node_tls;
 
     const SECRET: &[u8] = b"a shared cluster secret, 32+ bytes long";
+
+    /// A node client trusting the public roots, or the CA in `ca` (a PEM file).
+    fn client(ca: Option<&std::path::Path>) -> NodeClient {
+        NodeClient::new(NodeAuth::new(SECRET), node_tls::client_config(ca).unwrap())
+    }
+
+    /// Read a request head, answer `reply`, hand back the head.
+    async fn serve_once<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S, reply: &[u8]) -> String {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the caller hung up before its request head");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let _ = socket.write_all(reply).await;
+        let _ = socket.flush().await;
+        String::from_utf8(head).unwrap()
+    }
 
     /// A one-shot node on port 0 that hands back the request head it got and answers `reply`.
     async fn node_answering(reply: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let served = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = socket.read(&mut buf).await.unwrap();
-                head.extend_from_slice(&buf[..n]);
-            }
-            let _ = socket.write_all(&reply).await;
-            String::from_utf8(head).unwrap()
+            let (socket, _) = listener.accept().await.unwrap();
+            serve_once(socket, &reply).await
         });
         (url, served)
+    }
+
+    /// A one-shot `https://localhost:port` node with a certificate from a CA of the
+    /// test's own, whose PEM is written to the returned path. The task ends with the
+    /// request head, or None when the handshake failed.
+    async fn tls_node_answering(
+        reply: &'static [u8],
+    ) -> (String, std::path::PathBuf, tokio::task::JoinHandle<Option<String>>) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&key, &ca).unwrap();
+        let ca_path =
+            std::env::temp_dir().join(format!("arena-forward-ca-{}-{}.pem", std::process::id(), rand::random::<u64>()));
+        std::fs::write(&ca_path, ca.pem()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone()], PrivateKeyDer::try_from(key.serialize_der()).unwrap())
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+        let served = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let tls = TlsAcceptor::from(Arc::new(config)).accept(socket).await.ok()?;
+            Some(serve_once(tls, reply).await)
+        });
+        (url, ca_path, served)
     }
 
     #[tokio::test]
     async fn a_forwarded_call_is_signed_for_its_path() {
         let (url, served) = node_answering(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}".to_vec()).await;
-        let answer = post(&url, "/api/rooms?local=1", Bytes::from_static(b"{}"), &NodeAuth::new(SECRET)).await.unwrap();
+        let answer = client(None).post(&url, "/api/rooms?local=1", Bytes::from_static(b"{}")).await.unwrap();
         assert_eq!(answer, (201, Bytes::from_static(b"{}")));
         let head = served.await.unwrap();
         let value = head
@@ -145,20 +230,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_https_node_is_called_over_tls_when_its_ca_is_trusted() {
+        let (url, ca, served) = tls_node_answering(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n{\"a\"").await;
+        let answer = client(Some(&ca)).post(&url, "/api/matchmake?local=1", Bytes::new()).await.unwrap();
+        assert_eq!(answer, (200, Bytes::from_static(b"{\"a\"")));
+        let head = served.await.unwrap().expect("a TLS handshake");
+        assert!(head.starts_with("POST /api/matchmake?local=1 HTTP/1.1\r\n"), "{head}");
+        let _ = std::fs::remove_file(ca);
+    }
+
+    #[tokio::test]
+    async fn an_https_node_with_an_unknown_ca_is_refused() {
+        let (url, ca, served) = tls_node_answering(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+        let err = client(None).post(&url, "/api/matchmake?local=1", Bytes::new()).await.unwrap_err();
+        assert!(matches!(err, ForwardError::Tls(_)), "{err}");
+        assert!(err.to_string().contains("--internal-ca"), "{err}");
+        assert_eq!(served.await.unwrap(), None, "no request is sent to a node that failed the check");
+        let _ = std::fs::remove_file(ca);
+    }
+
+    #[tokio::test]
     async fn an_answer_over_the_bound_is_an_error_not_a_buffer() {
         let mut reply = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", MAX_ANSWER_BYTES + 1).into_bytes();
         reply.resize(reply.len() + MAX_ANSWER_BYTES + 1, b' ');
         let (url, _served) = node_answering(reply).await;
-        let err = post(&url, "/api/matchmake?local=1", Bytes::new(), &NodeAuth::new(SECRET)).await.unwrap_err();
+        let err = client(None).post(&url, "/api/matchmake?local=1", Bytes::new()).await.unwrap_err();
         assert!(matches!(err, ForwardError::TooLarge), "{err}");
     }
 
     #[tokio::test]
-    async fn only_plain_http_node_urls_are_forwarded_to() {
-        let auth = NodeAuth::new(SECRET);
-        for url in ["https://10.0.0.2:8080", "http://user@127.0.0.1:1", "http://127.0.0.1:1/x", "file:///etc"] {
-            let err = post(url, "/api/rooms?local=1", Bytes::new(), &auth).await.unwrap_err();
-            assert!(matches!(err, ForwardError::NotHttp(_) | ForwardError::BadUrl { .. }), "{url}: {err}");
+    async fn node_urls_that_could_smuggle_are_not_called() {
+        let client = client(None);
+        for url in ["http://user@127.0.0.1:1", "http://127.0.0.1:1/x", "file:///etc", "https://a b"] {
+            let err = client.post(url, "/api/rooms?local=1", Bytes::new()).await.unwrap_err();
+            assert!(matches!(err, ForwardError::BadUrl { .. }), "{url}: {err}");
         }
     }
 }

@@ -3,10 +3,12 @@
 //! entries once into a cached view that lobby requests answer from; lobby-wide
 //! announcements travel by Redis pub/sub. Rooms never touch Redis: a node that
 //! loses it keeps playing, retries with back-off and registers again when Redis
-//! returns.
+//! returns. Nodes call each other at their internal URL (`--internal-url`), which may
+//! differ from the public one clients are sent to.
 
 pub mod forward;
 pub mod node_auth;
+pub mod node_tls;
 pub mod public_url;
 
 use std::collections::HashSet;
@@ -17,10 +19,12 @@ use arena_protocol::lobby::RoomSummary;
 use futures_util::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
+use rustls::ClientConfig;
 use serde::{Deserialize, Serialize};
 
 use super::directory::Directory;
 use crate::room::{AdminCommand, RoomInput};
+use forward::{ForwardError, NodeClient};
 
 pub use node_auth::{NODE_AUTH_HEADER, NodeAuth, verify_node_auth};
 pub use public_url::ws_url_of;
@@ -41,6 +45,10 @@ const MAX_ROOM_ID_LEN: usize = 64;
 pub struct NodeInfo {
     pub id: String,
     pub public_url: String,
+    /// Where other nodes call this one, when not at `public_url`; absent in entries of
+    /// nodes without `--internal-url` (and of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_url: Option<String>,
     pub version: String,
     pub rooms: usize,
     pub players: usize,
@@ -52,6 +60,16 @@ pub struct ClusterRoom {
     pub summary: RoomSummary,
     pub node_id: String,
     pub public_url: String,
+    /// The owning node's `--internal-url`, as in [`NodeInfo`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_url: Option<String>,
+}
+
+impl NodeInfo {
+    /// The URL other nodes forward calls to: the internal one when the node has one.
+    pub fn called_at(&self) -> &str {
+        self.internal_url.as_deref().unwrap_or(&self.public_url)
+    }
 }
 
 /// Every node and room as the heartbeat last read them from Redis.
@@ -76,6 +94,8 @@ pub enum ViewUnavailable {
 pub struct Cluster {
     pub node_id: String,
     pub public_url: String,
+    /// `--internal-url`: where the other nodes call this one, when not at `public_url`.
+    pub internal_url: Option<String>,
     client: redis::Client,
     /// The shared connection, made by the heartbeat once Redis answers.
     conn: Mutex<Option<ConnectionManager>>,
@@ -83,8 +103,8 @@ pub struct Cluster {
     /// Written by the heartbeat once per period, so a lobby request costs no Redis
     /// round trip (it used to SCAN every key on every call).
     view: Mutex<Option<Arc<ClusterView>>>,
-    /// Signs the calls this node passes to others, and checks theirs.
-    auth: NodeAuth,
+    /// Signs the calls this node passes to others (checks theirs) and makes them.
+    nodes: NodeClient,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -95,34 +115,51 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// `secret` is the deployment's shared `--jwt-secret`: nodes sign the calls they
-    /// pass to each other with it. `public_url` must pass [`public_url::check`], or the
-    /// other nodes would ignore this one.
+    /// pass to each other with it; `node_tls` is how they check `https://` nodes
+    /// ([`node_tls::client_config`]). `public_url` and `internal_url` must pass
+    /// [`public_url::check`], or the other nodes would ignore this one.
     pub fn new(
         redis_url: &str,
         node_id: String,
         public_url: String,
+        internal_url: Option<String>,
         ttl: Duration,
         secret: &[u8],
+        node_tls: Arc<ClientConfig>,
     ) -> anyhow::Result<Arc<Cluster>> {
-        if let Err(problem) = public_url::check(&public_url) {
-            anyhow::bail!("the public URL {public_url:?} cannot be used by other nodes: {problem}");
+        for url in std::iter::once(&public_url).chain(&internal_url) {
+            if let Err(problem) = public_url::check(url) {
+                anyhow::bail!("the URL {url:?} cannot be used by other nodes: {problem}");
+            }
         }
         anyhow::ensure!(!secret.is_empty(), "nodes of a cluster need a shared secret to sign their calls");
         let client = redis::Client::open(redis_url)?;
         Ok(Arc::new(Cluster {
             node_id,
             public_url,
+            internal_url,
             client,
             conn: Mutex::new(None),
             ttl,
             view: Mutex::new(None),
-            auth: NodeAuth::new(secret),
+            nodes: NodeClient::new(NodeAuth::new(secret), node_tls),
         }))
     }
 
-    /// Signs calls to other nodes (pass it to [`forward::post`]) and checks theirs.
+    /// Checks the signatures of calls other nodes pass to this one.
     pub fn node_auth(&self) -> &NodeAuth {
-        &self.auth
+        self.nodes.auth()
+    }
+
+    /// Pass `POST path` to the node called at `node_url` (its [`NodeInfo::called_at`]),
+    /// signed as this node.
+    pub async fn forward(
+        &self,
+        node_url: &str,
+        path: &str,
+        body: bytes::Bytes,
+    ) -> Result<(u16, bytes::Bytes), ForwardError> {
+        self.nodes.post(node_url, path, body).await
     }
 
     fn connection(&self) -> Option<ConnectionManager> {
@@ -149,6 +186,7 @@ impl Cluster {
         let node = NodeInfo {
             id: self.node_id.clone(),
             public_url: self.public_url.clone(),
+            internal_url: self.internal_url.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             rooms: local.len(),
             players: local.iter().map(|r| r.seats_taken()).sum(),
@@ -159,7 +197,12 @@ impl Cluster {
         for room in local {
             // Seats count reservations too, so other nodes do not send players to a room already promised.
             let summary = RoomSummary { players: room.seats_taken().max(room.summary().players), ..room.summary() };
-            let entry = ClusterRoom { summary, node_id: self.node_id.clone(), public_url: self.public_url.clone() };
+            let entry = ClusterRoom {
+                summary,
+                node_id: self.node_id.clone(),
+                public_url: self.public_url.clone(),
+                internal_url: self.internal_url.clone(),
+            };
             pipe.set_ex(format!("{ROOM_KEY}{}", room.id()), serde_json::to_string(&entry).expect("json"), ttl).ignore();
         }
         pipe.query_async(&mut conn).await
@@ -318,10 +361,10 @@ impl ClusterView {
         let mut refused = Vec::new();
         let nodes = nodes
             .into_iter()
-            .filter(|n| match public_url::check(&n.public_url) {
-                Ok(_) => true,
+            .filter(|n| match usable_urls(&n.public_url, n.internal_url.as_deref()) {
+                Ok(()) => true,
                 Err(problem) => {
-                    refused.push(format!("node {:?}: public URL {:?}: {problem}", n.id, n.public_url));
+                    refused.push(format!("node {:?}: {problem}", n.id));
                     false
                 }
             })
@@ -329,10 +372,10 @@ impl ClusterView {
         let rooms = rooms
             .into_iter()
             .filter(|r| {
-                let problem = match public_url::check(&r.public_url) {
-                    Err(problem) => problem.to_string(),
-                    Ok(_) if !is_room_id(&r.summary.id) => "not a room id".to_string(),
-                    Ok(_) => return true,
+                let problem = match usable_urls(&r.public_url, r.internal_url.as_deref()) {
+                    Err(problem) => problem,
+                    Ok(()) if !is_room_id(&r.summary.id) => "not a room id".to_string(),
+                    Ok(()) => return true,
                 };
                 refused
                     .push(format!("room {:?} of node {:?} at {:?}: {problem}", r.summary.id, r.node_id, r.public_url));
@@ -341,6 +384,16 @@ impl ClusterView {
             .collect();
         (ClusterView { nodes, rooms, read_at }, refused)
     }
+}
+
+/// Both URLs of a node as read from Redis pass [`public_url::check`]: clients are
+/// sent to the public one, forwarded calls go to the internal one.
+fn usable_urls(public: &str, internal: Option<&str>) -> Result<(), String> {
+    public_url::check(public).map_err(|problem| format!("public URL {public:?}: {problem}"))?;
+    if let Some(internal) = internal {
+        public_url::check(internal).map_err(|problem| format!("internal URL {internal:?}: {problem}"))?;
+    }
+    Ok(())
 }
 
 /// Room ids are put into forwarded paths (`?room=ID`), so only URL-safe ones are used.
@@ -361,6 +414,11 @@ pub fn announcement(text: &str) -> Option<String> {
 }
 
 impl ClusterRoom {
+    /// The URL other nodes forward calls about this room to, as [`NodeInfo::called_at`].
+    pub fn called_at(&self) -> &str {
+        self.internal_url.as_deref().unwrap_or(&self.public_url)
+    }
+
     /// The summary with where to join it.
     pub fn listed(self) -> RoomSummary {
         RoomSummary { node: Some(self.node_id), ws_url: Some(ws_url_of(&self.public_url)), ..self.summary }
@@ -371,8 +429,19 @@ impl ClusterRoom {
 mod tests {
     use super::*;
 
+    fn tls() -> Arc<ClientConfig> {
+        node_tls::client_config(None).unwrap()
+    }
+
     fn node(id: &str, public_url: &str) -> NodeInfo {
-        NodeInfo { id: id.into(), public_url: public_url.into(), version: "0".into(), rooms: 0, players: 0 }
+        NodeInfo {
+            id: id.into(),
+            public_url: public_url.into(),
+            internal_url: None,
+            version: "0".into(),
+            rooms: 0,
+            players: 0,
+        }
     }
 
     fn room(id: &str, public_url: &str) -> ClusterRoom {
@@ -382,23 +451,29 @@ mod tests {
             "rules": {"score_limit": 10, "time_limit_s": 60}
         }))
         .expect("a room summary");
-        ClusterRoom { summary, node_id: "n".into(), public_url: public_url.into() }
+        ClusterRoom { summary, node_id: "n".into(), public_url: public_url.into(), internal_url: None }
     }
 
     #[test]
     fn entries_with_unusable_urls_or_ids_are_left_out_of_the_view() {
         let (view, refused) = ClusterView::from_entries(
-            vec![node("a", "http://10.0.0.1:8081"), node("evil", "http://me@10.0.0.9/x"), node("b", "gopher://x")],
+            vec![
+                node("a", "http://10.0.0.1:8081"),
+                node("evil", "http://me@10.0.0.9/x"),
+                node("b", "gopher://x"),
+                NodeInfo { internal_url: Some("http://10.0.0.3:1/admin".into()), ..node("c", "https://c.example") },
+            ],
             vec![
                 room("0123456789ab", "http://10.0.0.1:8081"),
                 room("0123456789ac", "http://10.0.0.1:8081/../admin"),
                 room("x&local=1", "http://10.0.0.1:8081"),
+                ClusterRoom { internal_url: Some("http://a@b".into()), ..room("0123456789ad", "http://10.0.0.1:8081") },
             ],
             Instant::now(),
         );
         assert_eq!(view.nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["a"]);
         assert_eq!(view.rooms.iter().map(|r| r.summary.id.as_str()).collect::<Vec<_>>(), ["0123456789ab"]);
-        assert_eq!(refused.len(), 4, "{refused:?}");
+        assert_eq!(refused.len(), 6, "{refused:?}");
     }
 
     #[test]
@@ -414,7 +489,8 @@ mod tests {
     fn a_view_older_than_the_ttl_is_unavailable() {
         let ttl = Duration::from_secs(2);
         let cluster =
-            Cluster::new("redis://127.0.0.1:1", "a".into(), "http://10.0.0.1:8081".into(), ttl, b"s").unwrap();
+            Cluster::new("redis://127.0.0.1:1", "a".into(), "http://10.0.0.1:8081".into(), None, ttl, b"s", tls())
+                .unwrap();
         assert!(matches!(cluster.rooms(), Err(ViewUnavailable::NotYetRead)));
         let read = |read_at| {
             let (view, _) = ClusterView::from_entries(
@@ -434,9 +510,33 @@ mod tests {
     }
 
     #[test]
-    fn a_node_needs_a_usable_public_url_and_a_secret() {
+    fn a_node_needs_usable_urls_and_a_secret() {
         let ttl = Duration::from_secs(2);
-        assert!(Cluster::new("redis://127.0.0.1:1", "a".into(), "http://h/path".into(), ttl, b"s").is_err());
-        assert!(Cluster::new("redis://127.0.0.1:1", "a".into(), "http://h:1".into(), ttl, b"").is_err());
+        let new = |public: &str, internal: Option<&str>, secret: &[u8]| {
+            Cluster::new("redis://127.0.0.1:1", "a".into(), public.into(), internal.map(Into::into), ttl, secret, tls())
+        };
+        assert!(new("http://h/path", None, b"s").is_err());
+        assert!(new("http://h:1", None, b"").is_err());
+        assert!(new("https://h", Some("http://10.0.0.1:8080/x"), b"s").is_err());
+        assert!(new("https://h", Some("http://10.0.0.1:8080"), b"s").is_ok());
+    }
+
+    #[test]
+    fn calls_go_to_the_internal_url_and_clients_to_the_public_one() {
+        let private =
+            NodeInfo { internal_url: Some("https://10.0.0.1:8443".into()), ..node("a", "https://arena.example") };
+        assert_eq!(private.called_at(), "https://10.0.0.1:8443");
+        let entry = ClusterRoom {
+            internal_url: Some("http://10.0.0.1:8080".into()),
+            ..room("0123456789ab", "https://a.arena.example")
+        };
+        assert_eq!(entry.called_at(), "http://10.0.0.1:8080");
+        assert_eq!(entry.listed().ws_url.as_deref(), Some("wss://a.arena.example/ws"));
+        assert_eq!(room("0123456789ab", "http://10.0.0.2:8082").called_at(), "http://10.0.0.2:8082");
+        // Entries of nodes without one (or of older versions) have no internal_url at all.
+        let json = serde_json::to_value(node("b", "http://10.0.0.2:8082")).unwrap();
+        assert!(json.get("internal_url").is_none(), "{json}");
+        let old: NodeInfo = serde_json::from_value(json).unwrap();
+        assert_eq!(old.called_at(), "http://10.0.0.2:8082");
     }
 }

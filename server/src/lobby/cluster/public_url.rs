@@ -33,6 +33,14 @@ pub struct NodeUrl<'a> {
     pub port: Option<u16>,
 }
 
+impl<'a> NodeUrl<'a> {
+    /// The host alone, without port or IPv6 brackets: the name TLS checks the certificate for.
+    pub fn host(&self) -> &'a str {
+        let host = split_host_port(self.authority).map_or(self.authority, |(host, _)| host);
+        host.trim_start_matches('[').trim_end_matches(']')
+    }
+}
+
 /// Check that `url` is `http(s)://host[:port]` with at most a trailing `/`: no user
 /// info (it would end up in clients' `ws_url`s and Host headers), no path (forwarded
 /// calls append theirs to the authority) and a host of host-name or IP characters
@@ -120,6 +128,9 @@ mod tests {
         assert_eq!(check("https://arena.example/"), Ok(NodeUrl { tls: true, authority: "arena.example", port: None }));
         assert_eq!(check("http://[::1]:9000/").map(|u| u.port), Ok(Some(9000)));
         assert_eq!(check("http://node-a.internal_zone:1").map(|u| u.authority), Ok("node-a.internal_zone:1"));
+        assert_eq!(check("https://[::1]:9000").map(|u| u.host()), Ok("::1"));
+        assert_eq!(check("https://arena.example").map(|u| u.host()), Ok("arena.example"));
+        assert_eq!(check("https://10.0.0.2:8443/").map(|u| u.host()), Ok("10.0.0.2"));
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub async fn spawn_command(mut command: Command) -> ServerProcess {
     let addr = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             start_log.push(line.clone());
-            if let Some(rest) = line.split("open http://").nth(1) {
+            if let Some(rest) = line.split("open http://").nth(1).or_else(|| line.split("open https://").nth(1)) {
                 return rest.split('/').next().unwrap().parse().unwrap();
             }
         }
