@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the browser client and its tests need, only when missing, quietly:
 #   client   npm packages of assets/ (served to the page from assets/node_modules)
-#   test     + Debian's chromium and redis-server, and the browser tests' npm packages
+#   test     + Debian's chromium, redis-server and postgresql (the account tests start
+#              their own PostgreSQL server), and the browser tests' npm packages
 # Usage: scripts/deps.sh client|test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ if [ "$what" = test ]; then
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo=sudo

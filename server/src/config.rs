@@ -14,6 +14,10 @@ pub const MAX_ROOM_CAPACITY: usize = 1_000;
 /// so neither can be guessed or brute-forced offline from a captured token.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// `--database-url`'s default as `--help` shows it; `validate()` resolves it to an
+/// SQLite file in `--data-dir`.
+const DATABASE_IN_DATA_DIR: &str = "sqlite://<data-dir>/arena.db";
+
 /// `--results-log`'s default as `--help` shows it; `validate()` resolves it to a path
 /// in `--data-dir`, so the default follows the data folder wherever it is.
 const RESULTS_LOG_IN_DATA_DIR: &str = "<data-dir>/results.jsonl";
@@ -251,6 +255,26 @@ pub struct Config {
     #[arg(long, env = "ARENA_AUTOBAHN_ECHO")]
     pub autobahn_echo: bool,
 
+    /// Accounts, ratings and match history: `sqlite://PATH` (created and migrated at
+    /// start) or `postgres://user:password@host:port/db` (several nodes share one; no TLS:
+    /// keep it on a private network). Default: `<data-dir>/arena.db` (SQLite).
+    #[arg(long, env = "ARENA_DATABASE_URL", hide_env_values = true, default_value = DATABASE_IN_DATA_DIR)]
+    pub database_url: String,
+
+    /// Accounts one client address may create an hour (POST /api/accounts). Default: 5.
+    #[arg(long, env = "ARENA_ACCOUNTS_PER_IP_PER_HOUR", default_value_t = 5)]
+    pub accounts_per_ip_per_hour: u32,
+
+    /// Password attempts (sign-in, password change, deletion) one client address may
+    /// make a minute; each name also backs off after 3 wrong ones. Default: 10.
+    #[arg(long, env = "ARENA_SIGN_INS_PER_IP_PER_MINUTE", default_value_t = 10)]
+    pub sign_ins_per_ip_per_minute: u32,
+
+    /// Leaderboard, profile and match-history reads one client address may make a
+    /// minute. Default: 120.
+    #[arg(long, env = "ARENA_BOARD_READS_PER_IP_PER_MINUTE", default_value_t = 120)]
+    pub board_reads_per_ip_per_minute: u32,
+
     /// Redis that several nodes share their lobby through (e.g. redis://127.0.0.1:6379).
     /// Default: none — one node, lobby in-process.
     #[arg(long, env = "ARENA_REDIS_URL", hide_env_values = true)]
@@ -339,7 +363,16 @@ impl Config {
     pub fn for_tests() -> Config {
         let results =
             std::env::temp_dir().join(format!("arena-results-{}-{}.jsonl", std::process::id(), rand::random::<u32>()));
-        Config::parse_from(["arena-server", "--addr", "127.0.0.1:0", "--results-log", &results.to_string_lossy()])
+        let database = format!("sqlite://{}.db", results.with_extension("").display());
+        Config::parse_from([
+            "arena-server",
+            "--addr",
+            "127.0.0.1:0",
+            "--results-log",
+            &results.to_string_lossy(),
+            "--database-url",
+            &database,
+        ])
     }
 
     /// Check what clap cannot, and read the secret files. Called by `server::run`, so
@@ -354,6 +387,19 @@ impl Config {
         }
         if self.results_log.as_os_str() == RESULTS_LOG_IN_DATA_DIR {
             self.results_log = self.data_dir.join("results.jsonl");
+        }
+        if self.database_url == DATABASE_IN_DATA_DIR {
+            self.database_url = format!("sqlite://{}", self.data_dir.join("arena.db").display());
+        }
+        let postgres = self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://");
+        if !postgres && !self.database_url.starts_with("sqlite:") {
+            bail!("--database-url (ARENA_DATABASE_URL) must start with sqlite:// or postgres://");
+        }
+        if self.redis_url.is_some() && !postgres {
+            bail!(
+                "--redis-url with an SQLite --database-url: each node would keep its own accounts and leaderboard. \
+                 Give every node of the cluster the same --database-url postgres://… (ARENA_DATABASE_URL)"
+            );
         }
         load_secret(&mut self.jwt_secret, &mut self.jwt_secret_file, "--jwt-secret", "ARENA_JWT_SECRET")?;
         load_secret(&mut self.admin_token, &mut self.admin_token_file, "--admin-token", "ARENA_ADMIN_TOKEN")?;

@@ -10,7 +10,8 @@
 //! | ids                         | who                                   | how made                     |
 //! |-----------------------------|---------------------------------------|------------------------------|
 //! | `0`                         | nobody (never issued)                 | —                            |
-//! | `0x0000_0001..=0x3FFF_FFFF` | session tokens (accounts later)       | random, in [`Tokens::issue`] |
+//! | `0x0000_0001..=0x1FFF_FFFF` | accounts (signed in)                  | the database, in order       |
+//! | `0x2000_0000..=0x3FFF_FFFF` | guests' session tokens                | random, in [`Tokens::issue`] |
 //! | `0x4000_0000..=0x7FFF_FFFF` | house bots                            | reserved for them            |
 //! | `0x8000_0000..=0xFFFF_FFFF` | guests (no token)                     | random, [`new_guest_id`]     |
 //!
@@ -41,6 +42,10 @@ struct Claims {
     /// The player id, as a decimal string (JWT subjects are strings).
     sub: String,
     name: String,
+    /// An account's token version when issued: a token whose version is behind the
+    /// account's (signed out, password changed, deleted) is refused at join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ver: Option<i64>,
     iat: u64,
     exp: u64,
 }
@@ -71,9 +76,17 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Ids session tokens carry; a token naming another is refused. Accounts will draw
-/// from here too.
+/// Ids session tokens carry; a token naming another is refused.
 pub const TOKEN_IDS: RangeInclusive<u32> = 0x0000_0001..=0x3FFF_FFFF;
+/// Of [`TOKEN_IDS`], the accounts' ids (the database numbers them from 1).
+pub const ACCOUNT_IDS: RangeInclusive<u32> = 0x0000_0001..=0x1FFF_FFFF;
+/// Of [`TOKEN_IDS`], the ids of guests' session tokens.
+pub const SESSION_IDS: RangeInclusive<u32> = 0x2000_0000..=0x3FFF_FFFF;
+
+/// Whether `id` is an account's.
+pub fn is_account_id(id: PlayerId) -> bool {
+    ACCOUNT_IDS.contains(&id.0)
+}
 /// Ids kept for house bots, so a bot never takes a person's place.
 pub const BOT_IDS: RangeInclusive<u32> = 0x4000_0000..=0x7FFF_FFFF;
 /// Ids of guests: the top bit set. Half the space, as guests are the many.
@@ -105,9 +118,9 @@ pub fn new_guest_id() -> PlayerId {
     PlayerId(rand::random_range(GUEST_IDS))
 }
 
-/// A new random id for a session token, from [`TOKEN_IDS`].
+/// A new random id for a guest's session token, from [`SESSION_IDS`].
 fn new_token_id() -> PlayerId {
-    PlayerId(rand::random_range(TOKEN_IDS))
+    PlayerId(rand::random_range(SESSION_IDS))
 }
 
 impl Tokens {
@@ -125,12 +138,21 @@ impl Tokens {
         Tokens { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret), ttl }
     }
 
-    /// A token for a new player with this (already validated) name.
+    /// A token for a new guest with this (already validated) name.
     pub fn issue(&self, name: &str) -> SessionGranted {
-        let player_id = new_token_id();
+        self.sign(new_token_id(), name, None)
+    }
+
+    /// A token for an account (an id in [`ACCOUNT_IDS`]) at its token version.
+    pub fn issue_account(&self, account: PlayerId, name: &str, version: i64) -> SessionGranted {
+        debug_assert!(is_account_id(account));
+        self.sign(account, name, Some(version))
+    }
+
+    fn sign(&self, player_id: PlayerId, name: &str, ver: Option<i64>) -> SessionGranted {
         let iat = unix_now();
         let exp = iat + self.ttl.as_secs();
-        let claims = Claims { sub: player_id.0.to_string(), name: name.to_string(), iat, exp };
+        let claims = Claims { sub: player_id.0.to_string(), name: name.to_string(), ver, iat, exp };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing of our own claims cannot fail");
         SessionGranted { token, player_id, name: name.to_string(), expires_at: exp }
@@ -139,6 +161,13 @@ impl Tokens {
     /// The identity a token proves. A token whose subject is outside [`TOKEN_IDS`] is
     /// refused even when signed: it could only stand for a guest or a bot.
     pub fn verify(&self, token: &str) -> Result<Identity, TokenError> {
+        self.verify_versioned(token).map(|(identity, _)| identity)
+    }
+
+    /// The identity a token proves and, for an account's token, the token version
+    /// it was issued at (to compare with the account's). An account id without a
+    /// version is refused: only [`Tokens::issue_account`] signs account ids.
+    pub fn verify_versioned(&self, token: &str) -> Result<(Identity, Option<i64>), TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -147,10 +176,10 @@ impl Tokens {
             _ => TokenError::Invalid,
         })?;
         let id: u32 = data.claims.sub.parse().map_err(|_| TokenError::Invalid)?;
-        if !TOKEN_IDS.contains(&id) {
+        if !TOKEN_IDS.contains(&id) || ACCOUNT_IDS.contains(&id) != data.claims.ver.is_some() {
             return Err(TokenError::Invalid);
         }
-        Ok(Identity { player_id: PlayerId(id), name: data.claims.name, verified: true })
+        Ok((Identity { player_id: PlayerId(id), name: data.claims.name, verified: true }, data.claims.ver))
     }
 }
 
@@ -176,7 +205,7 @@ mod tests {
     /// A token signed with the right secret for whatever subject the test names.
     fn signed(tokens: &Tokens, sub: &str) -> String {
         let iat = unix_now();
-        let claims = Claims { sub: sub.to_string(), name: "mallory".into(), iat, exp: iat + 60 };
+        let claims = Claims { sub: sub.to_string(), name: "mallory".into(), ver: None, iat, exp: iat + 60 };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap()
     }
 
@@ -212,10 +241,22 @@ mod tests {
     #[test]
     fn a_signed_token_for_a_guest_or_bot_id_is_refused() {
         let tokens = Tokens::new(Some("secret"), Duration::from_secs(60));
-        assert_eq!(tokens.verify(&signed(&tokens, "7")).unwrap().player_id, PlayerId(7));
-        for sub in ["0", "1073741824", "2147483647", "2147483648", "4294967295", "4294967296", "-1"] {
+        assert_eq!(tokens.verify(&signed(&tokens, "536870912")).unwrap().player_id, PlayerId(0x2000_0000));
+        // An account's id without a token version was not signed by issue_account.
+        for sub in ["7", "0", "1073741824", "2147483647", "2147483648", "4294967295", "4294967296", "-1"] {
             assert!(matches!(tokens.verify(&signed(&tokens, sub)), Err(TokenError::Invalid)), "subject {sub}");
         }
+    }
+
+    #[test]
+    fn an_account_token_carries_its_version() {
+        let tokens = Tokens::new(Some("secret"), Duration::from_secs(60));
+        let granted = tokens.issue_account(PlayerId(42), "ann", 3);
+        let (identity, version) = tokens.verify_versioned(&granted.token).unwrap();
+        assert_eq!((identity.player_id, version), (PlayerId(42), Some(3)));
+        let (guest, version) = tokens.verify_versioned(&tokens.issue("bob").token).unwrap();
+        assert!(SESSION_IDS.contains(&guest.player_id.0));
+        assert_eq!(version, None);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! edge        edge/: listener (accept, connection limits), router (HTTP), sessions
 //!   │  names ▼ the lobby (join checks, directory) and the room's channel types
 //! lobby       lobby/: directory and seat books, join checks, lobby and admin APIs,
-//!   │         room list for watchers, cluster (Redis)
+//!   │         room list for watchers, cluster (Redis); accounts/: accounts, ratings,
+//!   │         leaderboard and history in SQLite or PostgreSQL, derived from the results log
 //!   │  opens ▼ rooms and holds their handles
 //! simulation  room/: the bevy_ecs world, systems, membership, publishing, the tick loop
 //!   │  answers ▲ only through its RoomLink ("may I close?", "I ended")
@@ -21,6 +22,7 @@
 //! `server.rs` builds the parts and wires them; nothing names it. No file under
 //! `room/` names the lobby, the edge or the server.
 
+pub mod accounts;
 pub mod config;
 pub mod edge;
 pub mod identity;

@@ -11,6 +11,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+use crate::accounts::api::AccountsApi;
+use crate::accounts::token_versions::TokenVersions;
+use crate::accounts::{self, Store};
 use crate::config::Config;
 use crate::edge::addresses::AddressTable;
 use crate::edge::assets::Assets;
@@ -83,7 +86,7 @@ pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Futur
     Assets::new(config.assets_dir.clone()).log_missing_packages().await;
     let config = Arc::new(config);
     let local_addr = listener.local_addr()?;
-    let parts = Parts::build(&config, local_addr)?;
+    let parts = Parts::build(&config, local_addr).await?;
     let routes = Arc::new(parts.routes(&config, local_addr));
     let mut background = parts.spawn_background(&config).await?;
     let tls = start_tls(&config, local_addr.port(), &mut background).await?;
@@ -121,6 +124,10 @@ struct Parts {
     results: Arc<results::ResultsLog>,
     cluster: Option<Arc<Cluster>>,
     tokens: Arc<Tokens>,
+    /// Accounts, ratings and history.
+    store: Store,
+    /// Account tokens' versions, checked at join.
+    token_versions: Arc<TokenVersions>,
     /// False while draining.
     ready: Arc<AtomicBool>,
     history: Arc<History>,
@@ -131,11 +138,22 @@ struct Parts {
 }
 
 impl Parts {
-    fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Parts> {
+    async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Parts> {
         let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local_addr}"));
         let settings = load_settings(config)?;
-        let results = results::spawn_writer(config.results_log.clone(), config.results_log_max_mb * 1024 * 1024);
+        let cluster = join_cluster(config, &public_url)?;
+        let store = Store::open(&config.database_url)
+            .await
+            .context("--database-url (ARENA_DATABASE_URL): cannot open the account database")?;
+        // The results log first; the store writer derives the database from what it wrote.
+        let (feed, inbox) = accounts::writer::channel();
+        let results = results::spawn_writer_feeding(
+            config.results_log.clone(),
+            config.results_log_max_mb * 1024 * 1024,
+            Some(feed),
+        );
+        tokio::spawn(accounts::writer::run(store.clone(), inbox, config.results_log.clone()));
         let directory = Directory::new(
             DirectoryLimits {
                 capacity: usize::from(config.room_capacity),
@@ -158,9 +176,11 @@ impl Parts {
         Ok(Parts {
             directory,
             results,
-            cluster: join_cluster(config, &public_url)?,
+            cluster,
             public_url,
             tokens: Arc::new(Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s))),
+            token_versions: Arc::new(TokenVersions::new(store.clone())),
+            store,
             ready: Arc::new(AtomicBool::new(true)),
             history: Arc::new(History::default()),
             room_list: Arc::new(RoomListFeed::default()),
@@ -188,6 +208,7 @@ impl Parts {
                     config.sessions_per_ip_per_minute,
                     Duration::from_secs(60),
                 ),
+                accounts: Arc::new(self.accounts_api(config)),
             },
             admin: AdminApi {
                 directory: self.directory.clone(),
@@ -207,6 +228,7 @@ impl Parts {
             sessions: Arc::new(Sessions {
                 join: JoinChecks {
                     tokens: self.tokens.clone(),
+                    token_versions: self.token_versions.clone(),
                     require_auth: config.require_auth,
                     directory: self.directory.clone(),
                 },
@@ -219,6 +241,32 @@ impl Parts {
             ready: self.ready.clone(),
             config: config.clone(),
             assets_dir: Assets::new(config.assets_dir.clone()),
+        }
+    }
+
+    fn accounts_api(&self, config: &Config) -> AccountsApi {
+        AccountsApi {
+            store: self.store.clone(),
+            tokens: self.tokens.clone(),
+            versions: self.token_versions.clone(),
+            passwords: Default::default(),
+            sign_in_limit: Default::default(),
+            body_timeout: config.body_timeout(),
+            accounts_per_hour: RateWindow::new(
+                "accounts_per_address_per_hour",
+                config.accounts_per_ip_per_hour,
+                Duration::from_secs(3600),
+            ),
+            sign_ins_per_minute: RateWindow::new(
+                "sign_ins_per_address_per_minute",
+                config.sign_ins_per_ip_per_minute,
+                Duration::from_secs(60),
+            ),
+            reads_per_minute: RateWindow::new(
+                "board_reads_per_address_per_minute",
+                config.board_reads_per_ip_per_minute,
+                Duration::from_secs(60),
+            ),
         }
     }
 

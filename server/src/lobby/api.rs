@@ -14,6 +14,7 @@ use super::budgets::{Caller, OverBudget, RateWindow};
 use super::cluster::{self, Cluster, ClusterRoom};
 use super::directory::{CreateError, Directory, JoinError};
 use super::join::validate_name;
+use crate::accounts::api::{self as accounts_api, AccountsApi};
 use crate::identity::Tokens;
 use crate::ops::metrics;
 use crate::ops::unix_ms_after;
@@ -37,6 +38,8 @@ pub struct LobbyApi {
     pub rooms_per_hour: RateWindow,
     /// Session tokens one address may be issued a minute.
     pub sessions_per_minute: RateWindow,
+    /// Accounts, the leaderboard and match history.
+    pub accounts: Arc<AccountsApi>,
 }
 
 /// Route `/api/<segments>`.
@@ -51,6 +54,9 @@ pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str],
         (&Method::GET, ["rooms", id]) => get_room(state, id).await,
         (&Method::POST, ["matchmake"]) => matchmake(&req, state, caller).await,
         (&Method::POST, ["session"]) => session(req, state, caller).await,
+        (_, segments) if accounts_api::serves(segments) => {
+            Ok(accounts_api::handle(req, &state.accounts, segments, caller).await)
+        }
         (_, ["rooms"] | ["rooms", _] | ["matchmake"] | ["session"]) => {
             Err(error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"))
         }
@@ -261,6 +267,15 @@ async fn session(req: Request<Incoming>, state: &LobbyApi, caller: Caller) -> Re
     let request: SessionRequest = read_json(req, state.body_timeout).await?;
     state.sessions_per_minute.take(caller, std::time::Instant::now()).map_err(|over| refuse(&over))?;
     let name = validate_name(&request.name).map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))?;
+    // A guest may not pose as an account holder. With the database away, guests still
+    // get tokens (names are only shown; ids tell players apart).
+    match state.accounts.store.name_registered(&name).await {
+        Ok(true) => {
+            return Err(error(StatusCode::CONFLICT, "that name belongs to an account: sign in (POST /api/login)"));
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot check guest names against accounts now"),
+    }
     let granted: SessionGranted = state.tokens.issue(&name);
     Ok(json(StatusCode::OK, &granted))
 }

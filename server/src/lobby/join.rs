@@ -8,7 +8,8 @@ use arena_protocol::{PROTOCOL_VERSION, close_code};
 
 use super::directory::{Directory, JoinError};
 use super::seats::{Seat, SeatKind};
-use crate::identity::{Identity, Tokens, new_guest_id};
+use crate::accounts::token_versions::TokenVersions;
+use crate::identity::{Identity, Tokens, is_account_id, new_guest_id};
 use crate::ops::metrics;
 
 /// Longest display name, in characters.
@@ -117,21 +118,17 @@ impl JoinQuery {
 #[derive(Debug)]
 pub struct JoinChecks {
     pub tokens: Arc<Tokens>,
-    /// `--require-auth`: no guests.
+    /// Account tokens' current versions: a revoked token is refused.
+    pub token_versions: Arc<TokenVersions>,
+    /// `--require-auth`: accounts only (an account's session token).
     pub require_auth: bool,
     pub directory: Arc<Directory>,
 }
 
 impl JoinChecks {
     /// Who the client is and where it sits, or the close code and reason that refuse it.
-    pub fn admit(&self, join: &Join) -> Result<(Identity, Seat), (u16, String)> {
-        let identity = match &join.token {
-            Some(token) => self.tokens.verify(token).map_err(|e| (close_code::POLICY_VIOLATION, e.to_string()))?,
-            None if self.require_auth => {
-                return Err((close_code::POLICY_VIOLATION, "a session token is required: POST /api/session".into()));
-            }
-            None => Identity { player_id: new_guest_id(), name: join.name.clone(), verified: false },
-        };
+    pub async fn admit(&self, join: &Join) -> Result<(Identity, Seat), (u16, String)> {
+        let identity = self.identify(join).await?;
         let player = identity.player_id;
         // A verified player who still holds a seat here (connected elsewhere, or held
         // through the reconnection grace) is coming back: counted apart in the metrics.
@@ -158,6 +155,32 @@ impl JoinChecks {
                 Err((code, e.to_string()))
             }
         }
+    }
+}
+
+impl JoinChecks {
+    /// Who the client is: a token's holder (an account's token only if not revoked), or a new guest.
+    async fn identify(&self, join: &Join) -> Result<Identity, (u16, String)> {
+        let refuse = |why: String| (close_code::POLICY_VIOLATION, why);
+        let Some(token) = &join.token else {
+            if self.require_auth {
+                return Err(refuse("an account's session token is required: sign in (POST /api/login)".into()));
+            }
+            return Ok(Identity { player_id: new_guest_id(), name: join.name.clone(), verified: false });
+        };
+        let (identity, version) = self.tokens.verify_versioned(token).map_err(|e| refuse(e.to_string()))?;
+        match version {
+            Some(version) if is_account_id(identity.player_id) => self
+                .token_versions
+                .check(i64::from(identity.player_id.0), version)
+                .await
+                .map_err(|e| refuse(e.to_string()))?,
+            _ if self.require_auth => {
+                return Err(refuse("an account's session token is required: sign in (POST /api/login)".into()));
+            }
+            _ => {}
+        }
+        Ok(identity)
     }
 }
 

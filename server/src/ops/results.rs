@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arena_protocol::PlayerId;
@@ -77,12 +77,26 @@ impl ResultsLog {
     }
 }
 
+/// Where rounds go once they are on disk: the store writer's bounded queue. A round
+/// it has no room for raises `missed`, and the store reads it back from the log.
+#[derive(Debug)]
+pub struct Feed {
+    pub tx: mpsc::Sender<RoundRecord>,
+    pub missed: Arc<AtomicBool>,
+}
+
 /// Start the writer thread, appending to `path` and renaming it aside once it would
 /// grow past `max_bytes` (0: never).
 pub fn spawn_writer(path: PathBuf, max_bytes: u64) -> Arc<ResultsLog> {
+    spawn_writer_feeding(path, max_bytes, None)
+}
+
+/// [`spawn_writer`], handing every round written and synced to `feed`: the log is
+/// written first, so what is derived from it can always be rebuilt from it.
+pub fn spawn_writer_feeding(path: PathBuf, max_bytes: u64, feed: Option<Feed>) -> Arc<ResultsLog> {
     let (tx, rx) = mpsc::channel::<RoundRecord>(RESULTS_QUEUE);
     let settled = Arc::new(AtomicU64::new(0));
-    let writer = Writer { path, max_bytes, file: None, size: 0, unsynced: false };
+    let writer = Writer { path, max_bytes, file: None, size: 0, unsynced: false, feed };
     let counter = settled.clone();
     // A thread, not a task: every write and sync blocks, and the thread ends by
     // itself once the last handle on the log (and so the sender) is dropped.
@@ -105,6 +119,8 @@ struct Writer {
     size: u64,
     /// Written lines that `sync_data` has not covered yet.
     unsynced: bool,
+    /// Who hears of each round once it is synced.
+    feed: Option<Feed>,
 }
 
 impl Writer {
@@ -117,19 +133,35 @@ impl Writer {
         }
         while let Some(first) = rx.blocking_recv() {
             let batch_started = Instant::now();
-            let (mut handled, mut written) = (0, 0);
+            let (mut handled, mut written) = (0, Vec::new());
             let mut next = Some(first);
             while let Some(record) = next.take() {
                 handled += 1;
-                written += u64::from(self.append(&record));
+                if self.append(&record) {
+                    written.push(record);
+                }
                 if batch_started.elapsed() < SYNC_INTERVAL {
                     next = rx.try_recv().ok();
                 }
             }
             self.sync();
+            let written = self.pass_on(written);
             crate::ops::metrics::handles().rounds_logged.increment(written);
             settled.fetch_add(handled, Ordering::AcqRel);
         }
+    }
+
+    /// Hand synced rounds to the feed without waiting; returns how many there were.
+    fn pass_on(&self, written: Vec<RoundRecord>) -> u64 {
+        let count = written.len() as u64;
+        if let Some(feed) = &self.feed {
+            for record in written {
+                if feed.tx.try_send(record).is_err() {
+                    feed.missed.store(true, Ordering::Release);
+                }
+            }
+        }
+        count
     }
 
     /// Append one round as one line; false (and logged) if it could not be written.

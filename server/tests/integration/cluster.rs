@@ -11,6 +11,7 @@ use hyper::Method;
 use tokio::process::{Child, Command};
 
 use crate::util::http::{http_get, http_json};
+use crate::util::postgres::Postgres;
 use crate::util::process::{ServerProcess, spawn_server};
 use crate::util::ws::{next_announcement, welcomed};
 use crate::util::{WAIT, eventually, free_loopback_addr};
@@ -40,9 +41,23 @@ pub async fn start_redis(port: u16) -> Redis {
 pub const CLUSTER_SECRET: &str = "a cluster secret of at least 32 bytes";
 const ADMIN_TOKEN: &str = "an operator token of at least 32 bytes";
 
-async fn node(redis: &Redis, id: &str, extra: &[&str]) -> ServerProcess {
+/// A node of the test cluster: Redis for the lobby, PostgreSQL for accounts (a
+/// cluster on SQLite would keep a leaderboard per node, so it does not start).
+async fn node(redis: &Redis, pg: &Postgres, id: &str, extra: &[&str]) -> ServerProcess {
     let url = format!("redis://127.0.0.1:{}", redis.port);
-    let mut args = vec!["--redis-url", &url, "--node-id", id, "--node-ttl-s", "2", "--jwt-secret", CLUSTER_SECRET];
+    let database = pg.url();
+    let mut args = vec![
+        "--redis-url",
+        &url,
+        "--database-url",
+        &database,
+        "--node-id",
+        id,
+        "--node-ttl-s",
+        "2",
+        "--jwt-secret",
+        CLUSTER_SECRET,
+    ];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--admin-token", ADMIN_TOKEN]);
     spawn_server(&args).await
@@ -62,8 +77,9 @@ pub async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
     let redis = start_redis(free_loopback_addr().port()).await;
-    let mut a = node(&redis, "node-a", &["--room-capacity", "3"]).await;
-    let b = node(&redis, "node-b", &["--room-capacity", "3"]).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let mut a = node(&redis, &pg, "node-a", &["--room-capacity", "3"]).await;
+    let b = node(&redis, &pg, "node-b", &["--room-capacity", "3"]).await;
 
     // A room made through A (both nodes empty: A places it on itself) is listed by B.
     let made = http_json(a.addr, "POST", "/api/rooms", r#"{"name": "Alpha", "capacity": 3}"#, &[]).await;
@@ -150,7 +166,8 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
 async fn a_node_keeps_playing_without_redis_and_registers_again() {
     let port = free_loopback_addr().port();
     let mut redis = start_redis(port).await;
-    let b = node(&redis, "node-solo", &[]).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let b = node(&redis, &pg, "node-solo", &[]).await;
     let room: RoomSummary =
         serde_json::from_str(&http_json(b.addr, "POST", "/api/rooms", r#"{"name": "Steady"}"#, &[]).await.body)
             .unwrap();
@@ -193,6 +210,7 @@ async fn a_node_without_the_shared_secret_refuses_to_join_the_cluster() {
     // No Redis needed: the node stops before it would talk to one.
     let output = Command::new(env!("CARGO_BIN_EXE_arena-server"))
         .args(["--addr", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:1", "--node-id", "no-secret"])
+        .args(["--database-url", "postgres://127.0.0.1:1/none"])
         .env_remove("ARENA_JWT_SECRET")
         .env_remove("ARENA_JWT_SECRET_FILE")
         .env("NO_COLOR", "1")
@@ -207,7 +225,8 @@ async fn a_node_without_the_shared_secret_refuses_to_join_the_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_others_write_to_redis_is_checked_before_it_is_used() {
     let redis = start_redis(free_loopback_addr().port()).await;
-    let a = node(&redis, "node-checked", &[]).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let a = node(&redis, &pg, "node-checked", &[]).await;
     let mut conn = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port))
         .unwrap()
         .get_multiplexed_async_connection()
@@ -262,9 +281,10 @@ async fn what_others_write_to_redis_is_checked_before_it_is_used() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn budgets_follow_a_client_to_the_node_that_seats_it() {
     let redis = start_redis(free_loopback_addr().port()).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let limits = ["--room-capacity", "2", "--limit-loopback", "--max-reservations-per-ip", "2"];
-    let a = node(&redis, "node-a", &limits).await;
-    let _b = node(&redis, "node-b", &limits).await;
+    let a = node(&redis, &pg, "node-a", &limits).await;
+    let _b = node(&redis, &pg, "node-b", &limits).await;
     let mut granted = 0;
     let mut refused = Vec::new();
     for _ in 0..12 {
@@ -279,4 +299,36 @@ async fn budgets_follow_a_client_to_the_node_that_seats_it() {
     assert!(granted <= 4, "{granted} of 12 granted");
     assert!(refused.iter().all(|body| body.contains("reservations_per_address")), "{refused:?}");
     drop(redis);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_played_on_one_node_is_on_the_other_nodes_leaderboard() {
+    let redis = start_redis(free_loopback_addr().port()).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let a = node(&redis, &pg, "node-a", &[]).await;
+    let b = node(&redis, &pg, "node-b", &[]).await;
+    let signed_up =
+        http_json(b.addr, "POST", "/api/accounts", r#"{"name": "ann", "password": "correct horse"}"#, &[]).await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    let ann: SessionGranted = serde_json::from_str(&signed_up.body).unwrap();
+    // A token from node B plays on node A, in a room of node A.
+    let room =
+        http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Alpha"}"#, &[&as_node("/api/rooms?local=1")])
+            .await;
+    let room: RoomSummary = serde_json::from_str(&room.body).unwrap();
+    let (_me, welcome) = welcomed(&format!("ws://{}/ws?room={}&token={}", a.addr, room.id, ann.token)).await;
+    assert_eq!(welcome.player_id, ann.player_id);
+    let auth = format!("Authorization: Bearer {ADMIN_TOKEN}");
+    let closed = http_json(a.addr, "POST", &format!("/api/admin/rooms/{}/close", room.id), "", &[&auth]).await;
+    assert!(closed.status < 300, "{}", closed.body);
+
+    let board =
+        async || serde_json::from_str::<serde_json::Value>(&http_get(b.addr, "/api/leaderboard").await.body).unwrap();
+    eventually("node B's leaderboard lists ann", WAIT * 3, async || {
+        board().await["lines"][0]["player_id"] == ann.player_id.0
+    })
+    .await;
+    let history = http_get(b.addr, &format!("/api/players/{}/matches", ann.player_id.0)).await;
+    let history: serde_json::Value = serde_json::from_str(&history.body).unwrap();
+    assert_eq!(history["matches"][0]["room_id"], room.id.as_str());
 }

@@ -1,6 +1,7 @@
 //! Real-socket tests: a server on 127.0.0.1:0, driven by the bots' client.
 //! One binary, so helpers are compiled once and tests share a process.
 
+mod accounts;
 mod binary;
 mod cluster;
 mod hardening;

@@ -116,8 +116,10 @@ pub async fn serve(
     let upgraded_at = Instant::now();
     let Some((read, mut write, raw)) = accept(upgrade, sessions.handshake_timeout, peer).await else { return };
 
-    let admitted =
-        query.validate().and_then(|join| sessions.join.admit(&join).map(|(identity, seat)| (join, identity, seat)));
+    let admitted = match query.validate() {
+        Ok(join) => sessions.join.admit(&join).await.map(|(identity, seat)| (join, identity, seat)),
+        Err(refusal) => Err(refusal),
+    };
     let (join, identity, seat) = match admitted {
         Ok(admitted) => admitted,
         Err((code, reason)) => {

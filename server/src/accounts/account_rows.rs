@@ -1,0 +1,129 @@
+//! Account rows: create, find, the token version that revokes old tokens, password
+//! changes and deletion (which anonymises the account's history).
+
+use sqlx::Row;
+
+use super::store::{Store, StoreError, on_pool};
+
+/// An account as sign-in and token checks need it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountRow {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
+    pub token_version: i64,
+}
+
+/// What a deleted account's lines in match history are shown as.
+pub const DELETED_NAME: &str = "deleted player";
+
+/// The key names are unique by: case folded, so `Ann` and `ann` are one name.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+impl Store {
+    /// A new account; None when the name is taken.
+    pub async fn create_account(
+        &self,
+        name: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = "INSERT INTO accounts (name, name_key, password_hash, token_version, created_at_ms) \
+                   VALUES ($1, $2, $3, 0, $4) ON CONFLICT (name_key) DO NOTHING RETURNING id";
+        let key = name_key(name);
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(name)
+            .bind(&key)
+            .bind(password_hash)
+            .bind(now_ms)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// The live (not deleted) account with this name, any case.
+    pub async fn account_by_name(&self, name: &str) -> Result<Option<AccountRow>, StoreError> {
+        let sql =
+            "SELECT id, name, password_hash, token_version FROM accounts WHERE name_key = $1 AND deleted_at_ms IS NULL";
+        let key = name_key(name);
+        on_pool!(self, pool => {
+            let row = sqlx::query(sql).bind(&key).fetch_optional(pool).await?;
+            row.map(|r| Ok(AccountRow {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                password_hash: r.try_get("password_hash")?,
+                token_version: r.try_get("token_version")?,
+            }))
+            .transpose()
+        })
+    }
+
+    /// The live account with this id.
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
+        let sql = "SELECT id, name, password_hash, token_version FROM accounts WHERE id = $1 AND deleted_at_ms IS NULL";
+        on_pool!(self, pool => {
+            let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
+            row.map(|r| Ok(AccountRow {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                password_hash: r.try_get("password_hash")?,
+                token_version: r.try_get("token_version")?,
+            }))
+            .transpose()
+        })
+    }
+
+    /// The token version of a live account; None for a deleted or unknown one.
+    pub async fn token_version(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT token_version FROM accounts WHERE id = $1 AND deleted_at_ms IS NULL";
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// Revoke every token of the account: its version moves on. Returns the new one.
+    pub async fn bump_token_version(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        let sql = "UPDATE accounts SET token_version = token_version + 1 \
+                   WHERE id = $1 AND deleted_at_ms IS NULL RETURNING token_version";
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// A new password hash, revoking every token: returns the new token version.
+    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<Option<i64>, StoreError> {
+        let sql = "UPDATE accounts SET password_hash = $2, token_version = token_version + 1 \
+                   WHERE id = $1 AND deleted_at_ms IS NULL RETURNING token_version";
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(id)
+            .bind(password_hash)
+            .fetch_optional(pool)
+            .await?))
+    }
+
+    /// Whether a live account has this name (any case).
+    pub async fn name_registered(&self, name: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM accounts WHERE name_key = $1";
+        let key = name_key(name);
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(&key).fetch_one(pool).await?) > 0)
+    }
+
+    /// Delete an account, in one transaction: its name and password go (the name is
+    /// free again), its tokens are revoked, it leaves the leaderboard, and its lines
+    /// in match history stay (other players' places still add up) under
+    /// [`DELETED_NAME`] with no link back. False if there was no such live account.
+    pub async fn delete_account(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let forget = "UPDATE accounts SET name = NULL, name_key = NULL, password_hash = NULL, \
+                      token_version = token_version + 1, deleted_at_ms = $2 \
+                      WHERE id = $1 AND deleted_at_ms IS NULL";
+        let unlink = "UPDATE match_players SET account_id = NULL, name = $2 WHERE account_id = $1";
+        let unrank = "DELETE FROM stats WHERE account_id = $1";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let gone = sqlx::query(forget).bind(id).bind(now_ms).execute(&mut *tx).await?.rows_affected() == 1;
+            if gone {
+                sqlx::query(unlink).bind(id).bind(DELETED_NAME).execute(&mut *tx).await?;
+                sqlx::query(unrank).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(gone)
+        })
+    }
+}

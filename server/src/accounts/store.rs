@@ -1,0 +1,118 @@
+//! The accounts database behind one interface: an embedded SQLite file (the default)
+//! or a PostgreSQL server (`--database-url postgres://…`, for several nodes).
+//!
+//! Every query is a `&'static str` with bound parameters (`$1`, `$2`, … in both
+//! dialects), checked at run time: no query macros, so no database at build time.
+//! The SQL is one text for both engines except where the dialects differ (row locks).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use super::migrations::{self, Dialect};
+
+/// A connection that cannot be had this quickly counts as the database being down:
+/// API calls answer 503 and the round writer retries later, nobody waits long.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// PostgreSQL connections one node holds at most.
+pub const POSTGRES_POOL: u32 = 8;
+/// SQLite connections: readers run beside the one writer (WAL mode).
+pub const SQLITE_POOL: u32 = 4;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[from] sqlx::Error),
+    #[error("the database schema could not be brought up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The pool of the engine the URL named.
+#[derive(Clone, Debug)]
+pub enum Engine {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The accounts database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(super) engine: Engine,
+}
+
+/// Run `$body` with `$pool` bound to whichever pool the store has: the body is
+/// compiled once per engine, so the same query text serves both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.engine {
+            $crate::accounts::store::Engine::Sqlite($pool) => $body,
+            $crate::accounts::store::Engine::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    /// Open (SQLite: create) the database at `url` and bring its schema up to date.
+    /// `sqlite://PATH` or `sqlite:PATH` for a file, `postgres://…` for a server.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(POSTGRES_POOL)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect(url)
+                .await?;
+            Store { engine: Engine::Postgres(pool) }
+        } else {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(SQLITE_POOL)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await?;
+            Store { engine: Engine::Sqlite(pool) }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.engine {
+            Engine::Sqlite(_) => Dialect::Sqlite,
+            Engine::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = migrations::migrator(self.dialect());
+        match &self.engine {
+            Engine::Sqlite(pool) => migrator.run(pool).await?,
+            Engine::Postgres(pool) => migrator.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The schema version the database is at (the newest migration applied).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await?))
+    }
+
+    /// Whether the database answers now.
+    pub async fn ping(&self) -> bool {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Close the pool (tests stopping a server cleanly).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}

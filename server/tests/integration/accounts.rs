@@ -1,0 +1,295 @@
+//! Accounts, ratings, the leaderboard and match history against a real SQLite file
+//! and a real PostgreSQL server: the same scenario on both engines, rounds played
+//! and closed in real rooms, and the database going away while rooms play.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use arena_protocol::PlayerId;
+use arena_protocol::lobby::SessionGranted;
+use arena_server::Config;
+use arena_server::accounts::Store;
+use arena_server::accounts::migrations::latest_version;
+use arena_server::identity::ACCOUNT_IDS;
+use arena_server::ops::results::{PlayerRecord, RoundRecord};
+use serde_json::Value;
+
+use crate::util::http::{create_room, http_json};
+use crate::util::postgres::Postgres;
+use crate::util::process::{server_command, spawn_command};
+use crate::util::ws::{refused, welcomed};
+use crate::util::{TestServer, eventually};
+
+const ADMIN: &str = "an operator token of at least 32 bytes";
+const WAIT_STORED: Duration = Duration::from_secs(15);
+
+fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}")
+}
+
+async fn post(addr: SocketAddr, path: &str, body: &str, headers: &[&str]) -> (u16, Value) {
+    let response = http_json(addr, "POST", path, body, headers).await;
+    (response.status, serde_json::from_str(&response.body).unwrap_or(Value::Null))
+}
+
+async fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> (u16, Value) {
+    let response = http_json(addr, "GET", path, "", headers).await;
+    (response.status, serde_json::from_str(&response.body).unwrap_or(Value::Null))
+}
+
+async fn register(addr: SocketAddr, name: &str, password: &str) -> SessionGranted {
+    let response =
+        http_json(addr, "POST", "/api/accounts", &format!(r#"{{"name": "{name}", "password": "{password}"}}"#), &[])
+            .await;
+    assert_eq!(response.status, 201, "{}", response.body);
+    serde_json::from_str(&response.body).unwrap()
+}
+
+async fn login(addr: SocketAddr, name: &str, password: &str) -> (u16, Value) {
+    post(addr, "/api/login", &format!(r#"{{"name": "{name}", "password": "{password}"}}"#), &[]).await
+}
+
+/// A round in a real room: the account (by token) and a guest join, the operator
+/// closes the room, and its round reaches the log (and so the database).
+async fn play_a_round(addr: SocketAddr, token: &str) -> String {
+    let room = create_room(addr, r#"{"name": "Ranked"}"#).await;
+    let ws = |q: String| format!("ws://{addr}/ws?{q}");
+    let (_me, _) = welcomed(&ws(format!("room={}&token={token}", room.id))).await;
+    let (_guest, _) = welcomed(&ws(format!("room={}&name=visitor", room.id))).await;
+    let closed = http_json(addr, "POST", &format!("/api/admin/rooms/{}/close", room.id), "", &[&bearer(ADMIN)]).await;
+    assert!(closed.status < 300, "{}", closed.body);
+    room.id
+}
+
+async fn rounds_of(addr: SocketAddr, id: u32) -> i64 {
+    get(addr, &format!("/api/players/{id}"), &[]).await.1["stats"]["rounds"].as_i64().unwrap_or(-1)
+}
+
+fn synthetic_round(n: u32, players: &[(u32, &str, u32, u32)]) -> RoundRecord {
+    RoundRecord {
+        room_id: format!("synthetic{n:03}"),
+        room_name: "Synthetic".into(),
+        round: n,
+        reason: "score_limit".into(),
+        ended_at_ms: 1_800_000_000_000 + u64::from(n),
+        duration_s: 30.0,
+        players: players
+            .iter()
+            .map(|&(id, name, kills, deaths)| PlayerRecord {
+                player_id: PlayerId(id),
+                name: name.into(),
+                kills,
+                deaths,
+            })
+            .collect(),
+    }
+}
+
+/// Everything the issue asks of the store and the API, on whichever engine `url` names.
+async fn the_whole_story(url: &str) {
+    // Migrations from empty, and again on a database already at the newest version.
+    let store = Store::open(url).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), latest_version());
+    let mut config = Config::for_tests();
+    config.database_url = url.to_string();
+    config.admin_token = Some(ADMIN.into());
+    let server = TestServer::start_with(config).await;
+    let addr = server.addr;
+
+    // Sign up: an account id below 2^30, a token like /api/session's.
+    let ann = register(addr, "Ann", "correct horse").await;
+    assert!(ACCOUNT_IDS.contains(&ann.player_id.0), "{:?}", ann.player_id);
+    let (status, body) = post(addr, "/api/accounts", r#"{"name": "ANN", "password": "another one"}"#, &[]).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("that name is taken")));
+    let (status, _) = post(addr, "/api/accounts", r#"{"name": "Shorty", "password": "short"}"#, &[]).await;
+    assert_eq!(status, 400);
+    let (status, body) = post(addr, "/api/session", r#"{"name": "ann"}"#, &[]).await;
+    assert_eq!(status, 409, "a guest may not take an account's name: {body}");
+
+    // Sign-in failures say the same whether or not the name exists.
+    let wrong_password = login(addr, "ann", "wrong horse!").await;
+    let no_such_name = login(addr, "nobody-here", "wrong horse!").await;
+    assert_eq!(wrong_password.0, 401);
+    assert_eq!(wrong_password, no_such_name);
+    let (status, signed_in) = login(addr, "ann", "correct horse").await;
+    assert_eq!((status, signed_in["player_id"].as_u64()), (200, Some(u64::from(ann.player_id.0))));
+    let token = signed_in["token"].as_str().unwrap().to_string();
+
+    // A round in a real room: stored with ratings; the guest appears unrated.
+    let room = play_a_round(addr, &token).await;
+    eventually("the round stored", WAIT_STORED, async || rounds_of(addr, ann.player_id.0).await == 1).await;
+    let (_, page) = get(addr, &format!("/api/players/{}/matches", ann.player_id.0), &[]).await;
+    let played = &page["matches"][0];
+    assert_eq!(played["room_id"], room.as_str());
+    assert_eq!(played["player_count"], 2);
+    assert_eq!(played["me"]["kind"], "account");
+    assert!(played["me"]["rating_after"].is_f64());
+    let guest = played["top"].as_array().unwrap().iter().find(|l| l["kind"] == "guest").expect("the guest's line");
+    assert!(guest["rating_after"].is_null(), "guests have no rating");
+    let (_, board) = get(addr, "/api/leaderboard?around=me", &[&bearer(&token)]).await;
+    assert_eq!(board["me"], 1, "{board}");
+
+    // Sign-out revokes the token at join and on the API; signing in again works.
+    let (status, _) = post(addr, "/api/logout", "", &[&bearer(&token)]).await;
+    assert_eq!(status, 200);
+    let (code, reason) = refused(&format!("ws://{addr}/ws?token={token}")).await;
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("revoked"), "{reason}");
+    assert_eq!(get(addr, "/api/leaderboard?around=me", &[&bearer(&token)]).await.0, 401);
+
+    // Back-off per name: after 3 wrong passwords the next try waits, even a right one.
+    for _ in 0..3 {
+        assert_eq!(login(addr, "ann", "not it at all").await.0, 401);
+    }
+    let (status, body) = login(addr, "ann", "correct horse").await;
+    assert_eq!((status, body["budget"].as_str()), (429, Some("sign_in_per_account")));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, signed_in) = login(addr, "ann", "correct horse").await;
+    assert_eq!(status, 200);
+    let token = signed_in["token"].as_str().unwrap().to_string();
+
+    // A password change revokes the old token and answers a new one.
+    let change = r#"{"password": "correct horse", "new_password": "battery staple"}"#;
+    let (status, changed) = post(addr, "/api/password", change, &[&bearer(&token)]).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(get(addr, "/api/leaderboard?around=me", &[&bearer(&token)]).await.0, 401);
+    let token = changed["token"].as_str().unwrap().to_string();
+    assert_eq!(get(addr, "/api/leaderboard?around=me", &[&bearer(&token)]).await.0, 200);
+
+    // Ratings, ties and paging, through the store the server uses.
+    let bob = register(addr, "bob", "bob's password").await.player_id.0;
+    let cat = register(addr, "cat", "cat's password").await.player_id.0;
+    let dan = register(addr, "dan", "dan's password").await.player_id.0;
+    let me = ann.player_id.0;
+    for n in 0..24 {
+        let round = synthetic_round(n, &[(me, "Ann", 5, 0), (bob, "bob", 1, 3), (0x9000_0000, "guest", 0, 5)]);
+        assert!(store.store_round(&round).await.unwrap());
+        assert!(!store.store_round(&round).await.unwrap(), "a round is stored once");
+    }
+    // cat and dan share a place in the same round: the same rating, the same rank.
+    let tie = synthetic_round(100, &[(cat, "cat", 2, 1), (dan, "dan", 2, 1), (0x4000_0001, "bot", 0, 2)]);
+    assert!(store.store_round(&tie).await.unwrap());
+    let (_, board) = get(addr, "/api/leaderboard?limit=10", &[]).await;
+    let lines = board["lines"].as_array().unwrap();
+    let line = |id: u32| lines.iter().find(|l| l["player_id"] == id).unwrap_or_else(|| panic!("{id} in {board}"));
+    assert_eq!(line(me)["rank"], 1);
+    assert_eq!(line(cat)["rank"], line(dan)["rank"], "a tie shares its rank: {board}");
+    assert_eq!(line(cat)["rating"], line(dan)["rating"]);
+    let after_tie = lines
+        .iter()
+        .position(|l| l["player_id"] == dan)
+        .unwrap()
+        .max(lines.iter().position(|l| l["player_id"] == cat).unwrap());
+    if let Some(next) = lines.get(after_tie + 1) {
+        assert_eq!(
+            next["rank"].as_i64().unwrap(),
+            after_tie as i64 + 2,
+            "the rank after a tie counts everyone above: {board}"
+        );
+    }
+    assert!(line(bob)["rating"].as_f64().unwrap() < line(me)["rating"].as_f64().unwrap());
+    let (_, profile) = get(addr, &format!("/api/players/{me}"), &[]).await;
+    assert_eq!((profile["stats"]["rounds"].as_i64(), profile["stats"]["wins"].as_i64()), (Some(25), Some(24)));
+    assert_eq!(profile["stats"]["kills"], 120);
+
+    // History pages: newest first, every match once.
+    let mut seen = Vec::new();
+    let mut path = format!("/api/players/{me}/matches?limit=10");
+    loop {
+        let (status, page) = get(addr, &path, &[]).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(page["matches"].as_array().unwrap().iter().map(|m| m["match_id"].as_i64().unwrap()));
+        match page["next_before"].as_i64() {
+            Some(before) => path = format!("/api/players/{me}/matches?limit=10&before={before}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats: {seen:?}");
+    assert_eq!(get(addr, &format!("/api/players/{me}/matches?limit=0"), &[]).await.0, 400);
+    assert_eq!(get(addr, "/api/players/3000000000", &[]).await.0, 404);
+
+    // Deletion: the account, its rank and its name go; its history stays, anonymised.
+    let wrong = http_json(addr, "DELETE", "/api/accounts/me", r#"{"password": "nope nope"}"#, &[&bearer(&token)]).await;
+    assert_eq!(wrong.status, 401);
+    let deleted =
+        http_json(addr, "DELETE", "/api/accounts/me", r#"{"password": "battery staple"}"#, &[&bearer(&token)]).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(get(addr, &format!("/api/players/{me}"), &[]).await.0, 404);
+    let (_, board) = get(addr, "/api/leaderboard", &[]).await;
+    assert!(board["lines"].as_array().unwrap().iter().all(|l| l["player_id"] != me), "{board}");
+    let (_, bobs) = get(addr, &format!("/api/players/{bob}/matches?limit=1"), &[]).await;
+    let first = &bobs["matches"][0]["top"][0];
+    assert_eq!((first["name"].as_str(), first["kind"].as_str()), (Some("deleted player"), Some("account")));
+    assert_eq!(refused(&format!("ws://{addr}/ws?token={token}")).await.0, 1008);
+    let again = register(addr, "ann", "a new beginning").await;
+    assert_ne!(again.player_id, ann.player_id, "ids are never reused");
+
+    server.shutdown().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_ratings_and_history_on_sqlite() {
+    let file = std::env::temp_dir().join(format!("arena-accounts-{}-{}.db", std::process::id(), rand::random::<u32>()));
+    the_whole_story(&format!("sqlite://{}", file.display())).await;
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_ratings_and_history_on_postgres() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    the_whole_story(&pg.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_play_on_while_the_database_is_down_and_every_round_is_stored_once() {
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let data = std::env::temp_dir().join(format!("arena-fault-{}-{}", std::process::id(), rand::random::<u32>()));
+    let args = ["--database-url", &pg.url(), "--admin-token", ADMIN, "--data-dir", data.to_str().unwrap()];
+    let start = async || {
+        let mut command = server_command();
+        command.args(["--addr", "127.0.0.1:0"]).args(args).env("NO_COLOR", "1");
+        spawn_command(command).await
+    };
+    let node = start().await;
+    let ann = register(node.addr, "ann", "correct horse").await;
+    play_a_round(node.addr, &ann.token).await;
+    eventually("the first round stored", WAIT_STORED, async || rounds_of(node.addr, ann.player_id.0).await == 1).await;
+
+    pg.halt();
+    // Rooms keep playing and rounds keep ending; the log has them.
+    for _ in 0..2 {
+        play_a_round(node.addr, &ann.token).await;
+    }
+    let (status, _) = get(node.addr, &format!("/api/players/{}", ann.player_id.0), &[]).await;
+    assert_eq!(status, 503, "the API says the database is away");
+    let logged = async || std::fs::read_to_string(data.join("results.jsonl")).unwrap_or_default().lines().count();
+    eventually("three rounds in the log", WAIT_STORED, async || logged().await == 3).await;
+
+    pg.resume();
+    eventually("the missed rounds stored", WAIT_STORED, async || rounds_of(node.addr, ann.player_id.0).await == 3)
+        .await;
+    drop(node);
+    // A restart reads the whole log again and stores nothing twice.
+    let node = start().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rounds_of(node.addr, ann.player_id.0).await, 3);
+    let (_, page) = get(node.addr, &format!("/api/players/{}/matches", ann.player_id.0), &[]).await;
+    assert_eq!(page["matches"].as_array().unwrap().len(), 3);
+    drop(node);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqlite_database_with_redis_stops_the_start() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"))
+        .args(["--addr", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:1", "--jwt-secret", ADMIN])
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(15), output).await.expect("the node exits").unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--redis-url with an SQLite --database-url"), "{stderr}");
+}
