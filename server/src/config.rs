@@ -391,15 +391,8 @@ impl Config {
         if self.database_url == DATABASE_IN_DATA_DIR {
             self.database_url = format!("sqlite://{}", self.data_dir.join("arena.db").display());
         }
-        let postgres = self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://");
-        if !postgres && !self.database_url.starts_with("sqlite:") {
+        if !self.database_is_postgres() && !self.database_url.starts_with("sqlite:") {
             bail!("--database-url (ARENA_DATABASE_URL) must start with sqlite:// or postgres://");
-        }
-        if self.redis_url.is_some() && !postgres {
-            bail!(
-                "--redis-url with an SQLite --database-url: each node would keep its own accounts and leaderboard. \
-                 Give every node of the cluster the same --database-url postgres://… (ARENA_DATABASE_URL)"
-            );
         }
         load_secret(&mut self.jwt_secret, &mut self.jwt_secret_file, "--jwt-secret", "ARENA_JWT_SECRET")?;
         load_secret(&mut self.admin_token, &mut self.admin_token_file, "--admin-token", "ARENA_ADMIN_TOKEN")?;
@@ -421,6 +414,12 @@ impl Config {
             bail!(
                 "--autobahn-echo serves 16 MiB echo messages to anyone: it needs a loopback --addr, not {}",
                 self.addr
+            );
+        }
+        if self.redis_url.is_some() && !self.database_is_postgres() {
+            bail!(
+                "--redis-url with an SQLite --database-url: each node would keep its own accounts and leaderboard. \
+                 Give every node of the cluster the same --database-url postgres://… (ARENA_DATABASE_URL)"
             );
         }
         Ok(())
@@ -459,6 +458,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether `--database-url` names a PostgreSQL server.
+    pub fn database_is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
     }
 
     /// Every `*_s: f64` field with its flag name, for `validate()`.
@@ -700,7 +704,10 @@ mod tests {
         let message = refusal(&[&redis[..], &["--public-url", "wss://arena.example"]].concat());
         assert!(message.contains("--public-url") && message.contains("http"), "{message}");
         let good = ["--public-url", "https://a.arena.example", "--internal-url", "https://10.0.0.1:8443"];
-        parse(&[&redis[..], &good, &["--internal-ca", "/etc/arena/nodes-ca.pem"]].concat()).validate().unwrap();
+        let message = refusal(&[&redis[..], &good].concat());
+        assert!(message.contains("--redis-url with an SQLite --database-url"), "{message}");
+        let shared = ["--database-url", "postgres://arena@10.0.0.9/arena", "--internal-ca", "/etc/arena/nodes-ca.pem"];
+        parse(&[&redis[..], &good, &shared].concat()).validate().unwrap();
     }
 
     #[test]

@@ -23,13 +23,17 @@ pub const SNAPSHOT_BYTES_BUCKETS: &[f64] = &[1e3, 2.5e3, 5e3, 1e4, 2.5e4, 5e4, 1
 /// Upgrade to welcome sent, in seconds: 1 ms to a join that waited on a busy room (5 s).
 pub const JOIN_SECONDS_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
+/// One round stored in the account database, in seconds: 0.5 ms to a slow 5 s.
+pub const STORE_SECONDS_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0];
+
 /// Each histogram and its buckets; a histogram left out would render as a summary,
 /// whose quantiles cannot be added up across nodes.
-const HISTOGRAMS: [(&str, &[f64]); 4] = [
+const HISTOGRAMS: [(&str, &[f64]); 5] = [
     ("arena_tick_seconds", TICK_SECONDS_BUCKETS),
     ("arena_rtt_seconds", RTT_SECONDS_BUCKETS),
     ("arena_snapshot_bytes", SNAPSHOT_BYTES_BUCKETS),
     ("arena_join_seconds", JOIN_SECONDS_BUCKETS),
+    ("arena_round_store_seconds", STORE_SECONDS_BUCKETS),
 ];
 
 /// The process's recorder. Installed once: a test process runs many servers and
@@ -171,6 +175,7 @@ mod tests {
         m.rtt_seconds.record(0.0004);
         m.snapshot_bytes_per_second.record(12_000.0);
         m.join_seconds.record(0.002);
+        ::metrics::histogram!("arena_round_store_seconds").record(0.003);
         let text = render();
         for (name, _) in HISTOGRAMS {
             assert!(text.contains(&format!("# TYPE {name} histogram")), "{name} is a histogram:\n{text}");

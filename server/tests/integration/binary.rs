@@ -74,7 +74,14 @@ async fn check_passes_a_good_config_without_binding_and_names_the_flag_of_a_bad_
     let bad = check(&["--internal-url", "http://10.0.0.1:8080"], &[]).await;
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && stderr.contains("--internal-url") && stderr.contains("--redis-url"), "{stderr}");
-    let cluster = ["--redis-url", "redis://127.0.0.1:1", "--internal-ca", "/nonexistent/nodes-ca.pem"];
+    let cluster = [
+        "--redis-url",
+        "redis://127.0.0.1:1",
+        "--database-url",
+        "postgres://127.0.0.1:1/none",
+        "--internal-ca",
+        "/nonexistent/nodes-ca.pem",
+    ];
     let bad = check(&cluster, &[("ARENA_JWT_SECRET", "0123456789abcdef0123456789abcdef")]).await;
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success(), "a missing node CA passed --check");

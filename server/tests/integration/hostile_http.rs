@@ -595,3 +595,57 @@ async fn memory_stays_flat_under_attack() {
     drop(held);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_endpoints_refuse_bad_input_and_budget_each_address() {
+    let mut config = hostile_config();
+    config.accounts_per_ip_per_hour = 2;
+    config.sign_ins_per_ip_per_minute = 3;
+    config.board_reads_per_ip_per_minute = 8;
+    let server = TestServer::start_with(config).await;
+    let (attacker, victim, observer) = (client(2), client(3), client(4));
+
+    // Bad input: clear 4xx answers, nothing stored, nothing spent on a body that does not parse.
+    let bad = [
+        ("/api/accounts", "{not json"),
+        ("/api/accounts", r#"{"name": "x"}"#),
+        ("/api/login", r#"{"name": 7, "password": "whatever"}"#),
+    ];
+    for (path, body) in bad {
+        assert_eq!(post(&server, attacker, path, body).await.status, 400, "{path} {body}");
+    }
+    let huge = format!(r#"{{"name": "ann", "password": "{}"}}"#, "x".repeat(20_000));
+    assert_eq!(post(&server, attacker, "/api/login", &huge).await.status, 413);
+    let hidden =
+        post(&server, attacker, "/api/accounts", "{\"name\": \"an\u{202E}n\", \"password\": \"long enough\"}").await;
+    assert_eq!(hidden.status, 400, "{}", hidden.body);
+    for path in ["/api/leaderboard?limit=0", "/api/leaderboard?limit=abc", "/api/leaderboard?around=you"] {
+        assert_eq!(get(&server, attacker, path).await.status, 400, "{path}");
+    }
+    assert_eq!(get(&server, attacker, "/api/leaderboard?around=me").await.status, 401, "around=me needs a token");
+    assert_eq!(get(&server, attacker, "/api/players/0").await.status, 404);
+    assert_eq!(get(&server, observer, "/api/players/99999999999999").await.status, 404);
+    assert_eq!(http_from(observer, server.addr, "PUT", "/api/login", "", &[]).await.status, 405);
+
+    // Budgets: accounts an hour, password attempts a minute, reads a minute, per address.
+    // Spent above: one account attempt (the hidden name) and five reads; bodies that
+    // did not parse spend nothing.
+    let made = |n: u32| format!(r#"{{"name": "player{n}", "password": "long enough"}}"#);
+    assert_eq!(post(&server, attacker, "/api/accounts", &made(1)).await.status, 201);
+    assert_over_budget(&post(&server, attacker, "/api/accounts", &made(2)).await, "accounts_per_address_per_hour");
+    let guess = |n: u32| format!(r#"{{"name": "target{n}", "password": "guess guess"}}"#);
+    for n in 0..3 {
+        assert_eq!(post(&server, attacker, "/api/login", &guess(n)).await.status, 401);
+    }
+    assert_over_budget(&post(&server, attacker, "/api/login", &guess(9)).await, "sign_ins_per_address_per_minute");
+    for _ in 0..3 {
+        assert_eq!(get(&server, attacker, "/api/leaderboard").await.status, 200);
+    }
+    assert_over_budget(&get(&server, attacker, "/api/leaderboard").await, "board_reads_per_address_per_minute");
+    // Another address is untouched.
+    assert_eq!(post(&server, victim, "/api/accounts", &made(3)).await.status, 201);
+    assert_eq!(get(&server, victim, "/api/leaderboard").await.status, 200);
+    let refusals = metric(&server, observer, &refusals_of("sign_ins_per_address_per_minute")).await;
+    assert!(refusals >= 1.0, "the refusal is counted");
+    server.shutdown().await;
+}

@@ -8,15 +8,17 @@ use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary};
 use crate::cluster::{CLUSTER_SECRET, Redis, as_node, rooms_seen_by, start_redis};
 use crate::util::http::http_json;
 use crate::util::pki::{TestPki, https_request};
+use crate::util::postgres::Postgres;
 use crate::util::process::{ServerProcess, server_command, spawn_command};
 use crate::util::ws::welcomed;
 use crate::util::{WAIT, eventually, free_loopback_addr};
 
 /// A node of the test cluster listening on `addr`.
-async fn node_at(redis: &Redis, id: &str, addr: SocketAddr, extra: &[&str]) -> ServerProcess {
+async fn node_at(redis: &Redis, pg: &Postgres, id: &str, addr: SocketAddr, extra: &[&str]) -> ServerProcess {
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let mut command = server_command();
     command.args(["--addr", &addr.to_string(), "--redis-url", &url, "--node-id", id, "--node-ttl-s", "2"]);
+    command.args(["--database-url", &pg.url()]);
     command.args(["--jwt-secret", CLUSTER_SECRET]).args(extra).env("NO_COLOR", "1");
     spawn_command(command).await
 }
@@ -39,6 +41,7 @@ fn body_of(answer: &str) -> &str {
 async fn nodes_call_each_other_at_their_internal_urls_over_http_and_https() {
     let pki = TestPki::new();
     let redis = start_redis(free_loopback_addr().port()).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     // A serves TLS itself and is called at https://localhost:port; B sits behind a TLS
     // proxy and is called at its plain address. Neither public name resolves, so a call
     // that went to a public URL would fail.
@@ -47,10 +50,11 @@ async fn nodes_call_each_other_at_their_internal_urls_over_http_and_https() {
     let a_internal = format!("https://localhost:{}", a_addr.port());
     let a_tls = ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
     let a_urls = ["--public-url", "https://a.arena.invalid", "--internal-url", &a_internal];
-    let a = node_at(&redis, "node-a", a_addr, &[&a_tls[..], &a_urls].concat()).await;
+    let a = node_at(&redis, &pg, "node-a", a_addr, &[&a_tls[..], &a_urls].concat()).await;
     let b_internal = format!("http://{b_addr}");
     let b_urls = ["--public-url", "https://b.arena.invalid", "--internal-url", &b_internal];
-    let b = node_at(&redis, "node-b", b_addr, &[&b_urls[..], &["--internal-ca", ca.to_str().unwrap()]].concat()).await;
+    let b =
+        node_at(&redis, &pg, "node-b", b_addr, &[&b_urls[..], &["--internal-ca", ca.to_str().unwrap()]].concat()).await;
 
     // A room of one seat on A, listed by B with A's public URL for clients.
     let path = "/api/rooms?local=1";
@@ -86,5 +90,5 @@ async fn nodes_call_each_other_at_their_internal_urls_over_http_and_https() {
     let seat: Matchmade = serde_json::from_str(body_of(&answer)).unwrap();
     assert_eq!(seat.room.id, bravo.id, "{answer}");
     assert!(seat.ws_url.starts_with("wss://b.arena.invalid/ws?"), "{}", seat.ws_url);
-    drop((a, b, redis));
+    drop((a, b, redis, pg));
 }

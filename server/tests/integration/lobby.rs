@@ -124,9 +124,16 @@ async fn tokens_bind_identity_and_bad_ones_are_refused() {
     config.jwt_secret = Some("test secret, at least 32 bytes long".into());
     config.require_auth = true;
     let server = TestServer::start_with(config.clone()).await;
-    let granted = session(&server, "Ann").await;
+    // --require-auth admits accounts' tokens only: not a guest's, not none.
+    let signed_up =
+        http_json(server.addr, "POST", "/api/accounts", r#"{"name": "Ann", "password": "correct horse"}"#, &[]).await;
+    let granted: SessionGranted = serde_json::from_str(&signed_up.body).unwrap();
     let (_client, welcome) = welcomed(&server.ws_url(&format!("token={}", granted.token))).await;
     assert_eq!(welcome.player_id, granted.player_id);
+    let guest = session(&server, "Guest").await;
+    let (code, reason) = refused(&server.ws_url(&format!("token={}", guest.token))).await;
+    assert_eq!(code, close_code::POLICY_VIOLATION);
+    assert!(reason.contains("an account's session token is required"), "{reason}");
 
     let (code, reason) = refused(&server.ws_url("")).await;
     assert_eq!(code, close_code::POLICY_VIOLATION);
