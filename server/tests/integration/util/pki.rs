@@ -69,10 +69,14 @@ impl TestPki {
         TlsConnector::from(Arc::new(config))
     }
 
+    /// A server config with this pair, writing everything under this PKI's folder (as
+    /// `Config::for_tests` does under the temp folder).
     pub fn config(&self, extra: &[&str]) -> arena_server::Config {
         let results = self.dir.join("results.jsonl");
+        let database = format!("sqlite://{}", self.dir.join("arena.db").display());
         let (cert, key) = (self.cert(), self.key());
         let mut args = vec!["arena-server", "--addr", "127.0.0.1:0", "--results-log", results.to_str().unwrap()];
+        args.extend(["--database-url", &database]);
         args.extend(["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
         args.extend(extra);
         arena_server::Config::parse_from(args)
