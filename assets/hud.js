@@ -29,6 +29,7 @@ export class Hud {
       ...rows.map((r) => {
         const li = document.createElement("li");
         li.textContent = `${r.name}: ${r.score}`;
+        if (r.bot) li.append(botTag());
         if (r.me) li.className = "me";
         return li;
       }),
@@ -56,7 +57,7 @@ export class Hud {
 
   showResults(results) {
     const table = results.standings
-      .map((s, i) => `<tr><td>${i + 1}</td><td>${escapeHtml(s.name)}</td><td>${s.kills}</td><td>${s.deaths}</td></tr>`)
+      .map((s, i) => `<tr><td>${i + 1}</td><td>${escapeHtml(s.name)}${s.bot ? ' <span class="bot-tag">bot</span>' : ""}</td><td>${s.kills}</td><td>${s.deaths}</td></tr>`)
       .join("");
     const why = results.reason === "score_limit" ? "score limit reached" : results.reason.replace("_", " ");
     this.results.innerHTML =
@@ -88,6 +89,14 @@ export class Hud {
       this.bannerText.textContent = `Disconnected (${s.code}): ${s.reason || "no reason given"}${retry}`;
     }
   }
+}
+
+/** The small "bot" label next to a house bot's name. */
+function botTag() {
+  const tag = document.createElement("span");
+  tag.className = "bot-tag";
+  tag.textContent = "bot";
+  return tag;
 }
 
 function escapeHtml(text) {

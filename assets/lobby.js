@@ -139,7 +139,9 @@ export class Lobby {
         row.dataset.roomId = room.id;
         const label = document.createElement("span");
         const state = room.match_state === "results" ? "results" : `round ${room.round}`;
-        label.textContent = `${room.name} — ${room.players}/${room.capacity} players, ${room.spectators} watching, ${state}`;
+        // People and house bots apart: bots hold no seat and step aside for whoever joins.
+        const bots = room.bots ? `, ${room.bots} bots` : "";
+        label.textContent = `${room.name} — ${room.players}/${room.capacity} players${bots}, ${room.spectators} watching, ${state}`;
         const join = document.createElement("button");
         join.textContent = "Join";
         join.className = "join";

@@ -74,11 +74,14 @@ function roundStart(r) {
 }
 
 function player(p) {
-  return { playerId: p[PlayerInfo.player_id], netId: p[PlayerInfo.net_id], name: p[PlayerInfo.name] };
+  return { playerId: p[PlayerInfo.player_id], netId: p[PlayerInfo.net_id], name: p[PlayerInfo.name], bot: p[PlayerInfo.bot] };
 }
 
 function standing(s) {
-  return { playerId: s[Standing.player_id], name: s[Standing.name], kills: s[Standing.kills], deaths: s[Standing.deaths] };
+  return {
+    playerId: s[Standing.player_id], name: s[Standing.name], kills: s[Standing.kills], deaths: s[Standing.deaths],
+    bot: s[Standing.bot],
+  };
 }
 
 /** `{"joined": player} | {"left": player} | {"round_started": …} | {"round_over": …} | {"closing": [text]} | {"announcement": [text]}` */
@@ -159,7 +162,7 @@ export function decodeServer(bytes) {
         rooms: b.map((r) => ({
           id: r[LobbyRoom.id], name: r[LobbyRoom.name], players: r[LobbyRoom.players],
           spectators: r[LobbyRoom.spectators], capacity: r[LobbyRoom.capacity], match_state: r[LobbyRoom.match_state],
-          round: r[LobbyRoom.round], ws_url: r[LobbyRoom.ws_url],
+          round: r[LobbyRoom.round], ws_url: r[LobbyRoom.ws_url], bots: r[LobbyRoom.bots],
         })),
       };
     default:

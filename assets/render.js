@@ -71,8 +71,10 @@ export class Renderer {
       projectiles++;
     }
     for (const e of view.entities) {
-      if (e.kind !== EntityKind.Player) continue;
-      this.drawPlayer(camera, e, welcome, names.get(e.owner) || "", false);
+      if (e.kind === EntityKind.Projectile) continue;
+      const name = names.get(e.owner) || "";
+      // House bots carry a tag, so nobody mistakes them for people.
+      this.drawPlayer(camera, e, welcome, e.kind === EntityKind.Bot ? `${name} [bot]` : name, false);
       players++;
     }
     let ownScreen = null;

@@ -40,7 +40,7 @@ export class GameState {
   followNext() {
     const latest = this.snapshots[this.snapshots.length - 1];
     if (!latest) return;
-    const players = latest.entities.filter((e) => e.kind === EntityKind.Player).sort((a, b) => a.netId - b.netId);
+    const players = latest.entities.filter((e) => e.kind !== EntityKind.Projectile).sort((a, b) => a.netId - b.netId);
     if (players.length === 0) return;
     const i = players.findIndex((e) => e.netId === this.followNetId);
     this.followNetId = players[(i + 1) % players.length].netId;
@@ -164,13 +164,18 @@ export class GameState {
   /** Players by score, for the scoreboard. */
   scoreboard() {
     if (this.scores) {
-      return this.scores.map((s) => ({ name: s.name, score: s.kills, me: s.playerId === this.welcome.playerId }));
+      return this.scores.map((s) => ({
+        name: s.name, score: s.kills, bot: s.bot, me: s.playerId === this.welcome.playerId,
+      }));
     }
     const latest = this.snapshots[this.snapshots.length - 1];
     if (!latest) return [];
     return latest.entities
-      .filter((e) => e.kind === EntityKind.Player)
-      .map((e) => ({ name: this.names.get(e.owner) || `player ${e.owner}`, score: e.score, me: e.netId === this.welcome.netId }))
+      .filter((e) => e.kind !== EntityKind.Projectile)
+      .map((e) => ({
+        name: this.names.get(e.owner) || `player ${e.owner}`, score: e.score, bot: e.kind === EntityKind.Bot,
+        me: e.netId === this.welcome.netId,
+      }))
       .sort((a, b) => b.score - a.score);
   }
 }

@@ -4,7 +4,7 @@
 // (until then that crate's tests fail).
 
 /** From PROTOCOL_VERSION. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** From codec::MAX_CLIENT_MESSAGE_BYTES. */
 export const MAX_CLIENT_MESSAGE_BYTES = 16384;
@@ -111,7 +111,7 @@ export const RoomEvent = Object.freeze({
 });
 
 /** From snapshot::EntityKind: the kind field of an entity. */
-export const EntityKind = Object.freeze({ Player: 0, Projectile: 1 });
+export const EntityKind = Object.freeze({ Player: 0, Projectile: 1, Bot: 2 });
 
 /** From net_id, then delta::field::ALL (snapshot::WireEntity's order): each field's index in its array. */
 export const WireEntity = Object.freeze({
@@ -187,7 +187,7 @@ export const DeltaSnapshot = Object.freeze({
 export const Pong = Object.freeze({ client_time_ms: 0 });
 
 /** From the serde fields of PlayerInfo: each field's index in its array. */
-export const PlayerInfo = Object.freeze({ player_id: 0, net_id: 1, name: 2 });
+export const PlayerInfo = Object.freeze({ player_id: 0, net_id: 1, name: 2, bot: 3 });
 
 /** From the serde fields of RosterChange: each field's index in its array. */
 export const RosterChange = Object.freeze({ joined: 0, left: 1 });
@@ -202,7 +202,7 @@ export const ErrorMsg = Object.freeze({ code: 0, message: 1 });
 export const ChatLine = Object.freeze({ player_id: 0, name: 1, text: 2 });
 
 /** From the serde fields of Standing: each field's index in its array. */
-export const Standing = Object.freeze({ player_id: 0, name: 1, kills: 2, deaths: 3 });
+export const Standing = Object.freeze({ player_id: 0, name: 1, kills: 2, deaths: 3, bot: 4 });
 
 /** From the serde fields of RoundResults: each field's index in its array. */
 export const RoundResults = Object.freeze({ round: 0, reason: 1, duration_s: 2, next_round_in_s: 3, standings: 4 });
@@ -220,4 +220,5 @@ export const LobbyRoom = Object.freeze({
   match_state: 5,
   round: 6,
   ws_url: 7,
+  bots: 8,
 });

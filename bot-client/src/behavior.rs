@@ -39,7 +39,7 @@ impl Behavior {
         let target = snapshot
             .entities
             .iter()
-            .filter(|e| e.kind == EntityKind::Player && e.net_id != self.me && e.health > 0)
+            .filter(|e| e.kind.is_player() && e.net_id != self.me && e.health > 0)
             .min_by(|a, b| a.pos.distance_squared(me.pos).total_cmp(&b.pos.distance_squared(me.pos)));
         let (move_dir, aim, fire) = match target {
             Some(enemy) => {

@@ -93,7 +93,12 @@ mod tests {
                 round: crate::RoundStart { round: 1, score_limit: 10, time_limit_s: 180 },
             }),
             ServerMsg::Pong(Pong { client_time_ms: 1.5 }),
-            ServerMsg::Roster(vec![PlayerInfo { player_id: PlayerId(1), net_id: NetId(2), name: "ann".into() }]),
+            ServerMsg::Roster(vec![PlayerInfo {
+                player_id: PlayerId(1),
+                net_id: NetId(2),
+                name: "ann".into(),
+                bot: false,
+            }]),
             ServerMsg::Kill(Kill { killer: PlayerId(1), victim: PlayerId(2) }),
             ServerMsg::Chat(crate::ChatLine { player_id: PlayerId(1), name: "ann".into(), text: "gg".into() }),
             ServerMsg::Event(crate::RoomEvent::RoundOver(crate::RoundResults {
@@ -101,7 +106,13 @@ mod tests {
                 reason: "score_limit".into(),
                 duration_s: 61.5,
                 next_round_in_s: 5.0,
-                standings: vec![crate::Standing { player_id: PlayerId(1), name: "ann".into(), kills: 10, deaths: 2 }],
+                standings: vec![crate::Standing {
+                    player_id: PlayerId(1),
+                    name: "ann".into(),
+                    kills: 10,
+                    deaths: 2,
+                    bot: true,
+                }],
             })),
             ServerMsg::Event(crate::RoomEvent::Announcement(crate::Notice { text: "restart at noon".into() })),
         ];

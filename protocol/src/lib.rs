@@ -32,4 +32,5 @@ pub use wire_js::wire_js;
 
 /// Version of the wire format. A client announces it in the upgrade query (`v=`);
 /// the server closes a connection that speaks another one with [`close_code::VERSION_MISMATCH`].
-pub const PROTOCOL_VERSION: u16 = 1;
+/// 2: house bots are marked (`EntityKind::Bot`, `bot` in roster lines and standings).
+pub const PROTOCOL_VERSION: u16 = 2;

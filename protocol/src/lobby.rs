@@ -43,6 +43,9 @@ pub struct RoomSummary {
     pub match_state: String,
     pub round: u32,
     pub rules: MatchRules,
+    /// House bots playing in the room (not counted in `players`; they hold no seat).
+    #[serde(default)]
+    pub bots: usize,
     /// With several nodes: the node that runs the room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -65,6 +68,8 @@ pub struct LobbyRoom {
     pub round: u32,
     /// With several nodes: where to join it (`?room=ID` added); nil: on this server.
     pub ws_url: Option<String>,
+    /// House bots playing in the room (not in `players`).
+    pub bots: usize,
 }
 
 impl From<&RoomSummary> for LobbyRoom {
@@ -78,6 +83,7 @@ impl From<&RoomSummary> for LobbyRoom {
             match_state: r.match_state.clone(),
             round: r.round,
             ws_url: r.ws_url.clone(),
+            bots: r.bots,
         }
     }
 }

@@ -99,6 +99,8 @@ pub struct Standing {
     pub name: String,
     pub kills: u32,
     pub deaths: u32,
+    /// A house bot (simulated by the server), not a person.
+    pub bot: bool,
 }
 
 /// Sent once, right after the upgrade.
@@ -154,6 +156,8 @@ pub struct PlayerInfo {
     pub player_id: PlayerId,
     pub net_id: NetId,
     pub name: String,
+    /// A house bot (simulated by the server), not a person.
+    pub bot: bool,
 }
 
 /// Kill feed entry.

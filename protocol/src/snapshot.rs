@@ -26,6 +26,15 @@ pub struct Snapshot {
 pub enum EntityKind {
     Player = 0,
     Projectile = 1,
+    /// A player the server itself plays (a house bot): shown and hit like any player.
+    Bot = 2,
+}
+
+impl EntityKind {
+    /// A body that moves, aims, fires and can be hit: a person's or a house bot's.
+    pub fn is_player(self) -> bool {
+        matches!(self, EntityKind::Player | EntityKind::Bot)
+    }
 }
 
 impl From<EntityKind> for u8 {
@@ -40,6 +49,7 @@ impl TryFrom<u8> for EntityKind {
         match value {
             0 => Ok(EntityKind::Player),
             1 => Ok(EntityKind::Projectile),
+            2 => Ok(EntityKind::Bot),
             other => Err(format!("unknown entity kind {other}")),
         }
     }

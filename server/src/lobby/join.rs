@@ -1,4 +1,4 @@
-//! The join request in the upgrade's query string (`/ws?v=1&room=…&name=…`), its
+//! The join request in the upgrade's query string (`/ws?v=2&room=…&name=…`), its
 //! checks, and admission: who the client is and which seat it takes.
 
 use std::sync::Arc;
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn parses_and_checks_a_join() {
-        let q = JoinQuery::parse(Some("v=1&room=lobby-2&name=Ann%20B"));
+        let q = JoinQuery::parse(Some("v=2&room=lobby-2&name=Ann%20B"));
         assert_eq!(
             q.validate().unwrap(),
             Join { room: Some("lobby-2".into()), name: "Ann B".into(), ..Join::default() }
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn refuses_other_versions_bad_rooms_and_names() {
-        assert_eq!(JoinQuery::parse(Some("v=2")).validate().unwrap_err().0, close_code::VERSION_MISMATCH);
+        assert_eq!(JoinQuery::parse(Some("v=1")).validate().unwrap_err().0, close_code::VERSION_MISMATCH);
         assert_eq!(JoinQuery::parse(Some("room=../etc")).validate().unwrap_err().0, close_code::BAD_JOIN);
         let long = "x".repeat(MAX_NAME_CHARS + 1);
         assert_eq!(JoinQuery::parse(Some(&format!("name={long}"))).validate().unwrap_err().0, close_code::BAD_JOIN);

@@ -42,6 +42,9 @@ pub struct PlayerRecord {
     pub name: String,
     pub kills: u32,
     pub deaths: u32,
+    /// A house bot (the server played it), not a person. Absent in lines written before bots.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 /// The rooms' handle on the results log.
@@ -292,7 +295,13 @@ mod tests {
             ended_at_ms: 1_764_434_700_000 + u64::from(n),
             duration_s: 42.5,
             players: (0..players)
-                .map(|i| PlayerRecord { player_id: PlayerId(i as u32 + 1), name: format!("p{i}"), kills: n, deaths: 1 })
+                .map(|i| PlayerRecord {
+                    player_id: PlayerId(i as u32 + 1),
+                    name: format!("p{i}"),
+                    kills: n,
+                    deaths: 1,
+                    bot: false,
+                })
                 .collect(),
         }
     }

@@ -126,7 +126,7 @@ impl Clients {
         let mut roster: Vec<PlayerInfo> = self
             .map
             .iter()
-            .map(|(&player_id, c)| PlayerInfo { player_id, net_id: c.net_id, name: c.name.clone() })
+            .map(|(&player_id, c)| PlayerInfo { player_id, net_id: c.net_id, name: c.name.clone(), bot: false })
             .collect();
         roster.sort_by_key(|p| p.player_id);
         roster

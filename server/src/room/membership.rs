@@ -51,6 +51,11 @@ impl Membership {
         }
     }
 
+    /// The name a player (person or house bot) is shown by in this room.
+    pub fn name_of(&self, player: PlayerId) -> String {
+        self.clients.name_of(player)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.clients.map.is_empty()
     }
@@ -75,7 +80,7 @@ impl Membership {
         // A fresh queue always has room for the welcome.
         let _ = join.outbox.control.try_send(self.welcome(world, player, net_id, join.spectator));
         tracing::debug!(%player, %name, spectator = join.spectator, "joined");
-        let info = PlayerInfo { player_id: player, net_id, name: name.clone() };
+        let info = PlayerInfo { player_id: player, net_id, name: name.clone(), bot: false };
         self.count(join.spectator, 1);
         self.clients.insert(
             player,
@@ -228,7 +233,7 @@ impl Membership {
             world.remove_player(player);
         }
         tracing::debug!(%player, "left");
-        let info = PlayerInfo { player_id: player, net_id: client.net_id, name: client.name };
+        let info = PlayerInfo { player_id: player, net_id: client.net_id, name: client.name, bot: false };
         self.roster_change.joined.retain(|p| p.player_id != player);
         self.roster_change.left.push(player);
         self.presence.push(RoomEvent::Left(info));

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use arena_protocol::{EntityKind, EntityState, PlayerId, Tick, WireEntity};
 use bevy_ecs::prelude::*;
 
+use crate::identity::is_bot;
+
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score};
 use super::interest::{Cell, InterestGrid, View};
 use super::resources::{Clock, LatestSnapshot};
@@ -64,7 +66,8 @@ pub fn build_snapshot(
         frame.player_cells.insert(player.id, cell);
         let state = EntityState {
             net_id: net.0,
-            kind: EntityKind::Player,
+            // House bots draw from their own id range, so the range says which is which.
+            kind: if is_bot(player.id) { EntityKind::Bot } else { EntityKind::Player },
             owner: player.id,
             pos: body.pos,
             vel: body.vel,

@@ -34,6 +34,8 @@ pub struct RoomStatus {
     /// Players and spectators the room's thread has seated.
     pub players: AtomicUsize,
     pub spectators: AtomicUsize,
+    /// House bots playing (they hold no seat and are not in `players`).
+    pub bots: AtomicUsize,
     /// Ticks that started after their deadline.
     pub late_ticks: AtomicU64,
     /// Duration of the last tick, in microseconds.
@@ -49,6 +51,7 @@ impl Default for RoomStatus {
         RoomStatus {
             players: AtomicUsize::new(0),
             spectators: AtomicUsize::new(0),
+            bots: AtomicUsize::new(0),
             late_ticks: AtomicU64::new(0),
             last_tick_us: AtomicU64::new(0),
             round: AtomicU32::new(1),
@@ -96,6 +99,7 @@ impl RoomSpec {
             match_state: if status.in_results.load(Ordering::Relaxed) { "results" } else { "playing" }.into(),
             round: status.round.load(Ordering::Relaxed),
             rules: self.rules,
+            bots: status.bots.load(Ordering::Relaxed),
             node: None,
             ws_url: None,
         }

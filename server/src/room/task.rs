@@ -16,6 +16,7 @@ use super::publish::Publisher;
 use super::rounds::{MatchEvent, RoundOutcome};
 use super::world::RoomWorld;
 use super::{AdminCommand, Latest, ROOM_INBOX, RoomInput, RoomLink, RoomSetup, RoomSpec, RoomStatus};
+use crate::identity::is_bot;
 use crate::ops::results::{PlayerRecord, ResultsLog, RoundRecord};
 use crate::ops::{metrics, telemetry, unix_ms_after};
 use crate::shutdown::SHUTTING_DOWN;
@@ -209,9 +210,14 @@ impl RoomTask {
     }
 
     fn standings(&self, scores: impl Iterator<Item = (PlayerId, u32, u32)>) -> Vec<Standing> {
-        let clients = &self.members.clients;
         scores
-            .map(|(player_id, kills, deaths)| Standing { player_id, name: clients.name_of(player_id), kills, deaths })
+            .map(|(player_id, kills, deaths)| Standing {
+                player_id,
+                name: self.members.name_of(player_id),
+                kills,
+                deaths,
+                bot: is_bot(player_id),
+            })
             .collect()
     }
 
@@ -232,6 +238,7 @@ impl RoomTask {
                     name: s.name.clone(),
                     kills: s.kills,
                     deaths: s.deaths,
+                    bot: s.bot,
                 })
                 .collect(),
         };

@@ -246,8 +246,7 @@ async fn a_round_ends_at_its_score_limit_and_its_results_are_kept() {
         match hunter.recv(WAIT).await.unwrap() {
             Incoming::Message(ServerMsg::Snapshot(s), _) => {
                 let mine = s.entities.iter().find(|e| e.net_id == me.net_id).unwrap();
-                let Some(target) = s.entities.iter().find(|e| e.kind == EntityKind::Player && e.net_id != me.net_id)
-                else {
+                let Some(target) = s.entities.iter().find(|e| e.kind.is_player() && e.net_id != me.net_id) else {
                     continue;
                 };
                 let to = target.pos - mine.pos;

@@ -34,7 +34,9 @@ async fn twenty_bots_receive_snapshots_steadily() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn welcome_comes_first_and_snapshots_ack_our_inputs() {
     let server = TestServer::start().await;
-    let mut client = ArenaClient::connect(&server.ws_url("v=1&name=ann")).await.unwrap();
+    let mut client = ArenaClient::connect(&server.ws_url(&format!("v={}&name=ann", arena_protocol::PROTOCOL_VERSION)))
+        .await
+        .unwrap();
     let welcome = match client.recv(WAIT).await.unwrap() {
         arena_bots::Incoming::Message(ServerMsg::Welcome(w), _) => w,
         other => panic!("expected a welcome first, got {other:?}"),
