@@ -1,6 +1,6 @@
 //! How a bot plays: strafe around the nearest enemy, aim at it and fire; wander otherwise.
 
-use arena_protocol::{EntityKind, Input, NetId, Snapshot, Welcome};
+use arena_protocol::{Input, NetId, Snapshot, Welcome};
 use glam::Vec2;
 use rand::Rng;
 use rand::rngs::StdRng;
