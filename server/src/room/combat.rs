@@ -9,7 +9,7 @@ use glam::Vec2;
 use rand::Rng;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score, Weapon};
-use super::resources::{Clock, KillFeed, NetIds, PlayerIndex, RoomRng, Rules};
+use super::resources::{Clock, HitLog, KillFeed, NetIds, PlayerIndex, RoomRng, Rules};
 
 /// A player holding fire whose weapon is ready spawns a projectile along its aim,
 /// just outside its own circle.
@@ -80,12 +80,14 @@ pub fn resolve_hits(
     rules: Res<Rules>,
     index: Res<PlayerIndex>,
     mut feed: ResMut<KillFeed>,
+    mut hit_log: ResMut<HitLog>,
     shots: Query<(Entity, &Body, &Projectile)>,
     mut players: Query<(Entity, &Player, &Body, &mut Health, &mut Score), Without<Projectile>>,
     mut history: Local<VecDeque<HitGrid>>,
 ) {
     let s = &rules.settings;
     let reach = s.player_radius + s.projectile_radius;
+    hit_log.0.clear();
     // Newest grid first; the oldest one's memory is reused for this tick's.
     let mut buckets = if history.len() > rules.max_rewind_ticks as usize {
         history.pop_back().unwrap_or_default()
@@ -125,6 +127,7 @@ pub fn resolve_hits(
         commands.entity(shot_entity).despawn();
         let Ok((_, victim, _, mut health, mut score)) = players.get_mut(victim_entity) else { continue };
         health.0 = health.0.saturating_sub(s.projectile_damage);
+        hit_log.0.push((victim.id, shot.owner));
         if health.0 > 0 {
             continue;
         }

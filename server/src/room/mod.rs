@@ -13,6 +13,7 @@ pub mod combat;
 pub mod components;
 pub mod encoder;
 pub mod fault;
+pub mod house_bots;
 pub mod input;
 pub mod interest;
 pub mod movement;

@@ -77,6 +77,11 @@ impl RoomRng {
     }
 }
 
+/// Hits of the last tick as (victim, shooter): house bots learn who shot them.
+/// Emptied when the next tick's hits are resolved.
+#[derive(Resource, Default, Debug)]
+pub struct HitLog(pub Vec<(PlayerId, PlayerId)>);
+
 /// Kills of this tick, for the kill feed; emptied by the room after each tick.
 #[derive(Resource, Default, Debug)]
 pub struct KillFeed(pub Vec<Kill>);

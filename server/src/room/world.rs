@@ -7,7 +7,8 @@ use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use glam::Vec2;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Score, Weapon};
-use super::resources::{Clock, KillFeed, LatestSnapshot, NetIds, PendingInputs, PlayerIndex, RoomRng, Rules};
+use super::house_bots::{self, BotRng, Difficulty, HouseBot};
+use super::resources::{Clock, HitLog, KillFeed, LatestSnapshot, NetIds, PendingInputs, PlayerIndex, RoomRng, Rules};
 use super::rounds::{self, Match, MatchEvent, MatchEvents};
 use super::{combat, input, movement, snapshot};
 use crate::settings::GameSettings;
@@ -45,13 +46,16 @@ impl RoomWorld {
         world.init_resource::<LatestSnapshot>();
         world.insert_resource(super::interest::InterestGrid::new(&settings));
         world.insert_resource(RoomRng::seeded(seed));
+        world.insert_resource(BotRng::seeded(seed));
+        world.init_resource::<HitLog>();
 
         let mut schedule = Schedule::new(RoomTick);
         // Rooms run in parallel with each other; inside one room a single thread
         // is cheaper than handing a few microseconds of work to a pool.
         schedule.set_executor(SingleThreadedExecutor::new());
         schedule.configure_sets((SimSet::Input, SimSet::Simulate, SimSet::Snapshot).chain());
-        schedule.add_systems(input::apply_inputs.in_set(SimSet::Input));
+        // Bots decide first; their inputs then go through the same buffer as everyone's.
+        schedule.add_systems((house_bots::brain::think, input::apply_inputs).chain().in_set(SimSet::Input));
         schedule.add_systems(
             (
                 combat::fire_weapons,
@@ -93,6 +97,33 @@ impl RoomWorld {
             .id();
         self.world.resource_mut::<PlayerIndex>().0.insert(id, entity);
         net_id
+    }
+
+    /// Spawn a house bot: a player like any other, whose inputs the room makes.
+    pub fn add_bot(&mut self, id: PlayerId, difficulty: Difficulty) -> NetId {
+        let net_id = self.add_player(id);
+        if let Some(&entity) = self.world.resource::<PlayerIndex>().0.get(&id) {
+            self.world.entity_mut(entity).insert(HouseBot::new(difficulty));
+        }
+        net_id
+    }
+
+    /// Every house bot plays at `difficulty` from now on.
+    pub fn set_bot_difficulty(&mut self, difficulty: Difficulty) {
+        for mut bot in self.world.query::<&mut HouseBot>().iter_mut(&mut self.world) {
+            bot.difficulty = difficulty;
+        }
+    }
+
+    /// Inputs house bots made that the input checks refused (diagnostics; always 0).
+    pub fn bot_inputs_refused(&mut self) -> u32 {
+        self.world.query::<&HouseBot>().iter(&self.world).map(|b| b.refused_inputs).sum()
+    }
+
+    /// The shooter and net id of every projectile in flight (tests count shots with it).
+    pub fn projectiles(&mut self) -> Vec<(NetId, PlayerId)> {
+        let mut query = self.world.query::<(&Net, &super::components::Projectile)>();
+        query.iter(&self.world).map(|(net, shot)| (net.0, shot.owner)).collect()
     }
 
     /// Remove a player and its entity; its projectiles keep flying.

@@ -7,6 +7,7 @@ mod cluster;
 mod hardening;
 mod hostile;
 mod hostile_http;
+mod house_bots;
 mod http;
 mod internal_url;
 mod lobby;

@@ -1,0 +1,47 @@
+//! House bots: players the room itself plays, so nobody plays alone. They live in
+//! the room's world like anyone (same body, weapon and rules); a system makes each
+//! one's input every tick and feeds it through the same checks and input buffer as
+//! a person's, so a bot can never do what a person could not.
+//!
+//! - [`difficulty`]: what easy, normal and hard change (reaction, aim, decisions);
+//! - [`targeting`]: whom to shoot and where to aim;
+//! - [`steering`]: where to walk;
+//! - [`brain`]: the per-tick system that puts them together;
+//! - [`crew`]: how many bots a room keeps, their ids and names.
+
+pub mod brain;
+pub mod crew;
+pub mod difficulty;
+pub mod steering;
+pub mod targeting;
+
+use bevy_ecs::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+pub use brain::HouseBot;
+pub use crew::Crew;
+pub use difficulty::Difficulty;
+
+/// The bots' own randomness, apart from the room's spawn spots, seeded from the
+/// room's seed: the same seed plays the same game.
+#[derive(Resource)]
+pub struct BotRng(pub StdRng);
+
+impl BotRng {
+    pub fn seeded(seed: u64) -> BotRng {
+        // Another stream than the room's own RNG, from the same seed.
+        BotRng(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
+    }
+}
+
+/// How a room fills itself with bots: `bots = { fill_to = 6, difficulty = "normal" }`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BotFill {
+    /// People plus bots the room keeps playing (never above its capacity); people
+    /// take bots' places as they come. 0: no bots.
+    pub fill_to: usize,
+    pub difficulty: Difficulty,
+}
