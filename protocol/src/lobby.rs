@@ -110,6 +110,31 @@ pub struct CreateRoom {
     /// Default: the settings file's `score_limit` and `round_time_limit_s`.
     #[serde(default)]
     pub rules: Option<MatchRules>,
+    /// House bots to keep the room playing. Default: none (`fill_to` 0).
+    #[serde(default)]
+    pub bots: Option<RoomBots>,
+}
+
+/// A room's house bots, as `POST /api/rooms` and `POST /api/admin/rooms/{id}/bots`
+/// take them: people plus bots up to `fill_to` (at most the capacity), at `difficulty`
+/// (`"easy"`, `"normal"` or `"hard"`). Either may be left out: unchanged, or for a new
+/// room 0 and `"normal"`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomBots {
+    #[serde(default)]
+    pub fill_to: Option<usize>,
+    #[serde(default)]
+    pub difficulty: Option<String>,
+}
+
+/// `POST /api/admin/rooms/{id}/bots` answer: the room's bots as they are now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomBotsSet {
+    pub fill_to: usize,
+    pub difficulty: String,
+    /// Bots playing now (fewer than `fill_to` minus people when the room is full).
+    pub bots: usize,
 }
 
 /// `POST /api/matchmake` answer: a seat held for a few seconds.

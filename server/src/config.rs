@@ -61,6 +61,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=MAX_ROOM_CAPACITY as i64))]
     pub room_capacity: u16,
 
+    /// People plus house bots in rooms Quick play opens (0: no bots). Default: the
+    /// settings file's `quick_play_bots.fill_to` (6 in the shipped file).
+    #[arg(long, env = "ARENA_QUICK_PLAY_BOTS",
+          value_parser = clap::value_parser!(u16).range(0..=MAX_ROOM_CAPACITY as i64))]
+    pub quick_play_bots: Option<u16>,
+
     /// Simulation rate of rooms that do not choose their own. Default: 30 Hz.
     #[arg(long, env = "ARENA_TICK_RATE", default_value_t = 30,
           value_parser = clap::value_parser!(u16).range(1..=120))]
@@ -364,10 +370,13 @@ impl Config {
         let results =
             std::env::temp_dir().join(format!("arena-results-{}-{}.jsonl", std::process::id(), rand::random::<u32>()));
         let database = format!("sqlite://{}.db", results.with_extension("").display());
+        // No house bots in Quick play rooms: tests count who is in a room; bot tests ask for them.
         Config::parse_from([
             "arena-server",
             "--addr",
             "127.0.0.1:0",
+            "--quick-play-bots",
+            "0",
             "--results-log",
             &results.to_string_lossy(),
             "--database-url",

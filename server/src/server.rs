@@ -141,7 +141,10 @@ impl Parts {
     async fn build(config: &Config, local_addr: SocketAddr) -> anyhow::Result<Parts> {
         let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local_addr}"));
-        let settings = load_settings(config)?;
+        let mut settings = load_settings(config)?;
+        if let Some(fill_to) = config.quick_play_bots {
+            settings.quick_play_bots.fill_to = usize::from(fill_to);
+        }
         let cluster = join_cluster(config, &public_url)?;
         let store = Store::open(&config.database_url)
             .await

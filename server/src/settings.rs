@@ -1,6 +1,8 @@
 //! Game rules: loaded from `assets/settings.toml`, with the same defaults compiled in.
 
 use serde::Deserialize;
+
+use crate::room::house_bots::{BotFill, Difficulty};
 use std::path::Path;
 
 /// Constants of the game. Every field has a default, so a settings file only
@@ -44,6 +46,10 @@ pub struct GameSettings {
     /// its shooter was looking at, at most this many milliseconds back. 0: off.
     /// Default: 200.
     pub lag_compensation_ms: u32,
+    /// House bots in the rooms Quick play opens, so a newcomer alone has opponents:
+    /// people plus bots up to `fill_to`, at `difficulty`. Rooms made through
+    /// `POST /api/rooms` have none unless they ask. Default: fill_to 6, normal.
+    pub quick_play_bots: BotFill,
 }
 
 impl Default for GameSettings {
@@ -65,6 +71,7 @@ impl Default for GameSettings {
             round_results_s: 5.0,
             view_distance: 0.0,
             lag_compensation_ms: 200,
+            quick_play_bots: BotFill { fill_to: 6, difficulty: Difficulty::Normal },
         }
     }
 }
@@ -130,6 +137,9 @@ impl GameSettings {
         }
         if self.player_radius * 4.0 > self.arena_width.min(self.arena_height) {
             return Err("the arena must be at least four player radii wide and high".into());
+        }
+        if self.quick_play_bots.fill_to > crate::config::MAX_ROOM_CAPACITY {
+            return Err(format!("quick_play_bots.fill_to may be at most {}", crate::config::MAX_ROOM_CAPACITY));
         }
         if self.arena_width > 100_000.0 || self.arena_height > 100_000.0 {
             return Err("the arena may be at most 100000 units wide and high".into());

@@ -143,6 +143,7 @@ pub fn metrics_page(directory: &Directory) -> Response<Body> {
     let (players, spectators) =
         rooms.iter().fold((0, 0), |(p, s), r| (p + r.status.players(), s + r.status.spectators()));
     metrics::set_population(rooms.len(), players, spectators);
+    metrics::set_house_bots(rooms.iter().map(|r| r.status.bots.load(std::sync::atomic::Ordering::Relaxed)).sum());
     Response::builder()
         .header(CONTENT_TYPE, "text/plain; version=0.0.4")
         .header(CACHE_CONTROL, "no-store")

@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 
 use std::sync::Arc;
 
+use super::admin_bots;
 use super::cluster::{self, Cluster, MAX_ANNOUNCEMENT_CHARS};
 use super::directory::Directory;
 use crate::room::{AdminCommand, RoomInput};
@@ -35,6 +36,7 @@ pub async fn handle(req: Request<Incoming>, state: &AdminApi, segments: &[&str])
         (&Method::POST, ["announce"]) => announce(req, state).await,
         (&Method::POST, ["rooms", id, "close"]) => close_room(state, id).await,
         (&Method::POST, ["rooms", id, "kick"]) => kick(req, state, id).await,
+        (&Method::POST, ["rooms", id, "bots"]) => admin_bots::set(req, state, id).await,
         (&Method::POST, ["rooms", id, "fault"]) if state.fault_injection => inject_fault(state, id).await,
         _ => Err(error(StatusCode::NOT_FOUND, "no such admin endpoint")),
     };

@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arena_protocol::PlayerId;
-use arena_protocol::lobby::{CreateRoom, MatchRules, RoomSummary};
+use arena_protocol::lobby::{CreateRoom, MatchRules, RoomBots, RoomSummary};
 use tokio::sync::mpsc;
 
 use super::budgets::{Caller, OverBudget};
 use super::room_handle::RoomHandle;
 use super::room_link::DirectoryLink;
 use super::seats::{NoSeat, Reservation, Seat, SeatKind};
+use crate::room::house_bots::{BotFill, Difficulty};
 use crate::room::{self, ROOM_INBOX, RoomSetup, RoomSpec};
 
 /// Longest room name, in characters.
@@ -87,6 +88,7 @@ struct Opening {
     tick_rate_hz: u16,
     private: bool,
     rules: MatchRules,
+    bots: BotFill,
 }
 
 /// Every room of this node, in creation order.
@@ -161,6 +163,10 @@ impl Directory {
         if !(1..=1000).contains(&rules.score_limit) || !(10..=3600).contains(&rules.time_limit_s) {
             return Err(CreateError::Invalid("rules: score_limit must be 1-1000 and time_limit_s 10-3600".into()));
         }
+        let bots = match &request.bots {
+            Some(asked) => bot_fill(asked, BotFill::default(), capacity).map_err(CreateError::Invalid)?,
+            None => BotFill::default(),
+        };
         let mut rooms = self.lock();
         if let Some(ip) = caller.counted() {
             let open = rooms.iter().filter(|r| r.creator == Some(ip)).count();
@@ -175,7 +181,7 @@ impl Directory {
         if request.private && rooms.iter().filter(|r| r.spec.private).count() >= self.limits.max_private_rooms {
             return Err(CreateError::TooManyPrivateRooms(self.limits.max_private_rooms));
         }
-        let opening = Opening { name: name.to_string(), capacity, tick_rate_hz, private: request.private, rules };
+        let opening = Opening { name: name.to_string(), capacity, tick_rate_hz, private: request.private, rules, bots };
         self.open_room(&mut rooms, opening, caller.counted())
     }
 
@@ -185,7 +191,7 @@ impl Directory {
         opening: Opening,
         creator: Option<IpAddr>,
     ) -> Result<Arc<RoomHandle>, CreateError> {
-        let Opening { name, capacity, tick_rate_hz, private, rules } = opening;
+        let Opening { name, capacity, tick_rate_hz, private, rules, bots } = opening;
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(CreateError::ShuttingDown);
         }
@@ -209,6 +215,7 @@ impl Directory {
             snapshot_rate_hz: self.limits.snapshot_rate_hz.unwrap_or(tick_rate_hz).min(tick_rate_hz),
             private,
             rules,
+            bots,
             created_at: Instant::now(),
         });
         let handle = Arc::new(RoomHandle::new(spec.clone(), inbox, creator));
@@ -276,6 +283,7 @@ impl Directory {
             tick_rate_hz: self.limits.tick_rate_hz,
             private: false,
             rules: self.setup.settings.match_rules(),
+            bots: self.setup.settings.quick_play_bots,
         };
         self.open_room(rooms, opening, None)
     }
@@ -327,4 +335,20 @@ impl Directory {
             room.status.stop.store(true, Ordering::Release);
         }
     }
+}
+
+/// `asked` applied to `current`, checked: a difficulty by name, and at most `capacity` (people plus bots).
+pub fn bot_fill(asked: &RoomBots, current: BotFill, capacity: usize) -> Result<BotFill, String> {
+    let difficulty = match asked.difficulty.as_deref() {
+        None => current.difficulty,
+        Some(name) => Difficulty::ALL
+            .into_iter()
+            .find(|d| d.name() == name)
+            .ok_or_else(|| "bots.difficulty must be \"easy\", \"normal\" or \"hard\"".to_string())?,
+    };
+    let fill_to = asked.fill_to.unwrap_or(current.fill_to);
+    if fill_to > capacity {
+        return Err(format!("bots.fill_to must be 0-{capacity} (the room's capacity)"));
+    }
+    Ok(BotFill { fill_to, difficulty })
 }

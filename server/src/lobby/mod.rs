@@ -5,6 +5,7 @@
 //! rooms and holds their handles; rooms answer only through their link.
 
 pub mod admin;
+mod admin_bots;
 pub mod api;
 pub mod budgets;
 pub mod cluster;

@@ -142,6 +142,16 @@ pub fn set_population(rooms: usize, players: usize, spectators: usize) {
     gauge!("arena_spectators").set(spectators as f64);
 }
 
+/// House bots playing on this node (they are not in `arena_players`), read at scrape time.
+pub fn set_house_bots(bots: usize) {
+    gauge!("arena_house_bots").set(bots as f64);
+}
+
+/// An operator changed a room's house bots (`outcome`: `changed`, `invalid`, `no_room`).
+pub fn admin_bots(outcome: &'static str) {
+    counter!("arena_admin_bot_changes_total", "outcome" => outcome).increment(1);
+}
+
 /// The Prometheus text exposition.
 pub fn render() -> String {
     let handle = HANDLE.get().expect("metrics::init ran at start");

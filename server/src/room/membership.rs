@@ -12,8 +12,11 @@ use bytes::Bytes;
 
 use super::clients::{Client, Clients};
 use super::encoder::SentViews;
+use super::house_bots::Crew;
 use super::world::RoomWorld;
 use super::{JoinRequest, RoomSpec, RoomStatus, SeatHold};
+
+mod bots;
 
 /// How long a client whose connection ended waits for its session's leave
 /// before it is removed anyway.
@@ -36,24 +39,30 @@ pub struct Membership {
     presence: Vec<RoomEvent>,
     /// The roster's changes since they were last sent.
     roster_change: RosterChange,
+    /// The house bots playing here; they hold no seat and give way to people.
+    pub crew: Crew,
 }
 
 impl Membership {
     pub fn new(spec: Arc<RoomSpec>, status: Arc<RoomStatus>, reconnect_grace: Duration) -> Membership {
         Membership {
             clients: Clients::default(),
-            spec,
+            spec: spec.clone(),
             status,
             counts: (0, 0),
             reconnect_grace,
             presence: Vec::new(),
             roster_change: RosterChange::default(),
+            crew: Crew::new(spec.bots),
         }
     }
 
     /// The name a player (person or house bot) is shown by in this room.
     pub fn name_of(&self, player: PlayerId) -> String {
-        self.clients.name_of(player)
+        match self.crew.get(player) {
+            Some(bot) => bot.name.clone(),
+            None => self.clients.name_of(player),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -82,6 +91,8 @@ impl Membership {
         tracing::debug!(%player, %name, spectator = join.spectator, "joined");
         let info = PlayerInfo { player_id: player, net_id, name: name.clone(), bot: false };
         self.count(join.spectator, 1);
+        // A bot makes way before the newcomer hears who is here.
+        self.fill_bots(world);
         self.clients.insert(
             player,
             Client {
@@ -157,7 +168,7 @@ impl Membership {
     /// The whole roster, to one client that just joined or reconnected.
     fn send_roster(&self, player: PlayerId) {
         let Some(outbox) = self.clients.map.get(&player).and_then(|c| c.outbox.as_ref()) else { return };
-        let roster = Bytes::from(encode(&ServerMsg::Roster(self.clients.roster())));
+        let roster = Bytes::from(encode(&ServerMsg::Roster(self.roster())));
         // Right after the welcome in a fresh queue, so there is room.
         let _ = outbox.control.try_send(roster);
     }
@@ -318,6 +329,7 @@ mod tests {
             snapshot_rate_hz: 30,
             private: false,
             rules,
+            bots: crate::room::house_bots::BotFill::default(),
             created_at: Instant::now(),
         });
         (Membership::new(spec, Arc::default(), Duration::from_secs(10)), RoomWorld::new(settings, rules, 30, 7))

@@ -78,6 +78,26 @@ pub enum AdminCommand {
     },
     /// Make the next tick panic (only sent with `--fault-injection`).
     Fault,
+    /// Change the house bots; answers how they are now.
+    Bots {
+        change: BotChange,
+        done: oneshot::Sender<BotsNow>,
+    },
+}
+
+/// An operator's change to a room's house bots; `None` keeps what the room has.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BotChange {
+    pub fill_to: Option<usize>,
+    pub difficulty: Option<house_bots::Difficulty>,
+}
+
+/// A room's house bots after an admin change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BotsNow {
+    pub fill: house_bots::BotFill,
+    /// Bots playing now.
+    pub playing: usize,
 }
 
 /// A session asking to take part. Its seat was already reserved.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use arena_protocol::lobby::{MatchRules, RoomSummary};
 
+use super::house_bots::BotFill;
 use crate::ops::results::ResultsLog;
 use crate::settings::GameSettings;
 
@@ -24,6 +25,8 @@ pub struct RoomSpec {
     /// Unlisted: only joinable by id (the id is the invitation).
     pub private: bool,
     pub rules: MatchRules,
+    /// House bots the room starts with (the admin API may change them later).
+    pub bots: BotFill,
     pub created_at: Instant,
 }
 

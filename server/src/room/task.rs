@@ -11,11 +11,12 @@ use arena_protocol::{
 };
 use tokio::sync::mpsc;
 
+use super::house_bots::BotFill;
 use super::membership::Membership;
 use super::publish::Publisher;
 use super::rounds::{MatchEvent, RoundOutcome};
 use super::world::RoomWorld;
-use super::{AdminCommand, Latest, ROOM_INBOX, RoomInput, RoomLink, RoomSetup, RoomSpec, RoomStatus};
+use super::{AdminCommand, BotsNow, Latest, ROOM_INBOX, RoomInput, RoomLink, RoomSetup, RoomSpec, RoomStatus};
 use crate::identity::is_bot;
 use crate::ops::results::{PlayerRecord, ResultsLog, RoundRecord};
 use crate::ops::{metrics, telemetry, unix_ms_after};
@@ -114,6 +115,8 @@ impl RoomTask {
         if let Some(closing) = self.drain_inbox() {
             return Some(closing);
         }
+        // After this tick's joins and leaves: a person takes a bot's place in the same tick.
+        self.members.fill_bots(&mut self.world);
         let tick = self.world.step();
         self.handle_match_events();
         self.publish(tick);
@@ -170,6 +173,15 @@ impl RoomTask {
                     let _ = done.send(self.members.kick(player_id, &reason, world));
                 }
                 Ok(RoomInput::Admin(AdminCommand::Fault)) => world.inject_fault(),
+                Ok(RoomInput::Admin(AdminCommand::Bots { change, done })) => {
+                    let old = self.members.crew.fill;
+                    let fill = BotFill {
+                        fill_to: change.fill_to.unwrap_or(old.fill_to),
+                        difficulty: change.difficulty.unwrap_or(old.difficulty),
+                    };
+                    self.members.set_bots(fill, world);
+                    let _ = done.send(BotsNow { fill, playing: self.members.crew.members.len() });
+                }
                 Ok(RoomInput::Admin(AdminCommand::Close(reason))) => {
                     return Some(Closing { code: close_code::ROOM_CLOSED, reason });
                 }
@@ -222,7 +234,11 @@ impl RoomTask {
     }
 
     /// Hand a finished round to the results log (never waits: a full queue drops it, loudly).
+    /// A round only bots played (a room waiting out its empty grace) is nobody's result.
     fn record(&self, results: &RoundResults) {
+        if results.standings.iter().all(|s| s.bot) {
+            return;
+        }
         let record = RoundRecord {
             room_id: self.spec.id.clone(),
             room_name: self.spec.name.clone(),

@@ -80,6 +80,7 @@ fn synthetic_round(n: u32, players: &[(u32, &str, u32, u32)]) -> RoundRecord {
                 name: name.into(),
                 kills,
                 deaths,
+                bot: arena_server::identity::is_bot(PlayerId(id)),
             })
             .collect(),
     }

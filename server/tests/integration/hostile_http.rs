@@ -649,3 +649,47 @@ async fn account_endpoints_refuse_bad_input_and_budget_each_address() {
     assert!(refusals >= 1.0, "the refusal is counted");
     server.shutdown().await;
 }
+
+/// House bots cost the server a body each: a stranger may ask a new room for bots
+/// only within its capacity and its address's room budget, and only an operator
+/// changes a running room's bots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_are_asked_for_within_limits_and_changed_only_by_operators() {
+    const TOKEN: &str = "hostile-bots-admin-token-0123456789abcdef";
+    let mut config = hostile_config();
+    config.admin_token = Some(TOKEN.into());
+    let server = TestServer::start_with(config).await;
+    let stranger = client(8);
+    let huge = format!(r#"{{"name": "x", "bots": {{"difficulty": "{}"}}}}"#, "h".repeat(50_000));
+    for body in [
+        r#"{"name": "x", "capacity": 10, "bots": {"fill_to": 11}}"#.to_string(),
+        r#"{"name": "x", "bots": {"fill_to": 18446744073709551616}}"#.to_string(),
+        r#"{"name": "x", "bots": {"fill_to": 2, "difficulty": "nightmare"}}"#.to_string(),
+        r#"{"name": "x", "bots": 5}"#.to_string(),
+        huge,
+    ] {
+        let response = post(&server, stranger, "/api/rooms", &body).await;
+        assert!(matches!(response.status, 400 | 413), "{}: {}", &body[..body.len().min(80)], response.body);
+    }
+    // Rooms with bots count against the address's open rooms like any.
+    let full_of_bots = r#"{"name": "bot farm", "bots": {"fill_to": 50}}"#;
+    let mut made = Vec::new();
+    for attempt in 0..6 {
+        let response = post(&server, stranger, "/api/rooms", full_of_bots).await;
+        if attempt < 5 {
+            assert_eq!(response.status, 201, "{}", response.body);
+            made.push(
+                serde_json::from_str::<serde_json::Value>(&response.body).unwrap()["id"].as_str().unwrap().to_string(),
+            );
+        } else {
+            assert_over_budget(&response, "open_rooms_per_address");
+        }
+    }
+    let path = format!("/api/admin/rooms/{}/bots", made[0]);
+    for headers in [vec![], vec![format!("Authorization: Bearer {}", TOKEN.replace('f', "F"))]] {
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let response = http_from(stranger, server.addr, "POST", &path, r#"{"fill_to": 0}"#, &headers).await;
+        assert_eq!(response.status, 401, "{}", response.body);
+    }
+    server.shutdown().await;
+}

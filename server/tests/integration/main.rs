@@ -8,6 +8,7 @@ mod hardening;
 mod hostile;
 mod hostile_http;
 mod house_bots;
+mod house_bots_live;
 mod http;
 mod internal_url;
 mod lobby;
