@@ -162,7 +162,7 @@ window.arena = {
       roomId: state?.welcome.roomId ?? null,
       playerId: state?.welcome.playerId ?? null,
       spectator: state?.welcome.spectator ?? false,
-      own: own ? { x: own.x, y: own.y, health: own.health } : null,
+      own: own ? { x: own.x, y: own.y, health: own.health, kills: own.score } : null,
       ownScreen: lastDraw.ownScreen,
       playersDrawn: lastDraw.players,
       projectilesDrawn: lastDraw.projectiles,
@@ -177,7 +177,14 @@ window.arena = {
   /** Where the newest snapshot (the server's view) puts a player, or null. */
   playerSeen(playerId) {
     const latest = state?.snapshots[state.snapshots.length - 1];
-    const e = latest?.entities.find((e) => e.kind === EntityKind.Player && e.owner === playerId);
+    const e = latest?.entities.find((e) => e.kind !== EntityKind.Projectile && e.owner === playerId);
     return e ? { x: e.x, y: e.y, health: e.health } : null;
+  },
+  /** Everyone else with a body in the newest snapshot, house bots marked. */
+  others() {
+    const latest = state?.snapshots[state.snapshots.length - 1];
+    return (latest?.entities ?? [])
+      .filter((e) => e.kind !== EntityKind.Projectile && e.owner !== state.welcome.playerId)
+      .map((e) => ({ x: e.x, y: e.y, vx: e.vx, vy: e.vy, health: e.health, bot: e.kind === EntityKind.Bot }));
   },
 };

@@ -11,7 +11,8 @@ let server, context, first, second;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startServer(["--admin-token", ADMIN_TOKEN]);
+  // No house bots: these tests count who is in the room (bots.test.js plays against them).
+  server = await startServer(["--admin-token", ADMIN_TOKEN, "--quick-play-bots", "0"]);
   context = await launchBrowser({ width: 1024, height: 700 });
 });
 
