@@ -19,7 +19,8 @@
 //!
 //! Leaves every part may use: `config`, `settings`, `identity` (tokens and ids),
 //! `shutdown` (the signal and its close reason), `web` (HTTP reply helpers).
-//! `server.rs` builds the parts and wires them; nothing names it. No file under
+//! `server.rs` builds the parts and wires them; nothing names it. `stress.rs` runs
+//! rooms of house bots without the rest (`arena-server stress`). No file under
 //! `room/` names the lobby, the edge or the server.
 
 pub mod accounts;
@@ -33,6 +34,7 @@ pub mod room;
 pub mod server;
 pub mod settings;
 pub mod shutdown;
+pub mod stress;
 pub mod web;
 
 pub use config::Config;

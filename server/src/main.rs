@@ -1,12 +1,14 @@
 //! `arena-server`: parse the config, start logging, serve until Ctrl-C or SIGTERM
-//! (or, with `--check`, check the configuration and exit).
+//! (or, with `--check`, check the configuration and exit; `arena-server stress`
+//! simulates rooms of house bots without serving).
 
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use arena_server::stress::{self, StressArgs};
 use arena_server::{Config, run, server, shutdown};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc: size classes in page-aligned runs, so the untouched part of a
@@ -14,8 +16,24 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+fn main() -> anyhow::Result<()> {
+    // `arena-server stress …`: the simulation alone, no server (see stress.rs).
+    if std::env::args().nth(1).as_deref() == Some("stress") {
+        let args = StressArgs::parse_from(std::env::args().skip(1));
+        let json = args.json.clone();
+        let report = stress::run(args)?;
+        println!("{report}");
+        if let Some(path) = json {
+            std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return Ok(());
+    }
+    serve()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn serve() -> anyhow::Result<()> {
     let matches = Config::command().get_matches();
     let mut config = Config::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     start_logging(&config.log_format);
