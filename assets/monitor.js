@@ -76,7 +76,8 @@ async function refresh() {
     rooms.replaceChildren();
     for (const r of data.rooms) {
       const room = r.room;
-      cells(rooms, [room.name, room.id, `${room.players}/${room.capacity}`, room.spectators, `${room.tick_rate_hz} Hz`,
+      const bots = room.bots ? ` + ${room.bots} bots` : "";
+      cells(rooms, [room.name, room.id, `${room.players}/${room.capacity}${bots}`, room.spectators, `${room.tick_rate_hz} Hz`,
         `${r.last_tick_ms.toFixed(2)} ms`, r.late_ticks, `${room.round} (${room.match_state})`, `${room.age_s} s`]);
     }
     const last = s[s.length - 1];

@@ -118,12 +118,12 @@ pub fn think(
             let pos = t.pos + t.vel * now.since(seen_at).max(0) as f32 * clock.dt;
             (t, pos.clamp(Vec2::ZERO, arena.size))
         });
-        let others: Vec<Vec2> = positions.iter().copied().filter(|&p| p != body.pos).collect();
+        // Its own position among them is harmless: spreading skips what is at its feet.
         let situation = Situation {
             me: body.pos,
             health: me.health,
             target: believed.map(|(t, p)| (p, t.health)),
-            others: &others,
+            others: &positions,
         };
         let move_dir = steering::steer(&situation, &mut bot.plans, profile, arena, rng);
 

@@ -60,7 +60,7 @@ pub struct Situation<'a> {
     pub health: f32,
     /// Where it believes its target is now, and the target's share of health.
     pub target: Option<(Vec2, f32)>,
-    /// Every other living player's position.
+    /// Every living player's position (its own included).
     pub others: &'a [Vec2],
 }
 
