@@ -10,7 +10,7 @@ use rand::Rng;
 use super::steering::{self, Arena, Plans, Situation};
 use super::targeting::{self, Grudges, Seen};
 use super::{BotRng, Difficulty};
-use crate::room::components::{Body, Dead, Health, Player};
+use crate::room::components::{Body, Dead, Health, Net, Player, Projectile};
 use crate::room::resources::{Clock, HitLog, PendingInputs, Rules};
 use crate::room::rounds::Match;
 
@@ -66,6 +66,7 @@ pub fn think(
     mut pending: ResMut<PendingInputs>,
     mut bots: Query<(&Player, &Body, &Health, &mut HouseBot), Without<Dead>>,
     everyone: Query<(&Player, &Body, &Health), Without<Dead>>,
+    shots: Query<(&Net, &Body, &Projectile)>,
 ) {
     if bots.is_empty() {
         return;
@@ -125,7 +126,17 @@ pub fn think(
             target: believed.map(|(t, p)| (p, t.health)),
             others: &positions,
         };
-        let move_dir = steering::steer(&situation, &mut bot.plans, profile, arena, rng);
+        let mut move_dir = steering::steer(&situation, &mut bot.plans, profile, arena, rng);
+        if profile.dodges > 0.0 {
+            let reach = s.player_radius + s.projectile_radius;
+            let threats = shots
+                .iter()
+                .filter(|(net, _, shot)| shot.owner != player.id && notices(player.id, net.0, profile.dodges))
+                .map(|(_, b, _)| (b.pos, b.vel));
+            if let Some(away) = steering::dodge(body.pos, threats, reach) {
+                move_dir = steering::slide_along_walls(body.pos, away, arena).clamp_length_max(1.0);
+            }
+        }
 
         let (aim, fire) = match believed {
             Some((t, pos)) => {
@@ -147,4 +158,11 @@ pub fn think(
             }
         }
     }
+}
+
+/// Whether a bot notices this shot, for a `share` of all shots: the same answer every
+/// tick of the shot's flight (a shot seen is dodged, one missed stays missed).
+fn notices(bot: PlayerId, shot: arena_protocol::NetId, share: f32) -> bool {
+    let mixed = (u64::from(shot.0) << 32 | u64::from(bot.0)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((mixed >> 40) as f32 / (1u64 << 24) as f32) < share
 }

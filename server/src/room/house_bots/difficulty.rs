@@ -45,6 +45,8 @@ pub struct Profile {
     pub lead: f32,
     /// Below this share of its health the bot backs away; 0: it never does.
     pub retreat_below: f32,
+    /// Share of the shots about to hit it that the bot notices and steps out of.
+    pub dodges: f32,
     /// Keeps fighting a target weaker than itself instead of backing off.
     pub presses_weaker: bool,
     /// Chooses targets (the weak, whoever hit it) instead of the nearest.
@@ -60,6 +62,7 @@ const EASY: Profile = Profile {
     aim_error: 0.22,
     lead: 0.3,
     retreat_below: 0.0,
+    dodges: 0.0,
     presses_weaker: false,
     picks_targets: false,
     strafes: false,
@@ -71,6 +74,7 @@ const NORMAL: Profile = Profile {
     aim_error: 0.07,
     lead: 0.9,
     retreat_below: 0.3,
+    dodges: 0.0,
     presses_weaker: false,
     picks_targets: true,
     strafes: true,
@@ -82,6 +86,7 @@ const HARD: Profile = Profile {
     aim_error: 0.025,
     lead: 1.0,
     retreat_below: 0.3,
+    dodges: 0.5,
     presses_weaker: true,
     picks_targets: true,
     strafes: true,

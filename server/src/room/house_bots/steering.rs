@@ -108,6 +108,33 @@ fn wander(me: Vec2, plans: &mut Plans, arena: Arena, others: &[Vec2], rng: &mut 
     (goal - me).normalize_or_zero()
 }
 
+/// Seconds ahead a dodging bot looks for a shot that would hit it.
+const DODGE_HORIZON_S: f32 = 0.4;
+
+/// Sideways out of the path of the soonest shot (position, velocity) that would hit
+/// a body at `me` within [`DODGE_HORIZON_S`], if any.
+pub fn dodge(me: Vec2, shots: impl Iterator<Item = (Vec2, Vec2)>, reach: f32) -> Option<Vec2> {
+    let mut soonest: Option<(f32, Vec2)> = None;
+    for (pos, vel) in shots {
+        let speed2 = vel.length_squared();
+        if speed2 < 1.0 {
+            continue;
+        }
+        let to_me = me - pos;
+        let t = to_me.dot(vel) / speed2;
+        let miss = (to_me - vel * t).length();
+        if t <= 0.0 || t > DODGE_HORIZON_S || miss > reach * 1.5 {
+            continue;
+        }
+        if soonest.is_none_or(|(best, _)| t < best) {
+            // Away from the line the shot flies along.
+            let side = if vel.perp_dot(to_me) >= 0.0 { 1.0 } else { -1.0 };
+            soonest = Some((t, vel.perp().normalize_or_zero() * side));
+        }
+    }
+    soonest.map(|(_, away)| away)
+}
+
 /// A push away from players closer than `PERSONAL_SPACE`, stronger the closer they are.
 fn spread(me: Vec2, others: &[Vec2]) -> Vec2 {
     let mut push = Vec2::ZERO;
@@ -123,7 +150,7 @@ fn spread(me: Vec2, others: &[Vec2]) -> Vec2 {
 
 /// Near a wall, a wish to go into it turns into going along it, and the wall
 /// pushes back a little: a bot never presses itself into a wall or a corner.
-fn slide_along_walls(me: Vec2, wanted: Vec2, arena: Arena) -> Vec2 {
+pub fn slide_along_walls(me: Vec2, wanted: Vec2, arena: Arena) -> Vec2 {
     let mut dir = wanted;
     let walls =
         [(me.x, Vec2::X), (arena.size.x - me.x, Vec2::NEG_X), (me.y, Vec2::Y), (arena.size.y - me.y, Vec2::NEG_Y)];
@@ -158,6 +185,17 @@ mod tests {
         // Into a corner: out of it.
         let corner = slide_along_walls(Vec2::new(20.0, 20.0), Vec2::new(-1.0, -1.0).normalize(), ARENA);
         assert!(corner.x > 0.0 && corner.y > 0.0, "{corner}");
+    }
+
+    #[test]
+    fn a_dodger_steps_out_of_a_shots_path() {
+        let me = Vec2::new(500.0, 500.0);
+        // From the left, a little above the bot's centre: step down, out of its path.
+        let away = dodge(me, [(Vec2::new(300.0, 495.0), Vec2::new(900.0, 0.0))].into_iter(), 25.0).unwrap();
+        assert!(away.y > 0.9, "{away}");
+        // Flying away, or passing far off: nothing to dodge.
+        assert!(dodge(me, [(Vec2::new(600.0, 500.0), Vec2::new(900.0, 0.0))].into_iter(), 25.0).is_none());
+        assert!(dodge(me, [(Vec2::new(300.0, 300.0), Vec2::new(900.0, 0.0))].into_iter(), 25.0).is_none());
     }
 
     #[test]
