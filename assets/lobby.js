@@ -23,10 +23,12 @@ export function forgetSession() {
 }
 
 export class Lobby {
-  /** @param {(join: object) => void} onJoin */
-  constructor(root, onJoin) {
+  /** @param {(join: object) => void} onJoin
+   * @param {{session: () => object|null, refresh: () => void}} [account] signed in: play as that account */
+  constructor(root, onJoin, account) {
     this.root = root;
     this.onJoin = onJoin;
+    this.account = account;
     this.nameInput = root.querySelector("#name");
     this.nameInput.value = localStorage.getItem("arena.name") || "";
     this.list = root.querySelector("#rooms");
@@ -50,7 +52,7 @@ export class Lobby {
   async join(extra) {
     localStorage.setItem("arena.name", this.name());
     try {
-      const session = await sessionFor(this.name());
+      const session = this.account?.session() || (await sessionFor(this.name()));
       this.onJoin({ name: session.name, token: session.token, ...extra });
     } catch (err) {
       this.say(`Cannot start a session: ${err.message}`);
@@ -74,6 +76,7 @@ export class Lobby {
 
   show() {
     this.root.hidden = false;
+    this.account?.refresh();
     if (this.invitation) {
       const room = this.invitation;
       this.invitation = null;

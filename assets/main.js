@@ -5,6 +5,7 @@ import { GameState } from "./state.js";
 import { Controls } from "./input.js";
 import { Renderer } from "./render.js";
 import { Lobby, forgetSession } from "./lobby.js";
+import { Account, forgetAccount } from "./account.js";
 import { Hud } from "./hud.js";
 import { CLOSE_CODES, EntityKind } from "./protocol.js";
 
@@ -22,7 +23,7 @@ let aim = 0;
 let frames = [];
 let lastDraw = { players: 0, projectiles: 0, ownScreen: null };
 
-const lobby = new Lobby(document.querySelector("#lobby"), start);
+const lobby = new Lobby(document.querySelector("#lobby"), start, new Account(document.querySelector("#account")));
 
 function start(join) {
   connection?.close();
@@ -35,7 +36,10 @@ function start(join) {
 function onConnectionState(s) {
   hud.showConnection(s);
   // A token this server no longer accepts (restarted with another secret, expired): get a new one next time.
-  if (s.status === "disconnected" && s.code === CLOSE_CODES.POLICY_VIOLATION && /token/.test(s.reason)) forgetSession();
+  if (s.status === "disconnected" && s.code === CLOSE_CODES.POLICY_VIOLATION && /token/.test(s.reason)) {
+    forgetSession();
+    if (/revoked/.test(s.reason)) forgetAccount();
+  }
 }
 
 function onMessage(msg) {

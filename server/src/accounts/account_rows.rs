@@ -123,6 +123,7 @@ impl Store {
                 sqlx::query(unrank).bind(id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
+            self.ranks.note_change();
             Ok(gone)
         })
     }

@@ -106,16 +106,15 @@ where
 }
 
 impl Store {
-    /// The rank a rating has: one more than the players rated strictly higher.
+    /// The rank a rating has: one more than the players rated strictly higher (from
+    /// the rank cache: up to a few seconds stale).
     pub async fn rank_of(&self, rating: f64) -> Result<i64, StoreError> {
-        let sql = "SELECT COUNT(*) FROM stats WHERE rating > $1";
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(rating).fetch_one(pool).await?) + 1)
+        Ok(self.ranks.ranks(self).await?.rank_of(rating))
     }
 
-    /// Players on the leaderboard.
+    /// Players on the leaderboard (from the rank cache).
     pub async fn ranked_players(&self) -> Result<i64, StoreError> {
-        let sql = "SELECT COUNT(*) FROM stats";
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await?))
+        Ok(self.ranks.ranks(self).await?.players())
     }
 
     /// The best `limit` lines.
@@ -132,20 +131,51 @@ impl Store {
         let mine = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
                     WHERE s.account_id = $1";
         let Some(me) = self.board_rows(mine, &[account]).await?.pop() else { return Ok(Vec::new()) };
-        // Above: better rating, or the same and listed first; nearest first, then turned.
-        let above = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-                     WHERE s.rating > (SELECT rating FROM stats WHERE account_id = $1) \
-                        OR (s.rating = (SELECT rating FROM stats WHERE account_id = $1) AND s.account_id < $1) \
-                     ORDER BY s.rating ASC, s.account_id DESC LIMIT $2";
-        let below = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-                     WHERE s.rating < (SELECT rating FROM stats WHERE account_id = $1) \
-                        OR (s.rating = (SELECT rating FROM stats WHERE account_id = $1) AND s.account_id > $1) \
-                     ORDER BY s.rating DESC, s.account_id ASC LIMIT $2";
-        let mut rows = self.board_rows(above, &[account, span]).await?;
+        let (rating, me_id) = (me.2, me.0);
+        // Nearest first on each side, each side in two index range scans (an OR
+        // across them would scan the table): equal ratings listed before (after)
+        // mine, then higher (lower) ratings.
+        let tied_above = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
+                          WHERE s.rating = $1 AND s.account_id < $2 ORDER BY s.account_id DESC LIMIT $3";
+        let higher = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
+                      WHERE s.rating > $1 ORDER BY s.rating ASC, s.account_id DESC LIMIT $2";
+        let tied_below = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
+                          WHERE s.rating = $1 AND s.account_id > $2 ORDER BY s.account_id ASC LIMIT $3";
+        let lower = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
+                     WHERE s.rating < $1 ORDER BY s.rating DESC, s.account_id ASC LIMIT $2";
+        let side = async |tied: &'static str, beyond: &'static str| -> Result<Vec<_>, StoreError> {
+            let mut rows = self.rated_rows(tied, rating, &[me_id, span]).await?;
+            let more = span - rows.len() as i64;
+            if more > 0 {
+                rows.extend(self.rated_rows(beyond, rating, &[more]).await?);
+            }
+            Ok(rows)
+        };
+        let mut rows = side(tied_above, higher).await?;
         rows.reverse();
         rows.push(me);
-        rows.extend(self.board_rows(below, &[account, span]).await?);
+        rows.extend(side(tied_below, lower).await?);
         self.ranked(rows, None).await
+    }
+
+    /// Leaderboard rows of a query whose first parameter is a rating.
+    async fn rated_rows(
+        &self,
+        sql: &'static str,
+        rating: f64,
+        params: &[i64],
+    ) -> Result<Vec<(i64, String, f64, i64, i64)>, StoreError> {
+        on_pool!(self, pool => {
+            let mut query = sqlx::query(sql).bind(rating);
+            for p in params {
+                query = query.bind(*p);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
     }
 
     /// (id, name, rating, rounds, wins) rows of a leaderboard query.

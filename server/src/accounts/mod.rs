@@ -4,7 +4,7 @@
 //! - [`store`]: the one interface over both engines; [`migrations`] at start.
 //! - [`account_rows`], [`round_rows`], [`board`]: what is stored and read.
 //! - [`passwords`] (Argon2id), [`sign_in_limit`], [`token_versions`] (revocation).
-//! - [`ratings`]: places and Weng-Lin ratings from a round's standings.
+//! - [`ratings`]: places and Weng-Lin ratings from a round's standings; [`rank_cache`].
 //! - [`writer`]: stores each round the results log wrote, catching up from the log.
 //! - [`api`]: the HTTP endpoints.
 
@@ -13,6 +13,7 @@ pub mod api;
 pub mod board;
 pub mod migrations;
 pub mod passwords;
+pub mod rank_cache;
 pub mod ratings;
 pub mod round_rows;
 pub mod sign_in_limit;

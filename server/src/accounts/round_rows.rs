@@ -137,6 +137,7 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
+            self.ranks.note_change();
             Ok(true)
         })
     }

@@ -6,12 +6,14 @@
 //! The SQL is one text for both engines except where the dialects differ (row locks).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::migrations::{self, Dialect};
+use super::rank_cache::RankCache;
 
 /// A connection that cannot be had this quickly counts as the database being down:
 /// API calls answer 503 and the round writer retries later, nobody waits long.
@@ -41,6 +43,8 @@ pub enum Engine {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(super) engine: Engine,
+    /// Ranks read from memory, shared by every clone of the store.
+    pub(super) ranks: Arc<RankCache>,
 }
 
 /// Run `$body` with `$pool` bound to whichever pool the store has: the body is
@@ -65,7 +69,7 @@ impl Store {
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await?;
-            Store { engine: Engine::Postgres(pool) }
+            Store { engine: Engine::Postgres(pool), ranks: Arc::default() }
         } else {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -78,7 +82,7 @@ impl Store {
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await?;
-            Store { engine: Engine::Sqlite(pool) }
+            Store { engine: Engine::Sqlite(pool), ranks: Arc::default() }
         };
         store.migrate().await?;
         Ok(store)
@@ -109,6 +113,31 @@ impl Store {
     /// Whether the database answers now.
     pub async fn ping(&self) -> bool {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Run seeding statements in one transaction, binding `$1` to `count` and `$2` to
+    /// `text` where a statement names them (`server/benches/accounts_store.rs`).
+    pub async fn seed_for_benchmark(
+        &self,
+        statements: &[&'static str],
+        count: i64,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for &sql in statements {
+                let mut query = sqlx::query(sql);
+                if sql.contains("$1") {
+                    query = query.bind(count);
+                }
+                if sql.contains("$2") {
+                    query = query.bind(text);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Close the pool (tests stopping a server cleanly).

@@ -189,6 +189,13 @@ async fn the_whole_story(url: &str) {
         );
     }
     assert!(line(bob)["rating"].as_f64().unwrap() < line(me)["rating"].as_f64().unwrap());
+    // Around me, with everyone within five lines: the same lines and ranks as the top
+    // (ranks come from a cache at most a few seconds stale).
+    eventually("around=me to match the top", WAIT_STORED, async || {
+        let (_, around) = get(addr, "/api/leaderboard?around=me", &[&bearer(&token)]).await;
+        around["lines"] == board["lines"] && around["me"] == 1 && around["players"] == 4
+    })
+    .await;
     let (_, profile) = get(addr, &format!("/api/players/{me}"), &[]).await;
     assert_eq!((profile["stats"]["rounds"].as_i64(), profile["stats"]["wins"].as_i64()), (Some(25), Some(24)));
     assert_eq!(profile["stats"]["kills"], 120);
