@@ -125,7 +125,13 @@ async fn bench(engine: &str, url: &str) -> String {
         let players = (0..50)
             .map(|k| {
                 let id = rand::random_range(1..=ACCOUNTS as u32);
-                PlayerRecord { player_id: PlayerId(id), name: format!("p{id}"), kills: k % 7, deaths: k % 5 }
+                PlayerRecord {
+                    player_id: PlayerId(id),
+                    name: format!("p{id}"),
+                    kills: k % 7,
+                    deaths: k % 5,
+                    bot: false,
+                }
             })
             .collect();
         let round = RoundRecord {

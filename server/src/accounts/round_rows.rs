@@ -3,14 +3,13 @@
 
 use std::collections::HashMap;
 
-use arena_protocol::PlayerId;
 use skillratings::weng_lin::WengLinRating;
 use sqlx::Row;
 
 use super::ratings::{self, ordinal};
 use super::store::{Engine, Store, StoreError, on_pool};
 use crate::identity::{IdKind, is_account_id};
-use crate::ops::results::RoundRecord;
+use crate::ops::results::{PlayerRecord, RoundRecord};
 
 /// The id a round is stored under: unique per round (room ids are random, a room
 /// numbers its rounds, and the end time tells a reused room id apart), and the same
@@ -19,14 +18,15 @@ pub fn round_id(record: &RoundRecord) -> String {
     format!("{}/{}/{}", record.room_id, record.round, record.ended_at_ms)
 }
 
-/// What kind of player a line is, as match history shows it.
-pub fn kind_of(id: PlayerId) -> &'static str {
-    if is_account_id(id) {
-        return "account";
-    }
-    match IdKind::of(id) {
-        Some(IdKind::Bot) => "bot",
-        _ => "guest",
+/// What kind of player a line is, as match history shows it: a house bot (as the
+/// log says, or by its id's range), an account, or a guest.
+pub fn kind_of(player: &PlayerRecord) -> &'static str {
+    if player.bot || IdKind::of(player.player_id) == Some(IdKind::Bot) {
+        "bot"
+    } else if is_account_id(player.player_id) {
+        "account"
+    } else {
+        "guest"
     }
 }
 
@@ -87,7 +87,7 @@ impl Store {
             };
             // Accounts that still exist, with their ratings (None: first round).
             let mut current: HashMap<i64, Option<WengLinRating>> = HashMap::new();
-            for player in record.players.iter().filter(|p| is_account_id(p.player_id)) {
+            for player in record.players.iter().filter(|p| kind_of(p) == "account") {
                 let account = i64::from(player.player_id.0);
                 if let Some(row) = sqlx::query(read_ratings).bind(account).fetch_optional(&mut *tx).await? {
                     let mu: Option<f64> = row.try_get("mu")?;
@@ -126,7 +126,7 @@ impl Store {
                     .bind(i64::from(place))
                     .bind(account)
                     .bind(is_live_account.then_some(account))
-                    .bind(kind_of(player.player_id))
+                    .bind(kind_of(player))
                     .bind(&player.name)
                     .bind(i64::from(player.kills))
                     .bind(i64::from(player.deaths))

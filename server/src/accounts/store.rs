@@ -71,7 +71,12 @@ impl Store {
                 .await?;
             Store { engine: Engine::Postgres(pool), ranks: Arc::default() }
         } else {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)?;
+            // The file's folder (the data folder, by default) may not exist yet.
+            if let Some(folder) = options.get_filename().parent().filter(|f| !f.as_os_str().is_empty()) {
+                let _ = std::fs::create_dir_all(folder);
+            }
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
