@@ -6,7 +6,10 @@ const GRID = 100;
 const COLORS = {
   background: "#10141c", outside: "#07090d", grid: "#1d2431", bounds: "#3b4a63",
   own: "#ffd23f", other: "#4fa3ff", dead: "#555d6b", projectile: "#ff6b6b", ownProjectile: "#ffe98a",
+  label: "#dfe6f0", botTag: "#b08cff", botTagText: "#10141c",
 };
+const NAME_FONT = "12px system-ui, sans-serif";
+const TAG_FONT = "bold 9px system-ui, sans-serif";
 
 export class Renderer {
   constructor(canvas) {
@@ -73,8 +76,7 @@ export class Renderer {
     for (const e of view.entities) {
       if (e.kind === EntityKind.Projectile) continue;
       const name = names.get(e.owner) || "";
-      // House bots carry a tag, so nobody mistakes them for people.
-      this.drawPlayer(camera, e, welcome, e.kind === EntityKind.Bot ? `${name} [bot]` : name, false);
+      this.drawPlayer(camera, e, welcome, name, false, e.kind === EntityKind.Bot);
       players++;
     }
     let ownScreen = null;
@@ -86,7 +88,7 @@ export class Renderer {
     return { players, projectiles, ownScreen };
   }
 
-  drawPlayer(camera, e, welcome, name, own) {
+  drawPlayer(camera, e, welcome, name, own, bot = false) {
     const ctx = this.ctx;
     const p = this.toScreen(camera, e.x, e.y);
     const r = welcome.playerRadius;
@@ -110,10 +112,7 @@ export class Renderer {
     ctx.stroke();
     ctx.globalAlpha = 1;
 
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.textAlign = "center";
-    ctx.fillStyle = "#dfe6f0";
-    ctx.fillText(dead ? `${name} (respawning)` : name, p.x, p.y - r - 14);
+    this.drawLabel(dead ? `${name} (respawning)` : name, bot, p.x, p.y - r - 14);
     if (!dead) {
       const w = r * 2, h = 4, frac = e.health / welcome.maxHealth;
       ctx.fillStyle = "#2a2f3a";
@@ -121,5 +120,35 @@ export class Renderer {
       ctx.fillStyle = frac > 0.5 ? "#4cd964" : frac > 0.25 ? "#ffcc00" : "#ff3b30";
       ctx.fillRect(p.x - w / 2, p.y - r - 10, w * frac, h);
     }
+  }
+
+  /**
+   * A player's name centred at (x, y); a house bot's with a boxed BOT badge beside
+   * it, drawn apart from the name in its own colours, so no name a person picks
+   * (say "Ada [bot]") can look like a bot.
+   */
+  drawLabel(text, bot, x, y) {
+    const ctx = this.ctx;
+    ctx.font = NAME_FONT;
+    if (!bot) {
+      ctx.textAlign = "center";
+      ctx.fillStyle = COLORS.label;
+      ctx.fillText(text, x, y);
+      return;
+    }
+    const nameWidth = ctx.measureText(text).width;
+    ctx.font = TAG_FONT;
+    const tagWidth = ctx.measureText("BOT").width + 6;
+    const left = x - (nameWidth + 4 + tagWidth) / 2;
+    ctx.textAlign = "left";
+    ctx.font = NAME_FONT;
+    ctx.fillStyle = COLORS.label;
+    ctx.fillText(text, left, y);
+    const tagLeft = left + nameWidth + 4;
+    ctx.fillStyle = COLORS.botTag;
+    ctx.fillRect(tagLeft, y - 10, tagWidth, 12);
+    ctx.font = TAG_FONT;
+    ctx.fillStyle = COLORS.botTagText;
+    ctx.fillText("BOT", tagLeft + 3, y - 1);
   }
 }

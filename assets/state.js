@@ -27,12 +27,12 @@ export class GameState {
     this.followNetId = null; // spectators: whom the camera follows
   }
 
-  /** Spectators: the followed player's entity in the newest snapshot (the first player by default). */
+  /** Spectators: the followed player's (or bot's) entity in the newest snapshot (the first by default). */
   followed() {
     if (!this.welcome.spectator) return null;
     const latest = this.snapshots[this.snapshots.length - 1];
     if (!latest) return null;
-    const players = latest.entities.filter((e) => e.kind === EntityKind.Player);
+    const players = latest.entities.filter((e) => e.kind !== EntityKind.Projectile);
     return players.find((e) => e.netId === this.followNetId) || players[0] || null;
   }
 

@@ -111,6 +111,8 @@ def current_rss_kib(pid):
 def start_server(port, opts, room_size=50):
     args = [opts.server, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(min(room_size, 1000)),
             "--tick-rate", str(opts.tick_rate), "--max-rooms", "1000",
+            # Network load only: Quick play rooms get no house bots to simulate besides.
+            "--quick-play-bots", "0",
             "--results-log", os.path.join(tempfile.gettempdir(), "arena-bench-results.jsonl")]
     if opts.snapshot_rate:
         args += ["--snapshot-rate", str(opts.snapshot_rate)]

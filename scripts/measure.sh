@@ -10,7 +10,8 @@ duration=${2:-20s}
 shift 2 || true
 cargo build --release --locked -p arena-server -p arena-bots >/dev/null 2>&1
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn ./target/release/arena-server --addr "127.0.0.1:$port" &
+# --quick-play-bots 0: the arena-bots are the only players, no house bots beside them.
+RUST_LOG=warn ./target/release/arena-server --addr "127.0.0.1:$port" --quick-play-bots 0 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 python3 tests/wait_for_http.py "http://127.0.0.1:$port/health"

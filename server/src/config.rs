@@ -7,8 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Largest room the server allows.
-pub const MAX_ROOM_CAPACITY: usize = 1_000;
+pub use crate::settings::MAX_ROOM_CAPACITY;
+/// Most house bots `--max-house-bots` may allow.
+pub const MAX_HOUSE_BOTS: usize = 100_000;
 
 /// Shortest JWT secret or admin token accepted: 256 bits, the size of HS256's key,
 /// so neither can be guessed or brute-forced offline from a captured token.
@@ -66,6 +67,13 @@ pub struct Config {
     #[arg(long, env = "ARENA_QUICK_PLAY_BOTS",
           value_parser = clap::value_parser!(u16).range(0..=MAX_ROOM_CAPACITY as i64))]
     pub quick_play_bots: Option<u16>,
+
+    /// House bots this server runs at most, all rooms together (the sum of their
+    /// `fill_to`): creating a room or an admin change past it answers 503, Quick play
+    /// opens rooms with fewer bots. 0: no house bots. Default: 2000, at most 100000.
+    #[arg(long, env = "ARENA_MAX_HOUSE_BOTS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(0..=MAX_HOUSE_BOTS as i64))]
+    pub max_house_bots: u32,
 
     /// Simulation rate of rooms that do not choose their own. Default: 30 Hz.
     #[arg(long, env = "ARENA_TICK_RATE", default_value_t = 30,
@@ -757,6 +765,8 @@ mod tests {
         assert_eq!(config.max_connections_per_ip, 32);
         assert_eq!(config.max_reservations_per_ip, 4);
         assert_eq!(config.max_rooms_per_ip, 5);
+        assert_eq!(config.max_house_bots, 2000);
+        assert!(Config::try_parse_from(["arena-server", "--max-house-bots", "100001"]).is_err());
         assert_eq!(config.rooms_per_ip_per_hour, 20);
         assert_eq!(config.max_private_rooms, None);
         assert_eq!(config.private_room_limit(), 100, "half of --max-rooms 200");

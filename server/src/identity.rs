@@ -91,7 +91,7 @@ pub fn is_account_id(id: PlayerId) -> bool {
 pub const BOT_IDS: RangeInclusive<u32> = 0x4000_0000..=0x7FFF_FFFF;
 /// Whether `id` is a house bot's (the server plays it): no person is ever given one.
 pub fn is_bot(id: PlayerId) -> bool {
-    BOT_IDS.contains(&id.0)
+    IdKind::of(id) == Some(IdKind::Bot)
 }
 
 /// Ids of guests: the top bit set. Half the space, as guests are the many.

@@ -168,6 +168,7 @@ impl Parts {
                 max_private_rooms: config.private_room_limit(),
                 max_rooms_per_address: config.max_rooms_per_ip,
                 max_reservations_per_address: config.max_reservations_per_ip,
+                max_house_bots: config.max_house_bots as usize,
             },
             RoomSetup {
                 settings,

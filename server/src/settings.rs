@@ -1,9 +1,54 @@
 //! Game rules: loaded from `assets/settings.toml`, with the same defaults compiled in.
 
-use serde::Deserialize;
-
-use crate::room::house_bots::{BotFill, Difficulty};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// Largest room the server allows (people; house bots never pass it either).
+pub const MAX_ROOM_CAPACITY: usize = 1_000;
+
+/// How well a house bot plays (what each level changes: `room::house_bots::difficulty`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Difficulty {
+    Easy,
+    #[default]
+    Normal,
+    Hard,
+}
+
+impl Difficulty {
+    pub const ALL: [Difficulty; 3] = [Difficulty::Easy, Difficulty::Normal, Difficulty::Hard];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Difficulty::Easy => "easy",
+            Difficulty::Normal => "normal",
+            Difficulty::Hard => "hard",
+        }
+    }
+}
+
+/// A level by its name; the one parser for the API, the admin API and `stress --difficulty`.
+impl std::str::FromStr for Difficulty {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Difficulty, String> {
+        Difficulty::ALL
+            .into_iter()
+            .find(|d| d.name() == name)
+            .ok_or_else(|| "must be \"easy\", \"normal\" or \"hard\"".to_string())
+    }
+}
+
+/// How a room fills itself with house bots: `bots = { fill_to = 6, difficulty = "normal" }`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BotFill {
+    /// People plus bots the room keeps playing (never above its capacity); people
+    /// take bots' places as they come. 0: no bots.
+    pub fill_to: usize,
+    pub difficulty: Difficulty,
+}
 
 /// Constants of the game. Every field has a default, so a settings file only
 /// needs the values it changes; unknown keys are an error (a typo must not be ignored).
@@ -138,8 +183,8 @@ impl GameSettings {
         if self.player_radius * 4.0 > self.arena_width.min(self.arena_height) {
             return Err("the arena must be at least four player radii wide and high".into());
         }
-        if self.quick_play_bots.fill_to > crate::config::MAX_ROOM_CAPACITY {
-            return Err(format!("quick_play_bots.fill_to may be at most {}", crate::config::MAX_ROOM_CAPACITY));
+        if self.quick_play_bots.fill_to > MAX_ROOM_CAPACITY {
+            return Err(format!("quick_play_bots.fill_to may be at most {}", MAX_ROOM_CAPACITY));
         }
         if self.arena_width > 100_000.0 || self.arena_height > 100_000.0 {
             return Err("the arena may be at most 100000 units wide and high".into());
@@ -156,6 +201,17 @@ mod tests {
     fn shipped_settings_file_equals_the_compiled_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/settings.toml");
         assert_eq!(GameSettings::load(&path).unwrap(), GameSettings::default());
+    }
+
+    #[test]
+    fn difficulty_names_round_trip_through_serde_and_from_str() {
+        for level in Difficulty::ALL {
+            let json = serde_json::to_string(&level).unwrap();
+            assert_eq!(json, format!("\"{}\"", level.name()));
+            assert_eq!(serde_json::from_str::<Difficulty>(&json).unwrap(), level);
+            assert_eq!(level.name().parse::<Difficulty>(), Ok(level));
+        }
+        assert!("godlike".parse::<Difficulty>().unwrap_err().contains("\"hard\""));
     }
 
     #[test]

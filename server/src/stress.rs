@@ -13,9 +13,9 @@ use arena_protocol::PlayerId;
 use clap::Parser;
 
 use crate::room::encoder::SnapshotEncoder;
-use crate::room::house_bots::Difficulty;
+use crate::room::pacing;
 use crate::room::world::RoomWorld;
-use crate::settings::GameSettings;
+use crate::settings::{Difficulty, GameSettings};
 
 /// Simulate rooms of house bots in-process and report the simulation's cost.
 #[derive(Clone, Debug, Parser)]
@@ -38,7 +38,7 @@ pub struct StressArgs {
     pub tick_rate: u16,
     /// How well the bots play: easy, normal or hard. Default: normal.
     #[arg(long, default_value = "normal")]
-    pub difficulty: String,
+    pub difficulty: Difficulty,
     /// Game rules file. Default: the compiled-in defaults (the shipped settings.toml).
     #[arg(long)]
     pub settings: Option<std::path::PathBuf>,
@@ -86,9 +86,7 @@ pub struct StressReport {
 }
 
 pub fn run(args: StressArgs) -> anyhow::Result<StressReport> {
-    let Some(difficulty) = Difficulty::ALL.into_iter().find(|d| d.name() == args.difficulty) else {
-        bail!("--difficulty must be easy, normal or hard (it is {:?})", args.difficulty);
-    };
+    let difficulty = args.difficulty;
     if !(args.seconds > 0.0 && args.seconds <= 3600.0 && (0.0..=600.0).contains(&args.warmup_s)) {
         bail!("--seconds must be 0-3600 and --warmup-s 0-600");
     }
@@ -116,10 +114,11 @@ pub fn run(args: StressArgs) -> anyhow::Result<StressReport> {
         threads.push(thread);
     }
     // Measure the process's CPU over the measured window only.
+    let hz = clock_ticks_per_second();
     sleep_until(measure_from);
-    let cpu_before = process_cpu_seconds();
+    let cpu_before = hz.and_then(process_cpu_seconds);
     sleep_until(stop_at);
-    let cpu = process_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    let cpu = hz.and_then(process_cpu_seconds).zip(cpu_before).map(|(after, before)| after - before);
     stop.store(true, Ordering::Relaxed);
     let runs: Vec<RoomRun> = threads
         .into_iter()
@@ -156,9 +155,8 @@ pub fn run(args: StressArgs) -> anyhow::Result<StressReport> {
     })
 }
 
-/// One room's loop, timed as the room task times its own (task.rs): absolute
-/// deadlines; a tick whose work ends after the next deadline is late (the room fell
-/// behind), and a room more than a tick behind skips ahead instead of bursting.
+/// One room's loop, paced and its late ticks counted as the room task does
+/// (`room::pacing`).
 fn run_room(
     mut world: RoomWorld,
     start: Instant,
@@ -190,19 +188,12 @@ fn run_room(
                 run.body_bytes += body.len() as u64;
             }
         }
-        let now = Instant::now();
-        let late = now >= next_tick;
+        let took = began.elapsed();
+        let late;
+        (next_tick, late) = pacing::wait_for_next(next_tick, period);
         if began >= measure_from {
-            run.tick_us.push((now - began).as_micros().min(u128::from(u32::MAX)) as u32);
+            run.tick_us.push(took.as_micros().min(u128::from(u32::MAX)) as u32);
             run.late += u64::from(late);
-        }
-        if !late {
-            sleep_until(next_tick);
-            next_tick += period;
-        } else if now - next_tick > period {
-            next_tick = now + period;
-        } else {
-            next_tick += period;
         }
     }
     run
@@ -216,14 +207,21 @@ fn sleep_until(deadline: Instant) {
 }
 
 /// User plus system CPU of this process so far, from `/proc/self/stat` (Linux; None elsewhere).
-fn process_cpu_seconds() -> Option<f64> {
+fn process_cpu_seconds(clock_ticks_per_s: f64) -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name (which may hold spaces) start at state (field 3).
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let (user, system): (f64, f64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
-    // Clock ticks per second: 100 on every Linux this runs on (USER_HZ).
-    Some((user + system) / 100.0)
+    Some((user + system) / clock_ticks_per_s)
+}
+
+/// The clock ticks per second `/proc` counts CPU time in (USER_HZ), from
+/// `getconf CLK_TCK` as scripts/measure.sh reads it; None without getconf.
+fn clock_ticks_per_second() -> Option<f64> {
+    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    let hz: f64 = String::from_utf8(out.stdout).ok()?.trim().parse().ok()?;
+    (hz > 0.0).then_some(hz)
 }
 
 impl std::fmt::Display for StressReport {
@@ -272,6 +270,7 @@ mod tests {
         assert!((10..=40).contains(&report.ticks), "{report}");
         assert!(report.tick_p50_us > 0 && report.tick_p99_us >= report.tick_p50_us, "{report}");
         assert!(report.snapshot_body_bytes_mean > 4.0 * 10.0, "four bots in each body: {report}");
-        assert!(run(StressArgs::parse_from(["stress", "--difficulty", "godlike"])).is_err());
+        let refused = StressArgs::try_parse_from(["stress", "--difficulty", "godlike"]).unwrap_err().to_string();
+        assert!(refused.contains("\"hard\""), "{refused}");
     }
 }

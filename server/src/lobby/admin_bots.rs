@@ -28,6 +28,17 @@ pub async fn set(req: Request<Incoming>, state: &AdminApi, id: &str) -> Result<R
         metrics::admin_bots("invalid");
         error(StatusCode::BAD_REQUEST, &message)
     })?;
+    if let Some(fill_to) = asked.fill_to
+        && let Err(free) = state.directory.allow_bots(id, fill_to)
+    {
+        metrics::admin_bots("over_cap");
+        metrics::house_bots_capped("admin");
+        let max = state.directory.limits().max_house_bots;
+        let message = format!(
+            "this server runs at most {max} house bots (--max-house-bots) and only {free} are free for this room"
+        );
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, &message));
+    }
     // What is not asked for stays as the room has it.
     let change = BotChange { fill_to: asked.fill_to, difficulty: asked.difficulty.map(|_| checked.difficulty) };
     let (done, answer) = oneshot::channel();

@@ -159,9 +159,12 @@ async fn create_room(
         Ok(room) => Ok(json(StatusCode::CREATED, &listed_here(state, room.summary()))),
         Err(e @ CreateError::Invalid(_)) => Err(error(StatusCode::BAD_REQUEST, &e.to_string())),
         Err(CreateError::OverBudget(over)) => Err(refuse(&over)),
-        Err(e @ (CreateError::TooManyRooms(_) | CreateError::TooManyPrivateRooms(_) | CreateError::ShuttingDown)) => {
-            Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))
-        }
+        Err(
+            e @ (CreateError::TooManyRooms(_)
+            | CreateError::TooManyPrivateRooms(_)
+            | CreateError::TooManyBots { .. }
+            | CreateError::ShuttingDown),
+        ) => Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
         Err(e @ CreateError::Spawn(_)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
     }
 }

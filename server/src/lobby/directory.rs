@@ -15,8 +15,9 @@ use super::budgets::{Caller, OverBudget};
 use super::room_handle::RoomHandle;
 use super::room_link::DirectoryLink;
 use super::seats::{NoSeat, Reservation, Seat, SeatKind};
-use crate::room::house_bots::{BotFill, Difficulty};
+use crate::ops::metrics;
 use crate::room::{self, ROOM_INBOX, RoomSetup, RoomSpec};
+use crate::settings::{BotFill, Difficulty};
 
 /// Longest room name, in characters.
 pub const MAX_ROOM_NAME_CHARS: usize = 40;
@@ -53,6 +54,8 @@ pub enum CreateError {
     TooManyPrivateRooms(usize),
     #[error("{}", .0.message)]
     OverBudget(OverBudget),
+    #[error("this server runs at most {max} house bots and only {free} are free; ask for fewer bots")]
+    TooManyBots { max: usize, free: usize },
     /// Worded as the room's own close on shutdown (`shutdown::SHUTTING_DOWN`): a
     /// client hears one reason whether its join raced the drain or not.
     #[error("server shutting down")]
@@ -79,6 +82,9 @@ pub struct DirectoryLimits {
     pub max_rooms_per_address: usize,
     /// Matchmaking reservations one address may hold at once.
     pub max_reservations_per_address: usize,
+    /// House bots (rooms' `fill_to`, summed) this node runs at most: bots cost
+    /// simulation time nobody pays for with a connection.
+    pub max_house_bots: usize,
 }
 
 /// What a new room is to be.
@@ -163,11 +169,19 @@ impl Directory {
         if !(1..=1000).contains(&rules.score_limit) || !(10..=3600).contains(&rules.time_limit_s) {
             return Err(CreateError::Invalid("rules: score_limit must be 1-1000 and time_limit_s 10-3600".into()));
         }
+        // Strangers' rooms keep at most a default room's worth of bots; operators
+        // (exempt callers) may fill a room to its capacity.
+        let most_bots = if caller.counted().is_some() { capacity.min(self.limits.capacity) } else { capacity };
         let bots = match &request.bots {
-            Some(asked) => bot_fill(asked, BotFill::default(), capacity).map_err(CreateError::Invalid)?,
+            Some(asked) => bot_fill(asked, BotFill::default(), most_bots).map_err(CreateError::Invalid)?,
             None => BotFill::default(),
         };
         let mut rooms = self.lock();
+        let free = self.free_bots(&rooms, None);
+        if bots.fill_to > free {
+            metrics::house_bots_capped("create");
+            return Err(CreateError::TooManyBots { max: self.limits.max_house_bots, free });
+        }
         if let Some(ip) = caller.counted() {
             let open = rooms.iter().filter(|r| r.creator == Some(ip)).count();
             if open >= self.limits.max_rooms_per_address {
@@ -283,9 +297,42 @@ impl Directory {
             tick_rate_hz: self.limits.tick_rate_hz,
             private: false,
             rules: self.setup.settings.match_rules(),
-            bots: self.setup.settings.quick_play_bots,
+            bots: self.quick_play_bots(rooms),
         };
         self.open_room(rooms, opening, None)
+    }
+
+    /// The settings' Quick play bots, fewer when the server's bot budget runs low:
+    /// a newcomer gets a room with fewer bots rather than no room.
+    fn quick_play_bots(&self, rooms: &[Arc<RoomHandle>]) -> BotFill {
+        let wanted = self.setup.settings.quick_play_bots;
+        let free = self.free_bots(rooms, None);
+        if wanted.fill_to > free {
+            metrics::house_bots_capped("quick_play");
+        }
+        BotFill { fill_to: wanted.fill_to.min(free), ..wanted }
+    }
+
+    /// House bots `--max-house-bots` leaves for one more room (or for room `except`,
+    /// whose own bots do not count against it).
+    pub(super) fn free_bots(&self, rooms: &[Arc<RoomHandle>], except: Option<&str>) -> usize {
+        let used: usize =
+            rooms.iter().filter(|r| Some(r.id()) != except).map(|r| r.bots_allowed.load(Ordering::Relaxed)).sum();
+        self.limits.max_house_bots.saturating_sub(used)
+    }
+
+    /// Let room `id` run `fill_to` bots if the server's bot budget allows; the free
+    /// count when it does not.
+    pub(super) fn allow_bots(&self, id: &str, fill_to: usize) -> Result<(), usize> {
+        let rooms = self.lock();
+        let free = self.free_bots(&rooms, Some(id));
+        if fill_to > free {
+            return Err(free);
+        }
+        if let Some(room) = rooms.iter().find(|r| r.id() == id) {
+            room.bots_allowed.store(fill_to, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Take an empty room off the directory so it can close; false when a seat
@@ -337,18 +384,17 @@ impl Directory {
     }
 }
 
-/// `asked` applied to `current`, checked: a difficulty by name, and at most `capacity` (people plus bots).
-pub fn bot_fill(asked: &RoomBots, current: BotFill, capacity: usize) -> Result<BotFill, String> {
+/// `asked` applied to `current`, checked: a difficulty by name, and at most `most` (people plus bots).
+pub fn bot_fill(asked: &RoomBots, current: BotFill, most: usize) -> Result<BotFill, String> {
     let difficulty = match asked.difficulty.as_deref() {
         None => current.difficulty,
-        Some(name) => Difficulty::ALL
-            .into_iter()
-            .find(|d| d.name() == name)
-            .ok_or_else(|| "bots.difficulty must be \"easy\", \"normal\" or \"hard\"".to_string())?,
+        Some(name) => name.parse::<Difficulty>().map_err(|why| format!("bots.difficulty {why}"))?,
     };
     let fill_to = asked.fill_to.unwrap_or(current.fill_to);
-    if fill_to > capacity {
-        return Err(format!("bots.fill_to must be 0-{capacity} (the room's capacity)"));
+    if fill_to > most {
+        return Err(format!(
+            "bots.fill_to must be 0-{most} (the room's capacity; rooms strangers make: at most the server's default room capacity)"
+        ));
     }
     Ok(BotFill { fill_to, difficulty })
 }

@@ -2,6 +2,7 @@
 //! room's to write), its seat book (the directory's) and its inbox.
 
 use std::net::IpAddr;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arena_protocol::lobby::RoomSummary;
@@ -19,6 +20,9 @@ pub struct RoomHandle {
     /// The address that created it through the API (None: Quick play, or exempt),
     /// for the per-address room budget.
     pub creator: Option<IpAddr>,
+    /// House bots this room may run (its `fill_to`), held against the server's
+    /// `--max-house-bots`; changed by the admin bots endpoint under the directory lock.
+    pub bots_allowed: AtomicUsize,
     /// Seats are counted when a join is accepted (before the room sees it), so
     /// concurrent joins can never over-fill the room.
     seats: Mutex<SeatBook>,
@@ -27,7 +31,8 @@ pub struct RoomHandle {
 impl RoomHandle {
     pub fn new(spec: Arc<RoomSpec>, inbox: mpsc::Sender<RoomInput>, creator: Option<IpAddr>) -> RoomHandle {
         let seats = Mutex::new(SeatBook::new(spec.capacity, spec.spectator_capacity));
-        RoomHandle { spec, status: Arc::new(RoomStatus::default()), inbox, creator, seats }
+        let bots_allowed = AtomicUsize::new(spec.bots.fill_to);
+        RoomHandle { spec, status: Arc::new(RoomStatus::default()), inbox, creator, bots_allowed, seats }
     }
 
     pub fn id(&self) -> &str {

@@ -147,9 +147,15 @@ pub fn set_house_bots(bots: usize) {
     gauge!("arena_house_bots").set(bots as f64);
 }
 
-/// An operator changed a room's house bots (`outcome`: `changed`, `invalid`, `no_room`).
+/// An operator changed a room's house bots (`outcome`: `changed`, `invalid`, `no_room`, `over_cap`).
 pub fn admin_bots(outcome: &'static str) {
     counter!("arena_admin_bot_changes_total", "outcome" => outcome).increment(1);
+}
+
+/// The server-wide `--max-house-bots` refused or trimmed bots (`at`: `create`,
+/// `admin`, `quick_play`).
+pub fn house_bots_capped(at: &'static str) {
+    counter!("arena_house_bots_capped_total", "at" => at).increment(1);
 }
 
 /// The Prometheus text exposition.

@@ -61,12 +61,18 @@ impl Default for NameSeries {
 }
 
 impl Clients {
+    /// Whether a person in the room goes by `name`.
+    pub fn has_name(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
     /// `wanted`, or `wanted 2`, `wanted 3`… when someone in the room has it: the
     /// smallest suffix freed by a leaver, else the next unused one. O(1) amortized
     /// (a suffix found taken, by someone who asked for that name outright, is skipped
-    /// for good).
-    pub fn unique_name(&mut self, wanted: &str) -> String {
-        if !self.names.contains(wanted) {
+    /// for good). `also_taken` says which names others in the room hold (house bots').
+    pub fn unique_name(&mut self, wanted: &str, also_taken: impl Fn(&str) -> bool) -> String {
+        let taken = |names: &HashSet<String>, n: &str| names.contains(n) || also_taken(n);
+        if !taken(&self.names, wanted) {
             return wanted.to_string();
         }
         let series = self.series.entry(wanted.to_string()).or_default();
@@ -79,7 +85,7 @@ impl Clients {
                 }
             };
             let candidate = format!("{wanted} {suffix}");
-            if !self.names.contains(&candidate) {
+            if !taken(&self.names, &candidate) {
                 return candidate;
             }
         }
@@ -183,7 +189,7 @@ mod tests {
     }
 
     fn join(clients: &mut Clients, player: u32, wanted: &str) -> String {
-        let name = clients.unique_name(wanted);
+        let name = clients.unique_name(wanted, |_| false);
         clients.insert(PlayerId(player), client(player, wanted, name.clone()));
         name
     }

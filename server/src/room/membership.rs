@@ -84,15 +84,18 @@ impl Membership {
         if self.clients.map.contains_key(&player) {
             return self.rejoin(join, world);
         }
-        let name = self.clients.unique_name(&join.identity.name);
+        // No one shares a name with a bot: a person cannot pass as one.
+        let crew = &self.crew;
+        let name = self.clients.unique_name(&join.identity.name, |n| crew.has_name(n));
         let net_id = if join.spectator { NetId(0) } else { world.add_player(player) };
+        // Counted, and a bot made way, before the welcome: whoever hears the welcome
+        // and asks the lobby finds the room as it is with the newcomer in it.
+        self.count(join.spectator, 1);
+        self.fill_bots(world);
         // A fresh queue always has room for the welcome.
         let _ = join.outbox.control.try_send(self.welcome(world, player, net_id, join.spectator));
         tracing::debug!(%player, %name, spectator = join.spectator, "joined");
         let info = PlayerInfo { player_id: player, net_id, name: name.clone(), bot: false };
-        self.count(join.spectator, 1);
-        // A bot makes way before the newcomer hears who is here.
-        self.fill_bots(world);
         self.clients.insert(
             player,
             Client {

@@ -17,6 +17,7 @@ pub mod house_bots;
 pub mod input;
 pub mod interest;
 pub mod movement;
+pub mod pacing;
 pub mod resources;
 pub mod rounds;
 pub mod snapshot;

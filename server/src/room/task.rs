@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::house_bots::BotFill;
 use super::membership::Membership;
+use super::pacing;
 use super::publish::Publisher;
 use super::rounds::{MatchEvent, RoundOutcome};
 use super::world::RoomWorld;
@@ -134,17 +135,14 @@ impl RoomTask {
         telemetry::telemetry().record_tick(took);
     }
 
-    /// Fixed rate against absolute deadlines. A room that falls more than one tick
-    /// behind skips ahead instead of bursting to catch up. Returns the next deadline.
+    /// Wait for the next tick (`pacing`), counting a late one. Returns the next deadline.
     fn sleep_until_next(&self, next_tick: Instant, period: Duration) -> Instant {
-        let now = Instant::now();
-        if now < next_tick {
-            std::thread::sleep(next_tick - now);
-            return next_tick + period;
+        let (next, late) = pacing::wait_for_next(next_tick, period);
+        if late {
+            self.status.late_ticks.fetch_add(1, Ordering::Relaxed);
+            metrics::handles().ticks_late.increment(1);
         }
-        self.status.late_ticks.fetch_add(1, Ordering::Relaxed);
-        metrics::handles().ticks_late.increment(1);
-        if now - next_tick > period { now + period } else { next_tick + period }
+        next
     }
 
     /// Apply everything sent since the last tick, at most one inbox-full so a

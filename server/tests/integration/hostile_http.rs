@@ -693,3 +693,61 @@ async fn bots_are_asked_for_within_limits_and_changed_only_by_operators() {
     }
     server.shutdown().await;
 }
+
+/// Strangers cannot make the server simulate thousands of bots: a stranger's room
+/// keeps at most `--room-capacity` bots, and all rooms together at most
+/// `--max-house-bots` (room creation and the admin API refuse past it with 503,
+/// Quick play opens its room with fewer bots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn house_bots_stay_within_the_room_and_server_caps() {
+    const TOKEN: &str = "hostile-bots-cap-admin-token-0123456789abcdef";
+    let mut config = hostile_config();
+    config.admin_token = Some(TOKEN.into());
+    config.max_house_bots = 10;
+    config.quick_play_bots = Some(6);
+    let server = TestServer::start_with(config).await;
+    let stranger = client(9);
+    let capped = r#"arena_house_bots_capped_total{at="create"}"#;
+
+    let huge = r#"{"name": "swarm", "capacity": 1000, "bots": {"fill_to": 1000, "difficulty": "hard"}}"#;
+    let refused = post(&server, stranger, "/api/rooms", huge).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("fill_to must be 0-50"), "{}", refused.body);
+
+    let eight = r#"{"name": "eight", "private": true, "bots": {"fill_to": 8}}"#;
+    let first = post(&server, stranger, "/api/rooms", eight).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let first_id = serde_json::from_str::<serde_json::Value>(&first.body).unwrap()["id"].as_str().unwrap().to_string();
+    let before = metric(&server, stranger, capped).await;
+    let over = post(&server, client(10), "/api/rooms", r#"{"name": "five", "bots": {"fill_to": 5}}"#).await;
+    assert_eq!(over.status, 503, "{}", over.body);
+    assert!(over.body.contains("at most 10 house bots") && over.body.contains("only 2"), "{}", over.body);
+    assert!(metric(&server, stranger, capped).await > before);
+
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let path = format!("/api/admin/rooms/{first_id}/bots");
+    let raise = http_from(stranger, server.addr, "POST", &path, r#"{"fill_to": 11}"#, &[auth.as_str()]).await;
+    assert_eq!(raise.status, 503, "{}", raise.body);
+    assert!(raise.body.contains("--max-house-bots"), "{}", raise.body);
+    let within = http_from(stranger, server.addr, "POST", &path, r#"{"fill_to": 10}"#, &[auth.as_str()]).await;
+    assert_eq!(within.status, 200, "its own bots do not count against it: {}", within.body);
+    let back = http_from(stranger, server.addr, "POST", &path, r#"{"fill_to": 8}"#, &[auth.as_str()]).await;
+    assert_eq!(back.status, 200, "{}", back.body);
+
+    // Two bots left (the private room is not Quick play's to fill): Quick play asks
+    // for 6 (people plus bots) and opens a room that keeps 2: the newcomer and one bot.
+    let (_newcomer, _) = crate::util::ws::welcomed(&server.ws_url("name=newcomer")).await;
+    let bots_in_quick_play = async || {
+        let listed: serde_json::Value = serde_json::from_str(&get(&server, stranger, "/api/rooms").await.body).unwrap();
+        listed["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] != first_id.as_str())
+            .and_then(|r| r["bots"].as_u64())
+    };
+    eventually("Quick play's room with one bot", WAIT, async || bots_in_quick_play().await == Some(1)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(bots_in_quick_play().await, Some(1), "never more than the server's cap leaves");
+    server.shutdown().await;
+}

@@ -45,6 +45,7 @@ async fn a_person_takes_a_bots_place_at_once_and_bots_return_when_people_leave()
 
     let (_bob, _) = welcomed(&server.ws_url(&format!("room={}&name=bob", room.id))).await;
     let (mut cy, _) = welcomed(&server.ws_url(&format!("room={}&name=cy", room.id))).await;
+    // The room counts a newcomer and makes a bot leave before it sends the welcome.
     assert_eq!(people_and_bots(&server, &room.id).await, (3, 0));
     let (code, _) = refused(&server.ws_url(&format!("room={}&name=dee", room.id))).await;
     assert_eq!(code, close_code::ROOM_FULL, "people fill the capacity; bots never hold a seat");
@@ -84,9 +85,15 @@ async fn quick_play_opens_rooms_with_bots_and_the_results_log_tells_them_apart()
     drop(quick);
 
     // Rooms made through the API have none unless asked; this one is asked for hard bots and a short round.
-    assert_eq!(create_room(server.addr, r#"{"name": "plain"}"#).await.bots, 0);
+    let plain = create_room(server.addr, r#"{"name": "plain"}"#).await;
     let body = r#"{"name": "Short", "rules": {"score_limit": 1, "time_limit_s": 10}, "bots": {"fill_to": 4, "difficulty": "hard"}}"#;
     let room = create_room(server.addr, body).await;
+    eventually("the room that asked for bots to have them", WAIT, async || {
+        people_and_bots(&server, &room.id).await == (0, 4)
+    })
+    .await;
+    // The plain room has ticked at least as long, and has none.
+    assert_eq!(people_and_bots(&server, &plain.id).await, (0, 0), "bots in a room that did not ask");
     let (mut person, me) = welcomed(&server.ws_url(&format!("room={}&name=target", room.id))).await;
     let over = |m: &ServerMsg| if let ServerMsg::Event(RoomEvent::RoundOver(r)) = m { Some(r.clone()) } else { None };
     let results = person.recv_until(Duration::from_secs(15), over).await.unwrap();

@@ -1,6 +1,7 @@
 //! How many house bots a room keeps and who they are: people plus bots up to
 //! `fill_to` (never past the room's capacity), ids from the bots' own range, names.
 
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use arena_protocol::{NetId, PlayerId, PlayerInfo};
@@ -36,14 +37,17 @@ const NAMES: [&str; 24] = [
     "Mary",
 ];
 
-/// The next bot id, shared by every room of the server so a bot's id names one bot.
-static NEXT_BOT_ID: AtomicU32 = AtomicU32::new(*BOT_IDS.start());
+/// Bot ids handed out by this process, shared by all its rooms: a bot's id names
+/// one bot of this node (until a billion more have come and gone).
+static BOTS_MADE: AtomicU32 = AtomicU32::new(0);
+/// Where in the range this process starts, at random: nodes of a cluster each
+/// count from their own point, so two nodes' bots seldom share an id.
+static FIRST_BOT: LazyLock<u32> = LazyLock::new(rand::random);
 
 fn new_bot_id() -> PlayerId {
     let span = BOT_IDS.end() - BOT_IDS.start() + 1;
-    let n = NEXT_BOT_ID.fetch_add(1, Ordering::Relaxed);
-    // Wraps inside the range after a billion bots.
-    PlayerId(BOT_IDS.start() + (n - BOT_IDS.start()) % span)
+    let n = BOTS_MADE.fetch_add(1, Ordering::Relaxed);
+    PlayerId(BOT_IDS.start() + (FIRST_BOT.wrapping_add(n) % span))
 }
 
 /// One bot in the room.
@@ -80,18 +84,23 @@ impl Crew {
         self.fill.fill_to.min(capacity).saturating_sub(people)
     }
 
-    /// A fresh id and a name no bot in the room has.
-    pub fn next_identity(&mut self) -> (PlayerId, String) {
+    /// A fresh id and a name no bot in the room has, nor anyone `taken` names (the people).
+    pub fn next_identity(&mut self, taken: impl Fn(&str) -> bool) -> (PlayerId, String) {
         let name = loop {
             let n = self.named;
             self.named += 1;
             let base = NAMES[n % NAMES.len()];
             let candidate = if n < NAMES.len() { base.to_string() } else { format!("{base} {}", n / NAMES.len() + 1) };
-            if !self.members.iter().any(|m| m.name == candidate) {
+            if !self.has_name(&candidate) && !taken(&candidate) {
                 break candidate;
             }
         };
         (new_bot_id(), name)
+    }
+
+    /// Whether a bot of the room goes by `name`.
+    pub fn has_name(&self, name: &str) -> bool {
+        self.members.iter().any(|m| m.name == name)
     }
 
     pub fn get(&self, player: PlayerId) -> Option<&CrewMember> {
@@ -123,7 +132,8 @@ mod tests {
         let mut crew = Crew::default();
         let mut names = std::collections::HashSet::new();
         for _ in 0..60 {
-            let (id, name) = crew.next_identity();
+            let (id, name) = crew.next_identity(|n| n == "Grace" || n == "Ada 2");
+            assert!(name != "Grace" && name != "Ada 2", "a person's name");
             assert!(is_bot(id));
             assert!(names.insert(name.clone()), "{name} twice");
             crew.members.push(CrewMember { player_id: id, net_id: NetId(1), name });

@@ -1,30 +1,15 @@
 //! The three difficulty levels and what sets them apart: reaction time, aim error
 //! and decisions. Never speed or damage: a bot moves and hits like anyone.
 
-use serde::{Deserialize, Serialize};
+pub use crate::settings::Difficulty;
 
-/// How well a house bot plays.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Difficulty {
-    Easy,
-    #[default]
-    Normal,
-    Hard,
+/// A level's [`Profile`]: what it changes in a bot's play.
+pub trait LevelProfile {
+    fn profile(self) -> &'static Profile;
 }
 
-impl Difficulty {
-    pub const ALL: [Difficulty; 3] = [Difficulty::Easy, Difficulty::Normal, Difficulty::Hard];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Difficulty::Easy => "easy",
-            Difficulty::Normal => "normal",
-            Difficulty::Hard => "hard",
-        }
-    }
-
-    pub fn profile(self) -> &'static Profile {
+impl LevelProfile for Difficulty {
+    fn profile(self) -> &'static Profile {
         match self {
             Difficulty::Easy => &EASY,
             Difficulty::Normal => &NORMAL,
@@ -102,15 +87,6 @@ mod tests {
         for pair in Difficulty::ALL.windows(2) {
             let (weaker, stronger) = (pair[0].profile(), pair[1].profile());
             assert!(stronger.reaction_s < weaker.reaction_s && stronger.aim_error < weaker.aim_error);
-        }
-    }
-
-    #[test]
-    fn names_round_trip_through_serde() {
-        for level in Difficulty::ALL {
-            let json = serde_json::to_string(&level).unwrap();
-            assert_eq!(json, format!("\"{}\"", level.name()));
-            assert_eq!(serde_json::from_str::<Difficulty>(&json).unwrap(), level);
         }
     }
 }

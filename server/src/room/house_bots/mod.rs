@@ -4,6 +4,7 @@
 //! a person's, so a bot can never do what a person could not.
 //!
 //! - [`difficulty`]: what easy, normal and hard change (reaction, aim, decisions);
+//!   the levels themselves and [`BotFill`] are in `settings`, a leaf every part reads;
 //! - [`targeting`]: whom to shoot and where to aim;
 //! - [`steering`]: where to walk;
 //! - [`brain`]: the per-tick system that puts them together;
@@ -18,11 +19,11 @@ pub mod targeting;
 use bevy_ecs::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use serde::{Deserialize, Serialize};
 
+pub use crate::settings::{BotFill, Difficulty};
 pub use brain::HouseBot;
 pub use crew::Crew;
-pub use difficulty::Difficulty;
+pub use difficulty::LevelProfile;
 
 /// The bots' own randomness, apart from the room's spawn spots, seeded from the
 /// room's seed: the same seed plays the same game.
@@ -34,14 +35,4 @@ impl BotRng {
         // Another stream than the room's own RNG, from the same seed.
         BotRng(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
     }
-}
-
-/// How a room fills itself with bots: `bots = { fill_to = 6, difficulty = "normal" }`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BotFill {
-    /// People plus bots the room keeps playing (never above its capacity); people
-    /// take bots' places as they come. 0: no bots.
-    pub fill_to: usize,
-    pub difficulty: Difficulty,
 }

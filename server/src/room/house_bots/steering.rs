@@ -27,7 +27,8 @@ impl Arena {
     /// A random point away from the walls, the farthest from `others` of a few tries:
     /// wandering bots head for empty parts of the arena and spread out.
     pub fn open_spot(&self, rng: &mut StdRng, others: &[Vec2]) -> Vec2 {
-        let margin = Vec2::splat(WALL_MARGIN * 1.5);
+        // In a small arena the margin shrinks: the spots stay inside it.
+        let margin = Vec2::splat(WALL_MARGIN * 1.5).min(self.size / 4.0);
         let mut best = self.size / 2.0;
         let mut best_room = f32::MIN;
         for _ in 0..6 {
@@ -188,6 +189,17 @@ mod tests {
     }
 
     #[test]
+    fn wander_spots_stay_inside_a_small_arena() {
+        use rand::SeedableRng;
+        let mut rng = StdRng::seed_from_u64(7);
+        let small = Arena { size: Vec2::new(80.0, 120.0) };
+        for _ in 0..200 {
+            let spot = small.open_spot(&mut rng, &[Vec2::new(40.0, 60.0)]);
+            assert!(spot.x > 0.0 && spot.x < 80.0 && spot.y > 0.0 && spot.y < 120.0, "{spot}");
+        }
+    }
+
+    #[test]
     fn a_dodger_steps_out_of_a_shots_path() {
         let me = Vec2::new(500.0, 500.0);
         // From the left, a little above the bot's centre: step down, out of its path.
@@ -200,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_hurt_bot_backs_off_and_a_healthy_one_circles() {
-        let profile = super::super::Difficulty::Normal.profile();
+        let profile = super::super::LevelProfile::profile(super::super::Difficulty::Normal);
         let (me, target) = (Vec2::new(1000.0, 1000.0), Vec2::new(1350.0, 1000.0));
         assert!(engage(me, target, true, 1.0, profile).x < 0.0);
         let circling = engage(me, target, false, 1.0, profile);

@@ -9,6 +9,13 @@ use super::difficulty::Profile;
 /// A bot notices players this close; farther away it wanders.
 pub const SIGHT: f32 = 900.0;
 
+/// How far a bot notices players: [`SIGHT`], or less when the room's interest
+/// management shows people less (`view_distance`, 0: off), so a bot never sees
+/// what a person in its place would not.
+pub fn sight(view_distance: f32) -> f32 {
+    if view_distance > 0.0 { SIGHT.min(view_distance) } else { SIGHT }
+}
+
 /// One living player as a bot sees it at a look.
 #[derive(Clone, Copy, Debug)]
 pub struct Seen {
@@ -27,11 +34,11 @@ pub struct Grudges {
     pub current: Option<PlayerId>,
 }
 
-/// The player to shoot at, among those in sight. Easy bots take the nearest; the
+/// The player to shoot at, among those within `sight`. Easy bots take the nearest; the
 /// others prefer the weak and whoever hit them, and keep their target unless
 /// another is clearly better.
-pub fn choose<'a>(me: &Seen, others: &'a [Seen], profile: &Profile, grudges: &Grudges) -> Option<&'a Seen> {
-    let in_sight = others.iter().filter(|o| o.id != me.id && o.pos.distance_squared(me.pos) <= SIGHT * SIGHT);
+pub fn choose<'a>(me: &Seen, others: &'a [Seen], sight: f32, profile: &Profile, grudges: &Grudges) -> Option<&'a Seen> {
+    let in_sight = others.iter().filter(|o| o.id != me.id && o.pos.distance_squared(me.pos) <= sight * sight);
     if !profile.picks_targets {
         return in_sight.min_by(|a, b| a.pos.distance_squared(me.pos).total_cmp(&b.pos.distance_squared(me.pos)));
     }
@@ -81,7 +88,7 @@ pub fn lead_point(from: Vec2, pos: Vec2, vel: Vec2, projectile_speed: f32, lead:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::room::house_bots::Difficulty;
+    use crate::room::house_bots::{Difficulty, LevelProfile};
 
     fn seen(id: u32, x: f32, health: f32) -> Seen {
         Seen { id: PlayerId(id), pos: Vec2::new(x, 0.0), vel: Vec2::ZERO, health }
@@ -101,10 +108,16 @@ mod tests {
         let me = seen(1, 0.0, 1.0);
         let others = [seen(2, 300.0, 1.0), seen(3, 400.0, 0.25), seen(4, 2000.0, 0.1)];
         let none = Grudges { attacker: None, current: None };
-        assert_eq!(choose(&me, &others, Difficulty::Easy.profile(), &none).unwrap().id, PlayerId(2));
-        assert_eq!(choose(&me, &others, Difficulty::Hard.profile(), &none).unwrap().id, PlayerId(3), "the wounded one");
+        assert_eq!(choose(&me, &others, SIGHT, Difficulty::Easy.profile(), &none).unwrap().id, PlayerId(2));
+        assert_eq!(
+            choose(&me, &others, SIGHT, Difficulty::Hard.profile(), &none).unwrap().id,
+            PlayerId(3),
+            "the wounded one"
+        );
         let hit_by_2 = Grudges { attacker: Some(PlayerId(2)), current: Some(PlayerId(2)) };
-        assert_eq!(choose(&me, &others, Difficulty::Normal.profile(), &hit_by_2).unwrap().id, PlayerId(2));
-        assert!(choose(&me, &others[2..], Difficulty::Hard.profile(), &none).is_none(), "out of sight");
+        assert_eq!(choose(&me, &others, SIGHT, Difficulty::Normal.profile(), &hit_by_2).unwrap().id, PlayerId(2));
+        assert!(choose(&me, &others[2..], SIGHT, Difficulty::Hard.profile(), &none).is_none(), "out of sight");
+        assert!(choose(&me, &others[1..], sight(350.0), Difficulty::Hard.profile(), &none).is_none(), "past the view");
+        assert_eq!((sight(0.0), sight(500.0), sight(5000.0)), (SIGHT, 500.0, SIGHT));
     }
 }

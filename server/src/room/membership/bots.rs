@@ -33,7 +33,8 @@ impl Membership {
             self.presence.push(RoomEvent::Left(bot.info()));
         }
         while self.crew.members.len() < wanted {
-            let (player_id, name) = self.crew.next_identity();
+            let clients = &self.clients;
+            let (player_id, name) = self.crew.next_identity(|n| clients.has_name(n));
             let net_id = world.add_bot(player_id, self.crew.difficulty());
             let bot = CrewMember { player_id, net_id, name };
             self.roster_change.joined.push(bot.info());
