@@ -8,6 +8,7 @@ use glam::Vec2;
 use rand::Rng;
 use rand::rngs::StdRng;
 
+use super::nearby::Nearby;
 use super::steering::{self, Arena, Plans, Situation};
 use super::targeting::{self, Grudges, Seen};
 use super::{BotRng, Difficulty, LevelProfile};
@@ -71,6 +72,9 @@ struct Frame<'a> {
     /// Every living player (bots too), and their positions alone.
     seen: Vec<Seen>,
     positions: Vec<Vec2>,
+    /// `seen` by cell, for the players within sight and within personal space.
+    in_sight: Nearby,
+    in_reach: Nearby,
 }
 
 impl Frame<'_> {
@@ -110,23 +114,33 @@ pub fn think(
         sight: targeting::sight(s.view_distance),
         seen: Vec::new(),
         positions: Vec::new(),
+        in_sight: Nearby::new(&[], 1.0),
+        in_reach: Nearby::new(&[], 1.0),
     };
     frame.seen = everyone
         .iter()
         .map(|(p, b, h)| Seen { id: p.id, pos: b.pos, vel: b.vel, health: frame.health_share(h) })
         .collect();
     frame.positions = frame.seen.iter().map(|o| o.pos).collect();
+    frame.in_sight = Nearby::new(&frame.positions, frame.sight);
+    frame.in_reach = Nearby::new(&frame.positions, steering::PERSONAL_SPACE);
     let rng = &mut rng.0;
+    // Reused by every bot: indices from the grids, and the players they name.
+    let mut near = Vec::new();
+    let mut close = Vec::new();
 
     for (player, body, health, mut bot) in &mut bots {
         let bot = &mut *bot;
         let me = Seen { id: player.id, pos: body.pos, vel: body.vel, health: frame.health_share(health) };
         remember_attacker(bot, player.id, &hits, &frame);
-        look(bot, &me, &frame, rng);
+        look(bot, &me, &frame, &mut near, rng);
         reconsider_strafe(bot, &frame, rng);
         unstick(bot, body.pos, &frame, rng);
         let believed = believed_target(bot, &frame);
-        let mut move_dir = walk(bot, &me, believed, &frame, rng);
+        frame.in_reach.around(me.pos, steering::PERSONAL_SPACE, &mut near);
+        close.clear();
+        close.extend(near.iter().map(|&i| frame.positions[i]));
+        let mut move_dir = walk(bot, &me, believed, &close, &frame, rng);
         if let Some(away) = dodge_shots(bot, player.id, body.pos, &frame, &shots) {
             move_dir = away;
         }
@@ -146,13 +160,15 @@ fn remember_attacker(bot: &mut HouseBot, me: PlayerId, hits: &HitLog, frame: &Fr
 }
 
 /// When its reaction time allows, the bot looks at the world and picks a target.
-fn look(bot: &mut HouseBot, me: &Seen, frame: &Frame, rng: &mut StdRng) {
+fn look(bot: &mut HouseBot, me: &Seen, frame: &Frame, near: &mut Vec<usize>, rng: &mut StdRng) {
     if bot.next_look.is_after(frame.now) {
         return;
     }
     let profile = bot.difficulty.profile();
     let grudges = Grudges { attacker: bot.attacker.map(|(id, _)| id), current: bot.target.map(|(t, _)| t.id) };
-    bot.target = targeting::choose(me, &frame.seen, frame.sight, profile, &grudges).map(|t| (*t, frame.now));
+    frame.in_sight.around(me.pos, frame.sight, near);
+    let candidates: Vec<Seen> = near.iter().map(|&i| frame.seen[i]).collect();
+    bot.target = targeting::choose(me, &candidates, frame.sight, profile, &grudges).map(|t| (*t, frame.now));
     // A little jitter, so a room's bots do not all look on the same tick.
     let reaction = frame.ticks(profile.reaction_s);
     bot.next_look = frame.now.plus(reaction + rng.random_range(0..=reaction / 2));
@@ -187,13 +203,21 @@ fn believed_target(bot: &HouseBot, frame: &Frame) -> Option<(Seen, Vec2)> {
 }
 
 /// Where the bot walks: toward, around or away from its target, or wandering.
-fn walk(bot: &mut HouseBot, me: &Seen, believed: Option<(Seen, Vec2)>, frame: &Frame, rng: &mut StdRng) -> Vec2 {
+fn walk(
+    bot: &mut HouseBot,
+    me: &Seen,
+    believed: Option<(Seen, Vec2)>,
+    close: &[Vec2],
+    frame: &Frame,
+    rng: &mut StdRng,
+) -> Vec2 {
     // Its own position among the others is harmless: spreading skips what is at its feet.
     let situation = Situation {
         me: me.pos,
         health: me.health,
         target: believed.map(|(t, p)| (p, t.health)),
         others: &frame.positions,
+        close,
     };
     steering::steer(&situation, &mut bot.plans, bot.difficulty.profile(), frame.arena, rng)
 }

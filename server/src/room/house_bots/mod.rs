@@ -7,12 +7,14 @@
 //!   the levels themselves and [`BotFill`] are in `settings`, a leaf every part reads;
 //! - [`targeting`]: whom to shoot and where to aim;
 //! - [`steering`]: where to walk;
+//! - [`nearby`]: who is near a bot, from a grid instead of a scan of everyone;
 //! - [`brain`]: the per-tick system that puts them together;
 //! - [`crew`]: how many bots a room keeps, their ids and names.
 
 pub mod brain;
 pub mod crew;
 pub mod difficulty;
+pub mod nearby;
 pub mod steering;
 pub mod targeting;
 

@@ -11,7 +11,7 @@ use super::difficulty::Profile;
 const NEAR: f32 = 250.0;
 const FAR: f32 = 480.0;
 /// Bots keep about this far apart (a few player widths) so they do not clump.
-const PERSONAL_SPACE: f32 = 130.0;
+pub const PERSONAL_SPACE: f32 = 130.0;
 /// Walls start to push a bot back from this far.
 const WALL_MARGIN: f32 = 90.0;
 /// A wander goal this close counts as reached.
@@ -61,8 +61,10 @@ pub struct Situation<'a> {
     pub health: f32,
     /// Where it believes its target is now, and the target's share of health.
     pub target: Option<(Vec2, f32)>,
-    /// Every living player's position (its own included).
+    /// Every living player's position (its own included), for wander spots.
     pub others: &'a [Vec2],
+    /// Those within about [`PERSONAL_SPACE`] of it (a subset of `others`, same order).
+    pub close: &'a [Vec2],
 }
 
 pub fn steer(s: &Situation, plans: &mut Plans, profile: &Profile, arena: Arena, rng: &mut StdRng) -> Vec2 {
@@ -74,7 +76,7 @@ pub fn steer(s: &Situation, plans: &mut Plans, profile: &Profile, arena: Arena, 
         }
         None => wander(s.me, plans, arena, s.others, rng),
     };
-    let steered = wanted + spread(s.me, s.others);
+    let steered = wanted + spread(s.me, s.close);
     slide_along_walls(s.me, steered, arena).clamp_length_max(1.0)
 }
 
