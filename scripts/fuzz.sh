@@ -12,7 +12,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz@0.13.2
 fi
 cd fuzz
-for target in decode session_frames; do
+for target in decode session_frames replay; do
   echo "-- fuzzing $target for ${seconds}s"
   cargo fuzz run "$target" --sanitizer none -O -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 \
     | grep -E "^(#[0-9]+\s+DONE|Done|==|SUMMARY|artifact_prefix|Test unit written)" || true

@@ -32,7 +32,7 @@ echo "== Autobahn WebSocket conformance (kosoku)"
 scripts/autobahn.sh
 
 echo "== fuzzing (cargo fuzz, bounded)"
-scripts/fuzz.sh 30
+scripts/fuzz.sh 20
 
 # Every step above stops the script on failure; reaching here means all six passed.
 echo "suites: 6 passed, 0 failed"

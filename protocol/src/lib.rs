@@ -15,6 +15,7 @@ pub mod ids;
 pub mod lobby;
 pub mod server_msg;
 pub mod snapshot;
+pub mod replay;
 pub mod tick;
 pub mod wire_js;
 

@@ -1,0 +1,216 @@
+//! The replay format: what is written reads back the same, and bad files are refused clearly.
+
+use std::io::Write;
+
+use glam::Vec2;
+use proptest::prelude::*;
+
+use super::*;
+use crate::{EntityKind, EntityState, NetId, PlayerId, RoundStart, Tick, WireEntity, encode};
+
+fn header(format_version: u16) -> ReplayHeader {
+    ReplayHeader {
+        magic: MAGIC.into(),
+        format_version,
+        protocol_version: crate::PROTOCOL_VERSION,
+        room_id: "r1".into(),
+        room_name: "Room 1".into(),
+        private: false,
+        round: RoundStart { round: 2, score_limit: 10, time_limit_s: 180 },
+        started_at_ms: 1_795_000_000_000,
+        tick_rate_hz: 30,
+        recorded_rate_hz: 10,
+        arena_size: Vec2::new(2000.0, 2000.0),
+        player_radius: 20.0,
+        projectile_radius: 5.0,
+        player_speed: 300.0,
+        max_health: 100,
+        players: vec![crate::PlayerInfo { player_id: PlayerId(7), net_id: NetId(1), name: "ann".into() }],
+    }
+}
+
+fn entity(id: u32, x: f32, health: u16) -> WireEntity {
+    WireEntity::from(EntityState {
+        net_id: NetId(id),
+        kind: if id > 100 { EntityKind::Projectile } else { EntityKind::Player },
+        owner: PlayerId(id),
+        pos: Vec2::new(x, 2.0 * x),
+        vel: Vec2::new(3.0, -1.0),
+        aim: 0.5,
+        health,
+        score: id % 3,
+    })
+}
+
+/// 130 frames (two keyframes at 10 Hz) where entities move, come and go, plus events.
+fn recorded() -> (Vec<(Tick, Vec<WireEntity>)>, Vec<u8>) {
+    let mut encoder = ReplayEncoder::new(Vec::new(), &header(FORMAT_VERSION)).unwrap();
+    let mut frames = Vec::new();
+    for i in 0..130u32 {
+        let tick = Tick(3 * i + 1);
+        let mut now: Vec<WireEntity> = (1..=5).map(|id| entity(id, (i * id) as f32, 100 - (i % 50) as u16)).collect();
+        // A projectile that lives for a few frames, a player that leaves for a while.
+        now.extend((i % 7 < 3).then(|| entity(200 + i / 7, i as f32, 0)));
+        now.retain(|e| !(40..60).contains(&i) || e.net_id() != NetId(3));
+        // Written out of order: the encoder sorts.
+        now.reverse();
+        encoder.frame(tick, &now).unwrap();
+        now.sort_by_key(WireEntity::net_id);
+        frames.push((tick, now));
+        if i % 20 == 0 {
+            let kill = crate::ServerMsg::Kill(crate::server_msg::Kill { killer: PlayerId(1), victim: PlayerId(2) });
+            encoder.event(tick, &encode(&kill)).unwrap();
+        }
+    }
+    let end = ReplayEnd { tick: Tick(388), reason: "score_limit".into(), ended_at_ms: 1_795_000_013_000 };
+    (frames, encoder.finish(&end).unwrap())
+}
+
+#[test]
+fn a_written_replay_reads_back_frame_for_frame() {
+    let (frames, file) = recorded();
+    let replay = Replay::read(&file).unwrap();
+    assert_eq!(replay.header, header(FORMAT_VERSION));
+    assert_eq!(replay.frames.len(), frames.len());
+    for (read, (tick, entities)) in replay.frames.iter().zip(&frames) {
+        assert_eq!(read.tick, *tick);
+        let read: Vec<WireEntity> = read.entities.iter().map(|&e| WireEntity::from(e)).collect();
+        assert_eq!(&read, entities, "tick {}", tick.0);
+    }
+    assert_eq!(replay.events.len(), 7);
+    assert_eq!(replay.events[1].tick, Tick(61));
+    assert!(matches!(replay.events[0].msg, crate::ServerMsg::Kill(_)));
+    assert_eq!(replay.end.reason, "score_limit");
+}
+
+#[test]
+fn keyframes_come_every_five_seconds_of_frames() {
+    let (_, file) = recorded();
+    let mut reader = ReplayReader::new(&file).unwrap();
+    let mut keyframes = Vec::new();
+    let mut frame = 0;
+    while let Some(record) = reader.next_record().unwrap() {
+        match record {
+            Record::Keyframe(_) => {
+                keyframes.push(frame);
+                frame += 1;
+            }
+            Record::Delta(_) => frame += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(keyframes, vec![0, 50, 100], "10 Hz × 5 s");
+}
+
+#[test]
+fn every_truncation_is_an_error_and_never_a_panic() {
+    let (_, file) = recorded();
+    for len in 0..file.len() {
+        let err = Replay::read(&file[..len]).expect_err("a cut file must not read");
+        if len >= 2 {
+            assert!(
+                matches!(err, ReplayError::Truncated(_) | ReplayError::Corrupt(_)),
+                "cut at {len} of {}: {err}",
+                file.len()
+            );
+        }
+    }
+    // Cut in the middle of the deflate data: truncated, and the message says so.
+    let err = Replay::read(&file[..file.len() / 2]).unwrap_err();
+    assert!(matches!(err, ReplayError::Truncated(_)), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+fn gunzip(file: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_recording_without_its_end_is_truncated() {
+    let (_, file) = recorded();
+    let mut data = gunzip(&file);
+    // The end record is the last few bytes: drop them and re-compress a well-formed gzip.
+    let end = encode(&Record::End(ReplayEnd { tick: Tick(388), reason: "score_limit".into(), ended_at_ms: 1_795_000_013_000 }));
+    assert!(data.ends_with(&end));
+    data.truncate(data.len() - end.len());
+    let err = Replay::read(&gzip(&data)).unwrap_err();
+    assert!(matches!(&err, ReplayError::Truncated(m) if m.contains("no end record")), "{err}");
+    // And a record cut in half.
+    data.truncate(data.len() - 3);
+    let err = Replay::read(&gzip(&data)).unwrap_err();
+    assert!(matches!(&err, ReplayError::Truncated(m) if m.contains("cut off")), "{err}");
+}
+
+#[test]
+fn corrupt_bytes_are_refused() {
+    let (_, file) = recorded();
+    // A flipped byte inside the compressed data: the deflate stream or gzip's CRC-32 catches it.
+    for at in [12, file.len() / 3, file.len() / 2, file.len() - 10] {
+        let mut bad = file.clone();
+        bad[at] ^= 0x55;
+        let err = Replay::read(&bad).expect_err("a corrupt file must not read");
+        assert!(!matches!(err, ReplayError::NotGzip), "{err}");
+    }
+    // A well-compressed file whose records are nonsense, and one with bytes after its end.
+    let mut data = gunzip(&file);
+    let header_len = encode(&header(FORMAT_VERSION)).len();
+    data[header_len] = 0xc1; // never used in MessagePack
+    assert!(matches!(Replay::read(&gzip(&data)), Err(ReplayError::BadRecord { index: 0, .. })));
+    let mut data = gunzip(&file);
+    data.push(0x90);
+    let err = Replay::read(&gzip(&data)).unwrap_err();
+    assert!(matches!(&err, ReplayError::Corrupt(m) if m.contains("after the end")), "{err}");
+}
+
+#[test]
+fn other_versions_and_other_files_are_refused_by_name() {
+    let encoder = ReplayEncoder::new(Vec::new(), &header(2)).unwrap();
+    let end = ReplayEnd { tick: Tick(1), reason: "time_limit".into(), ended_at_ms: 0 };
+    let err = Replay::read(&encoder.finish(&end).unwrap()).unwrap_err();
+    assert!(matches!(err, ReplayError::UnsupportedVersion { found: 2 }), "{err}");
+    assert_eq!(err.to_string(), "replay format version 2 is not supported: this reader reads version 1");
+    assert!(matches!(Replay::read(b"{\"not\": \"gzip\"}"), Err(ReplayError::NotGzip)));
+    assert!(matches!(Replay::read(&gzip(&encode(&crate::Tick(5)))), Err(ReplayError::NotAReplay)));
+    assert!(matches!(Replay::read(&gzip(&[])), Err(ReplayError::NotAReplay)));
+}
+
+#[test]
+fn a_delta_that_skips_a_frame_is_refused() {
+    let mut data = encode(&header(FORMAT_VERSION));
+    write_keyframe(Tick(1), &[entity(1, 1.0, 100)], &mut data);
+    write_delta(Tick(7), Tick(4), &[entity(1, 1.0, 100)], &[entity(1, 2.0, 100)], &mut data);
+    let err = Replay::read(&gzip(&data)).unwrap_err();
+    assert!(matches!(&err, ReplayError::BadRecord { index: 1, reason } if reason.contains("not the previous frame")), "{err}");
+}
+
+#[test]
+fn a_gzip_bomb_stops_at_the_limit() {
+    // 64 MB of zeros compress to about 64 KB: refused at the limit, not held whole.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&zeros).unwrap();
+    }
+    let bomb = gz.finish().unwrap();
+    assert!(matches!(ReplayReader::with_limit(&bomb, 1 << 20), Err(ReplayError::TooLarge(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+    #[test]
+    fn random_bytes_never_panic_the_reader(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Replay::read(&bytes);
+        let _ = Replay::read(&gzip(&bytes));
+        let mut with_header = encode(&header(FORMAT_VERSION));
+        with_header.extend_from_slice(&bytes);
+        let _ = Replay::read(&gzip(&with_header));
+    }
+}
