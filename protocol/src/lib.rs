@@ -13,9 +13,9 @@ pub mod codec;
 pub mod delta;
 pub mod ids;
 pub mod lobby;
+pub mod replay;
 pub mod server_msg;
 pub mod snapshot;
-pub mod replay;
 pub mod tick;
 pub mod wire_js;
 

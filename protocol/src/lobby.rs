@@ -113,6 +113,9 @@ pub struct CreateRoom {
     /// House bots to keep the room playing. Default: none (`fill_to` 0).
     #[serde(default)]
     pub bots: Option<RoomBots>,
+    /// `false`: do not record this room's rounds as replays. Default: recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replays: Option<bool>,
 }
 
 /// A room's house bots, as `POST /api/rooms` and `POST /api/admin/rooms/{id}/bots`

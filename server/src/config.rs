@@ -22,6 +22,7 @@ const DATABASE_IN_DATA_DIR: &str = "sqlite://<data-dir>/arena.db";
 /// `--results-log`'s default as `--help` shows it; `validate()` resolves it to a path
 /// in `--data-dir`, so the default follows the data folder wherever it is.
 const RESULTS_LOG_IN_DATA_DIR: &str = "<data-dir>/results.jsonl";
+const REPLAY_DIR_IN_DATA_DIR: &str = "<data-dir>/replays";
 
 /// Longest duration a `*_s` flag may give: far enough to mean "never", near enough
 /// that `Instant + Duration` cannot overflow.
@@ -210,6 +211,25 @@ pub struct Config {
     #[arg(long, env = "ARENA_HTTP_REDIRECT_ADDR")]
     pub http_redirect_addr: Option<SocketAddr>,
 
+    /// Folder of match replays (one gzip file per round, with a JSON description beside
+    /// it), created at start. Default: `<data-dir>/replays`.
+    #[arg(long, env = "ARENA_REPLAY_DIR", value_name = "PATH", default_value = REPLAY_DIR_IN_DATA_DIR)]
+    pub replay_dir: PathBuf,
+
+    /// Replays older than this many days are deleted. Default: 7.
+    #[arg(long, env = "ARENA_REPLAY_MAX_AGE_DAYS", default_value_t = 7.0)]
+    pub replay_max_age_days: f64,
+
+    /// Megabytes all replays together may take; past it the oldest are deleted (never the
+    /// round being recorded). Default: 1024.
+    #[arg(long, env = "ARENA_REPLAY_MAX_MB", default_value_t = 1024)]
+    pub replay_max_mb: u64,
+
+    /// Record no replays at all. Default: every round of every room is recorded, unless
+    /// the room was created with `"replays": false`.
+    #[arg(long, env = "ARENA_NO_REPLAYS")]
+    pub no_replays: bool,
+
     /// Megabytes the results log may grow to before it is renamed aside (with its UTC
     /// time) and a fresh one started. Rotation never deletes: prune old files yourself.
     /// Default: 64.
@@ -375,8 +395,9 @@ impl Config {
     /// Defaults for tests and embedding: as if started with no flags, on `addr`.
     /// Results go to a fresh file under the system's temp folder.
     pub fn for_tests() -> Config {
-        let results =
-            std::env::temp_dir().join(format!("arena-results-{}-{}.jsonl", std::process::id(), rand::random::<u32>()));
+        let unique = format!("{}-{}", std::process::id(), rand::random::<u32>());
+        let results = std::env::temp_dir().join(format!("arena-results-{unique}.jsonl"));
+        let replays = std::env::temp_dir().join(format!("arena-replays-{unique}"));
         let database = format!("sqlite://{}.db", results.with_extension("").display());
         // No house bots in Quick play rooms: tests count who is in a room; bot tests ask for them.
         Config::parse_from([
@@ -389,6 +410,8 @@ impl Config {
             &results.to_string_lossy(),
             "--database-url",
             &database,
+            "--replay-dir",
+            &replays.to_string_lossy(),
         ])
     }
 
@@ -410,6 +433,15 @@ impl Config {
         }
         if !self.database_is_postgres() && !self.database_url.starts_with("sqlite:") {
             bail!("--database-url (ARENA_DATABASE_URL) must start with sqlite:// or postgres://");
+        }
+        if self.replay_dir.as_os_str() == REPLAY_DIR_IN_DATA_DIR {
+            self.replay_dir = self.data_dir.join("replays");
+        }
+        if !(0.0..=36_500.0).contains(&self.replay_max_age_days) {
+            bail!(
+                "--replay-max-age-days must be a number of days from 0 to 36500 (it is {})",
+                self.replay_max_age_days
+            );
         }
         load_secret(&mut self.jwt_secret, &mut self.jwt_secret_file, "--jwt-secret", "ARENA_JWT_SECRET")?;
         load_secret(&mut self.admin_token, &mut self.admin_token_file, "--admin-token", "ARENA_ADMIN_TOKEN")?;
@@ -497,6 +529,15 @@ impl Config {
             ("body-timeout-s", self.body_timeout_s),
             ("http-idle-timeout-s", self.http_idle_timeout_s),
         ]
+    }
+
+    /// Where replays go and how long they stay; None with --no-replays.
+    pub fn replay_policy(&self) -> Option<crate::replay::ReplayPolicy> {
+        (!self.no_replays).then(|| crate::replay::ReplayPolicy {
+            dir: self.replay_dir.clone(),
+            max_age: Duration::from_secs_f64(self.replay_max_age_days * 86_400.0),
+            max_bytes: self.replay_max_mb.saturating_mul(1024 * 1024),
+        })
     }
 
     /// Whether `ip` is one of the --trusted-proxy ranges (IPv4-mapped IPv6 counts as IPv4).

@@ -32,6 +32,7 @@ use crate::lobby::{Directory, DirectoryLimits};
 use crate::monitor::Monitor;
 use crate::ops::history::{self, History};
 use crate::ops::{metrics, results};
+use crate::replay;
 use crate::room::RoomSetup;
 use crate::settings::{GameSettings, SettingsError};
 
@@ -112,6 +113,7 @@ pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Futur
     let drain = Drain {
         directory: &parts.directory,
         results: &parts.results,
+        replays: parts.replays.as_deref(),
         deadline: tokio::time::Instant::now() + config.drain_timeout(),
     };
     drain.run(stop_tx, background, &parts.room_list, open_connections).await;
@@ -122,6 +124,8 @@ pub async fn run(listener: TcpListener, mut config: Config, shutdown: impl Futur
 struct Parts {
     directory: Arc<Directory>,
     results: Arc<results::ResultsLog>,
+    /// None with --no-replays.
+    replays: Option<Arc<replay::Replays>>,
     cluster: Option<Arc<Cluster>>,
     tokens: Arc<Tokens>,
     /// Accounts, ratings and history.
@@ -157,6 +161,12 @@ impl Parts {
             Some(feed),
         );
         tokio::spawn(accounts::writer::run(store.clone(), inbox, config.results_log.clone()));
+        let replays = match config.replay_policy() {
+            Some(policy) => Some(replay::spawn_writer(policy).with_context(|| {
+                format!("--replay-dir (ARENA_REPLAY_DIR): cannot use the replay folder {}", config.replay_dir.display())
+            })?),
+            None => None,
+        };
         let directory = Directory::new(
             DirectoryLimits {
                 capacity: usize::from(config.room_capacity),
@@ -175,11 +185,13 @@ impl Parts {
                 reconnect_grace: config.reconnect_grace(),
                 empty_room_grace: config.empty_room_grace(),
                 results: results.clone(),
+                replays: replays.clone(),
             },
         );
         Ok(Parts {
             directory,
             results,
+            replays,
             cluster,
             public_url,
             tokens: Arc::new(Tokens::new(config.jwt_secret.as_deref(), Duration::from_secs(config.session_ttl_s))),
@@ -350,6 +362,7 @@ fn spawn_upkeep(directory: Arc<Directory>) -> tokio::task::JoinHandle<()> {
 struct Drain<'a> {
     directory: &'a Directory,
     results: &'a results::ResultsLog,
+    replays: Option<&'a replay::Replays>,
     deadline: tokio::time::Instant,
 }
 
@@ -374,6 +387,8 @@ impl Drain<'_> {
         room_list.close();
         // Every finished round reaches the results log before we return.
         self.wait_until(|| self.results.all_written(), Duration::from_millis(10)).await;
+        // And every round's replay, the ones cut short by the drain included, is closed readable.
+        self.wait_until(|| self.replays.is_none_or(replay::Replays::all_written), Duration::from_millis(10)).await;
         // Rooms and the room list have told every connection why it closes; give the
         // writers a moment to put those close frames on the wire before the process
         // exits, without waiting out clients that never answer them.

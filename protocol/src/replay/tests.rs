@@ -138,7 +138,11 @@ fn a_recording_without_its_end_is_truncated() {
     let (_, file) = recorded();
     let mut data = gunzip(&file);
     // The end record is the last few bytes: drop them and re-compress a well-formed gzip.
-    let end = encode(&Record::End(ReplayEnd { tick: Tick(388), reason: "score_limit".into(), ended_at_ms: 1_795_000_013_000 }));
+    let end = encode(&Record::End(ReplayEnd {
+        tick: Tick(388),
+        reason: "score_limit".into(),
+        ended_at_ms: 1_795_000_013_000,
+    }));
     assert!(data.ends_with(&end));
     data.truncate(data.len() - end.len());
     let err = Replay::read(&gzip(&data)).unwrap_err();
@@ -188,7 +192,10 @@ fn a_delta_that_skips_a_frame_is_refused() {
     write_keyframe(Tick(1), &[entity(1, 1.0, 100)], &mut data);
     write_delta(Tick(7), Tick(4), &[entity(1, 1.0, 100)], &[entity(1, 2.0, 100)], &mut data);
     let err = Replay::read(&gzip(&data)).unwrap_err();
-    assert!(matches!(&err, ReplayError::BadRecord { index: 1, reason } if reason.contains("not the previous frame")), "{err}");
+    assert!(
+        matches!(&err, ReplayError::BadRecord { index: 1, reason } if reason.contains("not the previous frame")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -75,7 +75,9 @@ impl<W: Write> ReplayEncoder<W> {
 
     /// Write the end record and the gzip trailer; returns the output.
     pub fn finish(mut self, end: &ReplayEnd) -> io::Result<W> {
-        Record::End(end.clone()).serialize(&mut rmp_serde::Serializer::new(&mut self.record)).map_err(io::Error::other)?;
+        Record::End(end.clone())
+            .serialize(&mut rmp_serde::Serializer::new(&mut self.record))
+            .map_err(io::Error::other)?;
         self.flush_record()?;
         self.gz.finish()
     }

@@ -95,6 +95,8 @@ struct Opening {
     private: bool,
     rules: MatchRules,
     bots: BotFill,
+    /// Record its rounds (a room may opt out).
+    replays: bool,
 }
 
 /// Every room of this node, in creation order.
@@ -195,7 +197,9 @@ impl Directory {
         if request.private && rooms.iter().filter(|r| r.spec.private).count() >= self.limits.max_private_rooms {
             return Err(CreateError::TooManyPrivateRooms(self.limits.max_private_rooms));
         }
-        let opening = Opening { name: name.to_string(), capacity, tick_rate_hz, private: request.private, rules, bots };
+        let replays = request.replays.unwrap_or(true);
+        let opening =
+            Opening { name: name.to_string(), capacity, tick_rate_hz, private: request.private, rules, bots, replays };
         self.open_room(&mut rooms, opening, caller.counted())
     }
 
@@ -205,7 +209,7 @@ impl Directory {
         opening: Opening,
         creator: Option<IpAddr>,
     ) -> Result<Arc<RoomHandle>, CreateError> {
-        let Opening { name, capacity, tick_rate_hz, private, rules, bots } = opening;
+        let Opening { name, capacity, tick_rate_hz, private, rules, bots, replays } = opening;
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(CreateError::ShuttingDown);
         }
@@ -231,6 +235,7 @@ impl Directory {
             rules,
             bots,
             created_at: Instant::now(),
+            replays,
         });
         let handle = Arc::new(RoomHandle::new(spec.clone(), inbox, creator));
         let link = Box::new(DirectoryLink { directory: self.clone(), room_id: id });
@@ -298,6 +303,7 @@ impl Directory {
             private: false,
             rules: self.setup.settings.match_rules(),
             bots: self.quick_play_bots(rooms),
+            replays: true,
         };
         self.open_room(rooms, opening, None)
     }

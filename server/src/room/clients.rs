@@ -141,7 +141,11 @@ impl Clients {
     /// Encode once, queue for every connected client. Clients whose queue is
     /// full are told they are too slow and returned, to be removed.
     pub fn broadcast(&self, msg: &ServerMsg) -> Vec<PlayerId> {
-        let bytes = Bytes::from(encode(msg));
+        self.broadcast_encoded(Bytes::from(encode(msg)))
+    }
+
+    /// [`Clients::broadcast`] of a message already encoded.
+    pub fn broadcast_encoded(&self, bytes: Bytes) -> Vec<PlayerId> {
         let mut too_slow = Vec::new();
         for (&player, client) in &self.map {
             let Some(outbox) = &client.outbox else { continue };

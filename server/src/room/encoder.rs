@@ -159,6 +159,11 @@ impl SnapshotEncoder {
         self.cell_diffs.clear();
     }
 
+    /// The current snapshot's frame, shared (a replay records it without a copy).
+    pub fn current(&self) -> Option<Arc<SnapshotFrame>> {
+        self.history.back().cloned()
+    }
+
     /// Bodies encoded for the current snapshot so far.
     pub fn distinct_bodies(&self) -> usize {
         self.bodies.len()

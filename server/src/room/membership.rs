@@ -41,6 +41,8 @@ pub struct Membership {
     roster_change: RosterChange,
     /// The house bots playing here; they hold no seat and give way to people.
     pub crew: Crew,
+    /// What was broadcast this tick that a replay keeps, as the bytes sent (while recording).
+    for_replay: Option<Vec<Bytes>>,
 }
 
 impl Membership {
@@ -54,6 +56,7 @@ impl Membership {
             presence: Vec::new(),
             roster_change: RosterChange::default(),
             crew: Crew::new(spec.bots),
+            for_replay: None,
         }
     }
 
@@ -261,9 +264,27 @@ impl Membership {
 
     /// Broadcast, then remove whoever was too slow to take it.
     pub fn broadcast(&mut self, msg: &ServerMsg, world: &mut RoomWorld) {
-        for player in self.clients.broadcast(msg) {
+        let bytes = Bytes::from(encode(msg));
+        if let Some(kept) = &mut self.for_replay
+            && crate::replay::is_recorded(msg)
+        {
+            kept.push(bytes.clone());
+        }
+        for player in self.clients.broadcast_encoded(bytes) {
             self.remove(player, world);
         }
+    }
+
+    /// Keep (or stop keeping) the broadcasts a replay records.
+    pub fn keep_for_replay(&mut self, keep: bool) {
+        if keep != self.for_replay.is_some() {
+            self.for_replay = keep.then(Vec::new);
+        }
+    }
+
+    /// The broadcasts kept since the last call, oldest first.
+    pub fn take_for_replay(&mut self) -> Vec<Bytes> {
+        self.for_replay.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Joins and leaves of this tick, then the roster once. A crowd joining at once
@@ -334,6 +355,7 @@ mod tests {
             rules,
             bots: crate::room::house_bots::BotFill::default(),
             created_at: Instant::now(),
+            replays: true,
         });
         (Membership::new(spec, Arc::default(), Duration::from_secs(10)), RoomWorld::new(settings, rules, 30, 7))
     }

@@ -27,6 +27,7 @@ pub mod clients;
 mod link;
 pub mod membership;
 pub mod publish;
+mod replay_header;
 mod spec;
 mod task;
 

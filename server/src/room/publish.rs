@@ -25,6 +25,11 @@ impl Publisher {
         Publisher { encoder: SnapshotEncoder::default(), tick_rate_hz, snapshot_rate_hz }
     }
 
+    /// The frame of the snapshot published last.
+    pub fn current_frame(&self) -> Option<std::sync::Arc<SnapshotFrame>> {
+        self.encoder.current()
+    }
+
     /// Whether this tick's snapshot goes out: `snapshot_rate_hz` of every `tick_rate_hz` ticks, evenly spread.
     pub fn snapshot_due(&self, tick: Tick) -> bool {
         let (snapshots, ticks) = (u64::from(self.snapshot_rate_hz), u64::from(self.tick_rate_hz));

@@ -51,6 +51,12 @@ impl SnapshotFrame {
     }
 }
 
+impl crate::replay::RecordedFrame for SnapshotFrame {
+    fn entities(&self) -> &[WireEntity] {
+        &self.entities
+    }
+}
+
 /// Players, then projectiles: quantized, sorted, filed by cell.
 pub fn build_snapshot(
     clock: Res<Clock>,

@@ -28,6 +28,8 @@ pub struct RoomSpec {
     /// House bots the room starts with (the admin API may change them later).
     pub bots: BotFill,
     pub created_at: Instant,
+    /// Record the room's rounds as replays (when the server keeps replays).
+    pub replays: bool,
 }
 
 /// What the room's thread writes for others to read (the lobby's counts, the
@@ -119,4 +121,6 @@ pub struct RoomSetup {
     pub empty_room_grace: Duration,
     /// Where rooms send finished rounds.
     pub results: Arc<ResultsLog>,
+    /// Where rooms record their rounds; None: replays are off.
+    pub replays: Option<Arc<crate::replay::Replays>>,
 }

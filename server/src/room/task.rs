@@ -21,6 +21,7 @@ use super::{AdminCommand, BotsNow, Latest, ROOM_INBOX, RoomInput, RoomLink, Room
 use crate::identity::is_bot;
 use crate::ops::results::{PlayerRecord, ResultsLog, RoundRecord};
 use crate::ops::{metrics, telemetry, unix_ms_after};
+use crate::replay::RoundRecorder;
 use crate::shutdown::SHUTTING_DOWN;
 
 pub struct RoomTask {
@@ -31,6 +32,10 @@ pub struct RoomTask {
     publisher: Publisher,
     inbox: mpsc::Receiver<RoomInput>,
     results: Arc<ResultsLog>,
+    /// This round's replay (disabled when the room or the server opted out).
+    recorder: RoundRecorder,
+    /// The reason a round ended in this tick: its recording ends with the tick.
+    round_ended: Option<String>,
     empty_room_grace: Duration,
     round_results_s: f32,
 }
@@ -63,6 +68,8 @@ impl RoomTask {
             publisher: Publisher::new(spec.tick_rate_hz, spec.snapshot_rate_hz),
             inbox,
             results: setup.results.clone(),
+            recorder: RoundRecorder::new(setup.replays.clone().filter(|_| spec.replays), spec.tick_rate_hz),
+            round_ended: None,
             empty_room_grace: setup.empty_room_grace,
             round_results_s: setup.settings.round_results_s,
             spec,
@@ -120,13 +127,44 @@ impl RoomTask {
         self.members.fill_bots(&mut self.world);
         let tick = self.world.step();
         self.handle_match_events();
+        self.begin_recording_if_due();
         self.publish(tick);
         if tick.0.is_multiple_of(u32::from(self.spec.tick_rate_hz)) {
             self.publish_scores();
         }
         self.members.publish_presence(&mut self.world);
         self.members.expire_holds(Instant::now(), &mut self.world);
+        self.hand_over_events(tick);
+        if let Some(reason) = self.round_ended.take() {
+            self.end_recording(tick, reason);
+        }
         None
+    }
+
+    /// A round being played with someone in it and no recording yet: begin one.
+    fn begin_recording_if_due(&mut self) {
+        let playing = self.world.match_state().is_playing() && self.world.player_count() > 0;
+        if !(playing && self.recorder.ready_to_begin()) {
+            return;
+        }
+        let header = super::replay_header::header(&self.spec, &self.world, &self.members.clients, &self.recorder);
+        self.recorder.begin(header);
+        self.members.keep_for_replay(self.recorder.is_recording());
+    }
+
+    /// This tick's broadcasts, as sent, to the recording.
+    fn hand_over_events(&mut self, tick: Tick) {
+        for bytes in self.members.take_for_replay() {
+            self.recorder.event(tick, bytes);
+        }
+    }
+
+    fn end_recording(&mut self, tick: Tick, reason: String) {
+        if self.recorder.is_recording() {
+            let ended_at_ms = unix_ms_after(Duration::ZERO);
+            self.recorder.end(arena_protocol::replay::ReplayEnd { tick, reason, ended_at_ms });
+        }
+        self.members.keep_for_replay(false);
     }
 
     fn record_tick(&self, took: Duration) {
@@ -196,11 +234,13 @@ impl RoomTask {
                     self.status.in_results.store(true, Ordering::Relaxed);
                     let results = self.results_of(&outcome, self.round_results_s);
                     self.record(&results);
+                    self.round_ended = Some(results.reason.clone());
                     self.members.broadcast(&ServerMsg::Event(RoomEvent::RoundOver(results)), &mut self.world);
                 }
                 MatchEvent::RoundStarted { round } => {
                     self.status.round.store(round, Ordering::Relaxed);
                     self.status.in_results.store(false, Ordering::Relaxed);
+                    self.recorder.round_started();
                     let rules = self.spec.rules;
                     let start = RoundStart { round, score_limit: rules.score_limit, time_limit_s: rules.time_limit_s };
                     self.members.broadcast(&ServerMsg::Event(RoomEvent::RoundStarted(start)), &mut self.world);
@@ -282,6 +322,12 @@ impl RoomTask {
         let bodies =
             self.publisher.publish(tick, snapshot, &grid, &mut self.members.clients, |p| world.last_input_seq(p));
         metrics::handles().snapshot_bodies.increment(bodies as u64);
+        // The frame every spectator's snapshot was built from, shared with the recording.
+        if self.recorder.frame_due(tick)
+            && let Some(frame) = self.publisher.current_frame()
+        {
+            self.recorder.frame(tick, frame);
+        }
     }
 
     /// The round being played, as results cut short for `reason`; None between rounds or with nobody in it.
@@ -307,6 +353,10 @@ impl RoomTask {
             Ok(None) => {}
             Err(_) => tracing::error!("could not read the failed room's standings"),
         }
+        // The round in progress stays watchable: its recording is closed, not dropped.
+        let tick = self.world.tick();
+        self.hand_over_events(tick);
+        self.end_recording(tick, why.into());
         // Out of the lobby before anyone hears the close (whoever is told the room
         // failed must not still find it listed), and after its round is queued for the
         // log (the drain waits for both). The guard repeats this harmlessly.

@@ -150,6 +150,11 @@ impl RoomWorld {
     }
 
     /// The snapshot frame the last step built.
+    /// The tick last stepped.
+    pub fn tick(&self) -> Tick {
+        self.world.resource::<Clock>().tick
+    }
+
     pub fn take_snapshot(&mut self) -> Option<super::snapshot::SnapshotFrame> {
         self.world.resource_mut::<LatestSnapshot>().0.take()
     }

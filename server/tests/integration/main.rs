@@ -16,6 +16,7 @@ mod metrics;
 mod observability;
 mod play;
 mod process;
+mod replays;
 mod rules;
 mod static_files;
 mod tls;

@@ -1,0 +1,340 @@
+//! The replay writer: a thread that takes the rooms' frames and events from one
+//! bounded queue, encodes and compresses each round into `<id>.replay.gz.partial`,
+//! renames it into place with its description when the round ends, and applies
+//! the retention policy. A recording the room dropped (its queue was full) or that
+//! failed to write is deleted, never left half-written.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use arena_protocol::replay::{ReplayEncoder, ReplayEnd, ReplayHeader};
+use arena_protocol::{ServerMsg, Tick, decode_server};
+use bytes::Bytes;
+
+use super::retention::{self, Kept};
+use super::store::{ReplayMeta, ReplayPlayer, ReplayStore, file_path, meta_path};
+use super::{REPLAY_QUEUE, RecordedFrame, ReplayPolicy};
+use crate::ops::unix_ms_after;
+
+/// How often the writer looks for recordings the rooms dropped while it had nothing to do.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// How often replays past the age limit are looked for (sizes are checked at every new replay).
+const AGE_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// What rooms send the writer.
+pub enum WriterMsg {
+    Begin { id: u64, header: Box<ReplayHeader>, state: Arc<RecordingState> },
+    Frame { id: u64, tick: Tick, frame: Arc<dyn RecordedFrame> },
+    Event { id: u64, tick: Tick, bytes: Bytes },
+    End { id: u64, end: ReplayEnd },
+}
+
+/// Shared by a room and the writer for one recording.
+#[derive(Debug, Default)]
+pub struct RecordingState {
+    /// Set by the room when the queue refused part of it: the writer deletes it.
+    pub dropped: AtomicBool,
+}
+
+/// The rooms' handle on the writer, and the store the API lists.
+#[derive(Debug)]
+pub struct Replays {
+    tx: SyncSender<WriterMsg>,
+    next_id: AtomicU64,
+    /// Recordings begun; the writer settles each (written or deleted).
+    begun: AtomicU64,
+    settled: Arc<AtomicU64>,
+    pub store: Arc<ReplayStore>,
+}
+
+impl Replays {
+    /// Start a recording; None when the queue is full.
+    pub(super) fn begin(&self, header: ReplayHeader) -> Option<(u64, Arc<RecordingState>)> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(RecordingState::default());
+        self.begun.fetch_add(1, Ordering::AcqRel);
+        if self.try_send(WriterMsg::Begin { id, header: Box::new(header), state: state.clone() }) {
+            Some((id, state))
+        } else {
+            self.begun.fetch_sub(1, Ordering::AcqRel);
+            None
+        }
+    }
+
+    /// Queue without waiting; false when full (or the writer is gone).
+    pub(super) fn try_send(&self, msg: WriterMsg) -> bool {
+        match self.tx.try_send(msg) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                metrics::counter!("arena_replay_queue_full_total").increment(1);
+                false
+            }
+        }
+    }
+
+    /// Whether every recording begun is finished on disk (or deleted): what the drain waits for.
+    pub fn all_written(&self) -> bool {
+        self.settled.load(Ordering::Acquire) >= self.begun.load(Ordering::Acquire)
+    }
+}
+
+/// Create the folder, forget half-written recordings of an earlier run, load the
+/// finished ones, apply the retention policy, and start the writer thread.
+pub fn spawn_writer(policy: ReplayPolicy) -> io::Result<Arc<Replays>> {
+    std::fs::create_dir_all(&policy.dir)?;
+    for entry in std::fs::read_dir(&policy.dir)?.flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".partial") {
+            tracing::info!(path = %entry.path().display(), "deleting a replay an earlier run did not finish");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let store = Arc::new(ReplayStore::load(&policy.dir));
+    let (tx, rx) = mpsc::sync_channel(REPLAY_QUEUE);
+    let settled = Arc::new(AtomicU64::new(0));
+    let mut writer = Writer { policy, store: store.clone(), open: HashMap::new(), settled: settled.clone() };
+    writer.apply_retention();
+    // A thread, not a task: compressing and writing block; it ends when every
+    // handle (and so the sender) is gone.
+    std::thread::Builder::new().name("arena-replays".into()).spawn(move || writer.run(rx))?;
+    Ok(Arc::new(Replays { tx, next_id: AtomicU64::new(1), begun: AtomicU64::new(0), settled, store }))
+}
+
+struct Writer {
+    policy: ReplayPolicy,
+    store: Arc<ReplayStore>,
+    open: HashMap<u64, Open>,
+    settled: Arc<AtomicU64>,
+}
+
+/// A recording being written.
+struct Open {
+    meta: ReplayMeta,
+    tick_rate_hz: u16,
+    state: Arc<RecordingState>,
+    encoder: ReplayEncoder<BufWriter<Counting<File>>>,
+    partial: PathBuf,
+    first_tick: Option<Tick>,
+}
+
+/// Counts the bytes that reach the file, for retention's view of a recording in progress.
+struct Counting<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
+        let (mut last_sweep, mut last_age_check) = (Instant::now(), Instant::now());
+        loop {
+            match rx.recv_timeout(SWEEP_EVERY) {
+                Ok(msg) => self.handle(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = Instant::now();
+                let dropped: Vec<u64> = self
+                    .open
+                    .iter()
+                    .filter(|(_, o)| o.state.dropped.load(Ordering::Acquire))
+                    .map(|(&id, _)| id)
+                    .collect();
+                for id in dropped {
+                    self.abandon(id, "dropped");
+                }
+            }
+            if last_age_check.elapsed() >= AGE_CHECK_EVERY {
+                last_age_check = Instant::now();
+                self.apply_retention();
+            }
+        }
+        // Every room is gone: what was never ended is not a whole round.
+        let ids: Vec<u64> = self.open.keys().copied().collect();
+        for id in ids {
+            self.abandon(id, "dropped");
+        }
+    }
+
+    fn handle(&mut self, msg: WriterMsg) {
+        let (id, result) = match msg {
+            WriterMsg::Begin { id, header, state } => (id, self.begin(id, *header, state)),
+            WriterMsg::Frame { id, tick, frame } => (id, self.with_open(id, |o| o.frame(tick, frame.entities()))),
+            WriterMsg::Event { id, tick, bytes } => (id, self.with_open(id, |o| o.event(tick, &bytes))),
+            WriterMsg::End { id, end } => (id, self.finish(id, end)),
+        };
+        if let Err(e) = result {
+            tracing::error!(dir = %self.policy.dir.display(), error = %e, "cannot write a replay; this round's is dropped");
+            self.abandon(id, "failed");
+        }
+    }
+
+    fn with_open(&mut self, id: u64, write: impl FnOnce(&mut Open) -> io::Result<()>) -> io::Result<()> {
+        match self.open.get_mut(&id) {
+            Some(open) if !open.state.dropped.load(Ordering::Acquire) => write(open),
+            _ => Ok(()),
+        }
+    }
+
+    fn begin(&mut self, id: u64, header: ReplayHeader, state: Arc<RecordingState>) -> io::Result<()> {
+        let replay_id = format!("{:012x}{:08x}", header.started_at_ms & 0xffff_ffff_ffff, rand::random::<u32>());
+        let partial = self.policy.dir.join(format!("{replay_id}.replay.gz.partial"));
+        let meta = ReplayMeta {
+            id: replay_id,
+            room_id: header.room_id.clone(),
+            room_name: header.room_name.clone(),
+            private: header.private,
+            round: header.round.round,
+            reason: String::new(),
+            started_at_ms: header.started_at_ms,
+            ended_at_ms: 0,
+            duration_s: 0.0,
+            bytes: 0,
+            frames: 0,
+            players: header
+                .players
+                .iter()
+                .map(|p| ReplayPlayer { player_id: p.player_id, name: p.name.clone() })
+                .collect(),
+            node: None,
+            url: None,
+        };
+        let tick_rate_hz = header.tick_rate_hz;
+        let started = (|| {
+            let file = File::create(&partial)?;
+            let out = BufWriter::with_capacity(64 * 1024, Counting { inner: file, written: 0 });
+            ReplayEncoder::new(out, &header)
+        })();
+        match started {
+            Ok(encoder) => {
+                self.open.insert(id, Open { meta, tick_rate_hz, state, encoder, partial, first_tick: None });
+                Ok(())
+            }
+            Err(e) => {
+                // Never opened, so abandon() will not find it: settle it here.
+                self.discard(&partial, "failed");
+                Err(e)
+            }
+        }
+    }
+
+    fn finish(&mut self, id: u64, end: ReplayEnd) -> io::Result<()> {
+        let Some(open) = self.open.remove(&id) else { return Ok(()) };
+        let Open { mut meta, tick_rate_hz, state, encoder, partial, first_tick } = open;
+        if state.dropped.load(Ordering::Acquire) || meta.players.is_empty() {
+            // Dropped by the room, or nobody played: nothing worth keeping.
+            let outcome = if meta.players.is_empty() { "empty" } else { "dropped" };
+            drop(encoder);
+            self.discard(&partial, outcome);
+            return Ok(());
+        }
+        let result = (|| {
+            let counting = encoder.finish(&end)?.into_inner().map_err(|e| e.into_error())?;
+            counting.inner.sync_data()?;
+            meta.bytes = counting.written;
+            meta.reason = end.reason.clone();
+            meta.ended_at_ms = end.ended_at_ms;
+            let ticks = first_tick.map_or(0, |first| end.tick.since(first).max(0));
+            meta.duration_s = ticks as f32 / f32::from(tick_rate_hz.max(1));
+            std::fs::rename(&partial, file_path(&self.policy.dir, &meta.id))?;
+            let description = meta_path(&self.policy.dir, &meta.id);
+            let temporary = description.with_extension("json.partial");
+            std::fs::write(&temporary, serde_json::to_vec(&meta).expect("JSON of our own description"))?;
+            std::fs::rename(&temporary, &description)
+        })();
+        self.settled.fetch_add(1, Ordering::AcqRel);
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&partial);
+            let _ = std::fs::remove_file(file_path(&self.policy.dir, &meta.id));
+            metrics::counter!("arena_replays_total", "outcome" => "failed").increment(1);
+            tracing::error!(id = %meta.id, error = %e, "cannot finish a replay; deleted");
+            return Ok(());
+        }
+        tracing::info!(id = %meta.id, room = %meta.room_id, round = meta.round, bytes = meta.bytes, "replay written");
+        metrics::counter!("arena_replays_total", "outcome" => "written").increment(1);
+        metrics::counter!("arena_replay_bytes_total").increment(meta.bytes);
+        self.store.insert(meta);
+        self.apply_retention();
+        Ok(())
+    }
+
+    /// Delete a recording in progress (dropped by its room, or failed to write).
+    fn abandon(&mut self, id: u64, outcome: &'static str) {
+        if let Some(open) = self.open.remove(&id) {
+            drop(open.encoder);
+            self.discard(&open.partial, outcome);
+        }
+    }
+
+    fn discard(&self, partial: &PathBuf, outcome: &'static str) {
+        let _ = std::fs::remove_file(partial);
+        self.settled.fetch_add(1, Ordering::AcqRel);
+        metrics::counter!("arena_replays_total", "outcome" => outcome).increment(1);
+        if outcome != "empty" {
+            tracing::warn!(path = %partial.display(), outcome, "replay not kept");
+        }
+    }
+
+    fn apply_retention(&mut self) {
+        let mut kept: Vec<Kept> = self
+            .store
+            .all()
+            .into_iter()
+            .map(|m| Kept { id: m.id, ended_at_ms: m.ended_at_ms, bytes: m.bytes, writing: false })
+            .collect();
+        kept.extend(self.open.values().map(|o| Kept {
+            id: o.meta.id.clone(),
+            ended_at_ms: u64::MAX,
+            bytes: o.encoder.get_ref().get_ref().written,
+            writing: true,
+        }));
+        let max_age_ms = self.policy.max_age.as_millis().min(u128::from(u64::MAX)) as u64;
+        for id in retention::to_delete(&kept, unix_ms_after(Duration::ZERO), max_age_ms, self.policy.max_bytes) {
+            self.store.remove(&id);
+            let _ = std::fs::remove_file(meta_path(&self.policy.dir, &id));
+            if let Err(e) = std::fs::remove_file(file_path(&self.policy.dir, &id)) {
+                tracing::warn!(%id, error = %e, "cannot delete an old replay");
+            }
+            metrics::counter!("arena_replays_deleted_total").increment(1);
+            tracing::debug!(%id, "old replay deleted (retention)");
+        }
+    }
+}
+
+impl Open {
+    fn frame(&mut self, tick: Tick, entities: &[arena_protocol::WireEntity]) -> io::Result<()> {
+        self.first_tick.get_or_insert(tick);
+        self.meta.frames += 1;
+        self.encoder.frame(tick, entities)
+    }
+
+    fn event(&mut self, tick: Tick, bytes: &[u8]) -> io::Result<()> {
+        // Who played: the header's roster and everyone who joined since.
+        if let Ok(ServerMsg::RosterChange(change)) = decode_server(bytes) {
+            for joined in change.joined {
+                if !self.meta.players.iter().any(|p| p.player_id == joined.player_id) && joined.net_id.0 != 0 {
+                    self.meta.players.push(ReplayPlayer { player_id: joined.player_id, name: joined.name });
+                }
+            }
+        }
+        self.encoder.event(tick, bytes)
+    }
+}
