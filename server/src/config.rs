@@ -225,6 +225,11 @@ pub struct Config {
     #[arg(long, env = "ARENA_REPLAY_MAX_MB", default_value_t = 1024)]
     pub replay_max_mb: u64,
 
+    /// Replay requests (`GET /api/replays`, downloads) one address may make a minute;
+    /// more answer 429. Default: 60.
+    #[arg(long, env = "ARENA_REPLAY_REQUESTS_PER_IP_PER_MINUTE", default_value_t = 60)]
+    pub replay_requests_per_ip_per_minute: u32,
+
     /// Record no replays at all. Default: every round of every room is recorded, unless
     /// the room was created with `"replays": false`.
     #[arg(long, env = "ARENA_NO_REPLAYS")]

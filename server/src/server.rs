@@ -27,6 +27,7 @@ use crate::lobby::api::LobbyApi;
 use crate::lobby::budgets::RateWindow;
 use crate::lobby::cluster::{Cluster, node_tls};
 use crate::lobby::join::JoinChecks;
+use crate::lobby::replays::{self as replays_api, ReplayApi};
 use crate::lobby::room_list::{self, RoomListFeed};
 use crate::lobby::{Directory, DirectoryLimits};
 use crate::monitor::Monitor;
@@ -225,6 +226,13 @@ impl Parts {
                     Duration::from_secs(60),
                 ),
                 accounts: Arc::new(self.accounts_api(config)),
+            },
+            replays: ReplayApi {
+                replays: self.replays.clone(),
+                tokens: self.tokens.clone(),
+                public_url: self.public_url.clone(),
+                requests_per_minute: replays_api::requests_per_minute(config.replay_requests_per_ip_per_minute),
+                downloads: Arc::new(Semaphore::new(replays_api::DOWNLOADS_AT_ONCE)),
             },
             admin: AdminApi {
                 directory: self.directory.clone(),

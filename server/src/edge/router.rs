@@ -23,6 +23,7 @@ use crate::lobby::admin::{self, AdminApi};
 use crate::lobby::api::{self, LobbyApi};
 use crate::lobby::budgets::Caller;
 use crate::lobby::join::JoinQuery;
+use crate::lobby::replays::{self, ReplayApi};
 use crate::monitor::Monitor;
 use crate::ops::metrics;
 use crate::web::{Body, error, json, over_budget};
@@ -31,6 +32,7 @@ use crate::web::{Body, error, json, over_budget};
 #[derive(Debug)]
 pub struct Routes {
     pub lobby: LobbyApi,
+    pub replays: ReplayApi,
     pub admin: AdminApi,
     pub monitor: Monitor,
     pub sessions: Arc<Sessions>,
@@ -119,6 +121,7 @@ pub async fn handle(
             refusal
         }
         (_, ["api", "admin", ..]) => admin::handle(req, &routes.admin, &segments[2..]).await,
+        (_, ["api", "replays", ..]) => replays::handle(req, &routes.replays, &segments[1..], caller).await,
         (_, ["api", ..]) => api::handle(req, &routes.lobby, &segments[1..], caller).await,
         (&Method::GET | &Method::HEAD, _) => match assets::serve(&routes.assets_dir, &path).await {
             Some(asset) => asset,
@@ -172,6 +175,8 @@ fn endpoint_of(segments: &[&str]) -> &'static str {
         ["api", "leaderboard"] => "/api/leaderboard",
         ["api", "players", _] => "/api/players/{id}",
         ["api", "players", _, "matches"] => "/api/players/{id}/matches",
+        ["api", "replays"] => "/api/replays",
+        ["api", "replays", _] => "/api/replays/{id}",
         ["api", "monitor"] => "/api/monitor",
         ["api", "admin", ..] => "/api/admin",
         ["api", ..] => "/api/other",

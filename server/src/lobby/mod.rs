@@ -11,6 +11,7 @@ pub mod budgets;
 pub mod cluster;
 pub mod directory;
 pub mod join;
+pub mod replays;
 mod reservations;
 pub mod room_handle;
 mod room_link;

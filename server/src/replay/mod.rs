@@ -4,9 +4,9 @@
 //! one bounded queue; a writer thread encodes, compresses and writes. The file
 //! format and its reader are in `arena_protocol::replay`.
 //!
-//! This part names no other part of the server but operations (the room names it).
+//! This part names no other part of the server but operations (the room names it;
+//! the lobby serves its API, `lobby/replays.rs`).
 
-pub mod api;
 pub mod recorder;
 pub mod retention;
 pub mod store;

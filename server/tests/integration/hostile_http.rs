@@ -751,3 +751,42 @@ async fn house_bots_stay_within_the_room_and_server_caps() {
     assert_eq!(bots_in_quick_play().await, Some(1), "never more than the server's cap leaves");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_requests_are_validated_and_budgeted_per_address() {
+    let mut config = hostile_config();
+    config.replay_requests_per_ip_per_minute = 10;
+    let server = TestServer::start_with(config).await;
+    let (attacker, victim, observer) = (client(2), client(3), client(4));
+    let refusals_before = metric(&server, observer, &refusals_of("replay_requests_per_address_per_minute")).await;
+    // Malformed ids, filters and tokens are refused with a reason, and spend the budget too.
+    for (path, status) in [
+        ("/api/replays/..%2f..%2fetc%2fpasswd", 400),
+        ("/api/replays/00000000000000000000", 404),
+        ("/api/replays/not-an-id", 400),
+        ("/api/replays?limit=0", 400),
+        ("/api/replays?limit=100000", 400),
+        ("/api/replays?player=-1", 400),
+        ("/api/replays?since=yesterday", 400),
+        ("/api/replays?room=%3Cscript%3E", 400),
+    ] {
+        let response = get(&server, attacker, path).await;
+        assert_eq!(response.status, status, "{path}: {}", response.body);
+        assert!(response.body.contains("\"error\""), "{path}: {}", response.body);
+    }
+    let forged = http_from(attacker, server.addr, "GET", "/api/replays", "", &["Authorization: Bearer forged"]).await;
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let listed = get(&server, attacker, "/api/replays").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    for _ in 0..3 {
+        assert_over_budget(&get(&server, attacker, "/api/replays").await, "replay_requests_per_address_per_minute");
+    }
+    let (answer, _) = promptly("the victim's listing", get(&server, victim, "/api/replays")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let refusals =
+        metric(&server, observer, &refusals_of("replay_requests_per_address_per_minute")).await - refusals_before;
+    assert!(refusals >= 3.0, "3 refusals counted, the counter grew by {refusals}");
+    let served = metric(&server, observer, r#"arena_replay_requests_total{outcome="listed"}"#).await;
+    assert!(served >= 2.0, "listings counted: {served}");
+    server.shutdown().await;
+}

@@ -9,9 +9,41 @@ use arena_protocol::replay::Replay;
 use arena_protocol::{Baselines, ServerMsg, WireEntity};
 use arena_server::Config;
 
-use crate::util::http::create_room;
+use crate::util::http::{create_room, http_json};
 use crate::util::ws::playing;
 use crate::util::{TestServer, WAIT};
+
+/// The same secret for both runs of a test, so a token outlives the restart.
+const SECRET: &str = "replay-tests-secret-of-at-least-32-bytes";
+
+/// `GET path` with `headers`: the status and the raw body (replays are binary).
+async fn get_raw(addr: std::net::SocketAddr, path: &str, headers: &[&str]) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await.unwrap().unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head") + 4;
+    let status = String::from_utf8_lossy(&raw[9..12]).parse().unwrap();
+    (status, raw[split..].to_vec())
+}
+
+/// A session token and its player id.
+async fn session(addr: std::net::SocketAddr, name: &str) -> (String, u32) {
+    let granted = http_json(addr, "POST", "/api/session", &format!(r#"{{"name":"{name}"}}"#), &[]).await;
+    let body: serde_json::Value = serde_json::from_str(&granted.body).unwrap();
+    (body["token"].as_str().unwrap().to_string(), body["player_id"].as_u64().unwrap() as u32)
+}
+
+/// `GET /api/replays…` as JSON, with a token or none.
+async fn listing(addr: std::net::SocketAddr, query: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}"));
+    let headers: Vec<&str> = auth.iter().map(String::as_str).collect();
+    let response = http_json(addr, "GET", &format!("/api/replays{query}"), "", &headers).await;
+    (response.status, serde_json::from_str(&response.body).unwrap_or(serde_json::Value::Null))
+}
 
 /// The finished replay files in `dir`.
 fn replay_files(dir: &Path) -> Vec<PathBuf> {
@@ -27,12 +59,15 @@ fn replay_files(dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_round_replays_what_a_spectator_saw_and_survives_a_shutdown() {
-    let config = Config::for_tests();
+    let mut config = Config::for_tests();
+    config.jwt_secret = Some(SECRET.into());
     let dir = config.replay_dir.clone();
-    let server = TestServer::start_with(config).await;
-    let room = create_room(server.addr, r#"{"name":"replayed"}"#).await.id;
+    let server = TestServer::start_with(config.clone()).await;
+    let room = create_room(server.addr, r#"{"name":"replayed","private":true}"#).await.id;
     let quiet = create_room(server.addr, r#"{"name":"unrecorded","replays":false}"#).await.id;
     let _alone = playing(&server.ws_url(&format!("room={quiet}&name=alone"))).await;
+    let ((ann, ann_id), (bob, _)) = (session(server.addr, "ann").await, session(server.addr, "bob").await);
+    let _ann_plays = playing(&server.ws_url(&format!("room={room}&token={ann}"))).await;
     let mut load = LoadConfig::new(server.ws_url(""), 4, Duration::from_secs(30));
     load.placement = Placement::Room(room.clone());
     let players = tokio::spawn(run_load(load, Default::default()));
@@ -85,6 +120,27 @@ async fn a_recorded_round_replays_what_a_spectator_saw_and_survives_a_shutdown()
         serde_json::from_slice(&std::fs::read(files[0].to_string_lossy().replace(".replay.gz", ".json")).unwrap())
             .unwrap();
     assert_eq!(meta["room_id"], room.as_str());
-    assert!(meta["players"].as_array().unwrap().len() >= 4, "{meta}");
+    assert!(meta["players"].as_array().unwrap().len() >= 5, "four bots and ann: {meta}");
     assert!(std::fs::read_dir(&dir).unwrap().flatten().all(|e| !e.path().to_string_lossy().ends_with(".partial")));
+
+    // A new run on the same folder lists it, to ann only: the room was private.
+    let server = TestServer::start_with(config).await;
+    let id = meta["id"].as_str().unwrap();
+    assert_eq!(listing(server.addr, "", None).await, (200, serde_json::json!({ "replays": [] })));
+    assert_eq!(listing(server.addr, "", Some(&bob)).await.1["replays"], serde_json::json!([]), "bob was not in it");
+    let (status, listed) = listing(server.addr, &format!("?room={room}&player={ann_id}"), Some(&ann)).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["replays"][0]["id"], id, "{listed}");
+    let url = listed["replays"][0]["url"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/api/replays/{id}")), "{url}");
+    assert_eq!(listing(server.addr, "?since=99999999999999", Some(&ann)).await.1["replays"], serde_json::json!([]));
+    assert_eq!(listing(server.addr, "?player=12345", Some(&ann)).await.1["replays"], serde_json::json!([]));
+    let ann_auth = format!("Authorization: Bearer {ann}");
+    let (status, file) = get_raw(server.addr, &format!("/api/replays/{id}"), &[&ann_auth]).await;
+    assert_eq!(status, 200);
+    assert_eq!(file, std::fs::read(&files[0]).unwrap(), "the download is the file");
+    assert_eq!(get_raw(server.addr, &format!("/api/replays/{id}"), &[]).await.0, 404, "not to a guest");
+    let bob_auth = format!("Authorization: Bearer {bob}");
+    assert_eq!(get_raw(server.addr, &format!("/api/replays/{id}"), &[&bob_auth]).await.0, 404, "not to bob");
+    server.shutdown().await;
 }

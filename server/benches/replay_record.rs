@@ -1,0 +1,166 @@
+//! What recording a replay costs the room's thread: a busy room's tick (step,
+//! snapshot frame, publish to a spectator, kill feed) without and with the recorder
+//! handing its frame (every third tick) and broadcast bytes to the writer's queue.
+//! Also prints the replay bytes a minute of such a room makes at 10 and 50 players.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arena_protocol::replay::{FORMAT_VERSION, MAGIC, ReplayEncoder, ReplayEnd, ReplayHeader};
+use arena_protocol::{Input, NetId, PlayerId, RoundStart, ServerMsg, Tick, encode};
+use arena_server::identity::Identity;
+use arena_server::replay::{ReplayPolicy, RoundRecorder, spawn_writer};
+use arena_server::room::clients::{Client, Clients};
+use arena_server::room::encoder::SentViews;
+use arena_server::room::publish::Publisher;
+use arena_server::room::world::RoomWorld;
+use arena_server::room::{ClientOutbox, Latest};
+use arena_server::settings::GameSettings;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use glam::Vec2;
+use tokio::sync::{mpsc, watch};
+
+/// A room of `players` who all move and fire, with one spectator, warmed up.
+struct Room {
+    world: RoomWorld,
+    publisher: Publisher,
+    clients: Clients,
+    _latest: watch::Receiver<Latest>,
+    players: u32,
+    tick: u32,
+}
+
+impl Room {
+    fn new(players: u32) -> Room {
+        let rules = arena_protocol::lobby::MatchRules { score_limit: 100_000, time_limit_s: 3600 };
+        let mut world = RoomWorld::new(GameSettings::default(), rules, 30, 1);
+        for id in 1..=players {
+            world.add_player(PlayerId(id));
+        }
+        let (latest, receiver) = watch::channel(Latest::Waiting);
+        let (control, _) = mpsc::channel(1);
+        let identity = Identity { player_id: PlayerId(u32::MAX), name: "watcher".into(), verified: false };
+        let mut clients = Clients::default();
+        let watcher = Client {
+            name: identity.name.clone(),
+            identity,
+            spectator: true,
+            net_id: NetId(0),
+            connection: 1,
+            outbox: Some(ClientOutbox { latest, control }),
+            held_until: None,
+            held_seat: None,
+            views: SentViews::default(),
+        };
+        clients.map.insert(PlayerId(u32::MAX), watcher);
+        let mut room = Room { world, publisher: Publisher::new(30, 30), clients, _latest: receiver, players, tick: 0 };
+        for _ in 0..60 {
+            room.tick(None);
+        }
+        room
+    }
+
+    /// One tick as the room thread runs it; with a recorder, its hand-over too.
+    fn tick(&mut self, recorder: Option<&mut RoundRecorder>) {
+        self.tick += 1;
+        for id in 1..=self.players {
+            let angle = (id * 37 + self.tick) as f32 * 0.1;
+            self.world.push_input(PlayerId(id), Input::new(self.tick, Vec2::from_angle(angle), angle, true));
+        }
+        let now = self.world.step();
+        // The kill feed is encoded for the broadcast either way; a recording keeps the bytes.
+        let kills: Vec<bytes::Bytes> =
+            self.world.take_kills().into_iter().map(|k| bytes::Bytes::from(encode(&ServerMsg::Kill(k)))).collect();
+        let frame = self.world.take_snapshot().unwrap();
+        let grid = self.world.interest_grid();
+        let world = &self.world;
+        self.publisher.publish(now, frame, &grid, &mut self.clients, |p| world.last_input_seq(p));
+        if let Some(recorder) = recorder {
+            if !recorder.is_recording() {
+                recorder.round_started();
+                recorder.begin(header(self.players));
+            }
+            if recorder.frame_due(now)
+                && let Some(frame) = self.publisher.current_frame()
+            {
+                recorder.frame(now, frame);
+            }
+            for bytes in kills {
+                recorder.event(now, bytes);
+            }
+        }
+        black_box(&self.clients);
+    }
+}
+
+fn header(players: u32) -> ReplayHeader {
+    ReplayHeader {
+        magic: MAGIC.into(),
+        format_version: FORMAT_VERSION,
+        protocol_version: arena_protocol::PROTOCOL_VERSION,
+        room_id: "bench".into(),
+        room_name: "bench".into(),
+        private: false,
+        round: RoundStart { round: 1, score_limit: 100_000, time_limit_s: 3600 },
+        started_at_ms: 1_795_000_000_000,
+        tick_rate_hz: 30,
+        recorded_rate_hz: 10,
+        arena_size: Vec2::new(2000.0, 2000.0),
+        player_radius: 20.0,
+        projectile_radius: 5.0,
+        player_speed: 300.0,
+        max_health: 100,
+        players: (1..=players)
+            .map(|id| arena_protocol::PlayerInfo {
+                player_id: PlayerId(id),
+                net_id: NetId(id),
+                name: format!("bot-{id}"),
+            })
+            .collect(),
+    }
+}
+
+/// Bytes of one minute of a busy room recorded at 10 Hz, as the writer thread compresses it.
+fn bytes_per_minute(players: u32) -> (usize, u64) {
+    let mut room = Room::new(players);
+    let mut encoder = ReplayEncoder::new(Vec::new(), &header(players)).unwrap();
+    for _ in 0..30 * 60 {
+        room.tick(None);
+        let frame = room.publisher.current_frame().unwrap();
+        if room.tick.is_multiple_of(3) {
+            encoder.frame(frame.tick, &frame.entities).unwrap();
+        }
+    }
+    let raw = encoder.raw_bytes();
+    let end = ReplayEnd { tick: Tick(room.tick), reason: "time_limit".into(), ended_at_ms: 0 };
+    (encoder.finish(&end).unwrap().len(), raw)
+}
+
+fn record(c: &mut Criterion) {
+    for players in [10, 50] {
+        let (file, raw) = bytes_per_minute(players);
+        eprintln!(
+            "replay/{players} players: {:.0} KB a minute on disk ({:.0} KB before gzip), 10 frames a second",
+            file as f64 / 1000.0,
+            raw as f64 / 1000.0
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("arena-bench-replays-{}", std::process::id()));
+    let policy = ReplayPolicy { dir: dir.clone(), max_age: Duration::from_secs(3600), max_bytes: 64 << 20 };
+    let replays = spawn_writer(policy).expect("a replay folder in the temp dir");
+    let mut group = c.benchmark_group("room_record");
+    for players in [50u32, 200] {
+        let mut room = Room::new(players);
+        group.bench_function(BenchmarkId::new("tick_without_recording", players), |b| b.iter(|| room.tick(None)));
+        let mut recorder = RoundRecorder::new(Some(Arc::clone(&replays)), 30);
+        group.bench_function(BenchmarkId::new("tick_with_recording", players), |b| {
+            b.iter(|| room.tick(Some(&mut recorder)))
+        });
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+criterion_group!(benches, record);
+criterion_main!(benches);
