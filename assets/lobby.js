@@ -2,6 +2,7 @@
 // polled when the feed is down), create (public or private), join, watch, Quick play,
 // and invitation links (?room=ID).
 import { CLOSE_CODES, decodeServer } from "./protocol.js";
+import { showReplays } from "./replay-list.js";
 
 /** Polling period while the lobby feed is not connected, and the wait before reconnecting it. */
 const REFRESH_MS = 2000;
@@ -84,6 +85,7 @@ export class Lobby {
       this.say(`Joining the room you were invited to…`);
       return this.join({ room });
     }
+    showReplays(this.root.querySelector("#replays"));
     this.watch();
   }
 

@@ -9,6 +9,10 @@ import { Account, forgetAccount } from "./account.js";
 import { Hud } from "./hud.js";
 import { CLOSE_CODES, EntityKind } from "./protocol.js";
 
+// A replay link (`/?replay=ID`) opens the replay viewer.
+const replayLink = new URLSearchParams(location.search).get("replay");
+if (replayLink) location.replace(`/replay.html?replay=${encodeURIComponent(replayLink)}`);
+
 const canvas = document.querySelector("#game");
 const game = document.querySelector("#game-screen");
 const renderer = new Renderer(canvas);

@@ -112,7 +112,11 @@ function roomEvent(e) {
 
 /** Decode one server message into `{kind, …named fields}`; throws on anything malformed. */
 export function decodeServer(bytes) {
-  const msg = decode(bytes);
+  return serverMessage(decode(bytes));
+}
+
+/** A server message already decoded from MessagePack (a replay holds them inside its records), named. */
+export function serverMessage(msg) {
   const tags = msg && typeof msg === "object" ? Object.keys(msg) : [];
   if (tags.length !== 1) throw new Error("not an Arena message");
   const tag = tags[0];

@@ -33,6 +33,12 @@ export const BASELINE_WINDOW = 32;
 /** From delta::field::RELATIVE. */
 export const RELATIVE_FIELDS = 12;
 
+/** From replay::MAGIC. */
+export const REPLAY_MAGIC = "arena-replay";
+
+/** From replay::FORMAT_VERSION. */
+export const REPLAY_FORMAT_VERSION = 1;
+
 /** From close_code::ALL: each close code by name. */
 export const CLOSE_CODES = Object.freeze({
   NORMAL: 1000,
@@ -109,6 +115,9 @@ export const RoomEvent = Object.freeze({
   Closing: "closing",
   Announcement: "announcement",
 });
+
+/** From the serde tags of Record: the key of each kind's one-entry map. */
+export const Record = Object.freeze({ Keyframe: "keyframe", Delta: "delta", Event: "event", End: "end" });
 
 /** From snapshot::EntityKind: the kind field of an entity. */
 export const EntityKind = Object.freeze({ Player: 0, Projectile: 1, Bot: 2 });
@@ -222,3 +231,29 @@ export const LobbyRoom = Object.freeze({
   ws_url: 7,
   bots: 8,
 });
+
+/** From the serde fields of ReplayHeader: each field's index in its array. */
+export const ReplayHeader = Object.freeze({
+  magic: 0,
+  format_version: 1,
+  protocol_version: 2,
+  room_id: 3,
+  room_name: 4,
+  private: 5,
+  round: 6,
+  started_at_ms: 7,
+  tick_rate_hz: 8,
+  recorded_rate_hz: 9,
+  arena_size: 10,
+  player_radius: 11,
+  projectile_radius: 12,
+  player_speed: 13,
+  max_health: 14,
+  players: 15,
+});
+
+/** From the serde fields of TickedMsg: each field's index in its array. */
+export const TickedMsg = Object.freeze({ tick: 0, msg: 1 });
+
+/** From the serde fields of ReplayEnd: each field's index in its array. */
+export const ReplayEnd = Object.freeze({ tick: 0, reason: 1, ended_at_ms: 2 });

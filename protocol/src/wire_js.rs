@@ -12,6 +12,7 @@ use std::fmt::Write;
 
 use crate::delta::{self, DeltaSnapshot, field};
 use crate::lobby::LobbyRoom;
+use crate::replay::{self, Record, ReplayEnd, ReplayHeader, TickedMsg};
 use crate::server_msg::{self, Kill};
 use crate::{ChatLine, ChatText, ClientMsg, EntityKind, ErrorMsg, Input, Notice, Ping, PlayerInfo, Pong};
 use crate::{PROTOCOL_VERSION, client_msg, close_code, codec, snapshot};
@@ -67,6 +68,12 @@ fn exports() -> Vec<Export> {
         constant!(snapshot::ENTITY_FIELDS),
         constant!(delta::BASELINE_WINDOW),
         constant!(delta::field::RELATIVE as RELATIVE_FIELDS),
+        Export {
+            name: "REPLAY_MAGIC".into(),
+            doc: "From replay::MAGIC.".into(),
+            value: Value::Literal(string(replay::MAGIC)),
+        },
+        constant!(replay::FORMAT_VERSION as REPLAY_FORMAT_VERSION),
         object("CLOSE_CODES", "From close_code::ALL: each close code by name.", close_code::ALL, |c| {
             (c.name.to_string(), c.code.to_string())
         }),
@@ -77,8 +84,12 @@ fn exports() -> Vec<Export> {
             |c| (c.code.to_string(), string(&c.meaning())),
         ),
     ];
-    for (name, tags) in [shape::variants::<ServerMsg>(), shape::variants::<ClientMsg>(), shape::variants::<RoomEvent>()]
-    {
+    for (name, tags) in [
+        shape::variants::<ServerMsg>(),
+        shape::variants::<ClientMsg>(),
+        shape::variants::<RoomEvent>(),
+        shape::variants::<Record>(),
+    ] {
         let doc = format!("From the serde tags of {name}: the key of each kind's one-entry map.");
         all.push(object(name, &doc, tags, |tag| (pascal_case(tag), string(tag))));
     }
@@ -112,6 +123,9 @@ fn exports() -> Vec<Export> {
         shape::fields::<RoundResults>(),
         shape::fields::<Notice>(),
         shape::fields::<LobbyRoom>(),
+        shape::fields::<ReplayHeader>(),
+        shape::fields::<TickedMsg>(),
+        shape::fields::<ReplayEnd>(),
     ] {
         all.push(layout(name, &format!("the serde fields of {name}"), fields.iter().map(|f| f.to_string())));
     }
