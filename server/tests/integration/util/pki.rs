@@ -76,7 +76,8 @@ impl TestPki {
         let database = format!("sqlite://{}", self.dir.join("arena.db").display());
         let (cert, key) = (self.cert(), self.key());
         let mut args = vec!["arena-server", "--addr", "127.0.0.1:0", "--results-log", results.to_str().unwrap()];
-        args.extend(["--database-url", &database]);
+        let replays = self.dir.join("replays");
+        args.extend(["--database-url", &database, "--replay-dir", replays.to_str().unwrap()]);
         args.extend(["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
         args.extend(extra);
         arena_server::Config::parse_from(args)
