@@ -12,7 +12,8 @@ const ARTIFACTS = path.join(REPO, "target/browser");
 const replayDir = mkdtempSync(path.join(tmpdir(), "arena-replays-"));
 let server, context, viewer;
 
-const replayState = (page) => page.evaluate(() => window.arenaReplay.snapshot());
+// "loading" until the viewer's module has loaded (right after a click, the old page may still be there).
+const replayState = (page) => page.evaluate(() => window.arenaReplay?.snapshot() ?? { status: "loading" });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Move the timeline as a user does: set the range and let it announce the input. */
