@@ -39,7 +39,9 @@ export function readReplay(bytes) {
     arenaWidth: h[ReplayHeader.arena_size][0], arenaHeight: h[ReplayHeader.arena_size][1],
     playerRadius: h[ReplayHeader.player_radius], projectileRadius: h[ReplayHeader.projectile_radius],
     playerSpeed: h[ReplayHeader.player_speed], maxHealth: h[ReplayHeader.max_health],
-    players: h[ReplayHeader.players].map((p) => ({ playerId: p[PlayerInfo.player_id], name: p[PlayerInfo.name] })),
+    players: h[ReplayHeader.players].map((p) => ({
+      playerId: p[PlayerInfo.player_id], name: p[PlayerInfo.name], bot: p[PlayerInfo.bot],
+    })),
   };
   // Frames stay as their records: a keyframe's wire entities, or a delta against the frame before.
   const frames = [], events = [];

@@ -119,6 +119,7 @@ fn header(players: u32) -> ReplayHeader {
                 player_id: PlayerId(id),
                 net_id: NetId(id),
                 name: format!("bot-{id}"),
+                bot: false,
             })
             .collect(),
     }

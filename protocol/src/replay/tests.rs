@@ -25,7 +25,7 @@ fn header(format_version: u16) -> ReplayHeader {
         projectile_radius: 5.0,
         player_speed: 300.0,
         max_health: 100,
-        players: vec![crate::PlayerInfo { player_id: PlayerId(7), net_id: NetId(1), name: "ann".into() }],
+        players: vec![crate::PlayerInfo { player_id: PlayerId(7), net_id: NetId(1), name: "ann".into(), bot: false }],
     }
 }
 

@@ -38,6 +38,9 @@ pub struct ReplayMeta {
 pub struct ReplayPlayer {
     pub player_id: PlayerId,
     pub name: String,
+    /// A house bot, not a person.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 /// What a listing asks for; every part optional.

@@ -212,7 +212,7 @@ impl Writer {
             players: header
                 .players
                 .iter()
-                .map(|p| ReplayPlayer { player_id: p.player_id, name: p.name.clone() })
+                .map(|p| ReplayPlayer { player_id: p.player_id, name: p.name.clone(), bot: p.bot })
                 .collect(),
             node: None,
             url: None,
@@ -331,7 +331,8 @@ impl Open {
         if let Ok(ServerMsg::RosterChange(change)) = decode_server(bytes) {
             for joined in change.joined {
                 if !self.meta.players.iter().any(|p| p.player_id == joined.player_id) && joined.net_id.0 != 0 {
-                    self.meta.players.push(ReplayPlayer { player_id: joined.player_id, name: joined.name });
+                    let bot = joined.bot;
+                    self.meta.players.push(ReplayPlayer { player_id: joined.player_id, name: joined.name, bot });
                 }
             }
         }

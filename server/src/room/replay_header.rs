@@ -5,15 +5,16 @@ use arena_protocol::{PROTOCOL_VERSION, RoundStart};
 use glam::Vec2;
 
 use super::RoomSpec;
-use super::clients::Clients;
+use super::membership::Membership;
 use super::world::RoomWorld;
 use crate::ops::unix_ms_after;
 use crate::replay::RoundRecorder;
 
 /// Built once a round, on the tick its recording begins.
-pub fn header(spec: &RoomSpec, world: &RoomWorld, clients: &Clients, recorder: &RoundRecorder) -> ReplayHeader {
+pub fn header(spec: &RoomSpec, world: &RoomWorld, members: &Membership, recorder: &RoundRecorder) -> ReplayHeader {
     let settings = world.settings();
-    let mut players = clients.roster();
+    // People and house bots (marked `bot`).
+    let mut players = members.roster();
     // Spectators watch; they are not in the round.
     players.retain(|p| p.net_id.0 != 0);
     ReplayHeader {

@@ -147,7 +147,7 @@ impl RoomTask {
         if !(playing && self.recorder.ready_to_begin()) {
             return;
         }
-        let header = super::replay_header::header(&self.spec, &self.world, &self.members.clients, &self.recorder);
+        let header = super::replay_header::header(&self.spec, &self.world, &self.members, &self.recorder);
         self.recorder.begin(header);
         self.members.keep_for_replay(self.recorder.is_recording());
     }
