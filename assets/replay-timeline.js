@@ -71,9 +71,9 @@ export class Timeline {
     });
   }
 
-  /** Players in the recorded frame at or before `tick`. */
+  /** Players (people and house bots) in the recorded frame at or before `tick`. */
   playersAt(tick) {
-    return this.wireAt(this.frameIndexAt(tick)).map(entity).filter((e) => e.kind === EntityKind.Player);
+    return this.wireAt(this.frameIndexAt(tick)).map(entity).filter((e) => e.kind !== EntityKind.Projectile);
   }
 
   /** Events up to `tick`, oldest first. */

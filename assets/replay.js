@@ -1,6 +1,7 @@
 // The replay viewer (`/replay.html?replay=ID`): a recorded round drawn with the game's own
 // renderer and HUD, with play, pause, speed, a timeline to seek, and a camera that follows
 // a player or roams free (drag, or the arrow keys).
+import { EntityKind } from "./protocol.js";
 import { Renderer } from "./render.js";
 import { Hud } from "./hud.js";
 import { loadReplay } from "./replay-file.js";
@@ -94,7 +95,7 @@ function frame(now) {
 function draw(t, now, dt) {
   const h = t.replay.header;
   const entities = t.entitiesAt(player.tick);
-  const followed = player.followId === null ? null : entities.find((e) => e.kind === 0 && e.owner === player.followId);
+  const followed = player.followId === null ? null : entities.find((e) => e.kind !== EntityKind.Projectile && e.owner === player.followId);
   if (!followed) {
     const step = (PAN_SPEED * dt) / 1000;
     if (held.has("ArrowLeft")) player.camera.x -= step;
@@ -116,7 +117,7 @@ function draw(t, now, dt) {
       welcome: { spectator: false }, kills, names,
       scoreboard: () => standings
         ? standings.map((s) => ({ name: s.name, score: s.kills, me: s.playerId === player.followId }))
-        : entities.filter((e) => e.kind === 0)
+        : entities.filter((e) => e.kind !== EntityKind.Projectile)
           .map((e) => ({ name: names.get(e.owner) || `player ${e.owner}`, score: e.score, me: e.owner === player.followId }))
           .sort((a, b) => b.score - a.score),
     },
@@ -185,6 +186,6 @@ window.arenaReplay = {
   },
   /** Players in the recorded frame at or before `tick` (what the canvas should show then). */
   playersAt(tick) {
-    return player.timeline.playersAt(tick).map((p) => ({ owner: p.owner, x: p.x, y: p.y }));
+    return player.timeline.playersAt(tick).map((p) => ({ owner: p.owner, x: p.x, y: p.y, health: p.health }));
   },
 };

@@ -43,9 +43,12 @@ test("a round played in the browser is recorded and listed in the lobby after a 
     await page.goto(server.url);
     await page.fill("#name", name);
     await page.click("#quick-play");
-    await waitFor(() => arenaState(page), (s) => s.status === "connected" && s.playersDrawn === 2 - (name === "Alice" ? 1 : 0), 10000, `${name} playing`);
+    await waitFor(() => arenaState(page), (s) => s.status === "connected" && s.own, 10000, `${name} playing`);
     players.push(page);
   }
+  // Quick play seats both in one room (with the house bots that keep it busy, if any).
+  const [alice, bob] = await Promise.all(players.map((page) => arenaState(page)));
+  assert.equal(alice.roomId, bob.roomId);
   // Alice walks right for a while: the replay must show her moving.
   await players[0].bringToFront();
   await players[0].keyboard.down("KeyD");
@@ -62,7 +65,7 @@ test("a round played in the browser is recorded and listed in the lobby after a 
   await viewer.goto(server.url);
   const link = viewer.locator("#replays li.replay a");
   await link.first().waitFor({ timeout: 10000 });
-  assert.match(await viewer.locator("#replays li.replay").first().textContent(), /2 players/);
+  assert.match(await viewer.locator("#replays li.replay").first().textContent(), /\d+ players/);
   await link.first().click();
   const s = await waitFor(() => replayState(viewer), (s) => s.status !== "loading", 10000, "the replay to load");
   assert.equal(s.status, "ready", s.error);
@@ -75,12 +78,17 @@ test("the viewer seeks to the middle and draws the players that were there", asy
   const middle = (at.firstTick + at.lastTick) / 2;
   assert.ok(Math.abs(at.tick - middle) <= 1, `at tick ${at.tick}, the middle is ${middle}`);
   const there = await viewer.evaluate((tick) => window.arenaReplay.playersAt(tick), at.tick);
-  assert.equal(there.length, 2, `players recorded then: ${JSON.stringify(there)}`);
-  const drawn = await waitFor(() => replayState(viewer), (s) => s.playersDrawn === 2, 5000, "both players drawn");
+  assert.ok(there.length >= 2, `players recorded then: ${JSON.stringify(there)}`);
+  const drawn = await waitFor(() => replayState(viewer), (s) => s.playersDrawn === there.length, 5000, `all ${there.length} recorded players drawn: ${JSON.stringify(there)}`);
   assert.equal(drawn.playing, false, "seeking does not start playback");
   console.log(`# replay viewer: seek to the middle of a ${((at.lastTick - at.firstTick) / 30).toFixed(1)} s round took ${at.seekMs.toFixed(1)} ms`);
-  // Following a player puts them, in the own-player colour, at the centre of the canvas.
-  await viewer.selectOption("#follow", { index: 1 });
+  // Following a player (one alive then: the dead are drawn faded) puts them, in the
+  // own-player colour, at the centre of the canvas.
+  // Alive in the frames on both sides of the moment shown (it is drawn between them).
+  const next = await viewer.evaluate((tick) => window.arenaReplay.playersAt(tick + 3), at.tick);
+  const alive = there.find((p) => p.health > 0 && next.some((n) => n.owner === p.owner && n.health > 0));
+  assert.ok(alive, `someone alive at tick ${at.tick}`);
+  await viewer.selectOption("#follow", String(alive.owner));
   const followed = await waitFor(() => replayState(viewer), (s) => s.followedScreen, 5000, "a followed player");
   const pixel = await viewer.evaluate(({ x, y }) => {
     const canvas = document.querySelector("#game");
