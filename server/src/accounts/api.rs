@@ -12,15 +12,15 @@ use hyper::{Method, Request, Response, StatusCode};
 use metrics::counter;
 use serde::Deserialize;
 
-use super::account_rows::name_key;
-use super::passwords::{HashError, Passwords, password_problem};
-use super::sign_in_limit::SignInLimit;
+use super::account_rows::{DELETED_NAME, name_key};
+use super::passwords::{HashError, MAX_PASSWORD_CHARS, Passwords, password_problem};
+use super::sign_in_limit::{Attempt, SignInLimit};
 use super::store::{Store, StoreError};
 use super::token_versions::TokenVersions;
 use crate::identity::{ACCOUNT_IDS, Tokens, is_account_id};
 use crate::lobby::api::refuse;
 use crate::lobby::budgets::{Caller, RateWindow};
-use crate::lobby::join::validate_name;
+use crate::lobby::join::{DEFAULT_NAME, MAX_NAME_CHARS, validate_name};
 use crate::web::{Body, error, json, query_value, read_json};
 
 /// Leaderboard lines a call may ask for at most (`?limit=`), and the default.
@@ -113,12 +113,41 @@ fn unix_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// An account name: a valid display name, not empty.
+/// Whether no account may take `name`: the guests' default (else a registered
+/// "guest" would refuse everyone who plays without typing a name), the name
+/// deleted players are shown by, and names that pose as house bots.
+pub fn reserved_name(name: &str) -> bool {
+    let key = name_key(name.trim());
+    key == DEFAULT_NAME || key == DELETED_NAME || key.starts_with("bot")
+}
+
+/// An account name: a valid display name, not empty, not reserved.
 fn account_name(name: &str) -> Result<String, Response<Body>> {
     if name.trim().is_empty() {
         return Err(error(StatusCode::BAD_REQUEST, "an account needs a name"));
     }
-    validate_name(name).map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))
+    let name = validate_name(name).map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))?;
+    if reserved_name(&name) {
+        counter!("arena_account_events_total", "event" => "register_name_reserved").increment(1);
+        return Err(error(StatusCode::BAD_REQUEST, "that name is reserved: guest, deleted player and bot… names"));
+    }
+    Ok(name)
+}
+
+/// The 401 every failed sign-in answers, whatever failed.
+fn wrong_credentials() -> Response<Body> {
+    error(StatusCode::UNAUTHORIZED, "wrong name or password")
+}
+
+/// Whether a password is no longer than any account's can be (registration's limit),
+/// so a longer one is refused before it reaches the back-off map or the hasher.
+fn password_fits(password: &str) -> bool {
+    password.chars().count() <= MAX_PASSWORD_CHARS
+}
+
+/// Whether a name and password are within what an account can have.
+fn plausible(name: &str, password: &str) -> bool {
+    name.chars().count() <= MAX_NAME_CHARS && password_fits(password)
 }
 
 /// `POST /api/accounts {name, password}`: 201 with a session token, as `/api/session` answers.
@@ -148,22 +177,32 @@ async fn register(req: Request<Incoming>, api: &AccountsApi, caller: Caller) -> 
 async fn login(req: Request<Incoming>, api: &AccountsApi, caller: Caller) -> Answer {
     let request: Credentials = read_json(req, api.body_timeout).await?;
     api.sign_ins_per_minute.take(caller, Instant::now()).map_err(|over| refuse(&over))?;
-    let key = name_key(request.name.trim());
-    api.sign_in_limit.check(&key, Instant::now()).map_err(|over| {
+    let name = request.name.trim();
+    if !plausible(name, &request.password) {
+        counter!("arena_account_events_total", "event" => "sign_in_refused").increment(1);
+        return Err(wrong_credentials());
+    }
+    let key = Attempt::Name(name_key(name));
+    api.sign_in_limit.begin(&key, Instant::now()).map_err(|over| {
         counter!("arena_account_events_total", "event" => "sign_in_backed_off").increment(1);
         refuse(&over)
     })?;
-    let account = api.store.account_by_name(request.name.trim()).await.map_err(|e| unavailable(&e))?;
+    let account = api.store.account_by_name(name).await.map_err(|e| unavailable(&e))?;
     let hash = account.as_ref().map(|a| a.password_hash.as_str());
-    if !api.passwords.verify(&request.password, hash).await.map_err(|e| busy(&e))? {
-        api.sign_in_limit.failed(&key, Instant::now());
-        counter!("arena_account_events_total", "event" => "sign_in_refused").increment(1);
-        return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
-    }
-    let account = account.expect("a password verified, so the account exists");
+    let account = match (api.passwords.verify(&request.password, hash).await.map_err(|e| busy(&e))?, account) {
+        (true, Some(account)) => account,
+        _ => {
+            counter!("arena_account_events_total", "event" => "sign_in_refused").increment(1);
+            return Err(wrong_credentials());
+        }
+    };
+    let Some(id) = u32::try_from(account.id).ok().filter(|id| ACCOUNT_IDS.contains(id)) else {
+        tracing::error!(id = account.id, "an account row's id is outside the accounts' range");
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "this account cannot sign in; tell the operator"));
+    };
     api.sign_in_limit.succeeded(&key);
     counter!("arena_account_events_total", "event" => "signed_in").increment(1);
-    let id = PlayerId(account.id as u32);
+    let id = PlayerId(id);
     Ok(json(StatusCode::OK, &api.tokens.issue_account(id, &account.name, account.token_version)))
 }
 
@@ -209,12 +248,14 @@ async fn confirm_password(
     caller: Caller,
 ) -> Result<(), Response<Body>> {
     api.sign_ins_per_minute.take(caller, Instant::now()).map_err(|over| refuse(&over))?;
-    let key = format!("#{account}");
-    api.sign_in_limit.check(&key, Instant::now()).map_err(|over| refuse(&over))?;
+    if !password_fits(password) {
+        return Err(error(StatusCode::UNAUTHORIZED, "wrong password"));
+    }
+    let key = Attempt::Account(account);
+    api.sign_in_limit.begin(&key, Instant::now()).map_err(|over| refuse(&over))?;
     let row = api.store.account_by_id(account).await.map_err(|e| unavailable(&e))?;
     let hash = row.as_ref().map(|a| a.password_hash.as_str());
     if !api.passwords.verify(password, hash).await.map_err(|e| busy(&e))? {
-        api.sign_in_limit.failed(&key, Instant::now());
         return Err(error(StatusCode::UNAUTHORIZED, "wrong password"));
     }
     api.sign_in_limit.succeeded(&key);

@@ -14,6 +14,8 @@ use crate::ops::metrics;
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 24;
+/// The name of a player who gave none (the lobby page sends it too); no account may have it.
+pub const DEFAULT_NAME: &str = "guest";
 /// Longest room id, in bytes.
 pub const MAX_ROOM_ID_LEN: usize = 32;
 
@@ -56,7 +58,7 @@ pub fn validate_name(name: &str) -> Result<String, String> {
             u32::from(c)
         ));
     }
-    Ok(if name.is_empty() { "guest".to_string() } else { name.to_string() })
+    Ok(if name.is_empty() { DEFAULT_NAME.to_string() } else { name.to_string() })
 }
 
 impl JoinQuery {

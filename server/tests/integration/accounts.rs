@@ -94,6 +94,7 @@ async fn the_whole_story(url: &str) {
     let mut config = Config::for_tests();
     config.database_url = url.to_string();
     config.admin_token = Some(ADMIN.into());
+    config.sign_ins_per_ip_per_minute = 100;
     let server = TestServer::start_with(config).await;
     let addr = server.addr;
 
@@ -106,6 +107,26 @@ async fn the_whole_story(url: &str) {
     assert_eq!(status, 400);
     let (status, body) = post(addr, "/api/session", r#"{"name": "ann"}"#, &[]).await;
     assert_eq!(status, 409, "a guest may not take an account's name: {body}");
+
+    // The guests' default name, deleted players' and bot-like names are no account's,
+    // so nameless guest play (the lobby page sends "guest") keeps working.
+    for reserved in ["guest", " GUEST ", "deleted player", "Bot", "bot 7", "BotMaster"] {
+        let (status, body) =
+            post(addr, "/api/accounts", &format!(r#"{{"name": "{reserved}", "password": "long enough"}}"#), &[]).await;
+        assert_eq!(status, 400, "{reserved:?} is reserved: {body}");
+    }
+    for nameless in [r#"{"name": "guest"}"#, r#"{"name": ""}"#] {
+        let (status, body) = post(addr, "/api/session", nameless, &[]).await;
+        assert_eq!(status, 200, "{nameless}: {body}");
+    }
+
+    // Guesses sent at once cannot all slip past the per-name back-off: each is counted
+    // before its password is hashed, so at most 3 are checked and the rest wait.
+    let guesses = (0..10).map(|_| login(addr, "parallel-target", "wrong guess!"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|(status, _)| *status == 401).count();
+    let backed_off = answers.iter().filter(|(s, b)| *s == 429 && b["budget"] == "sign_in_per_account").count();
+    assert_eq!((checked, backed_off), (3, 7), "{answers:?}");
 
     // Sign-in failures say the same whether or not the name exists.
     let wrong_password = login(addr, "ann", "wrong horse!").await;

@@ -645,6 +645,17 @@ async fn account_endpoints_refuse_bad_input_and_budget_each_address() {
     // Another address is untouched.
     assert_eq!(post(&server, victim, "/api/accounts", &made(3)).await.status, 201);
     assert_eq!(get(&server, victim, "/api/leaderboard").await.status, 200);
+    // Names and passwords longer than any account's get the same 401 as a wrong
+    // guess, before the back-off map keeps the name or the hasher sees the password.
+    let prober = client(5);
+    let wrong = post(&server, prober, "/api/login", r#"{"name": "player1", "password": "guess guess"}"#).await;
+    assert_eq!(wrong.status, 401);
+    let long_name = format!(r#"{{"name": "{}", "password": "guess guess"}}"#, "n".repeat(10_000));
+    let long_password = format!(r#"{{"name": "player1", "password": "{}"}}"#, "p".repeat(15_000));
+    for body in [long_name, long_password] {
+        let answer = post(&server, prober, "/api/login", &body).await;
+        assert_eq!((answer.status, &answer.body), (401, &wrong.body));
+    }
     let refusals = metric(&server, observer, &refusals_of("sign_ins_per_address_per_minute")).await;
     assert!(refusals >= 1.0, "the refusal is counted");
     server.shutdown().await;
