@@ -113,7 +113,7 @@ impl Store {
         let forget = "UPDATE accounts SET name = NULL, name_key = NULL, password_hash = NULL, \
                       token_version = token_version + 1, deleted_at_ms = $2 \
                       WHERE id = $1 AND deleted_at_ms IS NULL";
-        let unlink = "UPDATE match_players SET account_id = NULL, name = $2 WHERE account_id = $1";
+        let unlink = "UPDATE match_players SET account_id = NULL, player_id = 0, name = $2 WHERE account_id = $1";
         let unrank = "DELETE FROM stats WHERE account_id = $1";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -183,7 +183,7 @@ async fn login(req: Request<Incoming>, api: &AccountsApi, caller: Caller) -> Ans
         return Err(wrong_credentials());
     }
     let key = Attempt::Name(name_key(name));
-    api.sign_in_limit.begin(&key, Instant::now()).map_err(|over| {
+    api.sign_in_limit.begin(&key, caller.ip, Instant::now()).map_err(|over| {
         counter!("arena_account_events_total", "event" => "sign_in_backed_off").increment(1);
         refuse(&over)
     })?;
@@ -200,7 +200,7 @@ async fn login(req: Request<Incoming>, api: &AccountsApi, caller: Caller) -> Ans
         tracing::error!(id = account.id, "an account row's id is outside the accounts' range");
         return Err(error(StatusCode::SERVICE_UNAVAILABLE, "this account cannot sign in; tell the operator"));
     };
-    api.sign_in_limit.succeeded(&key);
+    api.sign_in_limit.succeeded(&key, caller.ip);
     counter!("arena_account_events_total", "event" => "signed_in").increment(1);
     let id = PlayerId(id);
     Ok(json(StatusCode::OK, &api.tokens.issue_account(id, &account.name, account.token_version)))
@@ -252,13 +252,13 @@ async fn confirm_password(
         return Err(error(StatusCode::UNAUTHORIZED, "wrong password"));
     }
     let key = Attempt::Account(account);
-    api.sign_in_limit.begin(&key, Instant::now()).map_err(|over| refuse(&over))?;
+    api.sign_in_limit.begin(&key, caller.ip, Instant::now()).map_err(|over| refuse(&over))?;
     let row = api.store.account_by_id(account).await.map_err(|e| unavailable(&e))?;
     let hash = row.as_ref().map(|a| a.password_hash.as_str());
     if !api.passwords.verify(password, hash).await.map_err(|e| busy(&e))? {
         return Err(error(StatusCode::UNAUTHORIZED, "wrong password"));
     }
-    api.sign_in_limit.succeeded(&key);
+    api.sign_in_limit.succeeded(&key, caller.ip);
     Ok(())
 }
 

@@ -11,9 +11,10 @@
 //! - **Score**: the kills (the shooter scores one per kill).
 //! - **Rating**: each account keeps (μ, σ), starting at 25 and 25/3; the number shown
 //!   and ranked is the conservative `μ − 3σ`, which starts at 0 and rises as the
-//!   system grows sure of a good player. Guests and house bots have no rating of
-//!   their own: they take part as opponents of the starting (μ, σ), and what the
-//!   update would give them is thrown away.
+//!   system grows sure of a good player. Guests have no rating of their own: they
+//!   take part as opponents of the starting (μ, σ), and what the update would give
+//!   them is thrown away. House bots are left out of the rating altogether (their
+//!   lines stay in match history), so beating easy bots earns no rating.
 
 use skillratings::MultiTeamOutcome;
 use skillratings::weng_lin::{WengLinConfig, WengLinRating, weng_lin_multi_team};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use skillratings::weng_lin::WengLinRating;
 use sqlx::Row;
 
+use super::account_rows::DELETED_NAME;
 use super::ratings::{self, ordinal};
 use super::store::{Engine, Store, StoreError, on_pool};
 use crate::identity::{IdKind, is_account_id};
@@ -85,28 +86,46 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             };
-            // Accounts that still exist, with their ratings (None: first round).
+            // Accounts that still exist, with their ratings (None: first round). Rows
+            // are locked in id order, so two nodes storing rounds that share players
+            // wait for each other instead of deadlocking.
+            let mut accounts: Vec<i64> = record
+                .players
+                .iter()
+                .filter(|p| kind_of(p) == "account")
+                .map(|p| i64::from(p.player_id.0))
+                .collect();
+            accounts.sort_unstable();
+            accounts.dedup();
             let mut current: HashMap<i64, Option<WengLinRating>> = HashMap::new();
-            for player in record.players.iter().filter(|p| kind_of(p) == "account") {
-                let account = i64::from(player.player_id.0);
+            for account in accounts {
                 if let Some(row) = sqlx::query(read_ratings).bind(account).fetch_optional(&mut *tx).await? {
                     let mu: Option<f64> = row.try_get("mu")?;
                     let sigma: Option<f64> = row.try_get("sigma")?;
                     current.insert(account, mu.zip(sigma).map(|(rating, uncertainty)| WengLinRating { rating, uncertainty }));
                 }
             }
-            let entrants: Vec<(Option<WengLinRating>, u32)> = record
-                .players
+            // House bots are left out of the rating (an account beating easy bots
+            // would farm rating); they stay in the match history with their places.
+            let rated_lines: Vec<usize> = (0..record.players.len()).filter(|&i| kind_of(&record.players[i]) != "bot").collect();
+            let entrants: Vec<(Option<WengLinRating>, u32)> = rated_lines
                 .iter()
-                .zip(&places)
-                .map(|(p, &place)| (current.get(&i64::from(p.player_id.0)).copied().flatten(), place))
+                .map(|&i| (current.get(&i64::from(record.players[i].player_id.0)).copied().flatten(), places[i]))
                 .collect();
-            let rated = ratings::rate(&entrants);
+            let mut rated: Vec<Option<WengLinRating>> = vec![None; record.players.len()];
+            for (&i, new) in rated_lines.iter().zip(ratings::rate(&entrants)) {
+                rated[i] = Some(new);
+            }
             for (line, ((player, &place), new)) in record.players.iter().zip(&places).zip(&rated).enumerate() {
                 let account = i64::from(player.player_id.0);
                 let is_live_account = current.contains_key(&account);
                 let before = current.get(&account).map(|r| ordinal(&r.unwrap_or_else(ratings::starting)));
-                let after = is_live_account.then(|| ordinal(new));
+                let new = new.unwrap_or_else(ratings::starting);
+                let after = is_live_account.then(|| ordinal(&new));
+                // An account id that is no longer live (deleted, perhaps while the
+                // round waited in the log) is written as deletion leaves its lines.
+                let deleted = kind_of(player) == "account" && !is_live_account;
+                let (player_id, name) = if deleted { (0, DELETED_NAME) } else { (account, player.name.as_str()) };
                 if is_live_account {
                     sqlx::query(UPSERT_STATS)
                         .bind(account)
@@ -116,7 +135,7 @@ impl Store {
                         .bind(i64::from(player.kills))
                         .bind(new.rating)
                         .bind(new.uncertainty)
-                        .bind(ordinal(new))
+                        .bind(ordinal(&new))
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -124,10 +143,10 @@ impl Store {
                     .bind(match_id)
                     .bind(line as i64)
                     .bind(i64::from(place))
-                    .bind(account)
+                    .bind(player_id)
                     .bind(is_live_account.then_some(account))
                     .bind(kind_of(player))
-                    .bind(&player.name)
+                    .bind(name)
                     .bind(i64::from(player.kills))
                     .bind(i64::from(player.deaths))
                     .bind(i64::from(player.kills))

@@ -47,6 +47,8 @@ impl AddressTable {
         if loopback_exempt && ip.is_loopback() && !self.limit_loopback {
             return Some(AddressSlot { counted: None });
         }
+        // An IPv6 client by its /64, as the budgets count it.
+        let ip = crate::lobby::budgets::budget_address(ip);
         let mut table = self.counts.lock().expect("address table lock");
         let count = table.entry(ip).or_default();
         if *count >= self.limit {

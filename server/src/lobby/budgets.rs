@@ -3,7 +3,7 @@
 //! minute), and the refusal that becomes a 429 naming the budget.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,9 +20,20 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The address budgets are counted against; None when they do not apply.
+    /// The address budgets are counted against ([`budget_address`]); None when they do not apply.
     pub fn counted(&self) -> Option<IpAddr> {
-        (!self.exempt).then_some(self.ip)
+        (!self.exempt).then(|| budget_address(self.ip))
+    }
+}
+
+/// The address a client's budgets are kept under: an IPv4 address as it is (an
+/// IPv4-mapped IPv6 one too), an IPv6 address by its /64. One subscriber usually
+/// holds a whole /64, so counting each IPv6 address apart would hand one client
+/// 2^64 budgets.
+pub fn budget_address(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
     }
 }
 
@@ -114,6 +125,19 @@ mod tests {
         for _ in 0..10 {
             window.take(exempt, start + Duration::from_secs(61)).expect("exempt callers are not counted");
         }
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64s_budget_and_mapped_ipv4_is_ipv4() {
+        let window = RateWindow::new("b", 1, Duration::from_secs(60));
+        let now = Instant::now();
+        let v6 = |s: &str| Caller { ip: s.parse().unwrap(), exempt: false, https: false };
+        window.take(v6("2001:db8:1:2::1"), now).unwrap();
+        assert!(window.take(v6("2001:db8:1:2:ffff:ffff:ffff:ffff"), now).is_err(), "the same /64");
+        window.take(v6("2001:db8:1:3::1"), now).expect("the next /64 is another client");
+        window.take(v6("::ffff:10.0.0.9"), now).unwrap();
+        assert!(window.take(caller(9), now).is_err(), "10.0.0.9, however written, is one address");
+        assert_eq!(v6("2001:db8:1:2:3:4:5:6").counted(), Some("2001:db8:1:2::".parse().unwrap()));
     }
 
     #[test]

@@ -221,6 +221,15 @@ async fn the_whole_story(url: &str) {
     assert_eq!((profile["stats"]["rounds"].as_i64(), profile["stats"]["wins"].as_i64()), (Some(25), Some(24)));
     assert_eq!(profile["stats"]["kills"], 120);
 
+    // House bots are no rating opponents: dan beating two bots changes his rounds,
+    // not his rating (the round is in his history all the same).
+    let (_, before) = get(addr, &format!("/api/players/{dan}"), &[]).await;
+    let bots = synthetic_round(101, &[(dan, "dan", 9, 0), (0x4000_0002, "Ada", 0, 5), (0x4000_0003, "Grace", 0, 4)]);
+    assert!(store.store_round(&bots).await.unwrap());
+    let (_, after) = get(addr, &format!("/api/players/{dan}"), &[]).await;
+    assert_eq!(after["stats"]["rating"], before["stats"]["rating"], "{before} -> {after}");
+    assert_eq!(after["stats"]["rounds"].as_i64(), before["stats"]["rounds"].as_i64().map(|r| r + 1));
+
     // History pages: newest first, every match once.
     let mut seen = Vec::new();
     let mut path = format!("/api/players/{me}/matches?limit=10");
@@ -250,6 +259,17 @@ async fn the_whole_story(url: &str) {
     let (_, bobs) = get(addr, &format!("/api/players/{bob}/matches?limit=1"), &[]).await;
     let first = &bobs["matches"][0]["top"][0];
     assert_eq!((first["name"].as_str(), first["kind"].as_str()), (Some("deleted player"), Some("account")));
+    assert_eq!(first["player_id"], 0, "no link back to the deleted id: {first}");
+    // A round of the deleted id stored later (it waited in the log) does not bring the name back.
+    let late = synthetic_round(200, &[(me, "Ann", 3, 0), (bob, "bob", 1, 1)]);
+    assert!(store.store_round(&late).await.unwrap());
+    let (_, bobs) = get(addr, &format!("/api/players/{bob}/matches?limit=1"), &[]).await;
+    let late_line = &bobs["matches"][0]["top"][0];
+    assert_eq!(
+        (late_line["name"].as_str(), late_line["player_id"].as_i64()),
+        (Some("deleted player"), Some(0)),
+        "{bobs}"
+    );
     assert_eq!(refused(&format!("ws://{addr}/ws?token={token}")).await.0, 1008);
     let again = register(addr, "ann", "a new beginning").await;
     assert_ne!(again.player_id, ann.player_id, "ids are never reused");

@@ -656,6 +656,15 @@ async fn account_endpoints_refuse_bad_input_and_budget_each_address() {
         let answer = post(&server, prober, "/api/login", &body).await;
         assert_eq!((answer.status, &answer.body), (401, &wrong.body));
     }
+    // A stranger's wrong guesses at a name back off the stranger's address, not the
+    // owner signing in from theirs.
+    let stranger = client(6);
+    for _ in 0..3 {
+        let guess = post(&server, stranger, "/api/login", r#"{"name": "player3", "password": "guess guess"}"#).await;
+        assert_eq!(guess.status, 401);
+    }
+    let owner = post(&server, victim, "/api/login", r#"{"name": "player3", "password": "long enough"}"#).await;
+    assert_eq!(owner.status, 200, "{}", owner.body);
     let refusals = metric(&server, observer, &refusals_of("sign_ins_per_address_per_minute")).await;
     assert!(refusals >= 1.0, "the refusal is counted");
     server.shutdown().await;
