@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use super::migrations::{self, Dialect};
@@ -22,6 +22,11 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 pub const POSTGRES_POOL: u32 = 8;
 /// SQLite connections: readers run beside the one writer (WAL mode).
 pub const SQLITE_POOL: u32 = 4;
+/// A statement running longer is cancelled (PostgreSQL `statement_timeout`), so a
+/// stuck query cannot hold a pooled connection; SQLite waits for the write lock at
+/// most [`SQLITE_BUSY_TIMEOUT`]. Joins wait far less (`token_versions::CHECK_TIMEOUT`).
+pub const STATEMENT_TIMEOUT: &str = "5s";
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +35,23 @@ pub enum StoreError {
     Unavailable(#[from] sqlx::Error),
     #[error("the database schema could not be brought up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached at all (no connection within the
+    /// pool's wait, a connection or TLS error), rather than answering with an error.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
 }
 
 /// The pool of the engine the URL named.
@@ -64,10 +86,11 @@ impl Store {
     /// `sqlite://PATH` or `sqlite:PATH` for a file, `postgres://…` for a server.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?.options([("statement_timeout", STATEMENT_TIMEOUT)]);
             let pool = PgPoolOptions::new()
                 .max_connections(POSTGRES_POOL)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect(url)
+                .connect_with(options)
                 .await?;
             Store { engine: Engine::Postgres(pool), ranks: Arc::default() }
         } else {
@@ -81,7 +104,7 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(SQLITE_POOL)
                 .acquire_timeout(ACQUIRE_TIMEOUT)

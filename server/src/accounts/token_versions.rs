@@ -3,16 +3,27 @@
 //!
 //! So a token revoked on one node (sign-out, a new password, deletion) stops
 //! joining on every node within [`CACHE_TTL`]; the node that revoked it forgets its
-//! cached answer at once. While the database cannot be reached, a cached answer
-//! (however old) is used, and a token never checked before is let in: rooms and
-//! reconnection keep working through an outage, and revocation resumes with it.
+//! cached answer at once.
+//!
+//! When the database gives no answer, the rule is (docs/ACCOUNTS.md, "Revocation
+//! while the database is away"):
+//! - a cached answer, however old, decides;
+//! - with none, the token is let in only if the database is known to be down: it
+//!   could not be reached (no connection, a connection error) or gave no answer
+//!   within [`CHECK_TIMEOUT`]. Rooms and reconnection keep working through an outage,
+//!   and revocation resumes with the database;
+//! - any other failure (the database answered, with an error) refuses the token.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::store::Store;
+use metrics::counter;
 
+use super::store::{Store, StoreError};
+
+/// How long a join waits for the database's answer; past it the database counts as down.
+pub const CHECK_TIMEOUT: Duration = Duration::from_millis(300);
 /// How stale a cached token version may be.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Accounts cached at most; past it the cache starts over (a join then asks the database).
@@ -23,6 +34,8 @@ pub const CACHE_MAX: usize = 100_000;
 pub enum Revoked {
     #[error("the session token was revoked (signed out, password changed or account deleted): sign in again")]
     Revoked,
+    #[error("the account database cannot check the session token now: try again shortly")]
+    Unchecked,
 }
 
 /// Token versions of accounts, cached briefly.
@@ -43,8 +56,8 @@ impl TokenVersions {
         let cached = self.cache.lock().expect("token version cache").get(&account).copied();
         let current = match cached {
             Some((current, read)) if read.elapsed() < CACHE_TTL => current,
-            _ => match self.store.token_version(account).await {
-                Ok(current) => {
+            _ => match tokio::time::timeout(CHECK_TIMEOUT, self.store.token_version(account)).await {
+                Ok(Ok(current)) => {
                     let mut cache = self.cache.lock().expect("token version cache");
                     if cache.len() >= CACHE_MAX {
                         cache.clear();
@@ -52,11 +65,19 @@ impl TokenVersions {
                     cache.insert(account, (current, Instant::now()));
                     current
                 }
-                Err(e) => {
-                    tracing::debug!(error = %e, account, "token version unavailable; using what is known");
+                failed => {
+                    let down = failed.as_ref().map_or(true, |e| e.as_ref().is_err_and(StoreError::is_unreachable));
+                    tracing::debug!(account, down, "token version unavailable; using what is known");
                     match cached {
                         Some((current, _)) => current,
-                        None => return Ok(()),
+                        None if down => {
+                            counter!("arena_token_checks_total", "outcome" => "let_in_database_down").increment(1);
+                            return Ok(());
+                        }
+                        None => {
+                            counter!("arena_token_checks_total", "outcome" => "refused_database_error").increment(1);
+                            return Err(Revoked::Unchecked);
+                        }
                     }
                 }
             },

@@ -10,6 +10,7 @@ use arena_protocol::lobby::SessionGranted;
 use arena_server::Config;
 use arena_server::accounts::Store;
 use arena_server::accounts::migrations::latest_version;
+use arena_server::accounts::token_versions::{Revoked, TokenVersions};
 use arena_server::identity::ACCOUNT_IDS;
 use arena_server::ops::results::{PlayerRecord, RoundRecord};
 use serde_json::Value;
@@ -22,6 +23,8 @@ use crate::util::{TestServer, eventually};
 
 const ADMIN: &str = "an operator token of at least 32 bytes";
 const WAIT_STORED: Duration = Duration::from_secs(15);
+/// How long a count is watched after reaching its value, for a late double count.
+const SETTLE: Duration = Duration::from_millis(500);
 
 fn bearer(token: &str) -> String {
     format!("Authorization: Bearer {token}")
@@ -59,6 +62,13 @@ async fn play_a_round(addr: SocketAddr, token: &str) -> String {
     let closed = http_json(addr, "POST", &format!("/api/admin/rooms/{}/close", room.id), "", &[&bearer(ADMIN)]).await;
     assert!(closed.status < 300, "{}", closed.body);
     room.id
+}
+
+/// `arena_rounds_stored_total{outcome}` of the node at `addr` (0 when absent).
+async fn rounds_stored(addr: SocketAddr, outcome: &str) -> f64 {
+    let page = http_json(addr, "GET", "/metrics", "", &[]).await;
+    let series = format!(r#"arena_rounds_stored_total{{outcome="{outcome}"}} "#);
+    page.body.lines().find_map(|line| line.strip_prefix(&series)?.parse().ok()).unwrap_or(0.0)
 }
 
 async fn rounds_of(addr: SocketAddr, id: u32) -> i64 {
@@ -278,6 +288,28 @@ async fn the_whole_story(url: &str) {
     store.close().await;
 }
 
+/// The join's revocation check without a fresh answer: a cached answer decides; with
+/// none, a database that answers with an error refuses the token, and one that cannot
+/// be reached lets it in (docs/ACCOUNTS.md, "Revocation while the database is away").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_let_in_unchecked_only_while_the_database_is_down() {
+    let file = std::env::temp_dir().join(format!("arena-versions-{}-{}.db", std::process::id(), rand::random::<u32>()));
+    let store = Store::open(&format!("sqlite://{}", file.display())).await.unwrap();
+    let versions = TokenVersions::new(store.clone());
+    let ann = store.create_account("ann", "not a real hash", 0).await.unwrap().unwrap();
+    let bob = store.create_account("bob", "not a real hash", 0).await.unwrap().unwrap();
+    versions.check(ann, 0).await.expect("the current version");
+    assert_eq!(versions.check(ann, 1).await, Err(Revoked::Revoked));
+    // The database answers, with an error: refused, unless a cached answer decides.
+    store.seed_for_benchmark(&["ALTER TABLE accounts RENAME TO accounts_away"], 0, "").await.unwrap();
+    assert_eq!(versions.check(bob, 0).await, Err(Revoked::Unchecked));
+    versions.check(ann, 0).await.expect("ann's cached answer decides");
+    // The database cannot be reached: let in.
+    store.close().await;
+    versions.check(bob, 0).await.expect("let in while the database is down");
+    let _ = std::fs::remove_file(&file);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_ratings_and_history_on_sqlite() {
     let file = std::env::temp_dir().join(format!("arena-accounts-{}-{}.db", std::process::id(), rand::random::<u32>()));
@@ -319,11 +351,20 @@ async fn rooms_play_on_while_the_database_is_down_and_every_round_is_stored_once
     pg.resume();
     eventually("the missed rounds stored", WAIT_STORED, async || rounds_of(node.addr, ann.player_id.0).await == 3)
         .await;
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(rounds_of(node.addr, ann.player_id.0).await, 3, "no round counted twice after the catch-up");
     drop(node);
-    // A restart reads the whole log again and stores nothing twice.
+    // A restart reads the whole log again and stores nothing twice: it finds all
+    // three rounds already stored.
     let node = start().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually("the restart to find the three rounds stored", WAIT_STORED, async || {
+        rounds_stored(node.addr, "already_stored").await >= 3.0
+    })
+    .await;
+    assert_eq!(rounds_stored(node.addr, "stored").await, 0.0);
     assert_eq!(rounds_of(node.addr, ann.player_id.0).await, 3);
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(rounds_of(node.addr, ann.player_id.0).await, 3, "and no later double count");
     let (_, page) = get(node.addr, &format!("/api/players/{}/matches", ann.player_id.0), &[]).await;
     assert_eq!(page["matches"].as_array().unwrap().len(), 3);
     drop(node);
