@@ -76,11 +76,11 @@ def run_ceiling(ceiling_bin, load, duration):
             "server_cpu_pct": r["server_cpu_pct"], "load_cpu_pct": r["client_cpu_pct"], "connected": r["connected"]}
 
 
-def run_arena(load, duration):
+def run_arena(load, duration, extra_args=()):
     port = free_port()
     server = subprocess.Popen([SERVER, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(ROOM),
                                "--tick-rate", str(HZ), "--max-rooms", "1000", "--data-dir",
-                               tempfile.mkdtemp(prefix="arena-ceiling-bench-")],
+                               tempfile.mkdtemp(prefix="arena-ceiling-bench-"), *extra_args],
                               env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.DEVNULL)
     report = os.path.join(tempfile.gettempdir(), f"arena-ceiling-{load}.json")
     try:
@@ -114,6 +114,7 @@ def main():
     parser.add_argument("--duration", type=int, default=12)
     parser.add_argument("--ceiling", default=os.path.join(ROOT, "../shared/ceiling"))
     parser.add_argument("--out", default=os.path.join(ROOT, "target/bench-ceiling.md"))
+    parser.add_argument("--arena-args", default="", help="extra server flags for A/B runs, e.g. '--no-replays'")
     args = parser.parse_args()
     ceiling_target = os.path.join(ROOT, "target/ceiling")
     subprocess.run(["cargo", "build", "--release", "--locked", "--manifest-path",
@@ -122,7 +123,8 @@ def main():
                    cwd=ROOT, check=True)
     ceiling_bin = os.path.join(ceiling_target, "release")
     lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; rooms of {ROOM} at "
-             f"{HZ} Hz; {args.duration} s window after ramp + {WARMUP_S} s; Arena's bots decode headers\n",
+             f"{HZ} Hz; {args.duration} s window after ramp + {WARMUP_S} s; Arena's bots decode headers"
+             + (f"; Arena started with {args.arena_args}" if args.arena_args else "") + "\n",
              "| players | on time: ceiling / Arena | server CPU per player-tick: ceiling / Arena (ratio) | "
              "server RSS per player: ceiling / Arena (ratio) | server CPU: ceiling / Arena | "
              "load generator CPU: rawload / arena-bots | machine busy before runs | Arena errors |",
@@ -132,7 +134,7 @@ def main():
         busy_c = wait_for_idle()
         c = run_ceiling(ceiling_bin, load, args.duration)
         busy_a = wait_for_idle()
-        a = run_arena(load, args.duration)
+        a = run_arena(load, args.duration, args.arena_args.split())
         row = (f"| {load} | {c['on_time']:.1f} % / {a['on_time']:.1f} % | "
                f"{c['cpu_us']:.1f} / {a['cpu_us']:.1f} µs ({a['cpu_us'] / max(c['cpu_us'], 1e-9):.2f}×) | "
                f"{c['kib']:.0f} / {a['kib']:.0f} KiB ({a['kib'] / max(c['kib'], 1e-9):.1f}×) | "
