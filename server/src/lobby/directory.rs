@@ -160,7 +160,7 @@ impl Directory {
             )));
         }
         let capacity = request.capacity.unwrap_or(self.limits.capacity);
-        if !(1..=crate::config::MAX_ROOM_CAPACITY).contains(&capacity) {
+        if !(1..=crate::settings::MAX_ROOM_CAPACITY).contains(&capacity) {
             return Err(CreateError::Invalid("capacity must be 1-1000".into()));
         }
         let tick_rate_hz = request.tick_rate_hz.unwrap_or(self.limits.tick_rate_hz);
