@@ -44,26 +44,31 @@ impl Store {
 
     /// The live (not deleted) account with this name, any case.
     pub async fn account_by_name(&self, name: &str) -> Result<Option<AccountRow>, StoreError> {
-        let sql =
-            "SELECT id, name, password_hash, token_version FROM accounts WHERE name_key = $1 AND deleted_at_ms IS NULL";
-        let key = name_key(name);
-        on_pool!(self, pool => {
-            let row = sqlx::query(sql).bind(&key).fetch_optional(pool).await?;
-            row.map(|r| Ok(AccountRow {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                password_hash: r.try_get("password_hash")?,
-                token_version: r.try_get("token_version")?,
-            }))
-            .transpose()
-        })
+        self.live_account(AccountKey::Name(name_key(name))).await
     }
 
     /// The live account with this id.
     pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
-        let sql = "SELECT id, name, password_hash, token_version FROM accounts WHERE id = $1 AND deleted_at_ms IS NULL";
+        self.live_account(AccountKey::Id(id)).await
+    }
+
+    /// The one query behind both lookups: same columns, same "not deleted" rule.
+    async fn live_account(&self, key: AccountKey) -> Result<Option<AccountRow>, StoreError> {
+        let sql = match key {
+            AccountKey::Name(_) => {
+                "SELECT id, name, password_hash, token_version FROM accounts WHERE name_key = $1 AND deleted_at_ms IS NULL"
+            }
+            AccountKey::Id(_) => {
+                "SELECT id, name, password_hash, token_version FROM accounts WHERE id = $1 AND deleted_at_ms IS NULL"
+            }
+        };
         on_pool!(self, pool => {
-            let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
+            let query = sqlx::query(sql);
+            let query = match &key {
+                AccountKey::Name(name_key) => query.bind(name_key.clone()),
+                AccountKey::Id(id) => query.bind(*id),
+            };
+            let row = query.fetch_optional(pool).await?;
             row.map(|r| Ok(AccountRow {
                 id: r.try_get("id")?,
                 name: r.try_get("name")?,
@@ -127,4 +132,10 @@ impl Store {
             Ok(gone)
         })
     }
+}
+
+/// How a live account is looked up: by its case-folded name key or by its id.
+enum AccountKey {
+    Name(String),
+    Id(i64),
 }

@@ -121,7 +121,7 @@ impl Store {
     pub async fn top(&self, limit: i64) -> Result<Vec<BoardLine>, StoreError> {
         let sql = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
                    ORDER BY s.rating DESC, s.account_id ASC LIMIT $1";
-        let rows = self.board_rows(sql, &[limit]).await?;
+        let rows = self.board_rows(sql, None, &[limit]).await?;
         self.ranked(rows, Some(1)).await
     }
 
@@ -130,7 +130,7 @@ impl Store {
     pub async fn around(&self, account: i64, span: i64) -> Result<Vec<BoardLine>, StoreError> {
         let mine = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
                     WHERE s.account_id = $1";
-        let Some(me) = self.board_rows(mine, &[account]).await?.pop() else { return Ok(Vec::new()) };
+        let Some(me) = self.board_rows(mine, None, &[account]).await?.pop() else { return Ok(Vec::new()) };
         let (rating, me_id) = (me.2, me.0);
         // Nearest first on each side, each side in two index range scans (an OR
         // across them would scan the table): equal ratings listed before (after)
@@ -144,10 +144,10 @@ impl Store {
         let lower = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
                      WHERE s.rating < $1 ORDER BY s.rating DESC, s.account_id ASC LIMIT $2";
         let side = async |tied: &'static str, beyond: &'static str| -> Result<Vec<_>, StoreError> {
-            let mut rows = self.rated_rows(tied, rating, &[me_id, span]).await?;
+            let mut rows = self.board_rows(tied, Some(rating), &[me_id, span]).await?;
             let more = span - rows.len() as i64;
             if more > 0 {
-                rows.extend(self.rated_rows(beyond, rating, &[more]).await?);
+                rows.extend(self.board_rows(beyond, Some(rating), &[more]).await?);
             }
             Ok(rows)
         };
@@ -158,34 +158,19 @@ impl Store {
         self.ranked(rows, None).await
     }
 
-    /// Leaderboard rows of a query whose first parameter is a rating.
-    async fn rated_rows(
-        &self,
-        sql: &'static str,
-        rating: f64,
-        params: &[i64],
-    ) -> Result<Vec<(i64, String, f64, i64, i64)>, StoreError> {
-        on_pool!(self, pool => {
-            let mut query = sqlx::query(sql).bind(rating);
-            for p in params {
-                query = query.bind(*p);
-            }
-            let rows = query.fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(StoreError::from)
-        })
-    }
-
-    /// (id, name, rating, rounds, wins) rows of a leaderboard query.
+    /// (id, name, rating, rounds, wins) rows of a leaderboard query; `rating`, when
+    /// given, is bound as the query's first parameter, before `params`.
     async fn board_rows(
         &self,
         sql: &'static str,
+        rating: Option<f64>,
         params: &[i64],
     ) -> Result<Vec<(i64, String, f64, i64, i64)>, StoreError> {
         on_pool!(self, pool => {
             let mut query = sqlx::query(sql);
+            if let Some(rating) = rating {
+                query = query.bind(rating);
+            }
             for p in params {
                 query = query.bind(*p);
             }
