@@ -85,6 +85,8 @@ export class Account {
     this.signedOut.hidden = !!session;
     this.signedIn.hidden = !session;
     this.profile.hidden = !session;
+    // Say who at once, from the stored session: the profile fetch below only confirms it.
+    if (session) this.root.querySelector("#account-who").textContent = `Signed in as ${session.name}`;
     try {
       const top = await call("GET", "/api/leaderboard?limit=10");
       this.board.replaceChildren(

@@ -35,7 +35,7 @@ test("sign up, play a round, and see the rating and the match in the profile", a
   await page.fill("#account-password", "correct horse");
   await page.click("#sign-up");
   await page.locator("#account-signed-in").waitFor({ state: "visible", timeout: 10000 });
-  assert.equal(await page.locator("#account-who").textContent(), "Signed in as Zoë");
+  await waitFor(() => page.locator("#account-who").textContent(), (who) => who === "Signed in as Zoë", 10000, "the signed-in name");
   const account = await page.evaluate(() => JSON.parse(localStorage.getItem("arena.account")));
   assert.ok(account.player_id > 0 && account.player_id < 2 ** 29, `an account id: ${account.player_id}`);
 
