@@ -8,9 +8,13 @@ import {
   Snapshot, TickedMsg,
 } from "./wire.js";
 
-/** Fetch replay `id` (with a session token for a private room's) and read it whole. */
-export async function loadReplay(id, token) {
-  const response = await fetch(`/api/replays/${encodeURIComponent(id)}`, {
+/**
+ * Fetch replay `id` (with a session token for a private room's) and read it whole. `node` is
+ * the cluster node that keeps it, when known: this page's server fetches it from there.
+ */
+export async function loadReplay(id, token, node) {
+  const where = node ? `?node=${encodeURIComponent(node)}` : "";
+  const response = await fetch(`/api/replays/${encodeURIComponent(id)}${where}`, {
     headers: token ? { Authorization: `Bearer ${token}` } : {},
   });
   if (!response.ok) {

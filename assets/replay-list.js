@@ -25,7 +25,9 @@ export async function showReplays(list) {
       label.textContent = `${r.room_name}, round ${r.round} — ${r.players.length} players, ${Math.round(r.duration_s)} s, ${when}`;
       const watch = document.createElement("a");
       watch.textContent = "Watch replay";
-      watch.href = `/replay.html?replay=${encodeURIComponent(r.id)}`;
+      // Any node's replay plays from this page: the link says which node keeps it.
+      const node = r.node ? `&node=${encodeURIComponent(r.node)}` : "";
+      watch.href = `/replay.html?replay=${encodeURIComponent(r.id)}${node}`;
       row.append(label, watch);
       return row;
     }),

@@ -26,12 +26,15 @@ let lastFrameAt = null;
 const held = new Set();
 
 async function open() {
-  const id = new URLSearchParams(location.search).get("replay");
+  const query = new URLSearchParams(location.search);
+  const id = query.get("replay");
+  // In a cluster the lobby's link names the node that keeps it (`&node=`); any node passes it on.
+  const node = query.get("node");
   if (!id) return fail("No replay named: open /replay.html?replay=ID, or pick one in the lobby.");
   // A private room's replay is shown to those who played in it: send the lobby's session token.
   const session = JSON.parse(sessionStorage.getItem("arena.session") || "null");
   try {
-    const timeline = new Timeline(await loadReplay(id, session?.token));
+    const timeline = new Timeline(await loadReplay(id, session?.token, node));
     const h = timeline.replay.header;
     player.timeline = timeline;
     player.tick = timeline.firstTick;

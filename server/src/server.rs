@@ -231,6 +231,7 @@ impl Parts {
                 replays: self.replays.clone(),
                 tokens: self.tokens.clone(),
                 public_url: self.public_url.clone(),
+                cluster: self.cluster.clone(),
                 requests_per_minute: replays_api::requests_per_minute(config.replay_requests_per_ip_per_minute),
                 downloads: Arc::new(Semaphore::new(replays_api::DOWNLOADS_AT_ONCE)),
             },

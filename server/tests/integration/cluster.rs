@@ -39,11 +39,11 @@ pub async fn start_redis(port: u16) -> Redis {
 
 /// Shared by every node of a test cluster: it signs session tokens and the calls nodes pass on.
 pub const CLUSTER_SECRET: &str = "a cluster secret of at least 32 bytes";
-const ADMIN_TOKEN: &str = "an operator token of at least 32 bytes";
+pub const ADMIN_TOKEN: &str = "an operator token of at least 32 bytes";
 
 /// A node of the test cluster: Redis for the lobby, PostgreSQL for accounts (a
 /// cluster on SQLite would keep a leaderboard per node, so it does not start).
-async fn node(redis: &Redis, pg: &Postgres, id: &str, extra: &[&str]) -> ServerProcess {
+pub async fn node(redis: &Redis, pg: &Postgres, id: &str, extra: &[&str]) -> ServerProcess {
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let database = pg.url();
     let mut args = vec![

@@ -17,6 +17,7 @@ mod observability;
 mod play;
 mod process;
 mod replays;
+mod replays_cluster;
 mod rules;
 mod static_files;
 mod tls;

@@ -17,7 +17,7 @@ use crate::util::{TestServer, WAIT};
 const SECRET: &str = "replay-tests-secret-of-at-least-32-bytes";
 
 /// `GET path` with `headers`: the status and the raw body (replays are binary).
-async fn get_raw(addr: std::net::SocketAddr, path: &str, headers: &[&str]) -> (u16, Vec<u8>) {
+pub async fn get_raw(addr: std::net::SocketAddr, path: &str, headers: &[&str]) -> (u16, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -31,7 +31,7 @@ async fn get_raw(addr: std::net::SocketAddr, path: &str, headers: &[&str]) -> (u
 }
 
 /// A session token and its player id.
-async fn session(addr: std::net::SocketAddr, name: &str) -> (String, u32) {
+pub async fn session(addr: std::net::SocketAddr, name: &str) -> (String, u32) {
     let granted = http_json(addr, "POST", "/api/session", &format!(r#"{{"name":"{name}"}}"#), &[]).await;
     let body: serde_json::Value = serde_json::from_str(&granted.body).unwrap();
     (body["token"].as_str().unwrap().to_string(), body["player_id"].as_u64().unwrap() as u32)

@@ -42,8 +42,8 @@ pub enum ForwardError {
     Tls(std::io::Error),
     #[error("no complete answer within {EXCHANGE_TIMEOUT:?}")]
     Timeout,
-    #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
-    TooLarge,
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("the connection closed before the answer")]
     Closed,
     #[error("HTTP: {0}")]
@@ -74,20 +74,44 @@ impl NodeClient {
     /// (`X-Arena-Node-Auth`); returns the status and body. `path` is the request target,
     /// query included (`/api/rooms?local=1`).
     pub async fn post(&self, node_url: &str, path: &str, body: Bytes) -> Result<(u16, Bytes), ForwardError> {
+        self.call(Method::POST, node_url, path, body, MAX_ANSWER_BYTES).await
+    }
+
+    /// `GET {node_url}{path}`, signed like [`NodeClient::post`], reading at most
+    /// `max_answer` bytes of answer (a replay listing or file is larger than a seat).
+    pub async fn get(&self, node_url: &str, path: &str, max_answer: usize) -> Result<(u16, Bytes), ForwardError> {
+        self.call(Method::GET, node_url, path, Bytes::new(), max_answer).await
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        node_url: &str,
+        path: &str,
+        body: Bytes,
+        max_answer: usize,
+    ) -> Result<(u16, Bytes), ForwardError> {
         let url = public_url::check(node_url)
             .map_err(|problem| ForwardError::BadUrl { url: node_url.to_string(), problem })?;
         let request = Request::builder()
-            .method(Method::POST)
+            .method(method.clone())
             .uri(path)
             .header(hyper::header::HOST, url.authority)
             .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(NODE_AUTH_HEADER, self.auth.header_value(&Method::POST, path))
+            .header(NODE_AUTH_HEADER, self.auth.header_value(&method, path))
             .body(Full::new(body))?;
-        tokio::time::timeout(EXCHANGE_TIMEOUT, self.exchange(&url, request)).await.map_err(|_| ForwardError::Timeout)?
+        tokio::time::timeout(EXCHANGE_TIMEOUT, self.exchange(&url, request, max_answer))
+            .await
+            .map_err(|_| ForwardError::Timeout)?
     }
 
     /// Connect (and shake hands for `https://`), send, and read the bounded answer.
-    async fn exchange(&self, url: &NodeUrl<'_>, request: Request<Full<Bytes>>) -> Result<(u16, Bytes), ForwardError> {
+    async fn exchange(
+        &self,
+        url: &NodeUrl<'_>,
+        request: Request<Full<Bytes>>,
+        max_answer: usize,
+    ) -> Result<(u16, Bytes), ForwardError> {
         let address = match url.port {
             Some(_) => url.authority.to_string(),
             None => format!("{}:{}", url.authority, if url.tls { 443 } else { 80 }),
@@ -96,20 +120,24 @@ impl NodeClient {
             .await
             .map_err(|_| ForwardError::ConnectTimeout)??;
         if !url.tls {
-            return exchange_over(stream, request).await;
+            return exchange_over(stream, request, max_answer).await;
         }
         let name = ServerName::try_from(url.host().to_string()).map_err(|_| ForwardError::BadUrl {
             url: url.authority.to_string(),
             problem: BadPublicUrl::Host(url.host().into()),
         })?;
         let stream = self.tls.connect(name, stream).await.map_err(ForwardError::Tls)?;
-        exchange_over(stream, request).await
+        exchange_over(stream, request, max_answer).await
     }
 }
 
 /// Send and read the bounded answer over a connected stream; the connection is driven
 /// here, so dropping this future (the deadline) closes it.
-async fn exchange_over<S>(stream: S, request: Request<Full<Bytes>>) -> Result<(u16, Bytes), ForwardError>
+async fn exchange_over<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+    max_answer: usize,
+) -> Result<(u16, Bytes), ForwardError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -117,12 +145,12 @@ where
     let answer = async {
         let response = sender.send_request(request).await?;
         let status = response.status().as_u16();
-        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES).collect().await.map_err(|e| match e
-            .downcast::<hyper::Error>()
-        {
-            Ok(e) => ForwardError::Http(*e),
-            Err(e) if e.is::<LengthLimitError>() => ForwardError::TooLarge,
-            Err(_) => ForwardError::Closed,
+        let body = Limited::new(response.into_body(), max_answer).collect().await.map_err(|e| {
+            match e.downcast::<hyper::Error>() {
+                Ok(e) => ForwardError::Http(*e),
+                Err(e) if e.is::<LengthLimitError>() => ForwardError::TooLarge(max_answer),
+                Err(_) => ForwardError::Closed,
+            }
         })?;
         Ok((status, body.to_bytes()))
     };
@@ -255,7 +283,7 @@ mod tests {
         reply.resize(reply.len() + MAX_ANSWER_BYTES + 1, b' ');
         let (url, _served) = node_answering(reply).await;
         let err = client(None).post(&url, "/api/matchmake?local=1", Bytes::new()).await.unwrap_err();
-        assert!(matches!(err, ForwardError::TooLarge), "{err}");
+        assert!(matches!(err, ForwardError::TooLarge(MAX_ANSWER_BYTES)), "{err}");
     }
 
     #[tokio::test]

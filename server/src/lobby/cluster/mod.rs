@@ -162,6 +162,17 @@ impl Cluster {
         self.nodes.post(node_url, path, body).await
     }
 
+    /// Pass `GET path` to the node called at `node_url`, signed as this node, reading
+    /// at most `max_answer` bytes back (replay listings and files).
+    pub async fn get_from(
+        &self,
+        node_url: &str,
+        path: &str,
+        max_answer: usize,
+    ) -> Result<(u16, bytes::Bytes), ForwardError> {
+        self.nodes.get(node_url, path, max_answer).await
+    }
+
     fn connection(&self) -> Option<ConnectionManager> {
         self.conn.lock().expect("cluster connection lock").clone()
     }
