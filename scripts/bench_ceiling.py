@@ -5,7 +5,13 @@ machine, run the ceiling (`../shared/ceiling`: rawsrv + rawload), wait again, ru
 ratios. Rooms of 50 at 30 Hz, as issue 14 measures them.
 
 Usage: scripts/bench_ceiling.py [--loads 1800,2200] [--duration 12] [--ceiling ../shared/ceiling]
-                                [--out target/bench-ceiling.md]
+                                [--out target/bench-ceiling.md] [--arena-args=--no-replays]
+                                [--server before=/path/to/arena-server --server after=target/release/arena-server]
+                                [--repeat 2] [--no-ceiling] [--no-build]
+
+With `--server LABEL=PATH` (repeatable) several Arena builds run at each load, one after
+the other and in alternating order on each repeat (A B, then B A, ...), each after an idle
+wait, so a before/after comparison shares one window; every row then names its build.
 
 Server CPU is sampled from /proc over the same `--duration` seconds after each side's ramp
 and a 3 s warm-up, for both servers and both load generators; RSS per player is the
@@ -46,7 +52,7 @@ def machine_busy_fraction(seconds=1.0):
 def wait_for_idle(limit=0.10, patience_s=120):
     """Wait until two consecutive seconds are under `limit` busy; returns the last reading
     (reported in the table, so a run on a busy machine says so)."""
-    deadline, calm = time.time() + patience_s, 0
+    deadline, calm, busy = time.time() + patience_s, 0, machine_busy_fraction()
     while time.time() < deadline:
         busy = machine_busy_fraction()
         calm = calm + 1 if busy < limit else 0
@@ -76,9 +82,9 @@ def run_ceiling(ceiling_bin, load, duration):
             "server_cpu_pct": r["server_cpu_pct"], "load_cpu_pct": r["client_cpu_pct"], "connected": r["connected"]}
 
 
-def run_arena(load, duration, extra_args=()):
+def run_arena(load, duration, extra_args=(), server_bin=SERVER):
     port = free_port()
-    server = subprocess.Popen([SERVER, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(ROOM),
+    server = subprocess.Popen([server_bin, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(ROOM),
                                "--tick-rate", str(HZ), "--max-rooms", "1000", "--data-dir",
                                tempfile.mkdtemp(prefix="arena-ceiling-bench-"), *extra_args],
                               env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.DEVNULL)
@@ -115,12 +121,22 @@ def main():
     parser.add_argument("--ceiling", default=os.path.join(ROOT, "../shared/ceiling"))
     parser.add_argument("--out", default=os.path.join(ROOT, "target/bench-ceiling.md"))
     parser.add_argument("--arena-args", default="", help="extra server flags for A/B runs, e.g. '--no-replays'")
+    parser.add_argument("--server", action="append", default=[], metavar="LABEL=PATH",
+                        help="an Arena server build to run (repeatable; default: this tree's release build)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each build at each load (order alternates)")
+    parser.add_argument("--no-ceiling", action="store_true", help="Arena builds only (their ratio to each other)")
+    parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    parser.add_argument("--patience", type=float, default=120,
+                        help="seconds to wait for an idle machine before each run (0: run at once, busy or not)")
     args = parser.parse_args()
+    servers = [tuple(s.split("=", 1)) for s in args.server] or [("", SERVER)]
     ceiling_target = os.path.join(ROOT, "target/ceiling")
-    subprocess.run(["cargo", "build", "--release", "--locked", "--manifest-path",
-                    os.path.join(args.ceiling, "Cargo.toml"), "--target-dir", ceiling_target], check=True)
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "arena-server", "-p", "arena-bots"],
-                   cwd=ROOT, check=True)
+    if not args.no_build:
+        if not args.no_ceiling:
+            subprocess.run(["cargo", "build", "--release", "--locked", "--manifest-path",
+                            os.path.join(args.ceiling, "Cargo.toml"), "--target-dir", ceiling_target], check=True)
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "arena-server", "-p", "arena-bots"],
+                       cwd=ROOT, check=True)
     ceiling_bin = os.path.join(ceiling_target, "release")
     lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; rooms of {ROOM} at "
              f"{HZ} Hz; {args.duration} s window after ramp + {WARMUP_S} s; Arena's bots decode headers"
@@ -130,19 +146,26 @@ def main():
              "load generator CPU: rawload / arena-bots | machine busy before runs | Arena errors |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     print("\n".join(lines), flush=True)
+    nothing = {"on_time": 0.0, "cpu_us": 0.0, "kib": 0.0, "server_cpu_pct": 0.0, "load_cpu_pct": 0.0}
     for load in (int(x) for x in args.loads.split(",")):
-        busy_c = wait_for_idle()
-        c = run_ceiling(ceiling_bin, load, args.duration)
-        busy_a = wait_for_idle()
-        a = run_arena(load, args.duration, args.arena_args.split())
-        row = (f"| {load} | {c['on_time']:.1f} % / {a['on_time']:.1f} % | "
-               f"{c['cpu_us']:.1f} / {a['cpu_us']:.1f} µs ({a['cpu_us'] / max(c['cpu_us'], 1e-9):.2f}×) | "
-               f"{c['kib']:.0f} / {a['kib']:.0f} KiB ({a['kib'] / max(c['kib'], 1e-9):.1f}×) | "
-               f"{c['server_cpu_pct']:.0f} % / {a['server_cpu_pct']:.0f} % | "
-               f"{c['load_cpu_pct']:.0f} % / {a['load_cpu_pct']:.0f} % | "
-               f"{100 * busy_c:.0f} % / {100 * busy_a:.0f} % | {a['errors']} |")
-        lines.append(row)
-        print(row, flush=True)
+        for repeat in range(args.repeat):
+            busy_c, c = 0.0, nothing
+            if not args.no_ceiling:
+                busy_c = wait_for_idle(patience_s=args.patience)
+                c = run_ceiling(ceiling_bin, load, args.duration)
+            # Alternate the builds' order on each repeat: whichever runs second in a
+            # window tends to look a little worse.
+            for label, server_bin in (servers if repeat % 2 == 0 else servers[::-1]):
+                busy_a = wait_for_idle(patience_s=args.patience)
+                a = run_arena(load, args.duration, args.arena_args.split(), server_bin)
+                row = (f"| {load}{', ' + label if label else ''} | {c['on_time']:.1f} % / {a['on_time']:.1f} % | "
+                       f"{c['cpu_us']:.1f} / {a['cpu_us']:.1f} µs ({a['cpu_us'] / max(c['cpu_us'], 1e-9):.2f}×) | "
+                       f"{c['kib']:.0f} / {a['kib']:.0f} KiB ({a['kib'] / max(c['kib'], 1e-9):.1f}×) | "
+                       f"{c['server_cpu_pct']:.0f} % / {a['server_cpu_pct']:.0f} % | "
+                       f"{c['load_cpu_pct']:.0f} % / {a['load_cpu_pct']:.0f} % | "
+                       f"{100 * busy_c:.0f} % / {100 * busy_a:.0f} % | {a['errors']} |")
+                lines.append(row)
+                print(row, flush=True)
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"table written to {args.out}")

@@ -5,6 +5,7 @@
 //! `histogram_quantile(0.99, sum by (le) (rate(arena_tick_seconds_bucket[1m])))`.
 
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -107,6 +108,107 @@ pub fn init() -> &'static Handles {
 /// The handles (the recorder must have been installed by [`init`]).
 pub fn handles() -> &'static Handles {
     init()
+}
+
+/// How often a session's own counts are added to the shared counters.
+const FOLD_EVERY: Duration = Duration::from_secs(1);
+
+/// One session's message counts, kept in its own task and added to the shared
+/// counters about once a second and when it ends. Why: a full server moves tens of
+/// thousands of messages a second, and a shared atomic bumped per message makes the
+/// cores take turns owning the same cache lines (the ceiling pays nothing for this).
+#[derive(Default)]
+pub struct SessionTally {
+    /// When the counts were last added to the shared counters (None: never yet).
+    folded_at: Option<Instant>,
+    counts: Counts,
+    /// Snapshot bytes since `second_began`, recorded into the bytes-per-second histogram
+    /// when a snapshot comes a second or more after it. A last partial second is left
+    /// out: it would read as a slow client.
+    second_began: Option<Instant>,
+    second_bytes: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    snapshots: u64,
+    delta_snapshots: u64,
+    snapshot_bytes: u64,
+    control_bytes: u64,
+    /// Bytes that count only as bytes out (room lists to lobby watchers).
+    other_bytes: u64,
+    inputs: u64,
+}
+
+impl SessionTally {
+    /// A snapshot message of `bytes` was written (`delta`: sent as a delta).
+    pub fn snapshot(&mut self, bytes: usize, delta: bool, now: Instant) {
+        let began = *self.second_began.get_or_insert(now);
+        if now.duration_since(began) >= Duration::from_secs(1) {
+            handles().snapshot_bytes_per_second.record(self.second_bytes as f64);
+            self.second_began = Some(now);
+            self.second_bytes = 0;
+        }
+        self.second_bytes += bytes as u64;
+        let c = &mut self.counts;
+        c.snapshots += 1;
+        c.delta_snapshots += u64::from(delta);
+        c.snapshot_bytes += bytes as u64;
+        self.fold_when_due(now);
+    }
+
+    /// A control message (welcome, events, chat) of `bytes` was written.
+    pub fn control(&mut self, bytes: usize, now: Instant) {
+        self.counts.control_bytes += bytes as u64;
+        self.fold_when_due(now);
+    }
+
+    /// Other bytes were written (a room list).
+    pub fn other(&mut self, bytes: usize, now: Instant) {
+        self.counts.other_bytes += bytes as u64;
+        self.fold_when_due(now);
+    }
+
+    /// An input arrived (counted before its budget decides).
+    pub fn input(&mut self, now: Instant) {
+        self.counts.inputs += 1;
+        self.fold_when_due(now);
+    }
+
+    fn fold_when_due(&mut self, now: Instant) {
+        let folded_at = *self.folded_at.get_or_insert(now);
+        if now.duration_since(folded_at) >= FOLD_EVERY {
+            self.fold();
+            self.folded_at = Some(now);
+        }
+    }
+
+    /// Add the counts to the shared counters and start again from zero.
+    fn fold(&mut self) {
+        let c = std::mem::take(&mut self.counts);
+        let m = handles();
+        for (counter, n) in [
+            (&m.snapshots_sent, c.snapshots),
+            (&m.delta_snapshots_sent, c.delta_snapshots),
+            (&m.snapshot_bytes, c.snapshot_bytes),
+            (&m.control_bytes, c.control_bytes),
+            (&m.inputs_received, c.inputs),
+        ] {
+            if n > 0 {
+                counter.increment(n);
+            }
+        }
+        let bytes = c.snapshot_bytes + c.control_bytes + c.other_bytes;
+        if bytes > 0 {
+            super::telemetry::telemetry().bytes_sent(bytes as usize);
+        }
+    }
+}
+
+impl Drop for SessionTally {
+    fn drop(&mut self) {
+        self.fold();
+    }
 }
 
 /// A connection closed with this code (rare enough to look the label up each time).

@@ -11,7 +11,7 @@ use super::liveness::Liveness;
 use super::rate::TokenBucket;
 use super::shared_io::Side;
 use super::{Direct, Limits, SessionEnd, truncate_reason};
-use crate::ops::metrics;
+use crate::ops::metrics::{self, SessionTally};
 use crate::room::RoomInput;
 
 /// Chat lines a player may send at once; more are refused with a warning.
@@ -66,6 +66,8 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
     configure(&mut read, cx.limits.max_message_bytes);
     let mut assembler = Assembler::new(cx.limits.max_message_bytes);
     let mut budgets = Budgets::new(&cx.limits);
+    // This connection's counts, added to the shared metrics once a second.
+    let mut tally = SessionTally::default();
     // Set once the room has ended: it closes this connection itself, through the
     // writer, with its own code and reason; until then messages have nowhere to go.
     let mut room_gone = false;
@@ -108,7 +110,7 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
             Ok(message) => message,
             Err((code, reason)) => break closed(code, &reason),
         };
-        if let Err(end) = dispatch(message, &cx, &mut budgets, &mut room_gone).await {
+        if let Err(end) = dispatch(message, &cx, &mut budgets, &mut tally, &mut room_gone).await {
             break end;
         }
     };
@@ -124,6 +126,7 @@ async fn dispatch(
     message: ClientMsg,
     cx: &ReaderContext,
     budgets: &mut Budgets,
+    tally: &mut SessionTally,
     room_gone: &mut bool,
 ) -> Result<(), SessionEnd> {
     let room = match (&message, &cx.room) {
@@ -134,10 +137,9 @@ async fn dispatch(
     };
     match (message, room) {
         (ClientMsg::Input(input), Some(room)) => {
-            let m = metrics::handles();
-            m.inputs_received.increment(1);
+            tally.input(std::time::Instant::now());
             if !budgets.input.try_take() {
-                m.inputs_dropped_rate_limit.increment(1);
+                metrics::handles().inputs_dropped_rate_limit.increment(1);
                 if !budgets.abuse.try_take() {
                     return Err(closed(close_code::POLICY_VIOLATION, "too many inputs: flooding"));
                 }
@@ -146,7 +148,7 @@ async fn dispatch(
             match room.inbox.try_send(RoomInput::Input(room.player, input)) {
                 Ok(()) => {}
                 // A full inbox drops this input; the client sends a fresh one next tick.
-                Err(mpsc::error::TrySendError::Full(_)) => m.inputs_dropped_inbox_full.increment(1),
+                Err(mpsc::error::TrySendError::Full(_)) => metrics::handles().inputs_dropped_inbox_full.increment(1),
                 Err(mpsc::error::TrySendError::Closed(_)) => *room_gone = true,
             }
         }

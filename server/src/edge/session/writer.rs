@@ -1,6 +1,8 @@
 //! Writing half of a session: control messages and the newest snapshot out, in that order.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use arena_protocol::close_code;
@@ -11,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use super::liveness::Liveness;
 use super::shared_io::Side;
 use super::{CLOSE_GRACE, Direct, Limits, SessionEnd, truncate_reason};
-use crate::ops::{metrics, telemetry::telemetry};
+use crate::ops::metrics::{self, SessionTally};
 use crate::room::Latest;
 use crate::shutdown::SHUTTING_DOWN;
 
@@ -46,7 +48,8 @@ pub async fn write_loop(
     let mut heartbeat = Heartbeat::new(limits, liveness);
     // Grows on the first snapshot: an idle lobby watcher never needs it.
     let mut snapshot_buffer = Vec::new();
-    let mut snapshot_tally = SnapshotTally::default();
+    // This session's counts, added to the shared metrics once a second.
+    let mut tally = SessionTally::default();
     let slow = limits.slow_client_timeout;
     loop {
         // Control messages before snapshots: the welcome must precede the first snapshot.
@@ -64,8 +67,7 @@ pub async fn write_loop(
             },
             Some(msg) = control_message(&mut control), if control.is_some() => match msg {
                 Some(bytes) => {
-                    metrics::handles().control_bytes.increment(bytes.len() as u64);
-                    telemetry().bytes_sent(bytes.len());
+                    tally.control(bytes.len(), Instant::now());
                     let sent = send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await;
                     if let Some(upgraded_at) = joining_since.take() {
                         metrics::handles().join_seconds.record(upgraded_at.elapsed().as_secs_f64());
@@ -77,24 +79,23 @@ pub async fn write_loop(
             _ = heartbeat.interval.tick() => heartbeat.check(&mut write, slow).await,
             Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => match rooms {
                 Some(rooms) => {
-                    telemetry().bytes_sent(rooms.len());
+                    tally.other(rooms.len(), Instant::now());
                     send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow).await
                 }
                 // The room list ends when the server stops.
                 None => return close(&mut write, close_code::GOING_AWAY, SHUTTING_DOWN).await,
             },
-            Some((changed, current)) = latest_change(&mut latest), if latest.is_some() => {
+            Some((changed, current)) = latest_change(&mut latest, &mut snapshot_buffer), if latest.is_some() => {
                 if changed.is_err() {
                     return close(&mut write, close_code::ROOM_CLOSED, "room closed").await;
                 }
                 match current {
-                    Latest::Waiting => Ok(()),
-                    Latest::Snapshot(snapshot) => {
-                        let sent = send_snapshot(&mut write, &snapshot, &mut snapshot_buffer, slow).await;
-                        snapshot_tally.add(snapshot_buffer.len(), Instant::now());
-                        sent
+                    Newest::Nothing => Ok(()),
+                    Newest::Snapshot { delta } => {
+                        tally.snapshot(snapshot_buffer.len(), delta, Instant::now());
+                        send(&mut write, Frame::binary(Payload::Borrowed(&snapshot_buffer)), slow).await
                     }
-                    Latest::Closed { code, reason } => return close(&mut write, code, &reason).await,
+                    Newest::Closed { code, reason } => return close(&mut write, code, &reason).await,
                 }
             }
         };
@@ -144,57 +145,42 @@ impl Heartbeat {
     }
 }
 
-/// Snapshot bytes sent to this client, recorded into the histogram once a second
-/// instead of per message (a full room sends tens of thousands a second). A last
-/// partial second is left out: it would read as a slow client.
-#[derive(Default)]
-struct SnapshotTally {
-    since: Option<Instant>,
-    bytes: usize,
-}
-
-impl SnapshotTally {
-    fn add(&mut self, bytes: usize, now: Instant) {
-        let since = *self.since.get_or_insert(now);
-        if now.duration_since(since) >= Duration::from_secs(1) {
-            metrics::handles().snapshot_bytes_per_second.record(self.bytes as f64);
-            self.since = Some(now);
-            self.bytes = 0;
-        }
-        self.bytes += bytes;
-    }
-}
-
-/// This client's snapshot message (its header, then the shared body), counted.
-async fn send_snapshot(
-    write: &mut WebSocketWrite<Side>,
-    snapshot: &crate::room::OutgoingSnapshot,
-    buffer: &mut Vec<u8>,
-    slow: Duration,
-) -> Result<(), SessionEnd> {
-    snapshot.write_message(buffer);
-    let m = metrics::handles();
-    m.snapshots_sent.increment(1);
-    if snapshot.kind == arena_protocol::SnapshotKind::Delta {
-        m.delta_snapshots_sent.increment(1);
-    }
-    m.snapshot_bytes.increment(buffer.len() as u64);
-    telemetry().bytes_sent(buffer.len());
-    send(write, Frame::binary(Payload::Borrowed(buffer)), slow).await
-}
-
 /// The room's next control message (None: the room dropped the queue).
 async fn control_message(control: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Option<Bytes>> {
     Some(control.as_mut()?.recv().await)
 }
 
-/// The client's latest-wins slot once it changed, and what it holds now.
+/// What the client's latest-wins slot held when the writer looked.
+enum Newest {
+    Nothing,
+    /// Its snapshot message is in the writer's buffer.
+    Snapshot {
+        delta: bool,
+    },
+    Closed {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// The client's latest-wins slot once it changed, and what it holds now; a snapshot
+/// is written into `buffer` while the slot is borrowed (cloning it out would bump the
+/// body's reference count, which every client of the room shares, twice a message).
 async fn latest_change(
     latest: &mut Option<watch::Receiver<Latest>>,
-) -> Option<(Result<(), watch::error::RecvError>, Latest)> {
+    buffer: &mut Vec<u8>,
+) -> Option<(Result<(), watch::error::RecvError>, Newest)> {
     let latest = latest.as_mut()?;
     let changed = latest.changed().await;
-    Some((changed, latest.borrow_and_update().clone()))
+    let newest = match &*latest.borrow_and_update() {
+        Latest::Waiting => Newest::Nothing,
+        Latest::Snapshot(snapshot) => {
+            snapshot.write_message(buffer);
+            Newest::Snapshot { delta: snapshot.kind == arena_protocol::SnapshotKind::Delta }
+        }
+        Latest::Closed { code, reason } => Newest::Closed { code: *code, reason: reason.clone() },
+    };
+    Some((changed, newest))
 }
 
 /// The lobby's newest room list once it changed; Some(None) when the feed has ended.
@@ -222,17 +208,26 @@ async fn close(write: &mut WebSocketWrite<Side>, code: u16, reason: &str) -> Ses
 }
 
 /// Write and flush one frame; a client that cannot take it within `limit` is too slow.
+/// The timer is only set when the socket cannot take the frame at once: nearly every
+/// write completes on its first poll, and arming a timeout per message costs a clone
+/// of the runtime's handle, shared by every task.
 pub async fn send(write: &mut WebSocketWrite<Side>, frame: Frame<'_>, limit: Duration) -> Result<(), SessionEnd> {
-    match tokio::time::timeout(limit, async {
+    let mut sending = std::pin::pin!(async {
         write.write_frame(frame).await?;
         write.flush().await
-    })
-    .await
-    {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(SessionEnd::Io(e.to_string())),
-        Err(_) => {
-            Err(SessionEnd::Closed { code: close_code::TOO_SLOW, reason: "too slow: could not take messages".into() })
-        }
-    }
+    });
+    let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
+    let written = match first {
+        Poll::Ready(written) => written,
+        Poll::Pending => match tokio::time::timeout(limit, sending).await {
+            Ok(written) => written,
+            Err(_) => {
+                return Err(SessionEnd::Closed {
+                    code: close_code::TOO_SLOW,
+                    reason: "too slow: could not take messages".into(),
+                });
+            }
+        },
+    };
+    written.map_err(|e| SessionEnd::Io(e.to_string()))
 }
