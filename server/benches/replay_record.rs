@@ -14,22 +14,22 @@ use arena_protocol::replay::{FORMAT_VERSION, MAGIC, ReplayEncoder, ReplayEnd, Re
 use arena_protocol::{Input, NetId, PlayerId, RoundStart, ServerMsg, Tick, encode};
 use arena_server::identity::Identity;
 use arena_server::replay::{ReplayPolicy, RoundRecorder, spawn_writer};
+use arena_server::room::ClientOutbox;
 use arena_server::room::clients::{Client, Clients};
 use arena_server::room::encoder::SentViews;
 use arena_server::room::publish::Publisher;
 use arena_server::room::world::RoomWorld;
-use arena_server::room::{ClientOutbox, Latest};
 use arena_server::settings::GameSettings;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// A room of `players` who all move and fire, with one spectator, warmed up.
 struct Room {
     world: RoomWorld,
     publisher: Publisher,
     clients: Clients,
-    _latest: watch::Receiver<Latest>,
+    _latest: arena_server::room::latest::LatestReceiver,
     players: u32,
     tick: u32,
 }
@@ -41,7 +41,7 @@ impl Room {
         for id in 1..=players {
             world.add_player(PlayerId(id));
         }
-        let (latest, receiver) = watch::channel(Latest::Waiting);
+        let (latest, receiver) = arena_server::room::latest::slot();
         let (control, _) = mpsc::channel(1);
         let identity = Identity { player_id: PlayerId(u32::MAX), name: "watcher".into(), verified: false };
         let mut clients = Clients::default();

@@ -10,6 +10,7 @@ use arena_protocol::{Input, NetId, PlayerId, SnapshotKind};
 use arena_server::identity::Identity;
 use arena_server::room::clients::{Client, Clients};
 use arena_server::room::encoder::{SentViews, SnapshotEncoder};
+use arena_server::room::latest::LatestReceiver;
 use arena_server::room::publish::Publisher;
 use arena_server::room::snapshot::SnapshotFrame;
 use arena_server::room::world::RoomWorld;
@@ -17,7 +18,7 @@ use arena_server::room::{ClientOutbox, Latest};
 use arena_server::settings::GameSettings;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// A room of `players` who all move and fire, warmed up until projectiles fill the air.
 fn busy_room(players: u32) -> RoomWorld {
@@ -109,7 +110,7 @@ struct BigRoom {
     publisher: Publisher,
     clients: Clients,
     /// The sessions' ends of each client's channels, kept open as live sessions would.
-    receivers: Vec<watch::Receiver<Latest>>,
+    receivers: Vec<LatestReceiver>,
     tick: u32,
 }
 
@@ -135,7 +136,7 @@ impl BigRoom {
         let mut clients = Clients::default();
         let mut receivers = Vec::new();
         for id in 1..=Self::PLAYERS {
-            let (latest, receiver) = watch::channel(Latest::Waiting);
+            let (latest, receiver) = arena_server::room::latest::slot();
             let (control, _) = mpsc::channel(1);
             receivers.push(receiver);
             let identity = Identity { player_id: PlayerId(id), name: format!("bot-{id}"), verified: false };

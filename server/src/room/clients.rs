@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use arena_protocol::{NetId, PlayerId, PlayerInfo, ServerMsg, close_code, encode};
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use tokio::sync::mpsc;
 
 use super::encoder::SentViews;
@@ -35,7 +36,7 @@ pub struct Client {
 pub struct Clients {
     /// Read and change clients here freely; add and remove them only with
     /// [`Clients::insert`] and [`Clients::remove`], which keep the name index in step.
-    pub map: HashMap<PlayerId, Client>,
+    pub map: FxHashMap<PlayerId, Client>,
     /// The names shown in the room, so a join checks its name without scanning everyone.
     names: HashSet<String>,
     /// Per name asked for, the suffixes handed out, so the thousandth `ann` does not

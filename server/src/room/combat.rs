@@ -1,12 +1,13 @@
 //! Simulate phase, combat: firing, hits, deaths, score and respawns.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use arena_protocol::server_msg::Kill;
 use arena_protocol::{PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
 use rand::Rng;
+use rustc_hash::FxHashMap;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score, Weapon};
 use super::resources::{Clock, HitLog, KillFeed, NetIds, PlayerIndex, RoomRng, Rules};
@@ -65,7 +66,9 @@ fn hit_cell(pos: Vec2) -> (i32, i32) {
 }
 
 /// Living players bucketed by hit cell at the end of one tick's movement.
-type HitGrid = HashMap<(i32, i32), Vec<(Entity, PlayerId, Vec2)>>;
+/// (Fx-hashed: keys are cell coordinates, worked out by the room, never chosen by a
+/// client, and SipHash was a tenth of a room's tick here.)
+type HitGrid = FxHashMap<(i32, i32), Vec<(Entity, PlayerId, Vec2)>>;
 
 /// Each projectile damages the first living player (other than its shooter)
 /// its path this tick touches — the one nearest to where the path started —
@@ -92,7 +95,7 @@ pub fn resolve_hits(
     let mut buckets = if history.len() > rules.max_rewind_ticks as usize {
         history.pop_back().unwrap_or_default()
     } else {
-        HitGrid::new()
+        HitGrid::default()
     };
     // Keep the buckets' memory across ticks, but not cells nobody has stood in for long.
     if buckets.len() > 4 * index.0.len() + 64 {

@@ -8,7 +8,7 @@
 //! edge of the view, not every entity in it.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use arena_protocol::delta::BASELINE_WINDOW;
 use arena_protocol::snapshot::{encode_change, encode_entity, write_delta_body_spliced, write_full_body};
 use arena_protocol::{EntityChange, NetId, SnapshotKind, Tick};
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 
 use super::interest::{Cell, View};
 use super::snapshot::SnapshotFrame;
@@ -28,10 +29,10 @@ pub type Baseline = (Tick, View);
 pub struct SnapshotEncoder {
     /// Frames sent recently, oldest first: the baselines clients may acknowledge.
     history: VecDeque<Arc<SnapshotFrame>>,
-    bodies: HashMap<(View, Option<Baseline>), (SnapshotKind, Bytes)>,
+    bodies: FxHashMap<(View, Option<Baseline>), (SnapshotKind, Bytes)>,
     /// This tick's cell differences from each baseline in use, by baseline tick,
     /// then by cell index; worked out on first use.
-    cell_diffs: HashMap<Tick, Vec<Option<CellDiff>>>,
+    cell_diffs: FxHashMap<Tick, Vec<Option<CellDiff>>>,
     /// This tick's entities, each encoded whole on first use.
     whole: EncodedEntities,
     /// One body's pieces: entities it adds, and runs of encoded changes as

@@ -312,7 +312,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use arena_protocol::{ServerMsg, decode_server};
-    use tokio::sync::{mpsc, watch};
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::identity::Identity;
@@ -332,7 +332,7 @@ mod tests {
     /// One client's far ends, as its session would hold them.
     struct Far {
         control: mpsc::Receiver<Bytes>,
-        latest: watch::Receiver<Latest>,
+        latest: crate::room::latest::LatestReceiver,
     }
 
     impl Far {
@@ -361,7 +361,7 @@ mod tests {
     }
 
     fn join(m: &mut Membership, world: &mut RoomWorld, id: u32, verified: bool, connection: u64) -> Far {
-        let (latest_tx, latest) = watch::channel(Latest::Waiting);
+        let (latest_tx, latest) = crate::room::latest::slot();
         let (control_tx, control) = mpsc::channel(16);
         let identity = Identity { player_id: PlayerId(id), name: format!("p{id}"), verified };
         let outbox = ClientOutbox { latest: latest_tx, control: control_tx };

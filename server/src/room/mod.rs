@@ -16,6 +16,7 @@ pub mod fault;
 pub mod house_bots;
 pub mod input;
 pub mod interest;
+pub mod latest;
 pub mod movement;
 pub mod pacing;
 pub mod resources;
@@ -38,7 +39,7 @@ use std::sync::Arc;
 
 use arena_protocol::{Input, PlayerId, SnapshotKind, Tick};
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::identity::Identity;
 
@@ -117,7 +118,7 @@ pub struct JoinRequest {
 pub struct ClientOutbox {
     /// Latest-wins: a slow client skips to the newest snapshot, and a close
     /// written here cannot be lost behind a full queue.
-    pub latest: watch::Sender<Latest>,
+    pub latest: latest::LatestSender,
     /// Ordered messages that must not be skipped.
     pub control: mpsc::Sender<Bytes>,
 }

@@ -83,18 +83,19 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use arena_protocol::{NetId, SnapshotKind};
-    use tokio::sync::{mpsc, watch};
+    use tokio::sync::mpsc;
 
     use super::*;
     use crate::identity::Identity;
     use crate::room::ClientOutbox;
     use crate::room::clients::Client;
     use crate::room::encoder::SentViews;
+    use crate::room::latest::LatestReceiver;
     use crate::room::world::RoomWorld;
     use crate::settings::GameSettings;
 
-    fn client(player: u32, spectator: bool) -> (Client, watch::Receiver<Latest>, mpsc::Receiver<bytes::Bytes>) {
-        let (latest_tx, latest) = watch::channel(Latest::Waiting);
+    fn client(player: u32, spectator: bool) -> (Client, LatestReceiver, mpsc::Receiver<bytes::Bytes>) {
+        let (latest_tx, latest) = crate::room::latest::slot();
         let (control_tx, control) = mpsc::channel(4);
         let identity = Identity { player_id: PlayerId(player), name: format!("p{player}"), verified: false };
         let client = Client {
@@ -111,7 +112,7 @@ mod tests {
         (client, latest, control)
     }
 
-    fn snapshot_of(latest: &watch::Receiver<Latest>) -> Option<OutgoingSnapshot> {
+    fn snapshot_of(latest: &LatestReceiver) -> Option<OutgoingSnapshot> {
         match &*latest.borrow() {
             Latest::Snapshot(s) => Some(s.clone()),
             _ => None,

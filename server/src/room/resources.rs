@@ -1,12 +1,11 @@
 //! ECS resources of a room's world: configuration, clock and per-tick buffers.
 
-use std::collections::HashMap;
-
 use arena_protocol::server_msg::Kill;
 use arena_protocol::{Input, NetId, PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rustc_hash::FxHashMap;
 
 use crate::settings::GameSettings;
 
@@ -52,7 +51,7 @@ pub struct PendingInputs(pub Vec<(PlayerId, Input)>);
 
 /// Network id → entity, for the players in the room.
 #[derive(Resource, Default, Debug)]
-pub struct PlayerIndex(pub HashMap<PlayerId, Entity>);
+pub struct PlayerIndex(pub FxHashMap<PlayerId, Entity>);
 
 /// Hands out network ids; 2^32 before one is reused.
 #[derive(Resource, Default, Debug)]

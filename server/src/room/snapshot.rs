@@ -2,10 +2,9 @@
 //! once, sorted by net id and filed by interest cell. Encoding for each view and
 //! baseline happens in [`super::encoder`].
 
-use std::collections::HashMap;
-
 use arena_protocol::{EntityKind, EntityState, PlayerId, Tick, WireEntity};
 use bevy_ecs::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::identity::is_bot;
 
@@ -25,7 +24,7 @@ pub struct SnapshotFrame {
     pub by_cell: Vec<Vec<u32>>,
     pub cols: u16,
     /// Where every player with a body is.
-    pub player_cells: HashMap<PlayerId, Cell>,
+    pub player_cells: FxHashMap<PlayerId, Cell>,
 }
 
 impl SnapshotFrame {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fastwebsockets::{Frame, OpCode, Role, WebSocketRead, WebSocketWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,7 +25,7 @@ use crate::lobby::Seat;
 use crate::lobby::join::{JoinChecks, JoinQuery};
 use crate::lobby::room_list::RoomListFeed;
 use crate::ops::metrics;
-use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, JoinRequest, Latest, RoomInput};
+use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, JoinRequest, RoomInput};
 use arena_protocol::close_code;
 use liveness::Liveness;
 use reader::ReaderContext;
@@ -160,7 +160,7 @@ impl Session {
         write: WebSocketWrite<Side>,
         raw: Side,
     ) -> SessionEnd {
-        let (latest_tx, latest_rx) = watch::channel(Latest::Waiting);
+        let (latest_tx, latest_rx) = crate::room::latest::slot();
         let (control_tx, control_rx) = mpsc::channel(CLIENT_CONTROL_QUEUE);
         let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
         let player_id = self.identity.player_id;

@@ -15,6 +15,7 @@ use super::shared_io::Side;
 use super::{CLOSE_GRACE, Direct, Limits, SessionEnd, truncate_reason};
 use crate::ops::metrics::{self, SessionTally};
 use crate::room::Latest;
+use crate::room::latest::{LatestReceiver, RoomGone};
 use crate::shutdown::SHUTTING_DOWN;
 
 /// What a session's writer reads from.
@@ -27,7 +28,7 @@ pub struct WriterInputs {
 pub enum Source {
     /// A player's or spectator's room: ordered control messages and the newest snapshot.
     /// `upgraded_at` starts the join-latency clock, stopped by the welcome (the room's first message).
-    Room { control: mpsc::Receiver<Bytes>, latest: watch::Receiver<Latest>, upgraded_at: Instant },
+    Room { control: mpsc::Receiver<Bytes>, latest: LatestReceiver, upgraded_at: Instant },
     /// The room list (`/ws/lobby` watchers); None once the server stops.
     Lobby(watch::Receiver<Option<Bytes>>),
 }
@@ -52,19 +53,11 @@ pub async fn write_loop(
     let mut tally = SessionTally::default();
     let slow = limits.slow_client_timeout;
     loop {
-        // Control messages before snapshots: the welcome must precede the first snapshot.
+        // Control messages before snapshots: the welcome must precede the first snapshot,
+        // and a room's last events its close. A snapshot wake-up (30 a second) then
+        // looks at nothing more: the reader's frames and the heartbeat come after it.
         let outcome = tokio::select! {
             biased;
-            msg = direct.recv() => match msg {
-                Some(Direct::Frame(opcode, payload)) => {
-                    let r = send(&mut write, Frame::new(true, opcode, None, Payload::Owned(payload.into_vec())), slow).await;
-                    if opcode == OpCode::Close { return r.err().unwrap_or(SessionEnd::Normal); }
-                    r
-                }
-                Some(Direct::Message(bytes)) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await,
-                Some(Direct::Close { code, reason }) => return close(&mut write, code, &reason).await,
-                None => return SessionEnd::Normal,
-            },
             Some(msg) = control_message(&mut control), if control.is_some() => match msg {
                 Some(bytes) => {
                     tally.control(bytes.len(), Instant::now());
@@ -75,15 +68,6 @@ pub async fn write_loop(
                     sent
                 }
                 None => Err(continue_on_latest(&mut write, latest.as_ref()).await),
-            },
-            _ = heartbeat.interval.tick() => heartbeat.check(&mut write, slow).await,
-            Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => match rooms {
-                Some(rooms) => {
-                    tally.other(rooms.len(), Instant::now());
-                    send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow).await
-                }
-                // The room list ends when the server stops.
-                None => return close(&mut write, close_code::GOING_AWAY, SHUTTING_DOWN).await,
             },
             Some((changed, current)) = latest_change(&mut latest, &mut snapshot_buffer), if latest.is_some() => {
                 if changed.is_err() {
@@ -98,6 +82,25 @@ pub async fn write_loop(
                     Newest::Closed { code, reason } => return close(&mut write, code, &reason).await,
                 }
             }
+            msg = direct.recv() => match msg {
+                Some(Direct::Frame(opcode, payload)) => {
+                    let r = send(&mut write, Frame::new(true, opcode, None, Payload::Owned(payload.into_vec())), slow).await;
+                    if opcode == OpCode::Close { return r.err().unwrap_or(SessionEnd::Normal); }
+                    r
+                }
+                Some(Direct::Message(bytes)) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await,
+                Some(Direct::Close { code, reason }) => return close(&mut write, code, &reason).await,
+                None => return SessionEnd::Normal,
+            },
+            _ = heartbeat.interval.tick() => heartbeat.check(&mut write, slow).await,
+            Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => match rooms {
+                Some(rooms) => {
+                    tally.other(rooms.len(), Instant::now());
+                    send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow).await
+                }
+                // The room list ends when the server stops.
+                None => return close(&mut write, close_code::GOING_AWAY, SHUTTING_DOWN).await,
+            },
         };
         if let Err(end) = outcome {
             return end;
@@ -167,9 +170,9 @@ enum Newest {
 /// is written into `buffer` while the slot is borrowed (cloning it out would bump the
 /// body's reference count, which every client of the room shares, twice a message).
 async fn latest_change(
-    latest: &mut Option<watch::Receiver<Latest>>,
+    latest: &mut Option<LatestReceiver>,
     buffer: &mut Vec<u8>,
-) -> Option<(Result<(), watch::error::RecvError>, Newest)> {
+) -> Option<(Result<(), RoomGone>, Newest)> {
     let latest = latest.as_mut()?;
     let changed = latest.changed().await;
     let newest = match &*latest.borrow_and_update() {
@@ -191,7 +194,7 @@ async fn lobby_changed(lobby: &mut Option<watch::Receiver<Option<Bytes>>>) -> Op
 
 /// The room dropped our control queue: it has closed us or ended. The latest-wins
 /// slot says why when it can; send that close.
-async fn continue_on_latest(write: &mut WebSocketWrite<Side>, latest: Option<&watch::Receiver<Latest>>) -> SessionEnd {
+async fn continue_on_latest(write: &mut WebSocketWrite<Side>, latest: Option<&LatestReceiver>) -> SessionEnd {
     let (code, reason) = match latest.map(|l| l.borrow().clone()) {
         Some(Latest::Closed { code, reason }) => (code, reason),
         _ => (close_code::ROOM_CLOSED, "room closed".to_string()),
