@@ -165,6 +165,19 @@ impl SnapshotEncoder {
         self.history.back().cloned()
     }
 
+    /// Drop the frames before `oldest`: no client can take them as a baseline any more
+    /// (see [`SentViews::oldest_possible_baseline`]). The current frame always stays.
+    pub fn forget_before(&mut self, oldest: Tick) {
+        while self.history.len() > 1 && self.history.front().is_some_and(|f| oldest.is_after(f.tick)) {
+            self.history.pop_front();
+        }
+    }
+
+    /// Frames kept as possible baselines (the current one included).
+    pub fn frames_kept(&self) -> usize {
+        self.history.len()
+    }
+
     /// Bodies encoded for the current snapshot so far.
     pub fn distinct_bodies(&self) -> usize {
         self.bodies.len()
@@ -320,6 +333,19 @@ impl SentViews {
         let on_grid = acked.find(|s| s.tick.0.is_multiple_of(BASELINE_GRID) && newest.tick.since(s.tick) <= GRID_SLACK);
         let chosen = on_grid.copied().unwrap_or(newest);
         Some((chosen.tick, chosen.view))
+    }
+
+    /// The oldest tick [`SentViews::baseline`] could ever choose from now on: its
+    /// choices are ticks still in `sent`, and never more than [`GRID_SLACK`] before
+    /// the newest acknowledgement while that is in `sent` (acknowledgements only add).
+    /// The room keeps no frame older than every client's. None: nothing sent.
+    pub fn oldest_possible_baseline(&self) -> Option<Tick> {
+        let oldest_sent = self.sent.front()?.tick;
+        let floor = match self.newest_ack {
+            Some(ack) => Tick(ack.0.wrapping_sub(GRID_SLACK as u32)),
+            None => oldest_sent,
+        };
+        Some(if floor.is_after(oldest_sent) { floor } else { oldest_sent })
     }
 
     /// A new connection starts over from whole snapshots.

@@ -76,6 +76,15 @@ impl Publisher {
             client.views.record(tick, view);
             outbox.latest.send_replace(Latest::Snapshot(OutgoingSnapshot { kind, tick, last_input_seq, body }));
         }
+        // Frames only a baseline no client can choose any more are memory for nothing:
+        // with clients acknowledging promptly about a dozen stay instead of the window's 32.
+        let oldest = clients
+            .map
+            .values()
+            .filter(|c| c.outbox.is_some())
+            .filter_map(|c| c.views.oldest_possible_baseline())
+            .reduce(|a, b| if a.is_after(b) { b } else { a });
+        self.encoder.forget_before(oldest.unwrap_or(tick));
         self.encoder.distinct_bodies()
     }
 }
@@ -161,6 +170,19 @@ mod tests {
             assert_eq!(snapshot_of(&watcher_rx).expect("spectator").last_input_seq, 0, "spectators have no inputs");
         }
         assert_eq!(snapshot_of(&keeping_up_rx).unwrap().kind, SnapshotKind::Delta, "acks give deltas");
+        assert_eq!(publisher.encoder.frames_kept(), arena_protocol::delta::BASELINE_WINDOW, "the lagging client's");
+        // Once the lagging client is gone, only the frames a prompt client may still
+        // take as its baseline stay.
+        clients.remove(PlayerId(2));
+        clients.remove(PlayerId(3));
+        for _ in 0..3 {
+            let tick = world.step();
+            let frame = world.take_snapshot().expect("a frame every tick");
+            publisher.publish(tick, frame, &world.interest_grid(), &mut clients, |_| 9);
+            clients.map.get_mut(&PlayerId(1)).unwrap().views.acknowledge(tick);
+            assert_eq!(snapshot_of(&keeping_up_rx).unwrap().kind, SnapshotKind::Delta);
+        }
+        assert!(publisher.encoder.frames_kept() <= 10, "kept {}", publisher.encoder.frames_kept());
         // 15 ticks of lag allowed at 30 Hz; after that one snapshot in four.
         assert!((15..=30).contains(&lagging_got), "the lagging client got {lagging_got} of 40");
     }

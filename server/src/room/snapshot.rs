@@ -97,6 +97,9 @@ pub fn build_snapshot(
     }
     located.sort_unstable_by_key(|(e, _)| e.net_id());
     frame.by_cell.resize_with(grid.cell_count(), Vec::new);
+    // Exact sizes: a room keeps its recent frames as baselines.
+    frame.entities.reserve_exact(located.len());
+    frame.cells.reserve_exact(located.len());
     for (i, (entity, cell)) in located.into_iter().enumerate() {
         frame.entities.push(entity);
         frame.cells.push(cell);
