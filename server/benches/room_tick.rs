@@ -2,7 +2,8 @@
 //! and a delta snapshot body; the per-client part of the message; and what
 //! timing a tick costs. Prints whole vs delta body sizes. Then the one room of
 //! 1,000 in a big arena with interest management: a tick with a body for every
-//! client, as the room thread does it.
+//! client, as the room thread does it. And the per-message hand-over from a room to
+//! its 50 writers: the room's latest-wins slots beside tokio's watch they replaced.
 
 use std::hint::black_box;
 
@@ -234,5 +235,54 @@ fn tick_timing_overhead(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tick, big_room_publish, tick_timing_overhead);
+/// A room's snapshot to each of 50 clients and each writer taking it into its
+/// buffer (in one thread: the lock, version and copy work, not the wake-ups).
+fn per_message_handoff(c: &mut Criterion) {
+    let body = bytes::Bytes::from(vec![7u8; 1100]);
+    let snapshot = |tick: u32| {
+        Latest::Snapshot(arena_server::room::OutgoingSnapshot {
+            kind: SnapshotKind::Delta,
+            tick: arena_protocol::Tick(tick),
+            last_input_seq: tick,
+            body: body.clone(),
+        })
+    };
+    let mut group = c.benchmark_group("per_message_handoff");
+    let mut slots: Vec<_> = (0..50).map(|_| arena_server::room::latest::slot()).collect();
+    let (mut tick, mut out) = (0, Vec::new());
+    group.bench_function("latest_slot/50", |b| {
+        b.iter(|| {
+            tick += 1;
+            for (sender, _) in &slots {
+                sender.send_replace(snapshot(tick));
+            }
+            for (_, receiver) in &mut slots {
+                if let Some(latest) = receiver.take_changed()
+                    && let Latest::Snapshot(s) = &*latest
+                {
+                    s.write_message(&mut out);
+                }
+            }
+        })
+    });
+    let mut watches: Vec<_> = (0..50).map(|_| tokio::sync::watch::channel(Latest::Waiting)).collect();
+    group.bench_function("tokio_watch/50", |b| {
+        b.iter(|| {
+            tick += 1;
+            for (sender, _) in &watches {
+                sender.send_replace(snapshot(tick));
+            }
+            for (_, receiver) in &mut watches {
+                if receiver.has_changed().unwrap_or(false)
+                    && let Latest::Snapshot(s) = receiver.borrow_and_update().clone()
+                {
+                    s.write_message(&mut out);
+                }
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tick, big_room_publish, tick_timing_overhead, per_message_handoff);
 criterion_main!(benches);

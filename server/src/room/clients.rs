@@ -150,7 +150,7 @@ impl Clients {
         let mut too_slow = Vec::new();
         for (&player, client) in &self.map {
             let Some(outbox) = &client.outbox else { continue };
-            match outbox.control.try_send(bytes.clone()) {
+            match outbox.send_control(bytes.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     outbox

@@ -96,7 +96,7 @@ impl Membership {
         self.count(join.spectator, 1);
         self.fill_bots(world);
         // A fresh queue always has room for the welcome.
-        let _ = join.outbox.control.try_send(self.welcome(world, player, net_id, join.spectator));
+        let _ = join.outbox.send_control(self.welcome(world, player, net_id, join.spectator));
         tracing::debug!(%player, %name, spectator = join.spectator, "joined");
         let info = PlayerInfo { player_id: player, net_id, name: name.clone(), bot: false };
         self.clients.insert(
@@ -137,7 +137,7 @@ impl Membership {
         existing.held_seat = None;
         existing.views.reset();
         let (net_id, spectator) = (existing.net_id, existing.spectator);
-        let _ = join.outbox.control.try_send(self.welcome(world, player, net_id, spectator));
+        let _ = join.outbox.send_control(self.welcome(world, player, net_id, spectator));
         if let Some(existing) = self.clients.map.get_mut(&player) {
             existing.outbox = Some(join.outbox);
         }
@@ -176,7 +176,7 @@ impl Membership {
         let Some(outbox) = self.clients.map.get(&player).and_then(|c| c.outbox.as_ref()) else { return };
         let roster = Bytes::from(encode(&ServerMsg::Roster(self.roster())));
         // Right after the welcome in a fresh queue, so there is room.
-        let _ = outbox.control.try_send(roster);
+        let _ = outbox.send_control(roster);
     }
 
     /// A connection ended. A player with a verified identity is held (entity,

@@ -123,6 +123,16 @@ pub struct ClientOutbox {
     pub control: mpsc::Sender<Bytes>,
 }
 
+impl ClientOutbox {
+    /// Queue a control message and ring the writer's doorbell; a full queue is the
+    /// caller's to handle (the client is not reading).
+    pub fn send_control(&self, message: Bytes) -> Result<(), mpsc::error::TrySendError<Bytes>> {
+        self.control.try_send(message)?;
+        self.latest.ring(latest::Bell::Control);
+        Ok(())
+    }
+}
+
 /// The newest thing a client's writer should act on (latest wins).
 #[derive(Clone, Debug, Default)]
 pub enum Latest {

@@ -13,7 +13,7 @@ use super::Sessions;
 use super::liveness::Liveness;
 use super::reader::{self, ReaderContext};
 use super::writer::{self, Source, WriterInputs};
-use super::{DIRECT_QUEUE, Limits};
+use super::{DIRECT_QUEUE, DirectSender, Limits};
 use crate::edge::addresses::AddressSlot;
 use crate::ops::metrics;
 
@@ -28,10 +28,13 @@ pub async fn serve(
     // Watchers send nothing but pongs: being quiet is what they do, not a reason to close.
     let limits = Limits { idle_timeout: Duration::MAX, ..sessions.limits };
     let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
+    // A watcher's slot only carries the doorbell; its other end stays open while the writer runs.
+    let (_slot_kept, slot) = crate::room::latest::slot();
     let liveness = Arc::new(Liveness::new());
-    let reader_cx = ReaderContext { direct: direct_tx, room: None, limits, liveness: liveness.clone() };
+    let direct = DirectSender::new(direct_tx, slot.doorbell());
+    let reader_cx = ReaderContext { direct, room: None, limits, liveness: liveness.clone() };
     let reader = tokio::spawn(reader::read_loop(read, reader_cx));
-    let inputs = WriterInputs { direct: direct_rx, source: Source::Lobby(sessions.room_list.subscribe()) };
+    let inputs = WriterInputs { direct: direct_rx, slot, source: Source::Lobby(sessions.room_list.subscribe()) };
     let end = writer::write_loop(write, inputs, limits, liveness).await;
     let end = super::finish(end, reader, raw).await;
     metrics::closed_with(end.code());

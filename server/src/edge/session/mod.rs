@@ -25,6 +25,7 @@ use crate::lobby::Seat;
 use crate::lobby::join::{JoinChecks, JoinQuery};
 use crate::lobby::room_list::RoomListFeed;
 use crate::ops::metrics;
+use crate::room::latest::{Bell, Doorbell};
 use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, JoinRequest, RoomInput};
 use arena_protocol::close_code;
 use liveness::Liveness;
@@ -51,6 +52,44 @@ pub enum Direct {
     Message(Box<[u8]>),
     /// Close with this code and reason, then stop.
     Close { code: u16, reason: Box<str> },
+}
+
+/// The reader's way to the writer: a bounded queue, and the writer's doorbell rung
+/// after each frame queued and when the reader goes (so the writer looks into the
+/// queue only then, see `room::latest`).
+pub struct DirectSender {
+    /// None once dropped: the queue closes before the last ring.
+    queue: Option<mpsc::Sender<Direct>>,
+    bell: Doorbell,
+}
+
+impl DirectSender {
+    pub fn new(queue: mpsc::Sender<Direct>, bell: Doorbell) -> DirectSender {
+        DirectSender { queue: Some(queue), bell }
+    }
+
+    /// Queue a frame, waiting while the queue is full (that slows a ping flood).
+    pub async fn send(&self, frame: Direct) -> Result<(), mpsc::error::SendError<Direct>> {
+        let Some(queue) = &self.queue else { return Err(mpsc::error::SendError(frame)) };
+        queue.send(frame).await?;
+        self.bell.ring(Bell::Direct);
+        Ok(())
+    }
+
+    /// Queue a frame unless the queue is full.
+    pub fn try_send(&self, frame: Direct) -> Result<(), mpsc::error::TrySendError<Direct>> {
+        let Some(queue) = &self.queue else { return Err(mpsc::error::TrySendError::Closed(frame)) };
+        queue.try_send(frame)?;
+        self.bell.ring(Bell::Direct);
+        Ok(())
+    }
+}
+
+impl Drop for DirectSender {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        self.bell.ring(Bell::Direct);
+    }
 }
 
 /// Why a connection ended, for the one log line it gets.
@@ -177,14 +216,14 @@ impl Session {
         // instead of a branch in a select.
         let liveness = Arc::new(Liveness::new());
         let reader_cx = ReaderContext {
-            direct: direct_tx,
+            direct: DirectSender::new(direct_tx, latest_rx.doorbell()),
             room: Some(reader::RoomSender { inbox: inbox.clone(), player: player_id }),
             limits: self.limits,
             liveness: liveness.clone(),
         };
         let reader = tokio::spawn(reader::read_loop(read, reader_cx));
-        let source = writer::Source::Room { control: control_rx, latest: latest_rx, upgraded_at: self.upgraded_at };
-        let inputs = WriterInputs { direct: direct_rx, source };
+        let source = writer::Source::Room { control: control_rx, upgraded_at: self.upgraded_at };
+        let inputs = WriterInputs { direct: direct_rx, slot: latest_rx, source };
         let end = writer::write_loop(write, inputs, self.limits, liveness).await;
         let end = finish(end, reader, raw).await;
         // The seat goes to the room, which may hold it for a reconnection.

@@ -10,7 +10,7 @@ use super::assembler::{Assembler, Control, Message, Step, screen};
 use super::liveness::Liveness;
 use super::rate::TokenBucket;
 use super::shared_io::Side;
-use super::{Direct, Limits, SessionEnd, truncate_reason};
+use super::{Direct, DirectSender, Limits, SessionEnd, truncate_reason};
 use crate::ops::metrics::{self, SessionTally};
 use crate::room::RoomInput;
 
@@ -23,7 +23,7 @@ const INPUT_ABUSE_SECONDS: u32 = 3;
 
 /// What a session's reader needs.
 pub struct ReaderContext {
-    pub direct: mpsc::Sender<Direct>,
+    pub direct: DirectSender,
     /// Where inputs and chat go; None on the lobby feed, which only listens.
     pub room: Option<RoomSender>,
     pub limits: Limits,

@@ -15,95 +15,151 @@ use super::shared_io::Side;
 use super::{CLOSE_GRACE, Direct, Limits, SessionEnd, truncate_reason};
 use crate::ops::metrics::{self, SessionTally};
 use crate::room::Latest;
-use crate::room::latest::{LatestReceiver, RoomGone};
+use crate::room::latest::{Bell, LatestReceiver};
 use crate::shutdown::SHUTTING_DOWN;
 
 /// What a session's writer reads from.
 pub struct WriterInputs {
     pub direct: mpsc::Receiver<Direct>,
+    /// The client's latest-wins slot, and the doorbell the room and the reader ring.
+    pub slot: LatestReceiver,
     pub source: Source,
 }
 
 /// Where a session's messages come from besides the reader.
 pub enum Source {
-    /// A player's or spectator's room: ordered control messages and the newest snapshot.
+    /// A player's or spectator's room: ordered control messages and the newest snapshot (in the slot).
     /// `upgraded_at` starts the join-latency clock, stopped by the welcome (the room's first message).
-    Room { control: mpsc::Receiver<Bytes>, latest: LatestReceiver, upgraded_at: Instant },
+    Room { control: mpsc::Receiver<Bytes>, upgraded_at: Instant },
     /// The room list (`/ws/lobby` watchers); None once the server stops.
     Lobby(watch::Receiver<Option<Bytes>>),
 }
 
+/// A room session's ordered messages.
+struct RoomFeed {
+    control: mpsc::Receiver<Bytes>,
+    /// Until the welcome is written.
+    joining_since: Option<Instant>,
+}
+
+/// What one writer keeps between messages.
+struct Out {
+    write: WebSocketWrite<Side>,
+    /// This client's snapshot messages are assembled here. Grows on the first
+    /// snapshot: an idle lobby watcher never needs it.
+    buffer: Vec<u8>,
+    /// This session's counts, added to the shared metrics once a second.
+    tally: SessionTally,
+    slow: Duration,
+}
+
 /// Send what the reader, the room (or the room list) and the heartbeat ask for,
-/// until one of them ends the session.
+/// until one of them ends the session. Each wake-up looks only where it was called:
+/// the slot's value when it changed, a queue when its bell rang.
 pub async fn write_loop(
-    mut write: WebSocketWrite<Side>,
+    write: WebSocketWrite<Side>,
     inputs: WriterInputs,
     limits: Limits,
     liveness: Arc<Liveness>,
 ) -> SessionEnd {
-    let WriterInputs { mut direct, source } = inputs;
-    let (mut control, mut latest, mut lobby, mut joining_since) = match source {
-        Source::Room { control, latest, upgraded_at } => (Some(control), Some(latest), None, Some(upgraded_at)),
-        Source::Lobby(rooms) => (None, None, Some(rooms), None),
+    let WriterInputs { mut direct, mut slot, source } = inputs;
+    let (mut room, mut lobby) = match source {
+        Source::Room { control, upgraded_at } => (Some(RoomFeed { control, joining_since: Some(upgraded_at) }), None),
+        Source::Lobby(rooms) => (None, Some(rooms)),
     };
     let mut heartbeat = Heartbeat::new(limits, liveness);
-    // Grows on the first snapshot: an idle lobby watcher never needs it.
-    let mut snapshot_buffer = Vec::new();
-    // This session's counts, added to the shared metrics once a second.
-    let mut tally = SessionTally::default();
-    let slow = limits.slow_client_timeout;
+    let mut out = Out { write, buffer: Vec::new(), tally: SessionTally::default(), slow: limits.slow_client_timeout };
     loop {
-        // Control messages before snapshots: the welcome must precede the first snapshot,
-        // and a room's last events its close. A snapshot wake-up (30 a second) then
-        // looks at nothing more: the reader's frames and the heartbeat come after it.
+        if let Some(room) = &mut room
+            && let Err(end) = room_turn(&mut out, room, &mut slot).await
+        {
+            return end;
+        }
+        if slot.answer(Bell::Direct)
+            && let Err(end) = send_direct(&mut out, &mut direct).await
+        {
+            return end;
+        }
         let outcome = tokio::select! {
             biased;
-            Some(msg) = control_message(&mut control), if control.is_some() => match msg {
-                Some(bytes) => {
-                    tally.control(bytes.len(), Instant::now());
-                    let sent = send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await;
-                    if let Some(upgraded_at) = joining_since.take() {
-                        metrics::handles().join_seconds.record(upgraded_at.elapsed().as_secs_f64());
-                    }
-                    sent
-                }
-                None => Err(continue_on_latest(&mut write, latest.as_ref()).await),
-            },
-            Some((changed, current)) = latest_change(&mut latest, &mut snapshot_buffer), if latest.is_some() => {
-                if changed.is_err() {
-                    return close(&mut write, close_code::ROOM_CLOSED, "room closed").await;
-                }
-                match current {
-                    Newest::Nothing => Ok(()),
-                    Newest::Snapshot { delta } => {
-                        tally.snapshot(snapshot_buffer.len(), delta, Instant::now());
-                        send(&mut write, Frame::binary(Payload::Borrowed(&snapshot_buffer)), slow).await
-                    }
-                    Newest::Closed { code, reason } => return close(&mut write, code, &reason).await,
-                }
-            }
-            msg = direct.recv() => match msg {
-                Some(Direct::Frame(opcode, payload)) => {
-                    let r = send(&mut write, Frame::new(true, opcode, None, Payload::Owned(payload.into_vec())), slow).await;
-                    if opcode == OpCode::Close { return r.err().unwrap_or(SessionEnd::Normal); }
-                    r
-                }
-                Some(Direct::Message(bytes)) => send(&mut write, Frame::binary(Payload::Borrowed(&bytes)), slow).await,
-                Some(Direct::Close { code, reason }) => return close(&mut write, code, &reason).await,
-                None => return SessionEnd::Normal,
-            },
-            _ = heartbeat.interval.tick() => heartbeat.check(&mut write, slow).await,
+            () = slot.wait() => Ok(()),
+            _ = heartbeat.interval.tick() => heartbeat.check(&mut out.write, out.slow).await,
             Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => match rooms {
                 Some(rooms) => {
-                    tally.other(rooms.len(), Instant::now());
-                    send(&mut write, Frame::binary(Payload::Borrowed(&rooms)), slow).await
+                    out.tally.other(rooms.len(), Instant::now());
+                    send(&mut out.write, Frame::binary(Payload::Borrowed(&rooms)), out.slow).await
                 }
                 // The room list ends when the server stops.
-                None => return close(&mut write, close_code::GOING_AWAY, SHUTTING_DOWN).await,
+                None => return close(&mut out.write, close_code::GOING_AWAY, SHUTTING_DOWN).await,
             },
         };
         if let Err(end) = outcome {
             return end;
+        }
+    }
+}
+
+/// The room's side of a wake-up: its newest value (taken first, into the buffer),
+/// then every control message rung for before it (the welcome precedes the first
+/// snapshot, a room's last events its close), then the value. Err ends the session.
+async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver) -> Result<(), SessionEnd> {
+    // Looked at before the value: gone, and nothing new after, means nothing more comes.
+    let gone = slot.room_gone();
+    let newest = slot.take_changed().map(|latest| match &*latest {
+        Latest::Waiting => Newest::Nothing,
+        Latest::Snapshot(snapshot) => {
+            // Written while the slot is borrowed: cloning it out would bump the body's
+            // reference count, which every client of the room shares, twice a message.
+            snapshot.write_message(&mut out.buffer);
+            Newest::Snapshot { delta: snapshot.kind == arena_protocol::SnapshotKind::Delta }
+        }
+        Latest::Closed { code, reason } => Newest::Closed { code: *code, reason: reason.clone() },
+    });
+    if slot.answer(Bell::Control) || (gone && newest.is_none()) {
+        send_control(out, room).await?;
+    }
+    match newest {
+        Some(Newest::Snapshot { delta }) => {
+            out.tally.snapshot(out.buffer.len(), delta, Instant::now());
+            send(&mut out.write, Frame::binary(Payload::Borrowed(&out.buffer)), out.slow).await
+        }
+        Some(Newest::Closed { code, reason }) => Err(close(&mut out.write, code, &reason).await),
+        None if gone => Err(close(&mut out.write, close_code::ROOM_CLOSED, "room closed").await),
+        Some(Newest::Nothing) | None => Ok(()),
+    }
+}
+
+/// Every control message queued, in order.
+async fn send_control(out: &mut Out, room: &mut RoomFeed) -> Result<(), SessionEnd> {
+    while let Ok(bytes) = room.control.try_recv() {
+        out.tally.control(bytes.len(), Instant::now());
+        let sent = send(&mut out.write, Frame::binary(Payload::Borrowed(&bytes)), out.slow).await;
+        if let Some(upgraded_at) = room.joining_since.take() {
+            metrics::handles().join_seconds.record(upgraded_at.elapsed().as_secs_f64());
+        }
+        sent?;
+    }
+    Ok(())
+}
+
+/// Every frame the reader queued; the reader gone ends the session.
+async fn send_direct(out: &mut Out, direct: &mut mpsc::Receiver<Direct>) -> Result<(), SessionEnd> {
+    loop {
+        match direct.try_recv() {
+            Ok(Direct::Frame(opcode, payload)) => {
+                let frame = Frame::new(true, opcode, None, Payload::Owned(payload.into_vec()));
+                let sent = send(&mut out.write, frame, out.slow).await;
+                if opcode == OpCode::Close {
+                    return Err(sent.err().unwrap_or(SessionEnd::Normal));
+                }
+                sent?;
+            }
+            Ok(Direct::Message(bytes)) => {
+                send(&mut out.write, Frame::binary(Payload::Borrowed(&bytes)), out.slow).await?
+            }
+            Ok(Direct::Close { code, reason }) => return Err(close(&mut out.write, code, &reason).await),
+            Err(mpsc::error::TryRecvError::Empty) => return Ok(()),
+            Err(mpsc::error::TryRecvError::Disconnected) => return Err(SessionEnd::Normal),
         }
     }
 }
@@ -148,11 +204,6 @@ impl Heartbeat {
     }
 }
 
-/// The room's next control message (None: the room dropped the queue).
-async fn control_message(control: &mut Option<mpsc::Receiver<Bytes>>) -> Option<Option<Bytes>> {
-    Some(control.as_mut()?.recv().await)
-}
-
 /// What the client's latest-wins slot held when the writer looked.
 enum Newest {
     Nothing,
@@ -166,40 +217,10 @@ enum Newest {
     },
 }
 
-/// The client's latest-wins slot once it changed, and what it holds now; a snapshot
-/// is written into `buffer` while the slot is borrowed (cloning it out would bump the
-/// body's reference count, which every client of the room shares, twice a message).
-async fn latest_change(
-    latest: &mut Option<LatestReceiver>,
-    buffer: &mut Vec<u8>,
-) -> Option<(Result<(), RoomGone>, Newest)> {
-    let latest = latest.as_mut()?;
-    let changed = latest.changed().await;
-    let newest = match &*latest.borrow_and_update() {
-        Latest::Waiting => Newest::Nothing,
-        Latest::Snapshot(snapshot) => {
-            snapshot.write_message(buffer);
-            Newest::Snapshot { delta: snapshot.kind == arena_protocol::SnapshotKind::Delta }
-        }
-        Latest::Closed { code, reason } => Newest::Closed { code: *code, reason: reason.clone() },
-    };
-    Some((changed, newest))
-}
-
 /// The lobby's newest room list once it changed; Some(None) when the feed has ended.
 async fn lobby_changed(lobby: &mut Option<watch::Receiver<Option<Bytes>>>) -> Option<Option<Bytes>> {
     let rx = lobby.as_mut()?;
     Some(rx.changed().await.ok().and_then(|()| rx.borrow_and_update().clone()))
-}
-
-/// The room dropped our control queue: it has closed us or ended. The latest-wins
-/// slot says why when it can; send that close.
-async fn continue_on_latest(write: &mut WebSocketWrite<Side>, latest: Option<&LatestReceiver>) -> SessionEnd {
-    let (code, reason) = match latest.map(|l| l.borrow().clone()) {
-        Some(Latest::Closed { code, reason }) => (code, reason),
-        _ => (close_code::ROOM_CLOSED, "room closed".to_string()),
-    };
-    close(write, code, &reason).await
 }
 
 /// Send a close frame with `code` and `reason` (cut to fit a control frame),
