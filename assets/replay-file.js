@@ -21,8 +21,19 @@ export async function loadReplay(id, token, node) {
     const body = await response.json().catch(() => ({}));
     throw new Error(body.error || `${response.status} ${response.statusText}`);
   }
-  const inflated = response.body.pipeThrough(new DecompressionStream("gzip"));
-  return readReplay(new Uint8Array(await new Response(inflated).arrayBuffer()));
+  // Timed in parts (the page reports them as `loadMs`): what a long replay costs before its first frame.
+  const started = performance.now();
+  const file = await response.arrayBuffer();
+  const fetched = performance.now();
+  const inflated = new Blob([file]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const bytes = new Uint8Array(await new Response(inflated).arrayBuffer());
+  const gunzipped = performance.now();
+  const replay = readReplay(bytes);
+  replay.loadMs = {
+    download: fetched - started, gunzip: gunzipped - fetched, decode: performance.now() - gunzipped,
+    fileBytes: file.byteLength, rawBytes: bytes.byteLength,
+  };
+  return replay;
 }
 
 /** The decompressed bytes as `{header, frames, events, end}`; throws on a file it cannot read. */

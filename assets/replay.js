@@ -21,6 +21,7 @@ const controls = { play: $("#play"), timeline: $("#timeline"), clock: $("#clock"
 const player = {
   status: "loading", error: null, timeline: null, tick: 0, playing: false, speed: 1,
   followId: null, camera: { x: 0, y: 0 }, drawn: { players: 0, projectiles: 0, ownScreen: null }, seekMs: null,
+  loadMs: null,
 };
 let lastFrameAt = null;
 const held = new Set();
@@ -34,7 +35,11 @@ async function open() {
   // A private room's replay is shown to those who played in it: send the lobby's session token.
   const session = JSON.parse(sessionStorage.getItem("arena.session") || "null");
   try {
+    const asked = performance.now();
     const timeline = new Timeline(await loadReplay(id, session?.token, node));
+    // From asking to the first frame: download, gunzip, decode, and the first frame rebuilt.
+    timeline.entitiesAt(timeline.firstTick);
+    player.loadMs = { ...timeline.replay.loadMs, total: performance.now() - asked };
     const h = timeline.replay.header;
     player.timeline = timeline;
     player.tick = timeline.firstTick;
@@ -183,7 +188,7 @@ window.arenaReplay = {
       status: player.status, error: player.error, tick: player.tick, playing: player.playing, speed: player.speed,
       firstTick: t?.firstTick ?? null, lastTick: t?.lastTick ?? null, followId: player.followId,
       playersDrawn: player.drawn.players, projectilesDrawn: player.drawn.projectiles, followedScreen: player.drawn.ownScreen,
-      seekMs: player.seekMs,
+      seekMs: player.seekMs, loadMs: player.loadMs,
       scoreboard: [...hud.scores.children].map((li) => li.textContent),
     };
   },

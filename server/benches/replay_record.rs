@@ -4,13 +4,14 @@
 //! Both are timed in the room thread's own CPU time: the writer thread compressing
 //! beside it (far more often than 10 frames a second here, since ticks run back to
 //! back) is its own thread's work, not the tick's. Also prints the replay bytes a
-//! minute of such a room makes at 10 and 50 players, and the writer's time a frame.
+//! minute of such a room makes at 10 and 50 players, and the writer's time a frame;
+//! and the same A/B interleaved in batches on two identical rooms, outside criterion.
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arena_protocol::replay::{FORMAT_VERSION, MAGIC, ReplayEncoder, ReplayEnd, ReplayHeader};
+use arena_protocol::replay::{FORMAT_VERSION, MAGIC, REPLAY_GZIP_LEVEL, ReplayEncoder, ReplayEnd, ReplayHeader};
 use arena_protocol::{Input, NetId, PlayerId, RoundStart, ServerMsg, Tick, encode};
 use arena_server::identity::Identity;
 use arena_server::replay::{ReplayPolicy, RoundRecorder, spawn_writer};
@@ -23,6 +24,11 @@ use arena_server::settings::GameSettings;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
 use tokio::sync::mpsc;
+
+/// The server's allocator: whether a frame freed on the writer thread costs the room
+/// thread anything depends on it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// A room of `players` who all move and fire, with one spectator, warmed up.
 struct Room {
@@ -125,10 +131,11 @@ fn header(players: u32) -> ReplayHeader {
     }
 }
 
-/// Bytes of one minute of a busy room recorded at 10 Hz, as the writer thread compresses it.
-fn bytes_per_minute(players: u32) -> (usize, u64, Duration) {
+/// Bytes of one minute of a busy room recorded at 10 Hz, as the writer thread compresses
+/// it at gzip `level`, and the writer's time a frame.
+fn bytes_per_minute(players: u32, level: u32) -> (usize, u64, Duration) {
     let mut room = Room::new(players);
-    let mut encoder = ReplayEncoder::new(Vec::new(), &header(players)).unwrap();
+    let mut encoder = ReplayEncoder::with_level(Vec::new(), &header(players), level).unwrap();
     let mut writing = Duration::ZERO;
     for _ in 0..30 * 60 {
         room.tick(None);
@@ -161,19 +168,60 @@ fn timed_ticks(room: &mut Room, mut recorder: Option<&mut RoundRecorder>, iters:
     thread_cpu_time() - started
 }
 
+/// Recording's cost to the room thread, A/B interleaved: two identical rooms stepped in
+/// lockstep, one without and one with a recorder, in alternating batches (which goes
+/// first alternates too), so both see the same world at the same moments and the same
+/// machine load. Prints the CPU time a tick of each and the ratio of every batch.
+fn interleaved(players: u32, replays: &Arc<arena_server::replay::Replays>) {
+    const BATCHES: usize = 20;
+    const TICKS: u64 = 300;
+    let (mut plain, mut recorded) = (Room::new(players), Room::new(players));
+    let mut recorder = RoundRecorder::new(Some(Arc::clone(replays)), 30);
+    let (mut without, mut with, mut ratios) = (Duration::ZERO, Duration::ZERO, Vec::new());
+    for batch in 0..BATCHES {
+        let (a, b) = if batch % 2 == 0 {
+            let a = timed_ticks(&mut plain, None, TICKS);
+            (a, timed_ticks(&mut recorded, Some(&mut recorder), TICKS))
+        } else {
+            let b = timed_ticks(&mut recorded, Some(&mut recorder), TICKS);
+            (timed_ticks(&mut plain, None, TICKS), b)
+        };
+        without += a;
+        with += b;
+        ratios.push(b.as_secs_f64() / a.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let per_tick = |d: Duration| d.as_secs_f64() * 1e6 / (BATCHES as u64 * TICKS) as f64;
+    eprintln!(
+        "room_record/interleaved/{players}: {:.2} µs a tick without, {:.2} µs with recording ({:+.1} %); batch ratios median {:.3}, range {:.3}-{:.3}",
+        per_tick(without),
+        per_tick(with),
+        (with.as_secs_f64() / without.as_secs_f64() - 1.0) * 100.0,
+        ratios[BATCHES / 2],
+        ratios[0],
+        ratios[BATCHES - 1]
+    );
+}
+
 fn record(c: &mut Criterion) {
+    // The level in use beside level 6 (gzip's default, used before), in one window.
     for players in [10, 50] {
-        let (file, raw, per_frame) = bytes_per_minute(players);
-        eprintln!(
-            "replay/{players} players: {:.0} KB a minute on disk ({:.0} KB before gzip), 10 frames a second; the writer encodes and compresses a frame in {:.0} µs",
-            file as f64 / 1000.0,
-            raw as f64 / 1000.0,
-            per_frame.as_secs_f64() * 1e6
-        );
+        for level in [REPLAY_GZIP_LEVEL, 6] {
+            let (file, raw, per_frame) = bytes_per_minute(players, level);
+            eprintln!(
+                "replay/{players} players, gzip level {level}: {:.0} KB a minute on disk ({:.0} KB before gzip), 10 frames a second; the writer encodes and compresses a frame in {:.0} µs",
+                file as f64 / 1000.0,
+                raw as f64 / 1000.0,
+                per_frame.as_secs_f64() * 1e6
+            );
+        }
     }
     let dir = std::env::temp_dir().join(format!("arena-bench-replays-{}", std::process::id()));
     let policy = ReplayPolicy { dir: dir.clone(), max_age: Duration::from_secs(3600), max_bytes: 64 << 20 };
     let replays = spawn_writer(policy).expect("a replay folder in the temp dir");
+    for players in [50, 200] {
+        interleaved(players, &replays);
+    }
     let mut group = c.benchmark_group("room_record");
     for players in [50u32, 200] {
         let mut room = Room::new(players);

@@ -1,10 +1,12 @@
 //! `arena-server`: parse the config, start logging, serve until Ctrl-C or SIGTERM
 //! (or, with `--check`, check the configuration and exit; `arena-server stress`
-//! simulates rooms of house bots without serving).
+//! simulates rooms of house bots without serving; `arena-server replay-sample` records
+//! a round of them faster than real time).
 
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use arena_server::replay::{self, sample::SampleArgs};
 use arena_server::stress::{self, StressArgs};
 use arena_server::{Config, run, server, shutdown};
 use clap::parser::ValueSource;
@@ -27,6 +29,12 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(&path, serde_json::to_string_pretty(&report)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
+        return Ok(());
+    }
+    // `arena-server replay-sample …`: a round of house bots recorded faster than real time.
+    if std::env::args().nth(1).as_deref() == Some("replay-sample") {
+        let report = replay::sample::run(SampleArgs::parse_from(std::env::args().skip(1)))?;
+        println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     serve()

@@ -12,7 +12,9 @@ mod reader;
 mod write;
 
 pub use reader::{MAX_DECOMPRESSED_BYTES, Replay, ReplayError, ReplayReader};
-pub use write::{ReplayEncoder, write_delta, write_event, write_keyframe};
+pub use write::{
+    DeltaScratch, REPLAY_GZIP_LEVEL, ReplayEncoder, write_delta, write_delta_with, write_event, write_keyframe,
+};
 
 use glam::Vec2;
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,12 @@ use super::{KEYFRAME_EVERY_S, Record, ReplayEnd, ReplayHeader};
 use crate::snapshot::{write_delta_body, write_full_body};
 use crate::{EntityChange, NetId, Tick, WireEntity};
 
+/// The gzip level replays are written at. Level 1: on a busy 50-player room's frames
+/// it costs about a third of level 6's time for about a fifth more bytes, well within
+/// the 1 MB a minute budget (BENCHMARKS.md, "Replays"); the writer's time is what the
+/// server pays for every room it records.
+pub const REPLAY_GZIP_LEVEL: u32 = 1;
+
 /// Streams one recording into `out`, gzip-compressed.
 pub struct ReplayEncoder<W: Write> {
     gz: GzEncoder<W>,
@@ -19,6 +25,10 @@ pub struct ReplayEncoder<W: Write> {
     record: Vec<u8>,
     /// The last frame written, sorted by net id: the next delta's baseline.
     previous: Vec<WireEntity>,
+    /// The frame being written, reused (swapped with `previous` after each frame).
+    current: Vec<WireEntity>,
+    /// A delta's lists, reused.
+    scratch: DeltaScratch,
     previous_tick: Option<Tick>,
     /// Frames between keyframes, from the header's rates.
     keyframe_every: u32,
@@ -27,15 +37,29 @@ pub struct ReplayEncoder<W: Write> {
     raw_bytes: u64,
 }
 
+/// The added, changed and removed lists of a delta, kept between frames so a frame
+/// allocates nothing once the buffers have grown to the room's size.
+#[derive(Default)]
+pub struct DeltaScratch {
+    added: Vec<WireEntity>,
+    changed: Vec<EntityChange>,
+    removed: Vec<NetId>,
+}
+
 impl<W: Write> ReplayEncoder<W> {
-    /// Start a replay with its header. Level 6 (gzip's default): measured on a busy
-    /// room it keeps ~40 % fewer bytes than level 1 for about twice the CPU, far below
-    /// the writer thread's means.
+    /// Start a replay with its header, compressed at [`REPLAY_GZIP_LEVEL`].
     pub fn new(out: W, header: &ReplayHeader) -> io::Result<ReplayEncoder<W>> {
+        ReplayEncoder::with_level(out, header, REPLAY_GZIP_LEVEL)
+    }
+
+    /// Start a replay compressed at gzip `level` (0-9); readers need not know which.
+    pub fn with_level(out: W, header: &ReplayHeader, level: u32) -> io::Result<ReplayEncoder<W>> {
         let mut encoder = ReplayEncoder {
-            gz: GzEncoder::new(out, Compression::new(6)),
+            gz: GzEncoder::new(out, Compression::new(level.min(9))),
             record: Vec::with_capacity(16 * 1024),
             previous: Vec::new(),
+            current: Vec::new(),
+            scratch: DeltaScratch::default(),
             previous_tick: None,
             keyframe_every: u32::from(header.recorded_rate_hz.max(1)) * u32::from(KEYFRAME_EVERY_S),
             frames_since_keyframe: 0,
@@ -48,21 +72,22 @@ impl<W: Write> ReplayEncoder<W> {
 
     /// The world at `tick`: a keyframe when one is due, else a delta from the last frame.
     pub fn frame(&mut self, tick: Tick, entities: &[WireEntity]) -> io::Result<()> {
-        let mut now = entities.to_vec();
-        if !now.is_sorted_by_key(WireEntity::net_id) {
-            now.sort_unstable_by_key(WireEntity::net_id);
+        self.current.clear();
+        self.current.extend_from_slice(entities);
+        if !self.current.is_sorted_by_key(WireEntity::net_id) {
+            self.current.sort_unstable_by_key(WireEntity::net_id);
         }
         match self.previous_tick {
             Some(baseline) if self.frames_since_keyframe < self.keyframe_every => {
-                write_delta(tick, baseline, &self.previous, &now, &mut self.record);
+                write_delta_with(tick, baseline, (&self.previous, &self.current), &mut self.scratch, &mut self.record);
                 self.frames_since_keyframe += 1;
             }
             _ => {
-                write_keyframe(tick, &now, &mut self.record);
+                write_keyframe(tick, &self.current, &mut self.record);
                 self.frames_since_keyframe = 1;
             }
         }
-        self.previous = now;
+        std::mem::swap(&mut self.previous, &mut self.current);
         self.previous_tick = Some(tick);
         self.flush_record()
     }
@@ -113,7 +138,21 @@ pub fn write_keyframe(tick: Tick, entities: &[WireEntity], out: &mut Vec<u8>) {
 /// `{"delta": [tick, 0, baseline, added, changed, removed]}` from `base` (the frame at
 /// `baseline`) to `now`, both sorted by net id: the wire's delta message.
 pub fn write_delta(tick: Tick, baseline: Tick, base: &[WireEntity], now: &[WireEntity], out: &mut Vec<u8>) {
-    let (mut added, mut changed, mut removed) = (Vec::new(), Vec::<EntityChange>::new(), Vec::<NetId>::new());
+    write_delta_with(tick, baseline, (base, now), &mut DeltaScratch::default(), out);
+}
+
+/// [`write_delta`] with its lists in `scratch`, reused from frame to frame.
+pub fn write_delta_with(
+    tick: Tick,
+    baseline: Tick,
+    (base, now): (&[WireEntity], &[WireEntity]),
+    scratch: &mut DeltaScratch,
+    out: &mut Vec<u8>,
+) {
+    let DeltaScratch { added, changed, removed } = scratch;
+    added.clear();
+    changed.clear();
+    removed.clear();
     let (mut i, mut j) = (0, 0);
     while i < base.len() || j < now.len() {
         match (base.get(i), now.get(j)) {
@@ -137,7 +176,7 @@ pub fn write_delta(tick: Tick, baseline: Tick, base: &[WireEntity], now: &[WireE
         }
     }
     crate::snapshot::write_snapshot_header(crate::SnapshotKind::Delta, tick, 0, out);
-    write_delta_body(baseline, &added, &changed, &removed, out);
+    write_delta_body(baseline, added, changed, removed, out);
 }
 
 /// `{"event": [tick, message]}` with the message's wire bytes spliced in unchanged.

@@ -9,6 +9,7 @@
 
 pub mod recorder;
 pub mod retention;
+pub mod sample;
 pub mod store;
 pub mod writer;
 
