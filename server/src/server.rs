@@ -234,6 +234,7 @@ impl Parts {
                 cluster: self.cluster.clone(),
                 requests_per_minute: replays_api::requests_per_minute(config.replay_requests_per_ip_per_minute),
                 downloads: Arc::new(Semaphore::new(replays_api::DOWNLOADS_AT_ONCE)),
+                fan_outs: Arc::new(Semaphore::new(replays_api::across_nodes::LISTINGS_AT_ONCE)),
             },
             admin: AdminApi {
                 directory: self.directory.clone(),

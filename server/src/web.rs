@@ -1,17 +1,74 @@
 //! HTTP plumbing every handler shares: the body type, JSON replies and errors,
 //! bounded JSON bodies, 429s for spent budgets, query values and bearer-token checks.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arena_protocol::lobby::ApiError;
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
-pub type Body = Full<Bytes>;
+/// Why a streamed body stopped before its end (the connection is then cut).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body: bytes in hand (nearly every answer), or a stream that is read as
+/// it is sent (a replay download, which holds its download slot until its last byte).
+#[derive(Debug)]
+pub enum Body {
+    Full(Full<Bytes>),
+    Stream(UnsyncBoxBody<Bytes, BodyError>),
+}
+
+impl Body {
+    pub fn empty() -> Body {
+        Body::from(Bytes::new())
+    }
+
+    pub fn stream<B>(body: B) -> Body
+    where
+        B: hyper::body::Body<Data = Bytes, Error = BodyError> + Send + 'static,
+    {
+        Body::Stream(body.boxed_unsync())
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Body {
+        Body::Full(Full::new(bytes))
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            Body::Full(full) => Pin::new(full).poll_frame(cx).map_err(|never| match never {}),
+            Body::Stream(stream) => Pin::new(stream).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(full) => full.is_end_stream(),
+            Body::Stream(stream) => stream.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(full) => full.size_hint(),
+            Body::Stream(stream) => stream.size_hint(),
+        }
+    }
+}
 
 /// Largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -35,7 +92,7 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body
         .status(status)
         .header(CONTENT_TYPE, "application/json")
         .header(CACHE_CONTROL, "no-store")
-        .body(Full::new(Bytes::from(serde_json::to_vec(value).expect("JSON of our own types"))))
+        .body(Body::from(Bytes::from(serde_json::to_vec(value).expect("JSON of our own types"))))
         .expect("json response")
 }
 

@@ -5,7 +5,6 @@
 use std::path::{Component, Path, PathBuf};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Response, StatusCode};
@@ -207,7 +206,7 @@ pub async fn serve(assets: &Assets, url_path: &str) -> Option<Response<Body>> {
             .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
             .header(CONTENT_SECURITY_POLICY, policy)
             .header(REFERRER_POLICY, "no-referrer")
-            .body(Full::new(body))
+            .body(Body::from(body))
             .expect("static response"),
     )
 }

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use arena_protocol::lobby::Health;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -150,7 +149,7 @@ pub fn metrics_page(directory: &Directory) -> Response<Body> {
     Response::builder()
         .header(CONTENT_TYPE, "text/plain; version=0.0.4")
         .header(CACHE_CONTROL, "no-store")
-        .body(Full::new(Bytes::from(metrics::render())))
+        .body(Body::from(Bytes::from(metrics::render())))
         .expect("metrics response")
 }
 
@@ -241,7 +240,7 @@ fn upgrade(
             session::lobby::serve(upgrade, sessions, peer, slot).await
         }),
     };
-    response.map(|_| Full::new(Bytes::new()))
+    response.map(|_| Body::empty())
 }
 
 /// The Autobahn echo endpoint (only with `--autobahn-echo`).
@@ -249,7 +248,7 @@ fn echo_upgrade(req: &mut Request<Incoming>) -> Response<Body> {
     match fastwebsockets::upgrade::upgrade(req) {
         Ok((response, upgrade)) => {
             tokio::spawn(session::echo::serve(upgrade));
-            response.map(|_| Full::new(Bytes::new()))
+            response.map(|_| Body::empty())
         }
         Err(e) => error(StatusCode::BAD_REQUEST, &format!("bad WebSocket upgrade: {e}")),
     }

@@ -65,14 +65,10 @@ pub async fn handle(req: Request<Incoming>, state: &LobbyApi, segments: &[&str],
     result.unwrap_or_else(|response| response)
 }
 
-/// `?local=1` on a call another node passed on (signed with the cluster's shared
-/// secret): answer it here, do not pass it on again. Unsigned, `?local=1` is ignored,
-/// so a client can neither skip placement nor spend no budget by adding it.
+/// A call another node passed on ([`cluster::is_node_call`]): answer it here, do not
+/// pass it on again.
 fn is_forwarded(req: &Request<Incoming>, state: &LobbyApi) -> bool {
-    let asks_local =
-        req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "local" && v == "1"));
-    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
-    asks_local && state.cluster.as_ref().is_some_and(|c| c.node_auth().verify(req.headers(), req.method(), target))
+    cluster::is_node_call(req, state.cluster.as_deref())
 }
 
 /// The client a signed call from another node was made for: its address rides in the
@@ -119,7 +115,7 @@ fn relay((status, body): (u16, Bytes)) -> Response<Body> {
     let mut response = Response::builder()
         .status(status)
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(http_body_util::Full::new(body))
+        .body(Body::from(body))
         .expect("relayed response");
     if status == StatusCode::TOO_MANY_REQUESTS {
         // The other node's Retry-After does not travel back; a second is its floor.
@@ -153,7 +149,7 @@ async fn create_room(
     {
         let body = Bytes::from(serde_json::to_vec(&request).expect("json"));
         let path = format!("/api/rooms?local=1{}", on_behalf_of(caller));
-        return cluster.forward(node.called_at(), &path, body).await.map(relay).map_err(unreachable_node);
+        return cluster.forward(node.callee(), &path, body).await.map(relay).map_err(unreachable_node);
     }
     match state.directory.create(request, caller) {
         Ok(room) => Ok(json(StatusCode::CREATED, &listed_here(state, room.summary()))),
@@ -207,7 +203,7 @@ async fn matchmake(
                 }
             } else {
                 let path = format!("/api/matchmake?local=1&strict=1&room={}{behalf}", room.summary.id);
-                let answer = cluster.forward(room.called_at(), &path, Bytes::new()).await;
+                let answer = cluster.forward(room.callee(), &path, Bytes::new()).await;
                 if let Ok((status @ (200 | 429), body)) = answer {
                     return Ok(relay((status, body)));
                 }
@@ -218,7 +214,7 @@ async fn matchmake(
             && node.id != cluster.node_id
         {
             return cluster
-                .forward(node.called_at(), &format!("/api/matchmake?local=1{behalf}"), Bytes::new())
+                .forward(node.callee(), &format!("/api/matchmake?local=1{behalf}"), Bytes::new())
                 .await
                 .map(relay)
                 .map_err(unreachable_node);

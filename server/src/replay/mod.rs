@@ -5,7 +5,7 @@
 //! format and its reader are in `arena_protocol::replay`.
 //!
 //! This part names no other part of the server but operations (the room names it;
-//! the lobby serves its API, `lobby/replays.rs`).
+//! the lobby serves its API, `lobby/replays/`).
 
 pub mod recorder;
 pub mod retention;

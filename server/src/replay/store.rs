@@ -66,7 +66,8 @@ impl ReplayMeta {
         !self.private || viewer.is_some_and(|v| self.had_player(v))
     }
 
-    fn matches(&self, filter: &ReplayFilter) -> bool {
+    /// Whether `filter` selects it: also applied to what other nodes answer.
+    pub fn matches(&self, filter: &ReplayFilter) -> bool {
         self.visible_to(filter.viewer)
             && filter.room.as_ref().is_none_or(|room| *room == self.room_id)
             && filter.player.is_none_or(|p| self.had_player(p))

@@ -1,12 +1,13 @@
 //! Several real server processes sharing one lobby through a real Redis.
 
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
 use arena_bots::Incoming;
 use arena_protocol::ServerMsg;
 use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary, SessionGranted};
-use arena_server::lobby::cluster::{NODE_AUTH_HEADER, NodeAuth};
+use arena_server::lobby::cluster::{Callee, NODE_AUTH_HEADER, NodeAuth};
 use hyper::Method;
 use tokio::process::{Child, Command};
 
@@ -63,11 +64,16 @@ pub async fn node(redis: &Redis, pg: &Postgres, id: &str, extra: &[&str]) -> Ser
     spawn_server(&args).await
 }
 
-/// The header another node of the test cluster would add to `POST path`, so a call
-/// made here with `?local=1` is answered by the node it is sent to.
-pub fn as_node(path: &str) -> String {
-    let value = NodeAuth::new(CLUSTER_SECRET.as_bytes()).header_value(&Method::POST, path);
+/// The header another node of the test cluster would add to `method path` sent to
+/// node `id` called at `url`, so a call made here with `?local=1` is answered there.
+pub fn signed_for(id: &str, url: &str, method: Method, path: &str) -> String {
+    let value = NodeAuth::new(CLUSTER_SECRET.as_bytes()).header_value(&method, path, Callee { node_id: id, url });
     format!("{NODE_AUTH_HEADER}: {}", value.to_str().unwrap())
+}
+
+/// [`signed_for`] a `POST` to node `id` listening (and called) at `addr`.
+pub fn as_node(id: &str, addr: SocketAddr, path: &str) -> String {
+    signed_for(id, &format!("http://{addr}"), Method::POST, path)
 }
 
 pub async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
@@ -113,7 +119,9 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
         rooms_seen_by(&a).await.iter().any(|r| r.node.as_deref() == Some("node-b") && r.players >= 1)
     })
     .await;
-    for headers in [vec![], vec!["X-Arena-Node-Auth: 1700000000:00"]] {
+    // Nor does a call signed for another node (B) replayed to A.
+    let for_b = as_node("node-b", b.addr, "/api/rooms?local=1");
+    for headers in [vec![], vec!["X-Arena-Node-Auth: 1700000000:00"], vec![for_b.as_str()]] {
         let unsigned = http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Sneaky"}"#, &headers).await;
         assert_eq!(unsigned.status, 201, "{}", unsigned.body);
         let placed: RoomSummary = serde_json::from_str(&unsigned.body).unwrap();
@@ -124,15 +132,25 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
     let session: SessionGranted =
         serde_json::from_str(&http_json(b.addr, "POST", "/api/session", r#"{"name": "Roamer"}"#, &[]).await.body)
             .unwrap();
-    let room_b =
-        http_json(b.addr, "POST", "/api/rooms?local=1", r#"{"name": "Bravo"}"#, &[&as_node("/api/rooms?local=1")])
-            .await;
+    let room_b = http_json(
+        b.addr,
+        "POST",
+        "/api/rooms?local=1",
+        r#"{"name": "Bravo"}"#,
+        &[&as_node("node-b", b.addr, "/api/rooms?local=1")],
+    )
+    .await;
     let bravo: RoomSummary = serde_json::from_str(&room_b.body).unwrap();
     let (_roamer, welcome) = welcomed(&format!("ws://{}/ws?room={}&token={}", b.addr, bravo.id, session.token)).await;
     assert_eq!(welcome.player_id, session.player_id);
-    let second_room =
-        http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Charlie"}"#, &[&as_node("/api/rooms?local=1")])
-            .await;
+    let second_room = http_json(
+        a.addr,
+        "POST",
+        "/api/rooms?local=1",
+        r#"{"name": "Charlie"}"#,
+        &[&as_node("node-a", a.addr, "/api/rooms?local=1")],
+    )
+    .await;
     let charlie: RoomSummary = serde_json::from_str(&second_room.body).unwrap();
     let (_, on_a) = welcomed(&format!("ws://{}/ws?room={}&token={}", a.addr, charlie.id, session.token)).await;
     assert_eq!(on_a.player_id, session.player_id, "A accepts B's token");
@@ -312,9 +330,14 @@ async fn a_round_played_on_one_node_is_on_the_other_nodes_leaderboard() {
     assert_eq!(signed_up.status, 201, "{}", signed_up.body);
     let ann: SessionGranted = serde_json::from_str(&signed_up.body).unwrap();
     // A token from node B plays on node A, in a room of node A.
-    let room =
-        http_json(a.addr, "POST", "/api/rooms?local=1", r#"{"name": "Alpha"}"#, &[&as_node("/api/rooms?local=1")])
-            .await;
+    let room = http_json(
+        a.addr,
+        "POST",
+        "/api/rooms?local=1",
+        r#"{"name": "Alpha"}"#,
+        &[&as_node("node-a", a.addr, "/api/rooms?local=1")],
+    )
+    .await;
     let room: RoomSummary = serde_json::from_str(&room.body).unwrap();
     let (_me, welcome) = welcomed(&format!("ws://{}/ws?room={}&token={}", a.addr, room.id, ann.token)).await;
     assert_eq!(welcome.player_id, ann.player_id);

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 
 use arena_protocol::lobby::{Matchmade, RoomList, RoomSummary};
+use hyper::Method;
 
-use crate::cluster::{CLUSTER_SECRET, Redis, as_node, rooms_seen_by, start_redis};
+use crate::cluster::{CLUSTER_SECRET, Redis, rooms_seen_by, signed_for, start_redis};
 use crate::util::http::http_json;
 use crate::util::pki::{TestPki, https_request};
 use crate::util::postgres::Postgres;
@@ -58,7 +59,8 @@ async fn nodes_call_each_other_at_their_internal_urls_over_http_and_https() {
 
     // A room of one seat on A, listed by B with A's public URL for clients.
     let path = "/api/rooms?local=1";
-    let made = https_call(&pki, a.addr, "POST", path, r#"{"name": "Alpha", "capacity": 1}"#, &[&as_node(path)]).await;
+    let as_a = signed_for("node-a", &a_internal, Method::POST, path);
+    let made = https_call(&pki, a.addr, "POST", path, r#"{"name": "Alpha", "capacity": 1}"#, &[&as_a]).await;
     assert!(made.starts_with("HTTP/1.1 201"), "{made}");
     let alpha: RoomSummary = serde_json::from_str(body_of(&made)).unwrap();
     eventually("B to list A's room", WAIT, async || rooms_seen_by(&b).await.iter().any(|r| r.id == alpha.id)).await;
@@ -77,7 +79,8 @@ async fn nodes_call_each_other_at_their_internal_urls_over_http_and_https() {
 
     // And back: matchmaking through A finds A's room full and asks B over plain HTTP.
     let path = "/api/rooms?local=1";
-    let made = http_json(b.addr, "POST", path, r#"{"name": "Bravo"}"#, &[&as_node(path)]).await;
+    let as_b = signed_for("node-b", &b_internal, Method::POST, path);
+    let made = http_json(b.addr, "POST", path, r#"{"name": "Bravo"}"#, &[&as_b]).await;
     assert_eq!(made.status, 201, "{}", made.body);
     let bravo: RoomSummary = serde_json::from_str(&made.body).unwrap();
     eventually("A to list B's room", WAIT, async || {

@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use super::directory::Directory;
 use crate::room::{AdminCommand, RoomInput};
-use forward::{ForwardError, NodeClient};
+use forward::{ForwardError, NodeClient, Streamed};
 
-pub use node_auth::{NODE_AUTH_HEADER, NodeAuth, verify_node_auth};
+pub use node_auth::{Callee, NODE_AUTH_HEADER, NodeAuth};
 pub use public_url::ws_url_of;
 
 const NODE_KEY: &str = "arena:node:";
@@ -39,6 +39,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub const MAX_ANNOUNCEMENT_CHARS: usize = 500;
 /// Longest room id taken from Redis (ours are 12 hex digits); ids go into forwarded paths.
 const MAX_ROOM_ID_LEN: usize = 64;
+/// Longest node id (`--node-id`, or read from Redis): ids go into listings and signatures.
+const MAX_NODE_ID_LEN: usize = 64;
+/// Most nodes in the view, this one included: a replay listing costs one call to each
+/// other node, so whoever can write to Redis must not be able to make it cost thousands.
+pub const MAX_NODES: usize = 64;
 
 /// A node as the cluster sees it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -69,6 +74,11 @@ impl NodeInfo {
     /// The URL other nodes forward calls to: the internal one when the node has one.
     pub fn called_at(&self) -> &str {
         self.internal_url.as_deref().unwrap_or(&self.public_url)
+    }
+
+    /// Who a call to this node is for: what its signature is bound to.
+    pub fn callee(&self) -> Callee<'_> {
+        Callee { node_id: &self.id, url: self.called_at() }
     }
 }
 
@@ -133,6 +143,10 @@ impl Cluster {
             }
         }
         anyhow::ensure!(!secret.is_empty(), "nodes of a cluster need a shared secret to sign their calls");
+        anyhow::ensure!(
+            is_node_id(&node_id),
+            "the node id {node_id:?} is not 1-{MAX_NODE_ID_LEN} letters, digits, '-', '_' or '.'"
+        );
         let client = redis::Client::open(redis_url)?;
         Ok(Arc::new(Cluster {
             node_id,
@@ -147,30 +161,40 @@ impl Cluster {
     }
 
     /// Checks the signatures of calls other nodes pass to this one.
-    pub fn node_auth(&self) -> &NodeAuth {
+    fn node_auth(&self) -> &NodeAuth {
         self.nodes.auth()
     }
 
-    /// Pass `POST path` to the node called at `node_url` (its [`NodeInfo::called_at`]),
-    /// signed as this node.
+    /// This node as the others call it: what their calls to it are signed for.
+    pub fn me(&self) -> Callee<'_> {
+        Callee { node_id: &self.node_id, url: self.internal_url.as_deref().unwrap_or(&self.public_url) }
+    }
+
+    /// Pass `POST path` to the node `to` (its [`NodeInfo::callee`]), signed by this node for it.
     pub async fn forward(
         &self,
-        node_url: &str,
+        to: Callee<'_>,
         path: &str,
         body: bytes::Bytes,
     ) -> Result<(u16, bytes::Bytes), ForwardError> {
-        self.nodes.post(node_url, path, body).await
+        self.nodes.post(to, path, body).await
     }
 
-    /// Pass `GET path` to the node called at `node_url`, signed as this node, reading
-    /// at most `max_answer` bytes back (replay listings and files).
+    /// Pass `GET path` to the node `to`, signed for it, reading at most `max_answer`
+    /// bytes back (replay listings).
     pub async fn get_from(
         &self,
-        node_url: &str,
+        to: Callee<'_>,
         path: &str,
         max_answer: usize,
     ) -> Result<(u16, bytes::Bytes), ForwardError> {
-        self.nodes.get(node_url, path, max_answer).await
+        self.nodes.get(to, path, max_answer).await
+    }
+
+    /// Pass `GET path` to the node `to`, signed for it, and hand back the answer's head
+    /// with its body still arriving (a replay file, passed on as it comes).
+    pub async fn get_streamed(&self, to: Callee<'_>, path: &str) -> Result<Streamed, ForwardError> {
+        self.nodes.get_streamed(to, path).await
     }
 
     fn connection(&self) -> Option<ConnectionManager> {
@@ -237,7 +261,7 @@ impl Cluster {
         self.register(rooms).await?;
         let nodes = self.values(NODE_KEY).await?;
         let rooms = self.values(ROOM_KEY).await?;
-        let (view, refused) = ClusterView::from_entries(nodes, rooms, Instant::now());
+        let (view, refused) = ClusterView::from_entries(&self.node_id, nodes, rooms, Instant::now());
         let refused: HashSet<String> = refused.into_iter().collect();
         // Logged once while an entry stays bad, not on every heartbeat.
         for why in refused.difference(rejected) {
@@ -321,7 +345,8 @@ impl Cluster {
         conn.publish(ANNOUNCE_CHANNEL, text).await
     }
 
-    async fn values<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> redis::RedisResult<Vec<T>> {
+    /// Every entry under `prefix`, with the rest of its key (which must name it).
+    async fn values<T: serde::de::DeserializeOwned>(&self, prefix: &str) -> redis::RedisResult<Vec<(String, T)>> {
         let mut conn = self.connect().await?;
         let mut keys: Vec<String> = Vec::new();
         {
@@ -334,7 +359,14 @@ impl Cluster {
             return Ok(Vec::new());
         }
         let raw: Vec<Option<String>> = conn.mget(&keys).await?;
-        Ok(raw.into_iter().flatten().filter_map(|json| serde_json::from_str(&json).ok()).collect())
+        Ok(keys
+            .into_iter()
+            .zip(raw)
+            .filter_map(|(key, json)| {
+                let value = serde_json::from_str(&json?).ok()?;
+                Some((key.strip_prefix(prefix).unwrap_or(&key).to_string(), value))
+            })
+            .collect())
     }
 
     /// The heartbeat's last reading of the cluster, while it is younger than the node TTL.
@@ -366,32 +398,56 @@ impl Cluster {
 
 impl ClusterView {
     /// Keep the entries we can use; the others are described in the second list.
-    /// A node's URL is forwarded to and handed to clients, a room's id goes into
-    /// forwarded paths: both come from whoever can write to Redis, so both are checked.
-    fn from_entries(nodes: Vec<NodeInfo>, rooms: Vec<ClusterRoom>, read_at: Instant) -> (ClusterView, Vec<String>) {
+    /// Entries come with the rest of their Redis key (`arena:node:{id}`), which must be
+    /// their id. A node's URL is forwarded to and handed to clients, its id names it in
+    /// listings and in the signatures of calls to it, a room's id goes into forwarded
+    /// paths: all come from whoever can write to Redis, so all are checked. A node id
+    /// seen twice is kept once; past [`MAX_NODES`] (this node, `me`, always kept) the
+    /// rest are left out.
+    fn from_entries(
+        me: &str,
+        nodes: Vec<(String, NodeInfo)>,
+        rooms: Vec<(String, ClusterRoom)>,
+        read_at: Instant,
+    ) -> (ClusterView, Vec<String>) {
         let mut refused = Vec::new();
-        let nodes = nodes
+        let mut seen = HashSet::new();
+        let mut nodes: Vec<NodeInfo> = nodes
             .into_iter()
-            .filter(|n| match usable_urls(&n.public_url, n.internal_url.as_deref()) {
-                Ok(()) => true,
-                Err(problem) => {
-                    refused.push(format!("node {:?}: {problem}", n.id));
-                    false
-                }
+            .filter(|(key, n)| {
+                let problem = match usable_urls(&n.public_url, n.internal_url.as_deref()) {
+                    Err(problem) => problem,
+                    Ok(()) if !is_node_id(&n.id) => "not a node id".to_string(),
+                    Ok(()) if *key != n.id => format!("stored under another node's key {key:?}"),
+                    // SCAN may hand a key over twice.
+                    Ok(()) if !seen.insert(n.id.clone()) => return false,
+                    Ok(()) => return true,
+                };
+                refused.push(format!("node {:?}: {problem}", n.id));
+                false
             })
+            .map(|(_, n)| n)
             .collect();
+        if nodes.len() > MAX_NODES {
+            // Deterministic: this node first, then by id.
+            nodes.sort_by(|a, b| (a.id != me, &a.id).cmp(&(b.id != me, &b.id)));
+            let left_out: Vec<String> = nodes.drain(MAX_NODES..).map(|n| n.id).collect();
+            refused.push(format!("nodes past the first {MAX_NODES}: {left_out:?}"));
+        }
         let rooms = rooms
             .into_iter()
-            .filter(|r| {
+            .filter(|(key, r)| {
                 let problem = match usable_urls(&r.public_url, r.internal_url.as_deref()) {
                     Err(problem) => problem,
                     Ok(()) if !is_room_id(&r.summary.id) => "not a room id".to_string(),
+                    Ok(()) if *key != r.summary.id => format!("stored under another room's key {key:?}"),
                     Ok(()) => return true,
                 };
                 refused
                     .push(format!("room {:?} of node {:?} at {:?}: {problem}", r.summary.id, r.node_id, r.public_url));
                 false
             })
+            .map(|(_, r)| r)
             .collect();
         (ClusterView { nodes, rooms, read_at }, refused)
     }
@@ -414,6 +470,26 @@ fn is_room_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Node ids name nodes in listings (`node`, `?node=`) and in call signatures: like
+/// room ids, only URL-safe ones, from `--node-id` as from Redis.
+pub fn is_node_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_NODE_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Whether `req` is a call another node of this cluster passed on to this one to be
+/// answered here: `?local=1`, signed with the cluster's secret for this node (its id
+/// and URL) and this very method and target. Unsigned, signed for another node or for
+/// another target, `?local=1` is ignored: a client can neither skip placement nor
+/// spend no budget nor speak for a viewer by adding it.
+pub fn is_node_call<B>(req: &hyper::Request<B>, cluster: Option<&Cluster>) -> bool {
+    let asks_local =
+        req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "local" && v == "1"));
+    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+    asks_local && cluster.is_some_and(|c| c.node_auth().verify(req.headers(), req.method(), target, c.me()))
+}
+
 /// An announcement as rooms may show it, whether from the admin API or from Redis:
 /// trimmed, 1 to [`MAX_ANNOUNCEMENT_CHARS`] characters, else None.
 pub fn announcement(text: &str) -> Option<String> {
@@ -428,6 +504,11 @@ impl ClusterRoom {
     /// The URL other nodes forward calls about this room to, as [`NodeInfo::called_at`].
     pub fn called_at(&self) -> &str {
         self.internal_url.as_deref().unwrap_or(&self.public_url)
+    }
+
+    /// The node that owns this room, as calls about it are signed for.
+    pub fn callee(&self) -> Callee<'_> {
+        Callee { node_id: &self.node_id, url: self.called_at() }
     }
 
     /// The summary with where to join it.
@@ -455,6 +536,15 @@ mod tests {
         }
     }
 
+    /// Entries as read from Redis: each under its own id's key.
+    fn keyed_nodes(nodes: Vec<NodeInfo>) -> Vec<(String, NodeInfo)> {
+        nodes.into_iter().map(|n| (n.id.clone(), n)).collect()
+    }
+
+    fn keyed_rooms(rooms: Vec<ClusterRoom>) -> Vec<(String, ClusterRoom)> {
+        rooms.into_iter().map(|r| (r.summary.id.clone(), r)).collect()
+    }
+
     fn room(id: &str, public_url: &str) -> ClusterRoom {
         let summary: RoomSummary = serde_json::from_value(serde_json::json!({
             "id": id, "name": "r", "players": 0, "spectators": 0, "capacity": 8, "tick_rate_hz": 30,
@@ -467,24 +557,62 @@ mod tests {
 
     #[test]
     fn entries_with_unusable_urls_or_ids_are_left_out_of_the_view() {
-        let (view, refused) = ClusterView::from_entries(
-            vec![
-                node("a", "http://10.0.0.1:8081"),
-                node("evil", "http://me@10.0.0.9/x"),
-                node("b", "gopher://x"),
-                NodeInfo { internal_url: Some("http://10.0.0.3:1/admin".into()), ..node("c", "https://c.example") },
-            ],
-            vec![
-                room("0123456789ab", "http://10.0.0.1:8081"),
-                room("0123456789ac", "http://10.0.0.1:8081/../admin"),
-                room("x&local=1", "http://10.0.0.1:8081"),
-                ClusterRoom { internal_url: Some("http://a@b".into()), ..room("0123456789ad", "http://10.0.0.1:8081") },
-            ],
-            Instant::now(),
-        );
+        let mut nodes = keyed_nodes(vec![
+            node("a", "http://10.0.0.1:8081"),
+            node("evil", "http://me@10.0.0.9/x"),
+            node("b", "gopher://x"),
+            NodeInfo { internal_url: Some("http://10.0.0.3:1/admin".into()), ..node("c", "https://c.example") },
+            node("d\nx", "http://10.0.0.4:8081"),
+            node(&"e".repeat(MAX_NODE_ID_LEN + 1), "http://10.0.0.5:8081"),
+        ]);
+        // A writer registering a node under another's key, and a key SCAN handed over twice.
+        nodes.push(("f".into(), node("a", "http://10.0.0.66:8081")));
+        nodes.push(("a".into(), node("a", "http://10.0.0.1:8081")));
+        let mut rooms = keyed_rooms(vec![
+            room("0123456789ab", "http://10.0.0.1:8081"),
+            room("0123456789ac", "http://10.0.0.1:8081/../admin"),
+            room("x&local=1", "http://10.0.0.1:8081"),
+            ClusterRoom { internal_url: Some("http://a@b".into()), ..room("0123456789ad", "http://10.0.0.1:8081") },
+        ]);
+        rooms.push(("0123456789ae".into(), room("0123456789ab", "http://10.0.0.1:8081")));
+        let (view, refused) = ClusterView::from_entries("a", nodes, rooms, Instant::now());
         assert_eq!(view.nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(view.nodes[0].public_url, "http://10.0.0.1:8081");
         assert_eq!(view.rooms.iter().map(|r| r.summary.id.as_str()).collect::<Vec<_>>(), ["0123456789ab"]);
-        assert_eq!(refused.len(), 6, "{refused:?}");
+        assert_eq!(refused.len(), 10, "{refused:?}");
+    }
+
+    #[test]
+    fn the_view_holds_at_most_max_nodes_this_one_always() {
+        let nodes = (0..MAX_NODES + 10).map(|i| node(&format!("n{i:03}"), "http://10.0.0.1:8081")).collect();
+        let (view, refused) = ClusterView::from_entries("n070", keyed_nodes(nodes), Vec::new(), Instant::now());
+        assert_eq!(view.nodes.len(), MAX_NODES);
+        assert_eq!(view.nodes[0].id, "n070", "this node is never left out");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+    }
+
+    #[test]
+    fn node_ids_are_url_safe_and_bounded() {
+        for good in ["node-a", "eu_west.1", "N0"] {
+            assert!(is_node_id(good), "{good}");
+        }
+        for bad in ["", "a b", "a/b", "a&local=1", "é", &"x".repeat(MAX_NODE_ID_LEN + 1)] {
+            assert!(!is_node_id(bad), "{bad}");
+        }
+        let tls = tls();
+        let new = |id: &str| {
+            Cluster::new(
+                "redis://127.0.0.1:1",
+                id.into(),
+                "http://h:1".into(),
+                None,
+                Duration::from_secs(2),
+                b"s",
+                tls.clone(),
+            )
+        };
+        assert!(new("node-a").is_ok());
+        assert!(new("node a").is_err());
     }
 
     #[test]
@@ -505,8 +633,9 @@ mod tests {
         assert!(matches!(cluster.rooms(), Err(ViewUnavailable::NotYetRead)));
         let read = |read_at| {
             let (view, _) = ClusterView::from_entries(
-                vec![node("b", "http://10.0.0.2:8082"), node("a", "http://10.0.0.1:8081")],
-                vec![room("0123456789ab", "http://10.0.0.2:8082")],
+                "a",
+                keyed_nodes(vec![node("b", "http://10.0.0.2:8082"), node("a", "http://10.0.0.1:8081")]),
+                keyed_rooms(vec![room("0123456789ab", "http://10.0.0.2:8082")]),
                 read_at,
             );
             *cluster.view.lock().unwrap() = Some(Arc::new(view));

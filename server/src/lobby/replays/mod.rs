@@ -1,36 +1,39 @@
 //! The replay API: `GET /api/replays` lists finished rounds (by room, player and
 //! time; a private room's only to a session token of someone who played in it), of
 //! every node with a cluster; `GET /api/replays/{id}` downloads one, fetched from the
-//! node that keeps it when that is another. Per-address request budget, a bound on
-//! downloads at once, and a metric by outcome.
+//! node that keeps it when that is another. Per-address request budget, bounds on
+//! downloads and cluster-wide listings at once, and a metric by outcome.
 
 pub mod across_nodes;
+pub mod download;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arena_protocol::PlayerId;
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use hyper::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::Semaphore;
 
 use super::api::refuse;
 use super::budgets::{Caller, RateWindow};
-use super::cluster::Cluster;
+use super::cluster::{self, Cluster};
 use crate::identity::Tokens;
 use crate::replay::Replays;
 use crate::replay::store::{ReplayFilter, valid_id};
 use crate::web::{Body, error, json, query_value};
-use across_nodes::{Fetched, ReplayList, located};
+use across_nodes::{Keeper, MAX_FORWARDED_REPLAY_BYTES, ReplayList, located};
 
 /// Replays one listing returns at most (and without `limit`).
 pub const MAX_LISTED: usize = 200;
 const DEFAULT_LISTED: usize = 50;
 
-/// Downloads served at once: each holds a file (a few MB) in memory while it is sent.
+/// Downloads sent at once (each streams a file, from disk or from the node that keeps
+/// it, a chunk at a time). A slot is held until the body's last byte is sent or the
+/// client leaves (at most `--http-idle-timeout-s` after it stops reading).
 pub const DOWNLOADS_AT_ONCE: usize = 8;
 
 /// What the replay API uses.
@@ -46,26 +49,38 @@ pub struct ReplayApi {
     pub cluster: Option<Arc<Cluster>>,
     /// Replay requests (listings and downloads) one address may make a minute.
     pub requests_per_minute: RateWindow,
+    /// [`DOWNLOADS_AT_ONCE`] slots, each held by a download's body while it is sent.
     pub downloads: Arc<Semaphore>,
+    /// [`across_nodes::LISTINGS_AT_ONCE`] slots for listings that ask the other nodes.
+    pub fan_outs: Arc<Semaphore>,
 }
 
 /// Route `/api/replays[/{id}]`.
 pub async fn handle(req: Request<Incoming>, api: &ReplayApi, segments: &[&str], caller: Caller) -> Response<Body> {
-    let (response, outcome) = answer(&req, api, segments, caller).await.unwrap_or_else(|refusal| refusal);
-    metrics::counter!("arena_replay_requests_total", "outcome" => outcome).increment(1);
+    let node_call = cluster::is_node_call(&req, api.cluster.as_deref());
+    let (response, outcome) = answer(&req, api, segments, caller, node_call).await.unwrap_or_else(|refusal| refusal);
+    // Another node's call is counted once, by the node that made it (arena_replay_node_calls_total).
+    if !node_call {
+        metrics::counter!("arena_replay_requests_total", "outcome" => outcome).increment(1);
+    }
     response
 }
 
 type Answer = (Response<Body>, &'static str);
 
-async fn answer(req: &Request<Incoming>, api: &ReplayApi, segments: &[&str], caller: Caller) -> Result<Answer, Answer> {
+async fn answer(
+    req: &Request<Incoming>,
+    api: &ReplayApi,
+    segments: &[&str],
+    caller: Caller,
+    node_call: bool,
+) -> Result<Answer, Answer> {
     if req.method() != Method::GET {
         return Err((error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"), "bad_request"));
     }
     if !matches!(segments, ["replays"] | ["replays", _]) {
         return Err((error(StatusCode::NOT_FOUND, "no such API endpoint"), "not_found"));
     }
-    let node_call = is_node_call(req, api);
     if !node_call {
         // Another node's call was counted where its client asked.
         api.requests_per_minute.take(caller, Instant::now()).map_err(|over| (refuse(&over), "over_budget"))?;
@@ -75,44 +90,43 @@ async fn answer(req: &Request<Incoming>, api: &ReplayApi, segments: &[&str], cal
     };
     // Who asks: the node that passed the call on proved it; a client proves it with its token.
     let viewer = if node_call { node_call_viewer(req)? } else { viewer_of(req, &api.tokens)? };
+    // A node's call is answered from this node alone, never passed on again.
     let cluster = api.cluster.as_deref().filter(|_| !node_call);
     match segments {
         ["replays"] => {
             let (filter, limit) = filter_of(req, viewer)?;
             let node = api.cluster.as_ref().map(|c| c.node_id.as_str());
-            let mut listed = ReplayList {
-                replays: replays
-                    .store
-                    .list(&filter, limit)
-                    .into_iter()
-                    .map(|m| located(m, node, &api.public_url))
-                    .collect(),
-                unreachable_nodes: Vec::new(),
+            let own: Vec<_> =
+                replays.store.list(&filter, limit).into_iter().map(|m| located(m, node, &api.public_url)).collect();
+            let Some(cluster) = cluster else {
+                return Ok((
+                    json(StatusCode::OK, &ReplayList { replays: own, unreachable_nodes: Vec::new() }),
+                    "listed",
+                ));
             };
-            if let Some(cluster) = cluster {
-                let others = across_nodes::list_other_nodes(cluster, &filter, limit).await;
-                listed.replays.extend(others.replays);
-                listed.replays.sort_by(|a, b| (b.ended_at_ms, &b.id).cmp(&(a.ended_at_ms, &a.id)));
-                listed.replays.truncate(limit);
-                listed.unreachable_nodes = others.unreachable_nodes;
-            }
+            let Ok(_fan_out) = api.fan_outs.try_acquire() else {
+                return Err(busy("too many replay listings across the cluster at once; try again shortly"));
+            };
+            let others = across_nodes::list_other_nodes(cluster, &filter, limit).await;
+            let listed = ReplayList {
+                replays: across_nodes::merge(own, others.replays, limit),
+                unreachable_nodes: others.unreachable_nodes,
+            };
             Ok((json(StatusCode::OK, &listed), "listed"))
         }
-        [_, id] => download(req, replays, api, cluster, id, viewer).await,
+        [_, id] => download(req, replays, api, cluster, node_call, id, viewer).await,
         _ => Err((error(StatusCode::NOT_FOUND, "no such API endpoint"), "not_found")),
     }
 }
 
-/// `?local=1` on a call another node passed on, signed with the cluster's shared
-/// secret: answer from this node's replays, for the viewer it names. Unsigned (or
-/// signed for another path), `?local=1` is ignored and `viewer` never read.
-fn is_node_call(req: &Request<Incoming>, api: &ReplayApi) -> bool {
-    let target = req.uri().path_and_query().map_or("", |p| p.as_str());
-    query_value(req, "local").as_deref() == Some("1")
-        && api.cluster.as_ref().is_some_and(|c| c.node_auth().verify(req.headers(), req.method(), target))
+/// 503 with `Retry-After: 1`: a bound of things at once is reached.
+fn busy(message: &str) -> Answer {
+    let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    busy.headers_mut().insert(RETRY_AFTER, HeaderValue::from(1));
+    (busy, "busy")
 }
 
-/// The viewer a signed node call names (`viewer=ID`), none without one.
+/// The viewer a signed node call (`cluster::is_node_call`) names (`viewer=ID`), none without one.
 fn node_call_viewer(req: &Request<Incoming>) -> Result<Option<PlayerId>, Answer> {
     query_value(req, "viewer")
         .map(|v| v.parse::<u32>().map(PlayerId))
@@ -160,6 +174,7 @@ async fn download(
     replays: &Replays,
     api: &ReplayApi,
     cluster: Option<&Cluster>,
+    node_call: bool,
     id: &str,
     viewer: Option<PlayerId>,
 ) -> Result<Answer, Answer> {
@@ -167,48 +182,70 @@ async fn download(
         return Err((error(StatusCode::BAD_REQUEST, "a replay id is 20 hex digits"), "bad_request"));
     }
     let missing = || (error(StatusCode::NOT_FOUND, &format!("there is no replay {id}")), "not_found");
-    // A private room's replay is as absent as a missing one to whoever was not in it.
-    let meta = replays.store.get(id).filter(|m| m.visible_to(viewer));
-    if meta.is_none() && cluster.is_none() {
-        return Err(missing());
+    let slot = || api.downloads.clone().try_acquire_owned().map_err(|_| busy(DOWNLOADS_BUSY));
+    if let Some(meta) = replays.store.get(id) {
+        // Kept here: a private room's replay is as absent as a missing one to whoever
+        // was not in it, and no other node is asked about it.
+        if !meta.visible_to(viewer) {
+            return Err(missing());
+        }
+        if node_call && meta.bytes > MAX_FORWARDED_REPLAY_BYTES {
+            // Said before any byte is read: the asking node would refuse it anyway.
+            let message = format!("replay {id} is larger than the {MAX_FORWARDED_REPLAY_BYTES} bytes nodes pass on");
+            return Err((error(StatusCode::PAYLOAD_TOO_LARGE, &message), "too_large"));
+        }
+        let slot = slot()?;
+        let file = tokio::fs::File::open(replays.store.file_of(id)).await;
+        let opened = match file {
+            Ok(file) => file.metadata().await.map(|m| (file, m.len())),
+            Err(e) => Err(e),
+        };
+        let (file, length) = opened.map_err(|e| {
+            tracing::warn!(%id, error = %e, "a listed replay could not be read");
+            missing()
+        })?;
+        return Ok((replay_file(id, length, meta.private, download::from_file(file, length, slot)), "downloaded"));
     }
-    let Ok(_permit) = api.downloads.clone().try_acquire_owned() else {
-        let mut busy = error(StatusCode::SERVICE_UNAVAILABLE, "too many replay downloads at once; try again shortly");
-        busy.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from(1));
-        return Err((busy, "busy"));
-    };
-    let (bytes, private, outcome) = match (meta, cluster) {
-        (Some(meta), _) => {
-            let bytes = tokio::fs::read(replays.store.file_of(id)).await.map_err(|e| {
-                tracing::warn!(%id, error = %e, "a listed replay could not be read");
-                missing()
-            })?;
-            (Bytes::from(bytes), meta.private, "downloaded")
+    let Some(cluster) = cluster else { return Err(missing()) };
+    // Find the keeper first, then take a slot: the search holds none.
+    // `node` (from the listing) names where to look first; it only orders the search.
+    let hint = query_value(req, "node");
+    match across_nodes::find_keeper(cluster, id, viewer, hint.as_deref()).await {
+        Keeper::Found { node, streamed, length } => {
+            let slot = slot()?;
+            tracing::debug!(%id, %node, length, "passing on another node's replay");
+            let body = download::passed_on(streamed.response.into_body(), length, slot, streamed.connection);
+            // Whether it is private is the other node's to know: no shared cache keeps it.
+            Ok((replay_file(id, length, true, body), "passed_on"))
         }
-        (None, Some(cluster)) => {
-            // `node` (from the listing) names where to look first; it only orders the search.
-            let hint = query_value(req, "node");
-            match across_nodes::fetch_from_nodes(cluster, id, viewer, hint.as_deref()).await {
-                // Whether it is private is the other node's to know: no shared cache keeps it.
-                Fetched::File(bytes) => (bytes, true, "passed_on"),
-                Fetched::NotFound => return Err(missing()),
-                Fetched::Unreachable => {
-                    let message = format!("replay {id} is not on this node and a node that may keep it is unreachable");
-                    return Err((error(StatusCode::BAD_GATEWAY, &message), "unreachable"));
-                }
-            }
+        Keeper::NotFound => Err(missing()),
+        Keeper::Busy => Err(busy(DOWNLOADS_BUSY)),
+        Keeper::TooLarge => {
+            let message = format!(
+                "replay {id} is on another node and larger than the {MAX_FORWARDED_REPLAY_BYTES} bytes passed on"
+            );
+            Err((error(StatusCode::PAYLOAD_TOO_LARGE, &message), "too_large"))
         }
-        (None, None) => return Err(missing()),
-    };
-    metrics::counter!("arena_replay_download_bytes_total").increment(bytes.len() as u64);
-    let response = Response::builder()
+        Keeper::Unreachable => {
+            let message = format!("replay {id} is not on this node and a node that may keep it is unreachable");
+            Err((error(StatusCode::BAD_GATEWAY, &message), "unreachable"))
+        }
+    }
+}
+
+const DOWNLOADS_BUSY: &str = "too many replay downloads at once; try again shortly";
+
+/// The answer carrying replay `id`'s file: `length` bytes of `body`.
+fn replay_file(id: &str, length: u64, private: bool, body: Body) -> Response<Body> {
+    metrics::counter!("arena_replay_download_bytes_total").increment(length);
+    Response::builder()
         .header(CONTENT_TYPE, "application/gzip")
+        .header(CONTENT_LENGTH, length)
         .header(CONTENT_DISPOSITION, format!("attachment; filename=\"arena-{id}.replay.gz\""))
         // Private rooms' replays answer per token: no shared cache may keep them.
         .header(CACHE_CONTROL, if private { "private, no-store" } else { "public, max-age=3600" })
-        .body(Full::new(bytes))
-        .expect("replay response");
-    Ok((response, outcome))
+        .body(body)
+        .expect("replay response")
 }
 
 /// A listing's request budget: `limit` per minute per address.

@@ -1,0 +1,195 @@
+//! The body of a replay download: read as it is sent (from this node's file, or from
+//! the node that keeps it), holding its download slot until the last byte is out or
+//! the body is dropped, and never more or other bytes than the length announced.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http_body_util::StreamBody;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Sleep;
+use tokio_util::io::ReaderStream;
+
+use crate::lobby::cluster::forward::ConnectionTask;
+use crate::web::{Body, BodyError};
+
+/// Longest wait for the next bytes of a file passed on from another node: a keeper
+/// that stalls mid-file is cut off (and the slot freed) after this, while a large
+/// file that keeps coming is never cut for its size.
+pub const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a download stopped before its end (its connection is then cut).
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadCut {
+    #[error("no bytes from the source within {0:?}")]
+    Stalled(Duration),
+    #[error("the keeper sent more than the {0} bytes it announced")]
+    Longer(u64),
+    #[error("the keeper ended {0} bytes short of what it announced")]
+    Shorter(u64),
+}
+
+/// A body of exactly `length` bytes from `inner`, holding `slot` (and the connection
+/// to the keeper, when passed on) while it lasts.
+pub struct Download<B> {
+    inner: B,
+    /// Announced length still to send.
+    left: u64,
+    announced: u64,
+    /// Reset by every chunk to `idle_limit`; fires when the source stalls.
+    idle: Pin<Box<Sleep>>,
+    idle_limit: Duration,
+    /// One of `DOWNLOADS_AT_ONCE`: released when hyper drops the body, after the last
+    /// byte or when the client goes away, not when the handler returns.
+    _slot: OwnedSemaphorePermit,
+    /// Drives the connection to the keeper; dropping it closes that connection.
+    _connection: Option<ConnectionTask>,
+}
+
+/// This node's file `file`, of `length` bytes.
+pub fn from_file(file: tokio::fs::File, length: u64, slot: OwnedSemaphorePermit) -> Body {
+    let frames = ReaderStream::new(file).map_ok(Frame::data).map_err(BodyError::from);
+    Body::stream(Download::new(StreamBody::new(frames), length, slot, None, READ_IDLE_TIMEOUT))
+}
+
+/// A file passed on from the keeper as it arrives: `length` is its `Content-Length`.
+pub fn passed_on(
+    incoming: hyper::body::Incoming,
+    length: u64,
+    slot: OwnedSemaphorePermit,
+    connection: ConnectionTask,
+) -> Body {
+    Body::stream(Download::new(incoming, length, slot, Some(connection), READ_IDLE_TIMEOUT))
+}
+
+impl<B> Download<B> {
+    fn new(
+        inner: B,
+        length: u64,
+        slot: OwnedSemaphorePermit,
+        connection: Option<ConnectionTask>,
+        idle_limit: Duration,
+    ) -> Download<B> {
+        Download {
+            inner,
+            left: length,
+            announced: length,
+            idle: Box::pin(tokio::time::sleep(idle_limit)),
+            idle_limit,
+            _slot: slot,
+            _connection: connection,
+        }
+    }
+}
+
+impl<B> HttpBody for Download<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<BodyError>,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let frame = match polled {
+            Poll::Pending => {
+                ready!(this.idle.as_mut().poll(cx));
+                return Poll::Ready(Some(Err(DownloadCut::Stalled(this.idle_limit).into())));
+            }
+            Poll::Ready(None) if this.left > 0 => {
+                return Poll::Ready(Some(Err(DownloadCut::Shorter(this.left).into())));
+            }
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Ok(frame))) => frame,
+        };
+        if let Some(data) = frame.data_ref() {
+            let len = data.len() as u64;
+            if len > this.left {
+                return Poll::Ready(Some(Err(DownloadCut::Longer(this.announced).into())));
+            }
+            this.left -= len;
+        }
+        this.idle.as_mut().reset(tokio::time::Instant::now() + this.idle_limit);
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> StreamBody<impl futures_util::Stream<Item = Result<Frame<Bytes>, BodyError>>> {
+        let frames: Vec<Result<Frame<Bytes>, BodyError>> =
+            parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p)))).collect();
+        StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn the_slot_is_held_until_the_body_is_done_with() {
+        let slots = Arc::new(Semaphore::new(1));
+        let body = Download::new(
+            chunks(&[b"ab", b"cd"]),
+            4,
+            slots.clone().try_acquire_owned().unwrap(),
+            None,
+            READ_IDLE_TIMEOUT,
+        );
+        assert_eq!(slots.available_permits(), 0, "held while the body waits to be sent");
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"abcd"));
+        assert_eq!(slots.available_permits(), 1, "given back with the body");
+    }
+
+    #[tokio::test]
+    async fn a_source_longer_or_shorter_than_announced_is_an_error() {
+        let slots = Arc::new(Semaphore::new(2));
+        let longer = Download::new(
+            chunks(&[b"ab", b"cd"]),
+            3,
+            slots.clone().try_acquire_owned().unwrap(),
+            None,
+            READ_IDLE_TIMEOUT,
+        );
+        let err = longer.collect().await.unwrap_err();
+        assert!(err.to_string().contains("more than the 3 bytes"), "{err}");
+        let shorter =
+            Download::new(chunks(&[b"ab"]), 3, slots.clone().try_acquire_owned().unwrap(), None, READ_IDLE_TIMEOUT);
+        let err = shorter.collect().await.unwrap_err();
+        assert!(err.to_string().contains("1 bytes short"), "{err}");
+        assert_eq!(slots.available_permits(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_source_is_cut_after_the_idle_timeout() {
+        let slots = Arc::new(Semaphore::new(1));
+        let stalled = StreamBody::new(futures_util::stream::pending::<Result<Frame<Bytes>, BodyError>>());
+        let limit = Duration::from_millis(100);
+        let body = Download::new(stalled, 10, slots.clone().try_acquire_owned().unwrap(), None, limit);
+        let started = tokio::time::Instant::now();
+        let err = body.collect().await.unwrap_err();
+        assert!(err.to_string().contains("no bytes from the source within 100ms"), "{err}");
+        assert!(started.elapsed() >= limit);
+        assert_eq!(slots.available_permits(), 1);
+    }
+}
