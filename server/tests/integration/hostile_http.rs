@@ -810,3 +810,81 @@ async fn replay_requests_are_validated_and_budgeted_per_address() {
     assert!(served >= 2.0, "listings counted: {served}");
     server.shutdown().await;
 }
+
+/// `GET path` from `from` on a connection of its own, reading the answer's head only:
+/// the status, the `Content-Length`, and the socket (whose body is left unread).
+async fn head_only(from: IpAddr, server: SocketAddr, path: &str) -> (u16, Option<u64>, tokio::net::TcpStream) {
+    let mut stream = connect_from(from, server).await.expect("connect from a loopback address");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: arena\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tokio::time::timeout(WAIT, stream.read_exact(&mut byte)).await.expect("a head in time").unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let status = head[9..12].parse().unwrap();
+    let length = head.lines().find_map(|l| l.strip_prefix("content-length: ")).map(|v| v.trim().parse().unwrap());
+    (status, length, stream)
+}
+
+/// Downloads are bounded while their bodies are sent, not only while they are answered:
+/// clients that take a large replay's head and never read its body hold the slots, so
+/// the next download is refused (503), but only until `--http-idle-timeout-s` cuts
+/// them; then the file is served whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_downloads_hold_their_slot_until_the_body_is_sent() {
+    use arena_server::lobby::replays::DOWNLOADS_AT_ONCE;
+    let mut config = hostile_config();
+    let idle_limit = Duration::from_secs(4);
+    config.http_idle_timeout_s = idle_limit.as_secs_f64();
+    // Larger than what loopback socket buffers take, so an unread body cannot finish.
+    const BYTES: usize = 48 * 1024 * 1024;
+    let id = "0123456789abcdef0123";
+    std::fs::create_dir_all(&config.replay_dir).unwrap();
+    let file: Vec<u8> = (0..BYTES).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3]).collect();
+    std::fs::write(config.replay_dir.join(format!("{id}.replay.gz")), &file).unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let meta = serde_json::json!({
+        "id": id, "room_id": "r1", "room_name": "big", "private": false, "round": 1, "reason": "ended",
+        "started_at_ms": now_ms - 1000, "ended_at_ms": now_ms, "duration_s": 1.0, "bytes": BYTES, "frames": 1,
+        "players": []
+    });
+    std::fs::write(config.replay_dir.join(format!("{id}.json")), meta.to_string()).unwrap();
+    let server = TestServer::start_with(config).await;
+    let path = format!("/api/replays/{id}");
+    let started = Instant::now();
+
+    let mut stalled = Vec::new();
+    for n in 0..DOWNLOADS_AT_ONCE as u8 {
+        let (status, length, socket) = head_only(client(10 + n), server.addr, &path).await;
+        assert_eq!((status, length), (200, Some(BYTES as u64)), "download {n}");
+        stalled.push(socket);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _, _) = head_only(client(30), server.addr, &path).await;
+    assert_eq!(status, 503, "every slot is held by a body still being sent");
+    let busy = get(&server, client(31), &path).await;
+    assert!(busy.headers.to_ascii_lowercase().contains("retry-after: 1"), "{}", busy.headers);
+
+    assert!(started.elapsed() < idle_limit, "the slots were checked while held ({:?})", started.elapsed());
+    // The stalled readers stay connected: the listener cuts them.
+    let mut whole = None;
+    eventually("a slot to be free again once the stalled readers are cut", idle_limit + WAIT, async || {
+        let (status, length, mut socket) = head_only(client(32), server.addr, &path).await;
+        if status == 200 {
+            // Read as long as it announced (the connection stays open for the next request).
+            let mut body = vec![0u8; length.unwrap_or(0) as usize];
+            tokio::time::timeout(WAIT, socket.read_exact(&mut body)).await.expect("the body in time").unwrap();
+            whole = Some((length, body));
+        }
+        status == 200
+    })
+    .await;
+    let (length, body) = whole.unwrap();
+    assert_eq!(length, Some(BYTES as u64));
+    assert!(body == file, "the file, byte for byte ({} of {BYTES} bytes)", body.len());
+    drop(stalled);
+    server.shutdown().await;
+}
