@@ -144,7 +144,7 @@ async fn bench(engine: &str, url: &str) -> String {
             players,
         };
         let t = Instant::now();
-        assert!(store.store_round(&round).await.unwrap());
+        assert!(store.store_round(&round, None).await.unwrap());
         stores.push(t.elapsed());
     }
     stores.sort();

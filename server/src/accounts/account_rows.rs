@@ -128,7 +128,9 @@ impl Store {
                 sqlx::query(unrank).bind(id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            self.ranks.note_change();
+            if gone {
+                self.ranks.apply(&[(id, None)]);
+            }
             Ok(gone)
         })
     }

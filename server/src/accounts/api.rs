@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::account_rows::{DELETED_NAME, name_key};
 use super::passwords::{HashError, MAX_PASSWORD_CHARS, Passwords, password_problem};
 use super::sign_in_limit::{Attempt, SignInLimit};
-use super::store::{Store, StoreError};
+use super::store::{Store, StoreError, unix_ms};
 use super::token_versions::TokenVersions;
 use crate::identity::{ACCOUNT_IDS, Tokens, is_account_id};
 use crate::lobby::api::refuse;
@@ -107,10 +107,6 @@ fn unavailable(e: &StoreError) -> Response<Body> {
 
 fn busy(e: &HashError) -> Response<Body> {
     error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
-}
-
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Whether no account may take `name`: the guests' default (else a registered

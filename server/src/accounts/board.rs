@@ -81,6 +81,27 @@ pub struct MatchSummary {
 /// Lines of each match a history page carries besides the player's own.
 pub const PODIUM: i64 = 3;
 
+/// (id, name, rating, rounds, wins) of a leaderboard line, before its rank.
+type BoardRow = (i64, String, f64, i64, i64);
+
+/// `around`'s statement: side 0 is the account's own line ($1), sides 1 to 4 up to
+/// $2 lines each, nearest first. Each side is its own range scan of `stats_by_rating`.
+const AROUND: &str = "WITH me AS (SELECT account_id, rating FROM stats WHERE account_id = $1) \
+    SELECT CAST(0 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
+        WHERE s.account_id = $1 \
+    UNION ALL SELECT * FROM (SELECT CAST(1 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
+        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
+        WHERE s.rating = me.rating AND s.account_id < me.account_id ORDER BY s.account_id DESC LIMIT $2) AS tied_above \
+    UNION ALL SELECT * FROM (SELECT CAST(2 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
+        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
+        WHERE s.rating > me.rating ORDER BY s.rating ASC, s.account_id DESC LIMIT $2) AS higher \
+    UNION ALL SELECT * FROM (SELECT CAST(3 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
+        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
+        WHERE s.rating = me.rating AND s.account_id > me.account_id ORDER BY s.account_id ASC LIMIT $2) AS tied_below \
+    UNION ALL SELECT * FROM (SELECT CAST(4 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
+        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
+        WHERE s.rating < me.rating ORDER BY s.rating DESC, s.account_id ASC LIMIT $2) AS lower";
+
 /// The best lines of one match.
 const PODIUM_SQL: &str = "SELECT place, player_id, kind, name, kills, deaths, score, rating_before, rating_after \
                           FROM match_players WHERE match_id = $1 ORDER BY place ASC, line ASC LIMIT $2";
@@ -109,12 +130,14 @@ impl Store {
     /// The rank a rating has: one more than the players rated strictly higher (from
     /// the rank cache: up to a few seconds stale).
     pub async fn rank_of(&self, rating: f64) -> Result<i64, StoreError> {
-        Ok(self.ranks.ranks(self).await?.rank_of(rating))
+        self.ranks.ready(self).await?;
+        Ok(self.ranks.rank_of(rating))
     }
 
     /// Players on the leaderboard (from the rank cache).
     pub async fn ranked_players(&self) -> Result<i64, StoreError> {
-        Ok(self.ranks.ranks(self).await?.players())
+        self.ranks.ready(self).await?;
+        Ok(self.ranks.players())
     }
 
     /// The best `limit` lines.
@@ -126,35 +149,29 @@ impl Store {
     }
 
     /// The account's line with up to `span` lines above and below it; empty if the
-    /// account is not on the leaderboard.
+    /// account is not on the leaderboard. One statement: the account's own line and,
+    /// nearest first, up to `span` lines from each of four index range scans (an OR
+    /// across them would scan the table): equal ratings listed before mine, higher
+    /// ratings, equal ratings listed after mine, lower ratings.
     pub async fn around(&self, account: i64, span: i64) -> Result<Vec<BoardLine>, StoreError> {
-        let mine = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-                    WHERE s.account_id = $1";
-        let Some(me) = self.board_rows(mine, None, &[account]).await?.pop() else { return Ok(Vec::new()) };
-        let (rating, me_id) = (me.2, me.0);
-        // Nearest first on each side, each side in two index range scans (an OR
-        // across them would scan the table): equal ratings listed before (after)
-        // mine, then higher (lower) ratings.
-        let tied_above = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-                          WHERE s.rating = $1 AND s.account_id < $2 ORDER BY s.account_id DESC LIMIT $3";
-        let higher = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-                      WHERE s.rating > $1 ORDER BY s.rating ASC, s.account_id DESC LIMIT $2";
-        let tied_below = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-                          WHERE s.rating = $1 AND s.account_id > $2 ORDER BY s.account_id ASC LIMIT $3";
-        let lower = "SELECT s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-                     WHERE s.rating < $1 ORDER BY s.rating DESC, s.account_id ASC LIMIT $2";
-        let side = async |tied: &'static str, beyond: &'static str| -> Result<Vec<_>, StoreError> {
-            let mut rows = self.board_rows(tied, Some(rating), &[me_id, span]).await?;
-            let more = span - rows.len() as i64;
-            if more > 0 {
-                rows.extend(self.board_rows(beyond, Some(rating), &[more]).await?);
+        let mut sides: [Vec<BoardRow>; 5] = Default::default();
+        on_pool!(self, pool => {
+            let rows = sqlx::query(AROUND).bind(account).bind(span).fetch_all(pool).await?;
+            for r in &rows {
+                let side: i64 = r.try_get(0)?;
+                let row = (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
+                if let Some(side) = usize::try_from(side).ok().and_then(|s| sides.get_mut(s)) {
+                    side.push(row);
+                }
             }
-            Ok(rows)
-        };
-        let mut rows = side(tied_above, higher).await?;
+        });
+        let [mine, tied_above, higher, tied_below, lower] = sides;
+        let Some(me) = mine.into_iter().next() else { return Ok(Vec::new()) };
+        let span = usize::try_from(span).unwrap_or(0);
+        let mut rows: Vec<BoardRow> = tied_above.into_iter().chain(higher).take(span).collect();
         rows.reverse();
         rows.push(me);
-        rows.extend(side(tied_below, lower).await?);
+        rows.extend(tied_below.into_iter().chain(lower).take(span));
         self.ranked(rows, None).await
     }
 
@@ -165,7 +182,7 @@ impl Store {
         sql: &'static str,
         rating: Option<f64>,
         params: &[i64],
-    ) -> Result<Vec<(i64, String, f64, i64, i64)>, StoreError> {
+    ) -> Result<Vec<BoardRow>, StoreError> {
         on_pool!(self, pool => {
             let mut query = sqlx::query(sql);
             if let Some(rating) = rating {
@@ -184,11 +201,7 @@ impl Store {
 
     /// Lines in leaderboard order with their ranks: the first line's rank is given
     /// (the top) or counted; each next one shares its rank when the rating is equal.
-    async fn ranked(
-        &self,
-        rows: Vec<(i64, String, f64, i64, i64)>,
-        first_rank: Option<i64>,
-    ) -> Result<Vec<BoardLine>, StoreError> {
+    async fn ranked(&self, rows: Vec<BoardRow>, first_rank: Option<i64>) -> Result<Vec<BoardLine>, StoreError> {
         let mut lines: Vec<BoardLine> = Vec::with_capacity(rows.len());
         for (position, (player_id, name, rating, rounds, wins)) in rows.into_iter().enumerate() {
             let rank = match (lines.last(), first_rank) {

@@ -12,12 +12,20 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// (version, description, SQLite text, PostgreSQL text), oldest first. Never edit one
 /// that has shipped: add the next.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "accounts, stats, matches",
-    include_str!("../../migrations/sqlite/0001_accounts.sql"),
-    include_str!("../../migrations/postgres/0001_accounts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "accounts, stats, matches",
+        include_str!("../../migrations/sqlite/0001_accounts.sql"),
+        include_str!("../../migrations/postgres/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "rated_at and results log marks",
+        include_str!("../../migrations/sqlite/0002_rated_at_and_log_marks.sql"),
+        include_str!("../../migrations/postgres/0002_rated_at_and_log_marks.sql"),
+    ),
+];
 
 /// Which dialect's migrations to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

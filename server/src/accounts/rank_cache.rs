@@ -1,108 +1,212 @@
-//! Ranks from memory: every rating on the leaderboard, sorted, so a rank is a binary
-//! search instead of a count over the index (which, with a million accounts, takes
-//! tens of milliseconds on SQLite).
+//! Ranks from memory: every ranked account's rating, sorted, so a rank is a count
+//! of the ratings above instead of a count over the index (which, with a million
+//! accounts, takes tens of milliseconds on SQLite).
 //!
-//! The ratings are read once when first asked for; after that, a reading older than
-//! [`RANK_CACHE_TTL`] (or [`RANK_CACHE_AFTER_CHANGE`] once this node changed a
-//! rating) is answered as it is while a background task reads them again. So ranks
-//! and the count of ranked players may be a few seconds stale; the leaderboard lines,
-//! ratings included, are always read fresh.
+//! The ratings are read in full once, when first asked for. After that the cache is
+//! kept current without reading them all again:
+//! - each round this node stores applies its rating changes as it commits, and a
+//!   deletion here removes the account at once: this node's own changes show at once;
+//! - every [`DELTA_EVERY`] (when asked for ranks) a background task reads the stats
+//!   rows changed lately (`rated_at_ms`, looking [`DELTA_OVERLAP_MS`] back so a
+//!   transaction that committed late is not missed): other nodes' rounds on a shared
+//!   PostgreSQL show within a few seconds;
+//! - every [`FULL_EVERY`] the ratings are read in full again, which also drops
+//!   accounts another node deleted (until then they still count above others).
+//!
+//! The leaderboard lines, ratings included, are always read fresh from the database.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::store::{Store, StoreError, on_pool};
+use super::sorted_ratings::SortedRatings;
+use super::store::{Store, StoreError, on_pool, unix_ms};
 
-/// How stale a rank may be.
-pub const RANK_CACHE_TTL: Duration = Duration::from_secs(3);
-/// After this node changed a rating, ranks are read again once this old, so a
-/// player sees their own round in their rank almost at once.
-pub const RANK_CACHE_AFTER_CHANGE: Duration = Duration::from_millis(250);
+/// How often the ratings changed by other nodes are read.
+pub const DELTA_EVERY: Duration = Duration::from_secs(2);
+/// How far back a change-reading looks past the previous one's start: a transaction
+/// stamped before that reading began may commit after it (statements time out after
+/// 5 s), and nodes' clocks may differ a little.
+pub const DELTA_OVERLAP_MS: i64 = 30_000;
+/// How often every rating is read again.
+pub const FULL_EVERY: Duration = Duration::from_secs(300);
 
-/// Ratings highest first, and when they were read.
+/// One account's rating as a change says it: None, no longer ranked (deleted).
+pub type Change = (i64, Option<f64>);
+
 #[derive(Debug, Default)]
-struct Snapshot {
-    ratings: Arc<Vec<f64>>,
-    read_at: Option<Instant>,
+struct Inner {
+    /// A full reading has been made.
+    loaded: bool,
+    /// Each account's rating by id (ids are dense, from 1); NaN: not ranked.
+    by_account: Vec<f64>,
+    sorted: SortedRatings,
+    /// Changes this node made while a reading was under way, applied again on top
+    /// of that reading (which may have begun before they committed).
+    pending: Option<Vec<Change>>,
+    full_at: Option<Instant>,
+    delta_at: Option<Instant>,
+    /// Unix ms from which the next change-reading reads.
+    delta_since_ms: i64,
+}
+
+impl Inner {
+    fn set(&mut self, (account, rating): Change) {
+        let Ok(i) = usize::try_from(account) else { return };
+        if i >= self.by_account.len() {
+            if rating.is_none() {
+                return;
+            }
+            self.by_account.resize(i + 1, f64::NAN);
+        }
+        let old = self.by_account[i];
+        if !old.is_nan() {
+            self.sorted.remove(old);
+        }
+        let new = rating.unwrap_or(f64::NAN);
+        if !new.is_nan() {
+            self.sorted.insert(new);
+        }
+        self.by_account[i] = new;
+    }
 }
 
 /// The cached ratings of every ranked account.
 #[derive(Debug, Default)]
 pub struct RankCache {
-    snapshot: Mutex<Snapshot>,
-    /// Held by the one caller making the first reading.
+    inner: Mutex<Inner>,
+    /// Held by the one caller making the first reading; the others wait for it.
     first_read: tokio::sync::Mutex<()>,
     /// A background reading is under way.
     refreshing: AtomicBool,
-    /// This node changed a rating since the last reading began.
-    changed: AtomicBool,
 }
 
-/// Ranks as of one reading of the ratings.
-#[derive(Clone, Debug)]
-pub struct Ranks(Arc<Vec<f64>>);
+/// (account, rating) of every ranked account, or of those rated since `since_ms`.
+async fn read(store: &Store, since_ms: Option<i64>) -> Result<Vec<(i64, f64)>, StoreError> {
+    let all = "SELECT account_id, rating FROM stats";
+    let changed = "SELECT account_id, rating FROM stats WHERE rated_at_ms >= $1";
+    Ok(on_pool!(store, pool => match since_ms {
+        None => sqlx::query_as::<_, (i64, f64)>(all).fetch_all(pool).await?,
+        Some(since) => sqlx::query_as::<_, (i64, f64)>(changed).bind(since).fetch_all(pool).await?,
+    }))
+}
 
-impl Ranks {
-    /// One more than the ratings strictly higher (ties share a rank).
+impl RankCache {
+    /// Make sure a full reading exists (the first caller makes it), and start a
+    /// background reading when one is due.
+    pub async fn ready(&self, store: &Store) -> Result<(), StoreError> {
+        if self.lock().loaded {
+            self.refresh_if_due(store);
+            return Ok(());
+        }
+        let _turn = self.first_read.lock().await;
+        if self.lock().loaded {
+            return Ok(());
+        }
+        self.reading(store, None).await
+    }
+
+    /// One more than the ranked ratings strictly higher (ties share a rank).
     pub fn rank_of(&self, rating: f64) -> i64 {
-        self.0.partition_point(|&r| r > rating) as i64 + 1
+        self.lock().sorted.above(rating) as i64 + 1
     }
 
     /// Accounts on the leaderboard.
     pub fn players(&self) -> i64 {
-        self.0.len() as i64
-    }
-}
-
-/// Every rating, highest first.
-async fn read(store: &Store) -> Result<Vec<f64>, StoreError> {
-    let sql = "SELECT rating FROM stats ORDER BY rating DESC";
-    Ok(on_pool!(store, pool => sqlx::query_scalar::<_, f64>(sql).fetch_all(pool).await?))
-}
-
-impl RankCache {
-    /// The ratings as cached (a stale reading starts a new one in the background);
-    /// the first caller reads them and the others wait for it.
-    pub async fn ranks(&self, store: &Store) -> Result<Ranks, StoreError> {
-        if let Some(ranks) = self.cached(store) {
-            return Ok(ranks);
-        }
-        let _turn = self.first_read.lock().await;
-        if let Some(ranks) = self.cached(store) {
-            return Ok(ranks);
-        }
-        self.changed.store(false, Ordering::Release);
-        let ratings = Arc::new(read(store).await?);
-        self.put(ratings.clone());
-        Ok(Ranks(ratings))
+        self.lock().sorted.len() as i64
     }
 
-    fn cached(&self, store: &Store) -> Option<Ranks> {
-        let snapshot = self.snapshot.lock().expect("rank cache");
-        let age = snapshot.read_at?.elapsed();
-        let stale = age >= RANK_CACHE_TTL || (self.changed.load(Ordering::Acquire) && age >= RANK_CACHE_AFTER_CHANGE);
-        if stale && !self.refreshing.swap(true, Ordering::AcqRel) {
-            self.changed.store(false, Ordering::Release);
-            let store = store.clone();
-            tokio::spawn(async move {
-                match read(&store).await {
-                    Ok(ratings) => store.ranks.put(Arc::new(ratings)),
-                    Err(e) => tracing::debug!(error = %e, "cannot read ratings for ranks; keeping the last reading"),
+    /// This node committed these ratings (a stored round, a deletion).
+    pub fn apply(&self, changes: &[Change]) {
+        let mut inner = self.lock();
+        if let Some(pending) = inner.pending.as_mut() {
+            pending.extend_from_slice(changes);
+        }
+        if inner.loaded {
+            for &change in changes {
+                inner.set(change);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("rank cache")
+    }
+
+    fn refresh_if_due(&self, store: &Store) {
+        let due = {
+            let inner = self.lock();
+            let older = |at: Option<Instant>, age| at.is_none_or(|at| at.elapsed() >= age);
+            if older(inner.full_at, FULL_EVERY) {
+                Some(None)
+            } else if older(inner.delta_at, DELTA_EVERY) {
+                Some(Some(inner.delta_since_ms))
+            } else {
+                None
+            }
+        };
+        let Some(since) = due else { return };
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.ranks.reading(&store, since).await {
+                tracing::debug!(error = %e, "cannot read ratings for ranks; keeping what is cached");
+            }
+            store.ranks.refreshing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Read every rating (`since` None) or those changed since `since` ms, and put
+    /// them in, with this node's changes made meanwhile applied again on top.
+    async fn reading(&self, store: &Store, since: Option<i64>) -> Result<(), StoreError> {
+        let started_ms = unix_ms();
+        self.lock().pending = Some(Vec::new());
+        let rows = match read(store, since).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                let mut inner = self.lock();
+                inner.pending = None;
+                // Try again only after the usual wait, not on every request.
+                inner.delta_at = Some(Instant::now());
+                return Err(e);
+            }
+        };
+        let full = since.is_none().then(|| {
+            let size = rows.iter().map(|&(id, _)| id.max(0) as usize + 1).max().unwrap_or(0);
+            let mut by_account = vec![f64::NAN; size];
+            let mut sorted: Vec<f64> = Vec::with_capacity(rows.len());
+            for &(id, rating) in &rows {
+                if let Ok(i) = usize::try_from(id) {
+                    by_account[i] = rating;
+                    sorted.push(rating);
                 }
-                store.ranks.refreshing.store(false, Ordering::Release);
-            });
+            }
+            sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+            (by_account, SortedRatings::from_descending(&sorted))
+        });
+        let mut inner = self.lock();
+        let now = Instant::now();
+        match full {
+            Some((by_account, sorted)) => {
+                inner.by_account = by_account;
+                inner.sorted = sorted;
+                inner.loaded = true;
+                inner.full_at = Some(now);
+            }
+            None => {
+                for (id, rating) in rows {
+                    inner.set((id, Some(rating)));
+                }
+            }
         }
-        Some(Ranks(snapshot.ratings.clone()))
-    }
-
-    fn put(&self, ratings: Arc<Vec<f64>>) {
-        *self.snapshot.lock().expect("rank cache") = Snapshot { ratings, read_at: Some(Instant::now()) };
-    }
-
-    /// This node changed ratings (stored a round, deleted an account).
-    pub fn note_change(&self) {
-        self.changed.store(true, Ordering::Release);
+        for change in inner.pending.take().unwrap_or_default() {
+            inner.set(change);
+        }
+        inner.delta_at = Some(now);
+        inner.delta_since_ms = started_ms - DELTA_OVERLAP_MS;
+        Ok(())
     }
 }
 
@@ -111,10 +215,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ties_share_a_rank_and_the_next_counts_everyone_above() {
-        let ranks = Ranks(Arc::new(vec![9.0, 7.0, 7.0, 3.0]));
-        let got: Vec<i64> = [9.0, 7.0, 3.0, 1.0, 10.0].iter().map(|&r| ranks.rank_of(r)).collect();
-        assert_eq!(got, vec![1, 2, 4, 5, 1]);
-        assert_eq!(ranks.players(), 4);
+    fn changes_move_an_account_and_ties_share_a_rank() {
+        let cache = RankCache::default();
+        cache.lock().loaded = true;
+        cache.apply(&[(1, Some(9.0)), (2, Some(7.0)), (3, Some(7.0)), (4, Some(3.0))]);
+        let ranks = |c: &RankCache| [9.0, 7.0, 3.0, 1.0, 10.0].map(|r| c.rank_of(r));
+        assert_eq!(ranks(&cache), [1, 2, 4, 5, 1]);
+        assert_eq!(cache.players(), 4);
+        // Account 1 drops below 3, account 4 is deleted: one rating each, never two.
+        cache.apply(&[(1, Some(2.0)), (4, None), (9, None)]);
+        assert_eq!(cache.players(), 3);
+        assert_eq!([7.0, 2.0, 3.0].map(|r| cache.rank_of(r)), [1, 3, 3]);
+    }
+
+    #[test]
+    fn changes_before_the_first_reading_are_left_to_it() {
+        let cache = RankCache::default();
+        cache.apply(&[(1, Some(9.0))]);
+        assert_eq!(cache.players(), 0, "not loaded: the first reading will see the committed change");
     }
 }

@@ -28,6 +28,11 @@ pub const SQLITE_POOL: u32 = 4;
 pub const STATEMENT_TIMEOUT: &str = "5s";
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Unix time in milliseconds, as the tables store it.
+pub fn unix_ms() -> i64 {
+    crate::ops::unix_ms_after(Duration::ZERO) as i64
+}
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

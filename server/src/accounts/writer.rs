@@ -1,16 +1,21 @@
 //! The round writer: derives the database from the results log.
 //!
 //! The results log is written first and stays the complete record. Each round it
-//! syncs comes here through a bounded queue ([`STORE_QUEUE`]) and is stored in one
-//! transaction. When the database cannot take a round (down, or the queue
-//! overflowed), the writer drops what it holds (every round is in the log), waits,
-//! and once the database answers again re-reads the log files (the current one and
-//! those rotated aside) and stores every round it does not have yet: each round
-//! exactly once, as rounds are keyed by their round id. It does the same at start,
-//! for rounds a crash left unstored. Nothing here is awaited by a room.
+//! syncs comes here through a bounded queue ([`STORE_QUEUE`]), with where its line
+//! is, and is stored in one transaction that also moves this log's mark
+//! ([`super::log_marks`]) past the line, as long as the rounds come in the log's
+//! order. When the database cannot take a round (down, or the queue overflowed), or
+//! a round comes out of order (the log was rotated, or one was missed), the writer
+//! drops what it holds (every round is in the log), waits if it must, and catches up:
+//! it reads the log from the mark on (the files rotated aside after the marked one,
+//! then the current one) and stores every round it does not have yet, each exactly
+//! once, as rounds are keyed by their round id. It does the same at start, so a
+//! restart reads only what was written after the mark. A mark that does not match
+//! the files (a log replaced or removed) is not trusted: the whole log is read then,
+//! as before marks. Nothing here is awaited by a room.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,15 +24,18 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use tokio::sync::mpsc;
 
+use super::log_marks::LogMark;
 use super::round_rows::round_id;
-use super::store::Store;
-use crate::ops::results::{Feed, RoundRecord};
+use super::store::{Store, StoreError};
+use crate::ops::results::{Feed, LoggedRound, RoundRecord, file_id};
 
 /// Rounds waiting to be stored. Past it a round is read back from the log later.
 pub const STORE_QUEUE: usize = 1024;
 /// First wait before trying a database that failed; doubles up to [`RETRY_MAX`].
 pub const RETRY_FIRST: Duration = Duration::from_millis(250);
 pub const RETRY_MAX: Duration = Duration::from_secs(5);
+/// Log lines read from disk at a time while catching up.
+const READ_CHUNK: usize = 512;
 
 /// The feed to hand the results log, and the writer's end of it.
 pub fn channel() -> (Feed, Inbox) {
@@ -39,23 +47,46 @@ pub fn channel() -> (Feed, Inbox) {
 /// What the writer receives.
 #[derive(Debug)]
 pub struct Inbox {
-    rx: mpsc::Receiver<RoundRecord>,
+    rx: mpsc::Receiver<LoggedRound>,
     missed: Arc<AtomicBool>,
 }
 
+/// This log's mark: its row, once there is one, and where it stands.
+#[derive(Debug, Default)]
+pub struct Mark {
+    row: Option<i64>,
+    at: Option<LogMark>,
+    /// The mark was looked for in the database (at the first catch-up).
+    looked_up: bool,
+}
+
+/// What a catch-up did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Rounds read from the log files (past the mark, or all of them without one).
+    pub read: u64,
+    /// Of those, rounds the database did not have yet.
+    pub stored: u64,
+}
+
 /// Store rounds from `inbox` until the results log is gone, catching up from the log
-/// at `log_path` at start and after every failure.
+/// at `log_path` at start, after every failure and whenever a round comes out of order.
 pub async fn run(store: Store, mut inbox: Inbox, log_path: PathBuf) {
+    let mut mark = Mark::default();
     let mut behind = true;
     let mut wait = RETRY_FIRST;
     loop {
         if behind || inbox.missed.swap(false, Ordering::AcqRel) {
             // Take what is queued off first: it is all in the log, read below.
             while inbox.rx.try_recv().is_ok() {}
-            match catch_up(&store, &log_path).await {
-                Ok(stored) => {
-                    if stored > 0 {
-                        tracing::info!(rounds = stored, "stored rounds read back from the results log");
+            match catch_up(&store, &log_path, &mut mark).await {
+                Ok(done) => {
+                    if done.stored > 0 {
+                        tracing::info!(
+                            rounds = done.stored,
+                            read = done.read,
+                            "stored rounds read back from the results log"
+                        );
                     }
                     behind = false;
                     wait = RETRY_FIRST;
@@ -70,24 +101,42 @@ pub async fn run(store: Store, mut inbox: Inbox, log_path: PathBuf) {
                 }
             }
         }
-        let record = tokio::select! {
-            record = inbox.rx.recv() => record,
+        let logged = tokio::select! {
+            logged = inbox.rx.recv() => logged,
             // Wake now and then to see a raised `missed` without a round arriving.
             _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
         };
-        let Some(record) = record else { return };
-        if let Err(e) = store_one(&store, &record).await {
-            tracing::warn!(error = %e, round = %round_id(&record), "cannot store a round; it waits in the results log");
-            gauge!("arena_database_up").set(0.0);
-            behind = true;
+        let Some(logged) = logged else { return };
+        let here = |at: &LogMark| at.file_id == logged.file_id;
+        if mark.at.as_ref().is_some_and(|at| here(at) && logged.line_end <= at.line_end) {
+            continue; // the catch-up read it
+        }
+        let next = LogMark {
+            file_id: logged.file_id,
+            file_name: file_name(&log_path),
+            line_start: logged.line_start,
+            line_end: logged.line_end,
+            round_id: round_id(&logged.record),
+        };
+        let in_order = mark.at.as_ref().is_some_and(|at| here(at) && logged.line_start == at.line_end);
+        let row = mark.row.filter(|_| in_order);
+        match store_one(&store, &logged.record, row.map(|row| (row, &next))).await {
+            Ok(_) if in_order => mark.at = Some(next),
+            // Stored, but the mark cannot pass the rounds between: read them from the log.
+            Ok(_) => behind = true,
+            Err(e) => {
+                tracing::warn!(error = %e, round = %round_id(&logged.record), "cannot store a round; it waits in the results log");
+                gauge!("arena_database_up").set(0.0);
+                behind = true;
+            }
         }
     }
 }
 
-/// Store one round, counting it in the metrics.
-async fn store_one(store: &Store, record: &RoundRecord) -> Result<bool, super::store::StoreError> {
+/// Store one round (moving the mark with it), counting it in the metrics.
+async fn store_one(store: &Store, record: &RoundRecord, mark: Option<(i64, &LogMark)>) -> Result<bool, StoreError> {
     let started = Instant::now();
-    match store.store_round(record).await {
+    match store.store_round(record, mark).await {
         Ok(stored) => {
             histogram!("arena_round_store_seconds").record(started.elapsed().as_secs_f64());
             counter!("arena_rounds_stored_total", "outcome" => if stored { "stored" } else { "already_stored" })
@@ -101,49 +150,109 @@ async fn store_one(store: &Store, record: &RoundRecord) -> Result<bool, super::s
     }
 }
 
-/// Store every round in the log files that the database lacks; how many were stored.
-pub async fn catch_up(store: &Store, log_path: &Path) -> Result<u64, super::store::StoreError> {
+/// Store every round in the log files past `mark` that the database lacks, moving
+/// the mark over each line read.
+pub async fn catch_up(store: &Store, log_path: &Path, mark: &mut Mark) -> Result<CatchUp, StoreError> {
     if !store.ping().await {
         // Say so plainly rather than failing on the first round.
         store.round_stored("").await?;
     }
-    let mut stored = 0;
-    for file in log_files(log_path) {
-        let Ok(opened) = File::open(&file) else { continue };
+    let files = log_files(log_path);
+    if !mark.looked_up {
+        let marks = store.log_marks().await?;
+        if let Some((row, found)) = marks.into_iter().find(|(_, m)| locate(&files, m).is_some()) {
+            *mark = Mark { row: Some(row), at: Some(found), looked_up: true };
+        }
+        mark.looked_up = true;
+    }
+    // From the marked file on, past the marked line; without a mark that matches the
+    // files, everything.
+    let (first, mut offset) = match mark.at.as_ref().and_then(|at| Some((locate(&files, at)?, at.line_end))) {
+        Some((index, line_end)) => (index, line_end),
+        None => (0, 0),
+    };
+    let mut done = CatchUp::default();
+    for (path, id) in files.into_iter().skip(first) {
+        let Ok(mut opened) = File::open(&path) else { continue };
+        if opened.seek(SeekFrom::Start(offset)).is_err() {
+            continue;
+        }
+        let name = file_name(&path);
         // Read on the blocking pool a chunk of lines at a time: log files are large.
-        let mut lines = BufReader::new(opened).lines();
+        let mut reader = BufReader::new(opened);
         loop {
-            let (chunk, rest) = tokio::task::spawn_blocking(move || {
-                let chunk: Vec<RoundRecord> = lines
-                    .by_ref()
-                    .take(512)
-                    .map_while(Result::ok)
-                    .filter_map(|l| serde_json::from_str(&l).ok())
-                    .collect();
-                (chunk, lines)
-            })
-            .await
-            .expect("reading the results log does not panic");
-            lines = rest;
-            if chunk.is_empty() {
-                break;
-            }
-            for record in chunk {
-                if store.round_stored(&round_id(&record)).await? {
+            let (chunk, rest) = tokio::task::spawn_blocking(move || (read_lines(&mut reader, offset), reader))
+                .await
+                .expect("reading the results log does not panic");
+            reader = rest;
+            let Some(last) = chunk.last() else { break };
+            offset = last.1;
+            for (line_start, line_end, record) in chunk.into_iter().filter_map(|(s, e, r)| Some((s, e, r?))) {
+                done.read += 1;
+                counter!("arena_rounds_read_back_total").increment(1);
+                let next =
+                    LogMark { file_id: id, file_name: name.clone(), line_start, line_end, round_id: round_id(&record) };
+                if store.round_stored(&next.round_id).await? {
                     // Counted like the writer's own finds, so a catch-up shows how far it got.
                     counter!("arena_rounds_stored_total", "outcome" => "already_stored").increment(1);
                 } else {
-                    stored += u64::from(store_one(store, &record).await?);
+                    done.stored += u64::from(store_one(store, &record, mark.row.map(|row| (row, &next))).await?);
+                }
+                mark.at = Some(next);
+            }
+            // The mark moves over rounds found stored (and makes its row) once per chunk.
+            if let Some(at) = &mark.at {
+                match mark.row {
+                    Some(row) => store.save_log_mark(row, at).await?,
+                    None => mark.row = Some(store.new_log_mark(at).await?),
                 }
             }
         }
+        offset = 0;
     }
-    Ok(stored)
+    Ok(done)
+}
+
+/// Up to [`READ_CHUNK`] whole lines from `reader`, which stands at byte `offset`: each
+/// line's start and end, and its round (None: not a round). A last line without its
+/// newline (being written) is left for the next reading.
+fn read_lines(reader: &mut BufReader<File>, mut offset: u64) -> Vec<(u64, u64, Option<RoundRecord>)> {
+    let mut lines = Vec::new();
+    let mut line = Vec::new();
+    while lines.len() < READ_CHUNK {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(n) if n > 0 && line.ends_with(b"\n") => {
+                let start = offset;
+                offset += n as u64;
+                lines.push((start, offset, serde_json::from_slice(&line).ok()));
+            }
+            _ => break,
+        }
+    }
+    lines
+}
+
+/// Which of `files` the mark is in: the file with its id whose line at the mark is
+/// the marked round's.
+fn locate(files: &[(PathBuf, u64)], mark: &LogMark) -> Option<usize> {
+    let index = files.iter().position(|(_, id)| *id == mark.file_id)?;
+    let length = usize::try_from(mark.line_end.checked_sub(mark.line_start)?).ok()?;
+    let mut file = File::open(&files[index].0).ok()?;
+    file.seek(SeekFrom::Start(mark.line_start)).ok()?;
+    let mut line = vec![0; length];
+    file.read_exact(&mut line).ok()?;
+    let record: RoundRecord = serde_json::from_slice(line.strip_suffix(b"\n")?).ok()?;
+    (round_id(&record) == mark.round_id).then_some(index)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// The results log and the files rotated aside from it (`<name>.<UTC time>[.n]`),
-/// oldest first.
-fn log_files(log_path: &Path) -> Vec<PathBuf> {
+/// oldest first, each with its [`file_id`].
+fn log_files(log_path: &Path) -> Vec<(PathBuf, u64)> {
     let (Some(dir), Some(name)) = (log_path.parent(), log_path.file_name()) else { return Vec::new() };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     let prefix = format!("{}.", name.to_string_lossy());
@@ -159,4 +268,8 @@ fn log_files(log_path: &Path) -> Vec<PathBuf> {
     aside.sort();
     aside.push(log_path.to_path_buf());
     aside
+        .into_iter()
+        .filter_map(|path| Some((file_id(&std::fs::metadata(&path).ok()?), path)))
+        .map(|(id, p)| (p, id))
+        .collect()
 }

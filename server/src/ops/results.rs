@@ -84,8 +84,29 @@ impl ResultsLog {
 /// it has no room for raises `missed`, and the store reads it back from the log.
 #[derive(Debug)]
 pub struct Feed {
-    pub tx: mpsc::Sender<RoundRecord>,
+    pub tx: mpsc::Sender<LoggedRound>,
     pub missed: Arc<AtomicBool>,
+}
+
+/// A round on disk and where its line is, so what is derived from the log can say
+/// how far it got.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoggedRound {
+    pub record: RoundRecord,
+    /// The file's id ([`file_id`]): it stays the same when the file is renamed aside.
+    pub file_id: u64,
+    /// The line's first byte and the byte after its newline.
+    pub line_start: u64,
+    pub line_end: u64,
+}
+
+/// What tells a log file apart while it exists, across a rename: its inode (0 where
+/// there are none, and then nothing can be told apart).
+pub fn file_id(metadata: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    return std::os::unix::fs::MetadataExt::ino(metadata);
+    #[cfg(not(unix))]
+    return 0;
 }
 
 /// Start the writer thread, appending to `path` and renaming it aside once it would
@@ -99,7 +120,7 @@ pub fn spawn_writer(path: PathBuf, max_bytes: u64) -> Arc<ResultsLog> {
 pub fn spawn_writer_feeding(path: PathBuf, max_bytes: u64, feed: Option<Feed>) -> Arc<ResultsLog> {
     let (tx, rx) = mpsc::channel::<RoundRecord>(RESULTS_QUEUE);
     let settled = Arc::new(AtomicU64::new(0));
-    let writer = Writer { path, max_bytes, file: None, size: 0, unsynced: false, feed };
+    let writer = Writer { path, max_bytes, file: None, file_id: 0, size: 0, unsynced: false, feed };
     let counter = settled.clone();
     // A thread, not a task: every write and sync blocks, and the thread ends by
     // itself once the last handle on the log (and so the sender) is dropped.
@@ -118,6 +139,8 @@ struct Writer {
     /// `None` if it could not be opened, and after a failed write, so the next
     /// round tries a fresh open instead of writing to a broken handle.
     file: Option<File>,
+    /// The open file's [`file_id`], handed on with each round's place in it.
+    file_id: u64,
     /// Bytes in the open file, to decide when to rotate without asking the disk.
     size: u64,
     /// Written lines that `sync_data` has not covered yet.
@@ -140,8 +163,8 @@ impl Writer {
             let mut next = Some(first);
             while let Some(record) = next.take() {
                 handled += 1;
-                if self.append(&record) {
-                    written.push(record);
+                if let Some((line_start, line_end)) = self.append(&record) {
+                    written.push(LoggedRound { record, file_id: self.file_id, line_start, line_end });
                 }
                 if batch_started.elapsed() < SYNC_INTERVAL {
                     next = rx.try_recv().ok();
@@ -155,7 +178,7 @@ impl Writer {
     }
 
     /// Hand synced rounds to the feed without waiting; returns how many there were.
-    fn pass_on(&self, written: Vec<RoundRecord>) -> u64 {
+    fn pass_on(&self, written: Vec<LoggedRound>) -> u64 {
         let count = written.len() as u64;
         if let Some(feed) = &self.feed {
             for record in written {
@@ -167,16 +190,17 @@ impl Writer {
         count
     }
 
-    /// Append one round as one line; false (and logged) if it could not be written.
-    fn append(&mut self, record: &RoundRecord) -> bool {
+    /// Append one round as one line: where it starts and ends in the open file, or
+    /// None (and logged) if it could not be written.
+    fn append(&mut self, record: &RoundRecord) -> Option<(u64, u64)> {
         let mut line = serde_json::to_vec(record).expect("JSON of our own record");
         line.push(b'\n');
         match self.try_append(&line) {
-            Ok(()) => true,
+            Ok(()) => Some((self.size - line.len() as u64, self.size)),
             Err(e) => {
                 tracing::error!(path = %self.path.display(), error = %e, room = %record.room_id, "cannot append a round to the results log");
                 self.file = None;
-                false
+                None
             }
         }
     }
@@ -199,7 +223,9 @@ impl Writer {
 
     fn open(&mut self) -> io::Result<()> {
         let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
-        self.size = file.metadata()?.len();
+        let metadata = file.metadata()?;
+        self.size = metadata.len();
+        self.file_id = file_id(&metadata);
         self.file = Some(file);
         Ok(())
     }
