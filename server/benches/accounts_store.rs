@@ -49,6 +49,8 @@ const SEED_SQLITE: &[&str] = &[
 ];
 
 const SEED_POSTGRES: &[&str] = &[
+    // Seeding takes longer than the store's statement timeout allows a query.
+    "SET LOCAL statement_timeout = 0",
     "INSERT INTO accounts (name, name_key, password_hash, token_version, created_at_ms) \
      SELECT 'p' || i, 'p' || i, $2, 0, 0 FROM generate_series(1, $1) AS i",
     "INSERT INTO stats (account_id, rounds, wins, kills, deaths, score, mu, sigma, rating) \

@@ -2,6 +2,7 @@
 //! changes and deletion (which anonymises the account's history).
 
 use sqlx::Row;
+use unicode_normalization::UnicodeNormalization;
 
 use super::store::{Store, StoreError, on_pool};
 
@@ -17,8 +18,16 @@ pub struct AccountRow {
 /// What a deleted account's lines in match history are shown as.
 pub const DELETED_NAME: &str = "deleted player";
 
-/// The key names are unique by: case folded, so `Ann` and `ann` are one name.
+/// The key names are unique by: compatibility-normalised (NFKC) and case folded, so
+/// `Ann`, `ann`, `ＡＮＮ` (full-width) and `ａｎｎ` are one name, as are a ligature `ﬁ`
+/// and `fi`. Normalised again after lowering, as lowering can undo NFKC.
 pub fn name_key(name: &str) -> String {
+    name.nfkc().collect::<String>().to_lowercase().nfkc().collect()
+}
+
+/// The key before NFKC (case folded only): accounts made before keys were
+/// normalised are still found by it.
+fn legacy_name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
@@ -42,9 +51,13 @@ impl Store {
             .await?))
     }
 
-    /// The live (not deleted) account with this name, any case.
+    /// The live (not deleted) account with this name, any case or width.
     pub async fn account_by_name(&self, name: &str) -> Result<Option<AccountRow>, StoreError> {
-        self.live_account(AccountKey::Name(name_key(name))).await
+        let (key, legacy) = (name_key(name), legacy_name_key(name));
+        match self.live_account(AccountKey::Name(key.clone())).await? {
+            None if legacy != key => self.live_account(AccountKey::Name(legacy)).await,
+            found => Ok(found),
+        }
     }
 
     /// The live account with this id.
@@ -140,4 +153,19 @@ impl Store {
 enum AccountKey {
     Name(String),
     Id(i64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_alike_names_share_one_key() {
+        for same in ["Ann", "ANN", "ａｎｎ", "ＡＮＮ"] {
+            assert_eq!(name_key(same), "ann", "{same}");
+        }
+        assert_eq!(name_key("ﬁsh"), name_key("FISH"), "a ligature is its letters");
+        assert_eq!(name_key("Ｂｏｔ７"), "bot7", "so full-width cannot dodge the bot… reservation");
+        assert_ne!(name_key("ann"), name_key("anne"));
+    }
 }

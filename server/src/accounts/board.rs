@@ -85,22 +85,27 @@ pub const PODIUM: i64 = 3;
 type BoardRow = (i64, String, f64, i64, i64);
 
 /// `around`'s statement: side 0 is the account's own line ($1), sides 1 to 4 up to
-/// $2 lines each, nearest first. Each side is its own range scan of `stats_by_rating`.
-const AROUND: &str = "WITH me AS (SELECT account_id, rating FROM stats WHERE account_id = $1) \
-    SELECT CAST(0 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins FROM stats s JOIN accounts a ON a.id = s.account_id \
-        WHERE s.account_id = $1 \
+/// $2 lines each, nearest first. Each side is its own range scan of `stats_by_rating`
+/// in the index's order; the account's rating is a scalar subquery, not a join, so
+/// SQLite's planner keeps that order instead of sorting every higher (lower) rating.
+const AROUND: &str = "SELECT CAST(0 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
+        FROM stats s JOIN accounts a ON a.id = s.account_id WHERE s.account_id = $1 \
     UNION ALL SELECT * FROM (SELECT CAST(1 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
-        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
-        WHERE s.rating = me.rating AND s.account_id < me.account_id ORDER BY s.account_id DESC LIMIT $2) AS tied_above \
+        FROM stats s JOIN accounts a ON a.id = s.account_id \
+        WHERE s.rating = (SELECT rating FROM stats WHERE account_id = $1) AND s.account_id < $1 \
+        ORDER BY s.account_id DESC LIMIT $2) AS tied_above \
     UNION ALL SELECT * FROM (SELECT CAST(2 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
-        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
-        WHERE s.rating > me.rating ORDER BY s.rating ASC, s.account_id DESC LIMIT $2) AS higher \
+        FROM stats s JOIN accounts a ON a.id = s.account_id \
+        WHERE s.rating > (SELECT rating FROM stats WHERE account_id = $1) \
+        ORDER BY s.rating ASC, s.account_id DESC LIMIT $2) AS higher \
     UNION ALL SELECT * FROM (SELECT CAST(3 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
-        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
-        WHERE s.rating = me.rating AND s.account_id > me.account_id ORDER BY s.account_id ASC LIMIT $2) AS tied_below \
+        FROM stats s JOIN accounts a ON a.id = s.account_id \
+        WHERE s.rating = (SELECT rating FROM stats WHERE account_id = $1) AND s.account_id > $1 \
+        ORDER BY s.account_id ASC LIMIT $2) AS tied_below \
     UNION ALL SELECT * FROM (SELECT CAST(4 AS BIGINT), s.account_id, a.name, s.rating, s.rounds, s.wins \
-        FROM stats s JOIN accounts a ON a.id = s.account_id, me \
-        WHERE s.rating < me.rating ORDER BY s.rating DESC, s.account_id ASC LIMIT $2) AS lower";
+        FROM stats s JOIN accounts a ON a.id = s.account_id \
+        WHERE s.rating < (SELECT rating FROM stats WHERE account_id = $1) \
+        ORDER BY s.rating DESC, s.account_id ASC LIMIT $2) AS lower";
 
 /// The best lines of one match.
 const PODIUM_SQL: &str = "SELECT place, player_id, kind, name, kills, deaths, score, rating_before, rating_after \

@@ -120,6 +120,9 @@ async fn the_whole_story(url: &str) {
     assert!(ACCOUNT_IDS.contains(&ann.player_id.0), "{:?}", ann.player_id);
     let (status, body) = post(addr, "/api/accounts", r#"{"name": "ANN", "password": "another one"}"#, &[]).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("that name is taken")));
+    // Look-alikes are one name: full-width letters normalise (NFKC) to the same key.
+    let (status, body) = post(addr, "/api/accounts", r#"{"name": "ＡＮＮ", "password": "another one"}"#, &[]).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("that name is taken")), "{body}");
     let (status, _) = post(addr, "/api/accounts", r#"{"name": "Shorty", "password": "short"}"#, &[]).await;
     assert_eq!(status, 400);
     let (status, body) = post(addr, "/api/session", r#"{"name": "ann"}"#, &[]).await;
