@@ -137,7 +137,7 @@ async fn dispatch(
     };
     match (message, room) {
         (ClientMsg::Input(input), Some(room)) => {
-            tally.input(std::time::Instant::now());
+            tally.input();
             if !budgets.input.try_take() {
                 metrics::handles().inputs_dropped_rate_limit.increment(1);
                 if !budgets.abuse.try_take() {
