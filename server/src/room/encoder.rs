@@ -291,7 +291,8 @@ struct Sent {
 #[derive(Debug, Default)]
 pub struct SentViews {
     sent: VecDeque<Sent>,
-    /// The newest tick the client says it decoded, even one no longer in `sent`.
+    /// The newest tick the client decoded among those sent to it (possibly no
+    /// longer in `sent`): its pacing, and the floor of its baseline choices.
     newest_ack: Option<Tick>,
 }
 
@@ -304,17 +305,14 @@ impl SentViews {
     }
 
     /// The client has decoded the snapshot of `tick`. An ack for a tick not sent to
-    /// it recently (forgotten, or never sent) is ignored.
+    /// it recently (forgotten, or never sent: a thinned client skips ticks) is
+    /// ignored; counted, a claimed tick newer than any acknowledged entry would raise
+    /// [`SentViews::oldest_possible_baseline`] above the baseline still chosen.
     pub fn acknowledge(&mut self, tick: Tick) {
-        let Some(newest_sent) = self.sent.back() else { return };
-        if tick == Tick(0) || tick.is_after(newest_sent.tick) {
-            return;
-        }
+        let Some(sent) = self.sent.iter_mut().rev().find(|s| s.tick == tick) else { return };
+        sent.acked = true;
         if self.newest_ack.is_none_or(|newest| tick.is_after(newest)) {
             self.newest_ack = Some(tick);
-        }
-        if let Some(sent) = self.sent.iter_mut().rev().find(|s| s.tick == tick) {
-            sent.acked = true;
         }
     }
 
@@ -560,6 +558,39 @@ mod tests {
         views.reset();
         assert_eq!(views.baseline(), None);
         assert_eq!(views.ack_lag(Tick(12)), None);
+    }
+
+    proptest::proptest! {
+        /// The room forgets frames older than every client's oldest possible baseline:
+        /// whatever a client sends or acknowledges after, its baseline is never older.
+        #[test]
+        fn no_baseline_is_older_than_a_floor_given_before(
+            steps in proptest::collection::vec((1u32..=4, proptest::option::of(0u32..12)), 1..120),
+        ) {
+            let mut views = SentViews::default();
+            let view = View { min: (0, 0), max: (0, 0) };
+            let (mut tick, mut floor) = (0u32, None::<Tick>);
+            for (advance, ack_back) in steps {
+                // Sent every `advance` ticks (a thinned client skips some); an ack of
+                // a tick up to 11 back, sent or not.
+                tick += advance;
+                views.record(Tick(tick), view);
+                if let Some(back) = ack_back {
+                    views.acknowledge(Tick(tick.saturating_sub(back)));
+                }
+                if let (Some((chosen, _)), Some(floor)) = (views.baseline(), floor) {
+                    proptest::prop_assert!(!floor.is_after(chosen), "baseline {chosen:?} below an earlier floor {floor:?}");
+                }
+                let now = views.oldest_possible_baseline();
+                if let (Some((chosen, _)), Some(now)) = (views.baseline(), now) {
+                    proptest::prop_assert!(!now.is_after(chosen), "baseline {chosen:?} below the floor {now:?}");
+                }
+                floor = match (floor, now) {
+                    (Some(a), Some(b)) if a.is_after(b) => Some(a),
+                    (a, b) => b.or(a),
+                };
+            }
+        }
     }
 
     #[test]
