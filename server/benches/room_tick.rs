@@ -257,10 +257,9 @@ fn per_message_handoff(c: &mut Criterion) {
                 sender.send_replace(snapshot(tick));
             }
             for (_, receiver) in &mut slots {
-                if let Some(latest) = receiver.take_changed()
-                    && let Latest::Snapshot(s) = &*latest
-                {
+                if let Some(Latest::Snapshot(s)) = receiver.take_changed() {
                     s.write_message(&mut out);
+                    receiver.put_back(Latest::Snapshot(s));
                 }
             }
         })

@@ -59,8 +59,7 @@ pub struct Doorbell {
 impl Doorbell {
     /// Call the writer to `bell`; ring after queueing, so the writer finds what it is called to.
     pub fn ring(&self, bell: Bell) {
-        self.shared.rung.fetch_or(bell as u8, Ordering::Release);
-        self.shared.writer.wake();
+        self.shared.ring(bell);
     }
 }
 
@@ -74,6 +73,11 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Versioned> {
         // The lock guards a plain value: a panic elsewhere cannot leave it half-written.
         self.value.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn ring(&self, bell: Bell) {
+        self.rung.fetch_or(bell as u8, Ordering::Release);
+        self.writer.wake();
     }
 }
 
@@ -103,7 +107,7 @@ impl LatestSender {
 
     /// Call the writer to `bell` (after queueing what it is called to).
     pub fn ring(&self, bell: Bell) {
-        Doorbell { shared: self.shared.clone() }.ring(bell);
+        self.shared.ring(bell);
     }
 
     /// Whether the writer's end is gone (the connection ended).
@@ -119,10 +123,6 @@ impl Drop for LatestSender {
     }
 }
 
-/// The room is gone: it dropped its end without anything left to take.
-#[derive(Debug, PartialEq, Eq)]
-pub struct RoomGone;
-
 /// The writer's end of a client's slot.
 pub struct LatestReceiver {
     shared: Arc<Shared>,
@@ -131,25 +131,6 @@ pub struct LatestReceiver {
 }
 
 impl LatestReceiver {
-    /// Wait until the slot holds something not yet seen (marking it seen); Err once
-    /// the room's end is gone and nothing new is left.
-    pub async fn changed(&mut self) -> Result<(), RoomGone> {
-        std::future::poll_fn(|cx| {
-            // Register first, then look: a send between the two still wakes us.
-            self.shared.writer.register(cx.waker());
-            let version = self.shared.lock().version;
-            if version != self.seen {
-                self.seen = version;
-                return Poll::Ready(Ok(()));
-            }
-            if self.shared.sender_gone.load(Ordering::Acquire) {
-                return Poll::Ready(Err(RoomGone));
-            }
-            Poll::Pending
-        })
-        .await
-    }
-
     /// A handle for others to ring this writer's doorbell.
     pub fn doorbell(&self) -> Doorbell {
         Doorbell { shared: self.shared.clone() }
@@ -166,19 +147,38 @@ impl LatestReceiver {
         self.shared.sender_gone.load(Ordering::Acquire)
     }
 
-    /// The slot's value if it changed since last seen, marked seen.
-    pub fn take_changed(&mut self) -> Option<SlotGuard<'_>> {
-        let guard = self.shared.lock();
+    /// The slot's value if it changed since last seen, marked seen and moved out (the
+    /// slot holds [`Latest::Waiting`] until [`LatestReceiver::put_back`]). Moved, not
+    /// read in place: the writer copies a snapshot into its buffer without the lock,
+    /// so a writer descheduled mid-copy cannot hold up the room's next send; and not
+    /// cloned, which would bump the body's reference count, shared by every client of
+    /// the room, from every writer's thread.
+    pub fn take_changed(&mut self) -> Option<Latest> {
+        let mut guard = self.shared.lock();
         if guard.version == self.seen {
             return None;
         }
         self.seen = guard.version;
-        Some(SlotGuard(guard))
+        Some(std::mem::take(&mut guard.latest))
+    }
+
+    /// Hand back what [`LatestReceiver::take_changed`] gave, so the room drops it with
+    /// its next send, on its own thread (where the body's count is already hot). If
+    /// the room sent something newer meanwhile, that stays and `latest` is dropped here.
+    pub fn put_back(&self, latest: Latest) {
+        let mut guard = self.shared.lock();
+        if guard.version == self.seen {
+            guard.latest = latest;
+            return;
+        }
+        drop(guard);
+        drop(latest);
     }
 
     /// Wait until a bell rings, the value changes or the room's end goes.
     pub async fn wait(&self) {
         std::future::poll_fn(|cx| {
+            // Register first, then look: a send or ring between the two still wakes us.
             self.shared.writer.register(cx.waker());
             let ready = self.shared.rung.load(Ordering::Acquire) != 0
                 || self.shared.sender_gone.load(Ordering::Acquire)
@@ -191,13 +191,6 @@ impl LatestReceiver {
     /// What the slot holds now (the lock is held while the guard lives: keep it short).
     pub fn borrow(&self) -> SlotGuard<'_> {
         SlotGuard(self.shared.lock())
-    }
-
-    /// What the slot holds now, marked seen.
-    pub fn borrow_and_update(&mut self) -> SlotGuard<'_> {
-        let guard = self.shared.lock();
-        self.seen = guard.version;
-        SlotGuard(guard)
     }
 }
 
@@ -224,28 +217,58 @@ mod tests {
 
     use super::*;
 
+    /// One turn of the writer as it runs: whether the room is gone (looked at first),
+    /// then the changed value, handed back.
+    fn writer_turn(rx: &mut LatestReceiver) -> (bool, Option<Latest>) {
+        let gone = rx.room_gone();
+        let taken = rx.take_changed();
+        if let Some(latest) = &taken {
+            rx.put_back(latest.clone());
+        }
+        (gone, taken)
+    }
+
+    fn closed_code(latest: &Option<Latest>) -> Option<u16> {
+        match latest {
+            Some(Latest::Closed { code, .. }) => Some(*code),
+            _ => None,
+        }
+    }
+
     #[tokio::test]
     async fn the_writer_sees_the_newest_value_once_and_the_end() {
         let (tx, mut rx) = slot();
         tx.send_replace(Latest::Closed { code: 1, reason: "old".into() });
         tx.send_replace(Latest::Closed { code: 2, reason: "new".into() });
-        rx.changed().await.unwrap();
-        assert!(matches!(&*rx.borrow_and_update(), Latest::Closed { code: 2, .. }), "latest wins");
-        let waiting = tokio::time::timeout(Duration::from_millis(20), rx.changed()).await;
+        tokio::time::timeout(Duration::from_secs(5), rx.wait()).await.expect("a new value: no wait");
+        let (gone, taken) = writer_turn(&mut rx);
+        assert_eq!((gone, closed_code(&taken)), (false, Some(2)), "latest wins");
+        assert!(matches!(&*rx.borrow(), Latest::Closed { code: 2, .. }), "handed back for the room to drop");
+        assert!(rx.take_changed().is_none(), "seen once");
+        let waiting = tokio::time::timeout(Duration::from_millis(20), rx.wait()).await;
         assert!(waiting.is_err(), "nothing new: it waits");
         // A send from another thread wakes the waiting writer.
         let sender = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(10));
-            tx.send_replace(Latest::Waiting);
+            tx.send_replace(Latest::Closed { code: 3, reason: "next".into() });
             tx
         });
-        rx.changed().await.unwrap();
-        assert!(matches!(&*rx.borrow(), Latest::Waiting));
+        tokio::time::timeout(Duration::from_secs(5), rx.wait()).await.expect("the send wakes the writer");
         let tx = sender.join().unwrap();
-        tx.send_replace(Latest::Closed { code: 3, reason: "last".into() });
+        // The room sends again while the writer holds what it took: the newer value stays.
+        let taken = rx.take_changed();
+        assert!(matches!(&*rx.borrow(), Latest::Waiting), "taken out, not copied under the lock");
+        let skipped = tx.send_replace(Latest::Closed { code: 4, reason: "newer".into() });
+        assert!(matches!(skipped, Latest::Waiting));
+        rx.put_back(taken.expect("code 3"));
+        assert!(matches!(&*rx.borrow(), Latest::Closed { code: 4, .. }), "a newer send is not overwritten");
+        // The last send before the room's end is still taken; then the end shows.
         drop(tx);
-        rx.changed().await.expect("what was sent before the end is still seen");
-        assert_eq!(rx.changed().await, Err(RoomGone));
+        tokio::time::timeout(Duration::from_secs(5), rx.wait()).await.expect("the room's end wakes it");
+        let (gone, taken) = writer_turn(&mut rx);
+        assert_eq!((gone, closed_code(&taken)), (true, Some(4)), "what was sent before the end is still seen");
+        let (gone, taken) = writer_turn(&mut rx);
+        assert!(gone && taken.is_none(), "gone, and nothing new after: the writer closes");
     }
 
     #[tokio::test]

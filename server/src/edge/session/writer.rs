@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use arena_protocol::close_code;
@@ -80,10 +80,14 @@ pub async fn write_loop(
         {
             return end;
         }
+        // The heartbeat first: a client that takes each message slower than the
+        // snapshot interval finds the slot changed whenever its write ends, so a
+        // heartbeat polled after the slot would never run (no pings, no idle or pong
+        // deadline: a slow reader could hold its seat forever).
         let outcome = tokio::select! {
             biased;
-            () = slot.wait() => Ok(()),
             _ = heartbeat.interval.tick() => heartbeat.check(&mut out.write, out.slow).await,
+            () = slot.wait() => Ok(()),
             Some(rooms) = lobby_changed(&mut lobby), if lobby.is_some() => match rooms {
                 Some(rooms) => {
                     out.tally.other(rooms.len(), Instant::now());
@@ -105,15 +109,17 @@ pub async fn write_loop(
 async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver) -> Result<(), SessionEnd> {
     // Looked at before the value: gone, and nothing new after, means nothing more comes.
     let gone = slot.room_gone();
-    let newest = slot.take_changed().map(|latest| match &*latest {
+    let newest = slot.take_changed().map(|latest| match latest {
         Latest::Waiting => Newest::Nothing,
         Latest::Snapshot(snapshot) => {
-            // Written while the slot is borrowed: cloning it out would bump the body's
-            // reference count, which every client of the room shares, twice a message.
+            // Copied outside the slot's lock (the room's send waits on it), then handed
+            // back for the room to drop (see LatestReceiver::take_changed).
             snapshot.write_message(&mut out.buffer);
-            Newest::Snapshot { delta: snapshot.kind == arena_protocol::SnapshotKind::Delta }
+            let delta = snapshot.kind == arena_protocol::SnapshotKind::Delta;
+            slot.put_back(Latest::Snapshot(snapshot));
+            Newest::Snapshot { delta }
         }
-        Latest::Closed { code, reason } => Newest::Closed { code: *code, reason: reason.clone() },
+        Latest::Closed { code, reason } => Newest::Closed { code, reason },
     });
     if slot.answer(Bell::Control) || (gone && newest.is_none()) {
         send_control(out, room).await?;
@@ -131,7 +137,7 @@ async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver
 
 /// Every control message queued, in order.
 async fn send_control(out: &mut Out, room: &mut RoomFeed) -> Result<(), SessionEnd> {
-    while let Ok(bytes) = room.control.try_recv() {
+    while let Poll::Ready(Some(bytes)) = next_queued(&mut room.control).await {
         out.tally.control(bytes.len(), Instant::now());
         let sent = send(&mut out.write, Frame::binary(Payload::Borrowed(&bytes)), out.slow).await;
         if let Some(upgraded_at) = room.joining_since.take() {
@@ -145,8 +151,8 @@ async fn send_control(out: &mut Out, room: &mut RoomFeed) -> Result<(), SessionE
 /// Every frame the reader queued; the reader gone ends the session.
 async fn send_direct(out: &mut Out, direct: &mut mpsc::Receiver<Direct>) -> Result<(), SessionEnd> {
     loop {
-        match direct.try_recv() {
-            Ok(Direct::Frame(opcode, payload)) => {
+        match next_queued(direct).await {
+            Poll::Ready(Some(Direct::Frame(opcode, payload))) => {
                 let frame = Frame::new(true, opcode, None, Payload::Owned(payload.into_vec()));
                 let sent = send(&mut out.write, frame, out.slow).await;
                 if opcode == OpCode::Close {
@@ -154,14 +160,29 @@ async fn send_direct(out: &mut Out, direct: &mut mpsc::Receiver<Direct>) -> Resu
                 }
                 sent?;
             }
-            Ok(Direct::Message(bytes)) => {
+            Poll::Ready(Some(Direct::Message(bytes))) => {
                 send(&mut out.write, Frame::binary(Payload::Borrowed(&bytes)), out.slow).await?
             }
-            Ok(Direct::Close { code, reason }) => return Err(close(&mut out.write, code, &reason).await),
-            Err(mpsc::error::TryRecvError::Empty) => return Ok(()),
-            Err(mpsc::error::TryRecvError::Disconnected) => return Err(SessionEnd::Normal),
+            Poll::Ready(Some(Direct::Close { code, reason })) => return Err(close(&mut out.write, code, &reason).await),
+            Poll::Pending => return Ok(()),
+            Poll::Ready(None) => return Err(SessionEnd::Normal),
         }
     }
+}
+
+/// The next message in a queue the writer was rung for, without waiting: Ready(None)
+/// once its senders are gone, Pending when there is nothing to take now.
+///
+/// Not `try_recv`: when a send is half-done (its place claimed, its value not yet
+/// written) tokio's `try_recv` parks the worker thread until the sender finishes.
+/// Pending instead loses nothing: every sender rings the doorbell after its send
+/// completes (`ClientOutbox::send_control`, `DirectSender`), so the writer comes back.
+/// Unconstrained, because tokio's task budget would otherwise answer Pending with
+/// messages queued, after the bell was answered; a no-op waker, because the bell
+/// already wakes the writer and the queue's own wake-up would be a second one.
+async fn next_queued<T>(queue: &mut mpsc::Receiver<T>) -> Poll<Option<T>> {
+    let next = std::future::poll_fn(|_| Poll::Ready(queue.poll_recv(&mut Context::from_waker(Waker::noop()))));
+    tokio::task::unconstrained(next).await
 }
 
 /// Our pings, and the checks that close a peer that stopped answering them or
