@@ -10,7 +10,7 @@ use glam::Vec2;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::util::http::{create_room, http_get, http_json, read_until_closed};
-use crate::util::ws::playing;
+use crate::util::ws::{playing, upgrade_by_hand};
 use crate::util::{TestServer, WAIT, eventually, logged_round};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,6 +100,81 @@ async fn a_silent_client_is_closed_as_idle() {
     let (code, reason) = silent.recv_close(WAIT).await.unwrap();
     assert_eq!(code, close_code::IDLE, "{reason}");
     server.shutdown().await;
+}
+
+/// Regression: the writer looked at the heartbeat only when no snapshot was waiting.
+/// A client whose every message takes longer to write than a snapshot interval (it
+/// reads slowly on purpose, each write well under the slow-client timeout) always
+/// left one waiting, so it was never pinged nor closed as idle and kept its seat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_slower_than_snapshots_come_is_still_closed_as_idle() {
+    // A crowd of house bots that cannot kill each other (a kill event for every
+    // death would fill the client's control queue: closed as too slow instead): every
+    // whole snapshot (the client never acknowledges) is about 10 KB, more than the
+    // server's limit on unsent bytes lets through at once, so each write waits on the
+    // client's reads, longer than a snapshot interval.
+    let settings = std::env::temp_dir().join(format!("arena-slow-reader-{}.toml", std::process::id()));
+    std::fs::write(&settings, "max_health = 65535\nprojectile_damage = 1\n").unwrap();
+    let mut config = Config::for_tests();
+    config.settings = Some(settings.clone());
+    config.room_capacity = 300;
+    config.quick_play_bots = Some(250);
+    config.idle_timeout_s = 2.0;
+    config.ping_interval_s = 0.2;
+    config.pong_timeout_s = 60.0;
+    config.slow_client_timeout_s = 60.0;
+    let server = TestServer::start_with(config).await;
+    // Small buffers on our side, and small segments: the server's sends follow our
+    // slow reads in small steps.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_tcp_mss(536).unwrap();
+    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
+    let mut stream = upgrade_by_hand(socket.connect(server.addr).await.unwrap(), "/ws").await;
+    // Read about 6 KB a second, far less than the room sends (300 KB): never an input,
+    // never a pong. Closed after about 4-7 s here; before the fix, mostly never.
+    let started = std::time::Instant::now();
+    let (mut pending, mut chunk, mut read) = (Vec::new(), [0u8; 600], 0usize);
+    let close = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "not closed after {:?} ({read} bytes read): the slow reader keeps its seat",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the server hung up without a close frame after {read} bytes");
+        read += n;
+        pending.extend_from_slice(&chunk[..n]);
+        if let Some(close) = take_frames_until_close(&mut pending) {
+            break close;
+        }
+    };
+    let (code, reason) = close;
+    assert_eq!(code, close_code::IDLE, "{reason}");
+    eprintln!("slow reader closed as idle after {:?}, {read} bytes read", started.elapsed());
+    server.shutdown().await;
+    let _ = std::fs::remove_file(settings);
+}
+
+/// Drops the whole server frames at the front of `pending`; a close frame's code and
+/// reason once one comes.
+fn take_frames_until_close(pending: &mut Vec<u8>) -> Option<(u16, String)> {
+    loop {
+        let (opcode, len, at) = match *pending.as_slice() {
+            [first, 126, a, b, ..] => (first & 0x0f, usize::from(u16::from_be_bytes([a, b])), 4),
+            [first, second, ..] if second < 126 => (first & 0x0f, usize::from(second), 2),
+            [_, 127, ..] => panic!("no snapshot is that large"),
+            _ => return None,
+        };
+        if pending.len() < at + len {
+            return None;
+        }
+        let payload: Vec<u8> = pending.drain(..at + len).skip(at).collect();
+        if opcode == 0x8 {
+            return Some((u16::from_be_bytes([payload[0], payload[1]]), String::from_utf8_lossy(&payload[2..]).into()));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use fastwebsockets::{Frame, OpCode, Payload};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::util::ws::{close_after, playing, refused};
+use crate::util::ws::{close_after, playing, refused, upgrade_by_hand};
 use crate::util::{TestServer, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,20 +113,7 @@ async fn a_chat_line_with_a_zero_width_space_closes_its_sender() {
 
 /// A WebSocket opened by hand on `path`, to send frames no real client would.
 async fn raw_upgrade(server: &TestServer, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    // Byte by byte, so none of the frames after the head are taken with it.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(tokio::time::timeout(WAIT, stream.read_u8()).await.expect("handshake in time").unwrap());
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-    stream
+    upgrade_by_hand(TcpStream::connect(server.addr).await.unwrap(), path).await
 }
 
 /// Read the server's frames until its close: the close's code and reason, and the

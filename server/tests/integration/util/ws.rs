@@ -3,6 +3,8 @@
 use arena_bots::ArenaClient;
 use arena_protocol::{RoomEvent, ServerMsg, Welcome};
 use fastwebsockets::Frame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use super::WAIT;
 
@@ -45,4 +47,22 @@ pub async fn next_announcement(client: &mut ArenaClient) -> String {
         })
         .await
         .unwrap()
+}
+
+/// Upgrades `stream` to a WebSocket on `path` by hand (no client library), for
+/// clients that misbehave below the protocol; panics unless the server answers 101.
+pub async fn upgrade_by_hand(mut stream: TcpStream, path: &str) -> TcpStream {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        stream.peer_addr().unwrap()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Byte by byte, so none of the frames after the head are taken with it.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tokio::time::timeout(WAIT, stream.read_u8()).await.expect("handshake in time").unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    stream
 }
