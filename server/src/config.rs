@@ -314,6 +314,11 @@ pub struct Config {
     #[arg(long, env = "ARENA_BOARD_READS_PER_IP_PER_MINUTE", default_value_t = 120)]
     pub board_reads_per_ip_per_minute: u32,
 
+    /// Leaderboard reads with a session token (`?around=me`) one account may make a
+    /// minute, from all its addresses together. Default: 60.
+    #[arg(long, env = "ARENA_BOARD_READS_PER_ACCOUNT_PER_MINUTE", default_value_t = 60)]
+    pub board_reads_per_account_per_minute: u32,
+
     /// Redis that several nodes share their lobby through (e.g. redis://127.0.0.1:6379).
     /// Default: none — one node, lobby in-process.
     #[arg(long, env = "ARENA_REDIS_URL", hide_env_values = true)]

@@ -293,6 +293,12 @@ impl Parts {
                 config.board_reads_per_ip_per_minute,
                 Duration::from_secs(60),
             ),
+            account_reads_per_minute: RateWindow::keyed(
+                "board_reads_per_account_per_minute",
+                config.board_reads_per_account_per_minute,
+                Duration::from_secs(60),
+                "one account",
+            ),
         }
     }
 

@@ -47,6 +47,9 @@ pub struct AccountsApi {
     pub sign_ins_per_minute: RateWindow,
     /// Leaderboard, profile and history reads one address may make a minute.
     pub reads_per_minute: RateWindow,
+    /// Reads with a token one account may make a minute, from all addresses, kept
+    /// under (account id, token version): a revoked token spends no current one's budget.
+    pub account_reads_per_minute: RateWindow<(i64, i64)>,
 }
 
 #[derive(Deserialize)]
@@ -202,9 +205,9 @@ async fn login(req: Request<Incoming>, api: &AccountsApi, caller: Caller) -> Ans
     Ok(json(StatusCode::OK, &api.tokens.issue_account(id, &account.name, account.token_version)))
 }
 
-/// The account a request's `Authorization: Bearer <token>` proves, checked against
-/// the database now (not the join cache): (id, name, token version).
-async fn bearer_account(req: &Request<Incoming>, api: &AccountsApi) -> Result<(i64, String, i64), Response<Body>> {
+/// The account a request's `Authorization: Bearer <token>` is signed for, not yet
+/// checked for revocation: (id, name, token version).
+fn signed_account(req: &Request<Incoming>, api: &AccountsApi) -> Result<(i64, String, i64), Response<Body>> {
     let token = req
         .headers()
         .get(AUTHORIZATION)
@@ -218,12 +221,25 @@ async fn bearer_account(req: &Request<Incoming>, api: &AccountsApi) -> Result<(i
     let Some(version) = version.filter(|_| is_account_id(identity.player_id)) else {
         return Err(error(StatusCode::UNAUTHORIZED, "a guest's token: this needs an account's (POST /api/login)"));
     };
-    let account = i64::from(identity.player_id.0);
+    Ok((i64::from(identity.player_id.0), identity.name, version))
+}
+
+/// Whether a signed token's version is still the account's, checked against the
+/// database now (not the join cache).
+async fn not_revoked(api: &AccountsApi, account: i64, version: i64) -> Result<(), Response<Body>> {
     let current = api.store.token_version(account).await.map_err(|e| unavailable(&e))?;
     if current != Some(version) {
         return Err(error(StatusCode::UNAUTHORIZED, "the session token was revoked: sign in again"));
     }
-    Ok((account, identity.name, version))
+    Ok(())
+}
+
+/// The account a request's `Authorization: Bearer <token>` proves, checked against
+/// the database now (not the join cache): (id, name, token version).
+async fn bearer_account(req: &Request<Incoming>, api: &AccountsApi) -> Result<(i64, String, i64), Response<Body>> {
+    let (account, name, version) = signed_account(req, api)?;
+    not_revoked(api, account, version).await?;
+    Ok((account, name, version))
 }
 
 /// `POST /api/logout`: every token of the account stops working (on every node
@@ -306,15 +322,23 @@ fn query_number(
 /// `GET /api/leaderboard[?limit=N]` or `?around=me` with the session token.
 async fn leaderboard(req: &Request<Incoming>, api: &AccountsApi, caller: Caller) -> Answer {
     api.reads_per_minute.take(caller, Instant::now()).map_err(|over| refuse(&over))?;
-    let ranked = api.store.ranked_players().await.map_err(|e| unavailable(&e))?;
     match query_value(req, "around").as_deref() {
         None => {
             let limit = query_number(req, "limit", DEFAULT_BOARD_LINES, 1..=MAX_BOARD_LINES)?;
+            let ranked = api.store.ranked_players().await.map_err(|e| unavailable(&e))?;
             let lines = api.store.top(limit).await.map_err(|e| unavailable(&e))?;
             Ok(json(StatusCode::OK, &serde_json::json!({ "players": ranked, "lines": lines })))
         }
         Some("me") => {
-            let (account, _, _) = bearer_account(req, api).await?;
+            // The account's budget before any database read, so a call past it costs none.
+            let (account, _, version) = signed_account(req, api)?;
+            if !caller.exempt {
+                api.account_reads_per_minute
+                    .take_for((account, version), Instant::now())
+                    .map_err(|over| refuse(&over))?;
+            }
+            not_revoked(api, account, version).await?;
+            let ranked = api.store.ranked_players().await.map_err(|e| unavailable(&e))?;
             let lines = api.store.around(account, AROUND_SPAN).await.map_err(|e| unavailable(&e))?;
             let me = lines.iter().find(|l| l.player_id == account).map(|l| l.rank);
             Ok(json(StatusCode::OK, &serde_json::json!({ "players": ranked, "me": me, "lines": lines })))

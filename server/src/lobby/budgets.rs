@@ -1,8 +1,10 @@
 //! Per-client budgets of the lobby: who is asking (their address, and whether
 //! budgets apply to them), sliding-window rates (rooms an hour, session tokens a
-//! minute), and the refusal that becomes a 429 naming the budget.
+//! minute; per address, or per account), and the refusal that becomes a 429 naming
+//! the budget.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -46,32 +48,47 @@ pub struct OverBudget {
     pub retry_after: Duration,
 }
 
-/// Addresses a window remembers at most. Past it the oldest-used addresses are
-/// forgotten first, so a flood from many addresses cannot grow memory without bound.
-const MAX_TRACKED_ADDRESSES: usize = 65_536;
+/// Keys (addresses, accounts) a window remembers at most. Past it the oldest-used
+/// are forgotten first, so a flood from many addresses cannot grow memory without bound.
+const MAX_TRACKED_KEYS: usize = 65_536;
 
-/// At most `limit` events per address within `window`.
+/// At most `limit` events per key (by default a client address) within `window`.
 #[derive(Debug)]
-pub struct RateWindow {
+pub struct RateWindow<K = IpAddr> {
     budget: &'static str,
     limit: u32,
     window: Duration,
-    events: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    /// Whose budget it is, for the refusal's message: "one address", "one account".
+    per: &'static str,
+    events: Mutex<HashMap<K, VecDeque<Instant>>>,
 }
 
 impl RateWindow {
+    /// A budget per client address.
     pub fn new(budget: &'static str, limit: u32, window: Duration) -> RateWindow {
-        RateWindow { budget, limit, window, events: Mutex::new(HashMap::new()) }
+        RateWindow::keyed(budget, limit, window, "one address")
     }
 
-    /// Count one event for `caller`, or say when the next one will fit.
+    /// Count one event for `caller`'s address, or say when the next one will fit.
     pub fn take(&self, caller: Caller, now: Instant) -> Result<(), OverBudget> {
         let Some(ip) = caller.counted() else { return Ok(()) };
+        self.take_for(ip, now)
+    }
+}
+
+impl<K: Copy + Eq + Hash> RateWindow<K> {
+    /// A budget per some other key (an account), `per` naming it in refusals.
+    pub fn keyed(budget: &'static str, limit: u32, window: Duration, per: &'static str) -> RateWindow<K> {
+        RateWindow { budget, limit, window, per, events: Mutex::new(HashMap::new()) }
+    }
+
+    /// Count one event for `key`, or say when the next one will fit.
+    pub fn take_for(&self, key: K, now: Instant) -> Result<(), OverBudget> {
         let mut events = self.events.lock().expect("rate window lock");
-        if events.len() >= MAX_TRACKED_ADDRESSES && !events.contains_key(&ip) {
+        if events.len() >= MAX_TRACKED_KEYS && !events.contains_key(&key) {
             self.forget_idle(&mut events, now);
         }
-        let times = events.entry(ip).or_default();
+        let times = events.entry(key).or_default();
         while times.front().is_some_and(|&t| now.duration_since(t) >= self.window) {
             times.pop_front();
         }
@@ -79,7 +96,7 @@ impl RateWindow {
             let oldest = *times.front().expect("at the limit, so not empty");
             return Err(OverBudget {
                 budget: self.budget,
-                message: format!("at most {} per {} s from one address", self.limit, self.window.as_secs()),
+                message: format!("at most {} per {} s for {}", self.limit, self.window.as_secs(), self.per),
                 retry_after: self.window.saturating_sub(now.duration_since(oldest)),
             });
         }
@@ -87,15 +104,15 @@ impl RateWindow {
         Ok(())
     }
 
-    /// Drop addresses with nothing left in the window; if none, the half least recently used.
-    fn forget_idle(&self, events: &mut HashMap<IpAddr, VecDeque<Instant>>, now: Instant) {
+    /// Drop keys with nothing left in the window; if none, the half least recently used.
+    fn forget_idle(&self, events: &mut HashMap<K, VecDeque<Instant>>, now: Instant) {
         events.retain(|_, times| times.back().is_some_and(|&t| now.duration_since(t) < self.window));
-        if events.len() >= MAX_TRACKED_ADDRESSES {
-            let mut last_used: Vec<(Instant, IpAddr)> =
-                events.iter().filter_map(|(ip, t)| t.back().map(|&last| (last, *ip))).collect();
-            last_used.sort_unstable();
-            for (_, ip) in last_used.iter().take(last_used.len() / 2) {
-                events.remove(ip);
+        if events.len() >= MAX_TRACKED_KEYS {
+            let mut last_used: Vec<(Instant, K)> =
+                events.iter().filter_map(|(key, t)| t.back().map(|&last| (last, *key))).collect();
+            last_used.sort_unstable_by_key(|&(last, _)| last);
+            for (_, key) in last_used.iter().take(last_used.len() / 2) {
+                events.remove(key);
             }
         }
     }
@@ -144,10 +161,27 @@ mod tests {
     fn a_flood_of_addresses_keeps_memory_bounded() {
         let window = RateWindow::new("b", 1, Duration::from_secs(3600));
         let now = Instant::now();
-        for i in 0..(MAX_TRACKED_ADDRESSES as u32 + 10) {
+        for i in 0..(MAX_TRACKED_KEYS as u32 + 10) {
             let ip = IpAddr::from(i.to_be_bytes());
             window.take(Caller { ip, exempt: false, https: false }, now).unwrap();
         }
-        assert!(window.events.lock().unwrap().len() <= MAX_TRACKED_ADDRESSES);
+        assert!(window.events.lock().unwrap().len() <= MAX_TRACKED_KEYS);
+    }
+
+    #[test]
+    fn a_keyed_window_counts_each_key_whoever_asks_and_stays_bounded() {
+        let window: RateWindow<(i64, i64)> = RateWindow::keyed("b", 2, Duration::from_secs(60), "one account");
+        let now = Instant::now();
+        window.take_for((7, 0), now).unwrap();
+        window.take_for((7, 0), now).unwrap();
+        let refused = window.take_for((7, 0), now + Duration::from_secs(15)).unwrap_err();
+        assert_eq!(refused.retry_after, Duration::from_secs(45));
+        assert!(refused.message.contains("one account"), "{}", refused.message);
+        window.take_for((7, 1), now).expect("another token version is another key");
+        window.take_for((8, 0), now).expect("another account has its own budget");
+        for account in 0..(MAX_TRACKED_KEYS as i64 + 10) {
+            window.take_for((account, 5), now + Duration::from_secs(1)).unwrap();
+        }
+        assert!(window.events.lock().unwrap().len() <= MAX_TRACKED_KEYS);
     }
 }

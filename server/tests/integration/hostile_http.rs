@@ -670,6 +670,50 @@ async fn account_endpoints_refuse_bad_input_and_budget_each_address() {
     server.shutdown().await;
 }
 
+/// A token's reads are also budgeted per account: one account asking from many
+/// addresses (each within its own budget) is refused, and another account, even
+/// from one of those addresses, is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_token_reads_are_budgeted_per_account_across_addresses() {
+    let mut config = hostile_config();
+    config.board_reads_per_account_per_minute = 4;
+    let server = TestServer::start_with(config).await;
+    let (hammerer, other, observer) = (client(20), client(21), client(22));
+    let token_of =
+        |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap()["token"].as_str().unwrap().to_string();
+    let made = post(&server, hammerer, "/api/accounts", r#"{"name": "hammer", "password": "long enough"}"#).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let hammer = format!("Authorization: Bearer {}", token_of(&made.body));
+    let made = post(&server, other, "/api/accounts", r#"{"name": "bystander", "password": "long enough"}"#).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let bystander = format!("Authorization: Bearer {}", token_of(&made.body));
+    let around = |from: IpAddr, auth: String| {
+        let addr = server.addr;
+        async move { http_from(from, addr, "GET", "/api/leaderboard?around=me", "", &[&auth]).await }
+    };
+    let before = metric(&server, observer, &refusals_of("board_reads_per_account_per_minute")).await;
+
+    // Four addresses, one read each: every address is far within its own budget (120).
+    let spread: Vec<IpAddr> = (30..34).map(client).collect();
+    for &from in &spread {
+        let answer = around(from, hammer.clone()).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    for &from in spread.iter().chain([&client(35)]) {
+        assert_over_budget(&around(from, hammer.clone()).await, "board_reads_per_account_per_minute");
+    }
+    // Another account is served, from an address the hammering account used too; reads
+    // without a token are counted per address only.
+    for from in [other, spread[0]] {
+        let answer = around(from, bystander.clone()).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(get(&server, spread[1], "/api/leaderboard").await.status, 200);
+    let after = metric(&server, observer, &refusals_of("board_reads_per_account_per_minute")).await;
+    assert!(after >= before + 5.0, "the refusals are counted: {before} -> {after}");
+    server.shutdown().await;
+}
+
 /// House bots cost the server a body each: a stranger may ask a new room for bots
 /// only within its capacity and its address's room budget, and only an operator
 /// changes a running room's bots.
