@@ -4,6 +4,7 @@
 use sqlx::Row;
 use unicode_normalization::UnicodeNormalization;
 
+use super::migrations::Dialect;
 use super::store::{Store, StoreError, on_pool};
 
 /// An account as sign-in and token checks need it.
@@ -25,14 +26,15 @@ pub fn name_key(name: &str) -> String {
     name.nfkc().collect::<String>().to_lowercase().nfkc().collect()
 }
 
-/// The key before NFKC (case folded only): accounts made before keys were
-/// normalised are still found by it.
+/// The key before NFKC (case folded only): an account made before keys were
+/// normalised whose NFKC key was taken keeps it ([`Store::backfill_name_keys`]).
 fn legacy_name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
 impl Store {
-    /// A new account; None when the name is taken.
+    /// A new account; None when the name is taken (by its key, or by the key an
+    /// account made before NFKC keys still has: [`Store::backfill_name_keys`]).
     pub async fn create_account(
         &self,
         name: &str,
@@ -40,24 +42,69 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         let sql = "INSERT INTO accounts (name, name_key, password_hash, token_version, created_at_ms) \
-                   VALUES ($1, $2, $3, 0, $4) ON CONFLICT (name_key) DO NOTHING RETURNING id";
-        let key = name_key(name);
+                   SELECT $1, $2, $3, 0, $4 WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE name_key = $5) \
+                   ON CONFLICT (name_key) DO NOTHING RETURNING id";
+        let (key, legacy) = (name_key(name), legacy_name_key(name));
         Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
             .bind(name)
             .bind(&key)
             .bind(password_hash)
             .bind(now_ms)
+            .bind(&legacy)
             .fetch_optional(pool)
             .await?))
     }
 
-    /// The live (not deleted) account with this name, any case or width.
+    /// The live (not deleted) account with this name, any case or width. An account
+    /// that kept its pre-NFKC key (its NFKC key was another's when keys were
+    /// rewritten) is found by the names that found it before; every other by its key.
     pub async fn account_by_name(&self, name: &str) -> Result<Option<AccountRow>, StoreError> {
         let (key, legacy) = (name_key(name), legacy_name_key(name));
-        match self.live_account(AccountKey::Name(key.clone())).await? {
-            None if legacy != key => self.live_account(AccountKey::Name(legacy)).await,
-            found => Ok(found),
+        if legacy != key
+            && let Some(old) = self.live_account(AccountKey::Name(legacy)).await?
+        {
+            return Ok(Some(old));
         }
+        self.live_account(AccountKey::Name(key)).await
+    }
+
+    /// Rewrite the name keys of accounts made before keys were NFKC-normalised (run
+    /// at every start, after the migrations; only keys with a character outside
+    /// printable ASCII can differ, so only those are read). Oldest account first: an
+    /// account whose NFKC key another account already has keeps its old key (logged),
+    /// and is still found by it. Returns how many keys were rewritten.
+    pub async fn backfill_name_keys(&self) -> Result<u64, StoreError> {
+        let candidates = match self.dialect() {
+            Dialect::Sqlite => "SELECT id, name, name_key FROM accounts WHERE name_key GLOB '*[^ -~]*' ORDER BY id",
+            Dialect::Postgres => "SELECT id, name, name_key FROM accounts WHERE name_key ~ '[^ -~]' ORDER BY id",
+        };
+        let rewrite = "UPDATE accounts SET name_key = $2 WHERE id = $1 \
+                       AND NOT EXISTS (SELECT 1 FROM accounts WHERE name_key = $2)";
+        let rows: Vec<(i64, String, String)> =
+            on_pool!(self, pool => sqlx::query_as(candidates).fetch_all(pool).await?);
+        let mut rewritten = 0;
+        for (id, name, old_key) in rows {
+            let key = name_key(&name);
+            if key == old_key {
+                continue;
+            }
+            let done = on_pool!(self, pool => sqlx::query(rewrite).bind(id).bind(&key).execute(pool).await.map(|d| d.rows_affected()));
+            match done {
+                Ok(1) => rewritten += 1,
+                Ok(_) => {
+                    tracing::warn!(account = id, %name, "an account has this name's NFKC key: this one keeps its old key")
+                }
+                // Another node rewriting at the same moment gave the key to another account.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    tracing::warn!(account = id, %name, "an account has this name's NFKC key: this one keeps its old key")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if rewritten > 0 {
+            tracing::info!(accounts = rewritten, "name keys rewritten to their NFKC form");
+        }
+        Ok(rewritten)
     }
 
     /// The live account with this id.
@@ -116,11 +163,13 @@ impl Store {
             .await?))
     }
 
-    /// Whether a live account has this name (any case).
+    /// Whether a live account has this name (any case or width), by its key or by
+    /// the key an account made before NFKC keys may still have.
     pub async fn name_registered(&self, name: &str) -> Result<bool, StoreError> {
-        let sql = "SELECT COUNT(*) FROM accounts WHERE name_key = $1";
-        let key = name_key(name);
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(&key).fetch_one(pool).await?) > 0)
+        let sql = "SELECT COUNT(*) FROM accounts WHERE name_key IN ($1, $2)";
+        let (key, legacy) = (name_key(name), legacy_name_key(name));
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).bind(&key).bind(&legacy).fetch_one(pool).await?)
+            > 0)
     }
 
     /// Delete an account, in one transaction: its name and password go (the name is

@@ -32,14 +32,18 @@ pub fn kind_of(player: &PlayerRecord) -> &'static str {
     }
 }
 
-/// The live accounts of a round with their ratings, locked (PostgreSQL: two nodes
-/// storing rounds with the same player at once would otherwise lose one update;
-/// SQLite has one writer). Ordered by id, so two such rounds wait for each other
-/// instead of deadlocking. The id list follows.
-const READ_RATINGS: &str = "SELECT a.id, s.mu, s.sigma FROM accounts a LEFT JOIN stats s ON s.account_id = a.id \
-                            WHERE a.deleted_at_ms IS NULL AND a.id IN (";
-const READ_RATINGS_END_SQLITE: &str = ") ORDER BY a.id";
-const READ_RATINGS_END_POSTGRES: &str = ") ORDER BY a.id FOR UPDATE OF a";
+/// The live accounts of a round, locked (PostgreSQL: two nodes storing rounds with
+/// the same player at once would otherwise lose one update; SQLite has one writer).
+/// Ordered by id, so two such rounds wait for each other instead of deadlocking. The
+/// id list follows.
+const LOCK_ACCOUNTS: &str = "SELECT id FROM accounts WHERE deleted_at_ms IS NULL AND id IN (";
+const LOCK_ACCOUNTS_END_SQLITE: &str = ") ORDER BY id";
+const LOCK_ACCOUNTS_END_POSTGRES: &str = ") ORDER BY id FOR UPDATE";
+/// Their ratings, read by a statement of its own once the locks are held: at READ
+/// COMMITTED a statement sees what was committed when it began, so ratings read by
+/// the locking statement itself (a join) would be those from before the round that
+/// held the lock, and this round would overwrite that round's rating change.
+const READ_RATINGS: &str = "SELECT account_id, mu, sigma FROM stats WHERE account_id IN (";
 
 const INSERT_MATCH: &str = "INSERT INTO matches (round_id, room_id, room_name, round, reason, ended_at_ms, duration_s, player_count) \
                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (round_id) DO NOTHING RETURNING id";
@@ -58,6 +62,15 @@ const INSERT_LINES: &str = "INSERT INTO match_players (match_id, line, place, pl
 /// Lines per statement: 12 parameters each, well inside both engines' limits
 /// (SQLite 32,766 parameters, PostgreSQL 65,535), so a 1,000-player round takes two.
 pub const LINES_PER_STATEMENT: usize = 500;
+/// SQLite's most parameters in one statement (PostgreSQL's is 65,535).
+const SQLITE_MAX_PARAMETERS: usize = 32_766;
+/// Parameters per stats row and per history line, as bound below.
+const STATS_PARAMETERS: usize = 10;
+const LINE_PARAMETERS: usize = 12;
+// The stats upsert is one statement for the whole round (a row per account, at most
+// a full room), and the lines go [`LINES_PER_STATEMENT`] at a time.
+const _: () = assert!(crate::settings::MAX_ROOM_CAPACITY * STATS_PARAMETERS <= SQLITE_MAX_PARAMETERS);
+const _: () = assert!(LINES_PER_STATEMENT * LINE_PARAMETERS <= SQLITE_MAX_PARAMETERS);
 
 /// One account's new totals.
 struct StatsRow {
@@ -97,9 +110,9 @@ impl Store {
     /// of every account's rating, one upsert of every account's totals, and the
     /// history lines [`LINES_PER_STATEMENT`] at a time.
     pub async fn store_round(&self, record: &RoundRecord, mark: Option<(i64, &LogMark)>) -> Result<bool, StoreError> {
-        let read_end = match self.engine {
-            Engine::Sqlite(_) => READ_RATINGS_END_SQLITE,
-            Engine::Postgres(_) => READ_RATINGS_END_POSTGRES,
+        let lock_end = match self.engine {
+            Engine::Sqlite(_) => LOCK_ACCOUNTS_END_SQLITE,
+            Engine::Postgres(_) => LOCK_ACCOUNTS_END_POSTGRES,
         };
         let id = round_id(record);
         let results: Vec<ratings::Result> =
@@ -109,6 +122,9 @@ impl Store {
             record.players.iter().filter(|p| kind_of(p) == "account").map(|p| i64::from(p.player_id.0)).collect();
         accounts.sort_unstable();
         accounts.dedup();
+        // This node's clock, not the database's: the rank cache's change-readings on
+        // other nodes look DELTA_OVERLAP_MS (30 s) back, which covers both a late commit
+        // and nodes' clocks differing by seconds (rank_cache.rs).
         let rated_at_ms = unix_ms();
         let changes = on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -130,17 +146,25 @@ impl Store {
             // Accounts that still exist, with their ratings (None: first round).
             let mut current: HashMap<i64, Option<WengLinRating>> = HashMap::new();
             if !accounts.is_empty() {
-                let mut query = sqlx::QueryBuilder::new(READ_RATINGS);
-                let mut ids = query.separated(", ");
+                let mut lock = sqlx::QueryBuilder::new(LOCK_ACCOUNTS);
+                let mut ids = lock.separated(", ");
                 for &account in &accounts {
                     ids.push_bind(account);
                 }
-                query.push(read_end);
-                for row in query.build().fetch_all(&mut *tx).await? {
-                    let mu: Option<f64> = row.try_get("mu")?;
-                    let sigma: Option<f64> = row.try_get("sigma")?;
-                    let rating = mu.zip(sigma).map(|(rating, uncertainty)| WengLinRating { rating, uncertainty });
-                    current.insert(row.try_get("id")?, rating);
+                lock.push(lock_end);
+                let live: Vec<i64> = lock.build_query_scalar().fetch_all(&mut *tx).await?;
+                current.extend(live.iter().map(|&id| (id, None)));
+            }
+            if !current.is_empty() {
+                let mut read = sqlx::QueryBuilder::new(READ_RATINGS);
+                let mut ids = read.separated(", ");
+                for account in current.keys() {
+                    ids.push_bind(*account);
+                }
+                read.push(")");
+                for row in read.build().fetch_all(&mut *tx).await? {
+                    let rating = WengLinRating { rating: row.try_get("mu")?, uncertainty: row.try_get("sigma")? };
+                    current.insert(row.try_get("account_id")?, Some(rating));
                 }
             }
             let (stats, lines) = rows_of(record, &places, &current);

@@ -159,6 +159,8 @@ impl Store {
             Engine::Sqlite(pool) => migrator.run(pool).await?,
             Engine::Postgres(pool) => migrator.run(pool).await?,
         }
+        // Data the schema alone cannot bring up to date.
+        self.backfill_name_keys().await?;
         Ok(())
     }
 

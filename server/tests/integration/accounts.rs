@@ -108,6 +108,12 @@ async fn the_whole_story(url: &str) {
     // Migrations from empty, and again on a database already at the newest version.
     let store = Store::open(url).await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), latest_version());
+    // Accounts as code before NFKC keys made them (key: the name lowered): the start
+    // below rewrites ＺＯＥ's key to NFKC; ＢＥＮ's NFKC key is a newer account's, so it
+    // keeps its old one. Both then hold their look-alikes off.
+    let before_nfkc = "INSERT INTO accounts (name, name_key, password_hash, token_version, created_at_ms) \
+                       VALUES ('ＺＯＥ', 'ｚｏｅ', 'x', 0, 0), ('ＢＥＮ', 'ｂｅｎ', 'x', 0, 0), ('ben', 'ben', 'x', 0, 1)";
+    store.seed_for_benchmark(&[before_nfkc], 0, "").await.unwrap();
     let mut config = Config::for_tests();
     config.database_url = url.to_string();
     config.admin_token = Some(ADMIN.into());
@@ -127,6 +133,19 @@ async fn the_whole_story(url: &str) {
     assert_eq!(status, 400);
     let (status, body) = post(addr, "/api/session", r#"{"name": "ann"}"#, &[]).await;
     assert_eq!(status, 409, "a guest may not take an account's name: {body}");
+    // Accounts from before NFKC keys, after the start's rewrite.
+    for look_alike in ["zoe", "Ｚｏｅ", "ｂｅｎ", "Ben"] {
+        let (status, body) =
+            post(addr, "/api/accounts", &format!(r#"{{"name": "{look_alike}", "password": "another one"}}"#), &[])
+                .await;
+        assert_eq!((status, body["error"].as_str()), (409, Some("that name is taken")), "{look_alike}: {body}");
+        let (status, body) = post(addr, "/api/session", &format!(r#"{{"name": "{look_alike}"}}"#), &[]).await;
+        assert_eq!(status, 409, "{look_alike} as a guest: {body}");
+    }
+    let named = async |name: &str| store.account_by_name(name).await.unwrap().map(|a| a.name);
+    assert_eq!(named("zoe").await.as_deref(), Some("ＺＯＥ"), "found by its new key");
+    assert_eq!(named("ＢＥＮ").await.as_deref(), Some("ＢＥＮ"), "found by the old key it kept");
+    assert_eq!(named("ben").await.as_deref(), Some("ben"));
 
     // The guests' default name, deleted players' and bot-like names are no account's,
     // so nameless guest play (the lobby page sends "guest") keeps working.
@@ -457,4 +476,72 @@ async fn an_sqlite_database_with_redis_stops_the_start() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--redis-url with an SQLite --database-url"), "{stderr}");
+}
+
+/// Ann's rating after `rounds` stored one after another on a fresh SQLite database
+/// whose accounts `names` get the same ids as on the database under test.
+async fn rating_stored_in_turn(names: &[&str], rounds: &[&RoundRecord], ann: i64) -> (i64, f64) {
+    let file = std::env::temp_dir().join(format!("arena-in-turn-{}-{}.db", std::process::id(), rand::random::<u32>()));
+    let store = Store::open(&format!("sqlite://{}", file.display())).await.unwrap();
+    for name in names {
+        store.create_account(name, "not a real hash", 0).await.unwrap().unwrap();
+    }
+    for round in rounds {
+        assert!(store.store_round(round, None).await.unwrap());
+    }
+    let stats = store.profile(ann).await.unwrap().unwrap().stats;
+    store.close().await;
+    let _ = std::fs::remove_file(&file);
+    (stats.rounds, stats.rating)
+}
+
+/// Two nodes store rounds that share a player at the same moment: the second waits
+/// for the first's lock on the player and then rates from the first's result. (Rated
+/// from what its statement saw before the wait, it overwrote the first round's rating
+/// change: the player's uncertainty shrank once for two rounds.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_storing_rounds_of_one_player_at_once_both_count_in_the_rating() {
+    use sqlx::Connection;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let (node_a, node_b) = (Store::open(&pg.url()).await.unwrap(), Store::open(&pg.url()).await.unwrap());
+    let names = ["ann", "bob", "cat"];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(node_a.create_account(name, "not a real hash", 0).await.unwrap().unwrap());
+    }
+    let [ann, bob, cat] = [ids[0], ids[1], ids[2]];
+    let round_a = synthetic_round(1, &[(ann as u32, "ann", 3, 0), (bob as u32, "bob", 0, 3)]);
+    let round_b = synthetic_round(2, &[(ann as u32, "ann", 3, 0), (cat as u32, "cat", 0, 3)]);
+
+    // Hold ann's row, so both rounds begin and then queue for it.
+    let mut holder = sqlx::PgConnection::connect(&pg.url()).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE").bind(ann).execute(&mut *held).await.unwrap();
+    let store = |node: &Store, round: &RoundRecord| {
+        let (node, round) = (node.clone(), round.clone());
+        tokio::spawn(async move { node.store_round(&round, None).await.unwrap() })
+    };
+    let (stored_a, stored_b) = (store(&node_a, &round_a), store(&node_b, &round_b));
+    let watcher = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = 'arena'";
+    eventually("both rounds waiting for ann's row", WAIT_STORED, async || {
+        sqlx::query_scalar::<_, i64>(waiting).fetch_one(&watcher).await.unwrap() == 2
+    })
+    .await;
+    held.commit().await.unwrap();
+    assert!(stored_a.await.unwrap() && stored_b.await.unwrap());
+
+    let stats = node_a.profile(ann).await.unwrap().unwrap().stats;
+    let a_then_b = rating_stored_in_turn(&names, &[&round_a, &round_b], ann).await;
+    let b_then_a = rating_stored_in_turn(&names, &[&round_b, &round_a], ann).await;
+    let b_alone = rating_stored_in_turn(&names, &[&round_b], ann).await;
+    assert_eq!(a_then_b.0, 2);
+    assert_ne!(a_then_b.1, b_alone.1, "two rounds rate differently from one");
+    assert!(
+        (stats.rounds, stats.rating) == a_then_b || (stats.rounds, stats.rating) == b_then_a,
+        "{stats:?}: as if stored one after the other ({a_then_b:?} or {b_then_a:?})"
+    );
+    watcher.close().await;
+    node_a.close().await;
+    node_b.close().await;
 }
