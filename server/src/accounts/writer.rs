@@ -36,6 +36,19 @@ pub const RETRY_FIRST: Duration = Duration::from_millis(250);
 pub const RETRY_MAX: Duration = Duration::from_secs(5);
 /// Log lines read from disk at a time while catching up.
 const READ_CHUNK: usize = 512;
+/// The longest line a mark may claim (a round of a full room is far shorter): a mark
+/// row cannot make the check in [`locate`] allocate more.
+const MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why a catch-up stopped; the writer tries again later, from its mark.
+#[derive(Debug, thiserror::Error)]
+pub enum CatchUpError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A log file listed could not be opened or read: its rounds are not skipped.
+    #[error("cannot read the results log file {path}: {error}")]
+    Log { path: PathBuf, error: std::io::Error },
+}
 
 /// The feed to hand the results log, and the writer's end of it.
 pub fn channel() -> (Feed, Inbox) {
@@ -107,7 +120,8 @@ pub async fn run(store: Store, mut inbox: Inbox, log_path: PathBuf) {
             _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
         };
         let Some(logged) = logged else { return };
-        let here = |at: &LogMark| at.file_id == logged.file_id;
+        // A file id of 0 tells no file apart (no inodes): never "the same file".
+        let here = |at: &LogMark| at.file_id != 0 && at.file_id == logged.file_id;
         if mark.at.as_ref().is_some_and(|at| here(at) && logged.line_end <= at.line_end) {
             continue; // the catch-up read it
         }
@@ -151,8 +165,9 @@ async fn store_one(store: &Store, record: &RoundRecord, mark: Option<(i64, &LogM
 }
 
 /// Store every round in the log files past `mark` that the database lacks, moving
-/// the mark over each line read.
-pub async fn catch_up(store: &Store, log_path: &Path, mark: &mut Mark) -> Result<CatchUp, StoreError> {
+/// the mark over each line read. A file that cannot be opened or read stops the
+/// catch-up (the mark stays before its rounds) rather than being skipped.
+pub async fn catch_up(store: &Store, log_path: &Path, mark: &mut Mark) -> Result<CatchUp, CatchUpError> {
     if !store.ping().await {
         // Say so plainly rather than failing on the first round.
         store.round_stored("").await?;
@@ -167,16 +182,16 @@ pub async fn catch_up(store: &Store, log_path: &Path, mark: &mut Mark) -> Result
     }
     // From the marked file on, past the marked line; without a mark that matches the
     // files, everything.
-    let (first, mut offset) = match mark.at.as_ref().and_then(|at| Some((locate(&files, at)?, at.line_end))) {
+    let (first, mark_end) = match mark.at.as_ref().and_then(|at| Some((locate(&files, at)?, at.line_end))) {
         Some((index, line_end)) => (index, line_end),
         None => (0, 0),
     };
     let mut done = CatchUp::default();
-    for (path, id) in files.into_iter().skip(first) {
-        let Ok(mut opened) = File::open(&path) else { continue };
-        if opened.seek(SeekFrom::Start(offset)).is_err() {
-            continue;
-        }
+    for (index, path) in files.into_iter().enumerate().skip(first) {
+        let unreadable = |error| CatchUpError::Log { path: path.clone(), error };
+        let mut offset = if index == first { mark_end } else { 0 };
+        let (mut opened, id) = open_log(&path).map_err(unreadable)?;
+        opened.seek(SeekFrom::Start(offset)).map_err(unreadable)?;
         let name = file_name(&path);
         // Read on the blocking pool a chunk of lines at a time: log files are large.
         let mut reader = BufReader::new(opened);
@@ -185,6 +200,9 @@ pub async fn catch_up(store: &Store, log_path: &Path, mark: &mut Mark) -> Result
                 .await
                 .expect("reading the results log does not panic");
             reader = rest;
+            let chunk = chunk.map_err(unreadable)?;
+            // Fewer than a chunk: the file's end (or a line still being written) is reached.
+            let more = chunk.len() == READ_CHUNK;
             let Some(last) = chunk.last() else { break };
             offset = last.1;
             for (line_start, line_end, record) in chunk.into_iter().filter_map(|(s, e, r)| Some((s, e, r?))) {
@@ -207,40 +225,59 @@ pub async fn catch_up(store: &Store, log_path: &Path, mark: &mut Mark) -> Result
                     None => mark.row = Some(store.new_log_mark(at).await?),
                 }
             }
+            if !more {
+                break;
+            }
         }
-        offset = 0;
     }
     Ok(done)
 }
 
 /// Up to [`READ_CHUNK`] whole lines from `reader`, which stands at byte `offset`: each
 /// line's start and end, and its round (None: not a round). A last line without its
-/// newline (being written) is left for the next reading.
-fn read_lines(reader: &mut BufReader<File>, mut offset: u64) -> Vec<(u64, u64, Option<RoundRecord>)> {
+/// newline (being written) is left for the next catch-up: the reader goes back to its
+/// start, and fewer than a chunk of lines tells the caller to stop at this file.
+fn read_lines(reader: &mut BufReader<File>, mut offset: u64) -> std::io::Result<Vec<(u64, u64, Option<RoundRecord>)>> {
     let mut lines = Vec::new();
     let mut line = Vec::new();
     while lines.len() < READ_CHUNK {
         line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(n) if n > 0 && line.ends_with(b"\n") => {
-                let start = offset;
-                offset += n as u64;
-                lines.push((start, offset, serde_json::from_slice(&line).ok()));
-            }
-            _ => break,
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
         }
+        if !line.ends_with(b"\n") {
+            reader.seek(SeekFrom::Start(offset))?;
+            break;
+        }
+        let start = offset;
+        offset += n as u64;
+        lines.push((start, offset, serde_json::from_slice(&line).ok()));
     }
-    lines
+    Ok(lines)
+}
+
+/// A log file, opened, and its [`file_id`] as the opened file says (a path's metadata
+/// taken earlier may be another file's, if the log rotated meanwhile).
+fn open_log(path: &Path) -> std::io::Result<(File, u64)> {
+    let file = File::open(path)?;
+    let id = file_id(&file.metadata()?);
+    Ok((file, id))
 }
 
 /// Which of `files` the mark is in: the file with its id whose line at the mark is
-/// the marked round's.
-fn locate(files: &[(PathBuf, u64)], mark: &LogMark) -> Option<usize> {
-    let index = files.iter().position(|(_, id)| *id == mark.file_id)?;
-    let length = usize::try_from(mark.line_end.checked_sub(mark.line_start)?).ok()?;
-    let mut file = File::open(&files[index].0).ok()?;
+/// the marked round's. A mark with file id 0 (no inodes) is never trusted.
+fn locate(files: &[PathBuf], mark: &LogMark) -> Option<usize> {
+    if mark.file_id == 0 {
+        return None;
+    }
+    let length = mark.line_end.checked_sub(mark.line_start).filter(|&l| l <= MAX_LINE_BYTES)?;
+    let (index, mut file) = files.iter().enumerate().find_map(|(index, path)| {
+        let (file, id) = open_log(path).ok()?;
+        (id == mark.file_id).then_some((index, file))
+    })?;
     file.seek(SeekFrom::Start(mark.line_start)).ok()?;
-    let mut line = vec![0; length];
+    let mut line = vec![0; usize::try_from(length).ok()?];
     file.read_exact(&mut line).ok()?;
     let record: RoundRecord = serde_json::from_slice(line.strip_suffix(b"\n")?).ok()?;
     (round_id(&record) == mark.round_id).then_some(index)
@@ -251,8 +288,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The results log and the files rotated aside from it (`<name>.<UTC time>[.n]`),
-/// oldest first, each with its [`file_id`].
-fn log_files(log_path: &Path) -> Vec<(PathBuf, u64)> {
+/// oldest first.
+fn log_files(log_path: &Path) -> Vec<PathBuf> {
     let (Some(dir), Some(name)) = (log_path.parent(), log_path.file_name()) else { return Vec::new() };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     let prefix = format!("{}.", name.to_string_lossy());
@@ -266,10 +303,69 @@ fn log_files(log_path: &Path) -> Vec<(PathBuf, u64)> {
         })
         .unwrap_or_default();
     aside.sort();
-    aside.push(log_path.to_path_buf());
+    // The current file may not exist yet (nothing logged): nothing to read there.
+    if log_path.exists() {
+        aside.push(log_path.to_path_buf());
+    }
     aside
-        .into_iter()
-        .filter_map(|path| Some((file_id(&std::fs::metadata(&path).ok()?), path)))
-        .map(|(id, p)| (p, id))
-        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A file in the system's temp dir, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str) -> TempFile {
+            let name = format!("arena-{name}-{}-{}", std::process::id(), rand::random::<u32>());
+            TempFile(std::env::temp_dir().join(name))
+        }
+
+        fn append(&self, text: &str) {
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.0).unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_line_being_written_is_read_whole_from_its_start_once_finished() {
+        let file = TempFile::new("writer-partial");
+        file.append("first\nsec");
+        let mut reader = BufReader::new(File::open(&file.0).unwrap());
+        let lines = read_lines(&mut reader, 0).unwrap();
+        assert_eq!(lines.iter().map(|l| (l.0, l.1)).collect::<Vec<_>>(), [(0, 6)]);
+        // The line is finished while the reader still stands in the file.
+        file.append("ond\n");
+        let lines = read_lines(&mut reader, 6).unwrap();
+        assert_eq!(lines.iter().map(|l| (l.0, l.1)).collect::<Vec<_>>(), [(6, 13)], "the whole line, from its start");
+    }
+
+    #[test]
+    fn a_mark_is_not_trusted_without_a_file_id_nor_past_the_longest_line() {
+        let file = TempFile::new("writer-locate");
+        file.append("{}\n");
+        let id = open_log(&file.0).unwrap().1;
+        let mark = |file_id, line_end| LogMark {
+            file_id,
+            file_name: String::new(),
+            line_start: 0,
+            line_end,
+            round_id: String::new(),
+        };
+        let files = [file.0.clone()];
+        assert_eq!(locate(&files, &mark(0, 3)), None, "no file id: nothing to tell files apart by");
+        // A mark row claiming a huge line is refused before anything is allocated.
+        assert_eq!(locate(&files, &mark(id, MAX_LINE_BYTES + 1)), None);
+        assert_eq!(locate(&files, &mark(id, u64::MAX)), None);
+    }
 }

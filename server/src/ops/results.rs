@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -222,10 +222,22 @@ impl Writer {
     }
 
     fn open(&mut self) -> io::Result<()> {
-        let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(&self.path)?;
         let metadata = file.metadata()?;
         self.size = metadata.len();
         self.file_id = file_id(&metadata);
+        // A line cut short (a crash or a failed write mid-line) is ended first, or the
+        // next round would be appended to it and lost with it.
+        if self.size > 0 {
+            let mut last = [0_u8];
+            file.seek(SeekFrom::Start(self.size - 1))?;
+            file.read_exact(&mut last)?;
+            if last != *b"\n" {
+                file.write_all(b"\n")?;
+                self.size += 1;
+                self.unsynced = true;
+            }
+        }
         self.file = Some(file);
         Ok(())
     }
@@ -412,6 +424,24 @@ mod tests {
         wait_written(&log);
         assert_eq!(records_in(&path), vec![round(1, 1)]);
         assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_is_ended_before_the_next_round() {
+        let dir = TempDir::new("results-cut");
+        let path = dir.0.join("results.jsonl");
+        let whole = serde_json::to_string(&round(1, 1)).unwrap() + "\n";
+        let cut = &serde_json::to_string(&round(2, 1)).unwrap()[..30];
+        std::fs::write(&path, format!("{whole}{cut}")).unwrap();
+        let log = spawn_writer(path.clone(), 0);
+        log.submit(round(3, 1));
+        wait_written(&log);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[1], cut, "the cut line stays, ended");
+        assert_eq!(serde_json::from_str::<RoundRecord>(lines[2]).unwrap(), round(3, 1));
+        assert!(text.ends_with('\n'));
     }
 
     #[test]

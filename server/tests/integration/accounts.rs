@@ -465,6 +465,29 @@ async fn a_restart_reads_the_results_log_from_its_mark_through_rotations() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A log file that cannot be opened stops the catch-up: no round after it is read
+/// (from the wrong place, or at all) and the mark stays before it, so once the file
+/// can be read its rounds are stored too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_file_that_cannot_be_read_is_not_skipped() {
+    let dir = std::env::temp_dir().join(format!("arena-unread-{}-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("results.jsonl");
+    let store = Store::open(&format!("sqlite://{}", dir.join("arena.db").display())).await.unwrap();
+    append_rounds(&dir.join("results.jsonl.20261207T060000Z"), 0..3, "");
+    // Rotated aside, but not readable now (a link to where the file is not yet).
+    let missing = dir.join("away.jsonl");
+    std::os::unix::fs::symlink(&missing, dir.join("results.jsonl.20261207T070000Z")).unwrap();
+    append_rounds(&log, 6..8, "");
+    let failed = writer::catch_up(&store, &log, &mut writer::Mark::default()).await;
+    assert!(matches!(failed, Err(writer::CatchUpError::Log { .. })), "{failed:?}");
+    append_rounds(&missing, 3..6, "");
+    assert_eq!(catch_up_after_restart(&store, &log).await, CatchUp { read: 5, stored: 5 });
+    assert_eq!(catch_up_after_restart(&store, &log).await, CatchUp { read: 0, stored: 0 });
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sqlite_database_with_redis_stops_the_start() {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"))
