@@ -431,12 +431,17 @@ async fn catch_up_after_restart(store: &Store, log: &Path) -> CatchUp {
     writer::catch_up(store, log, &mut writer::Mark::default()).await.unwrap()
 }
 
+/// A fresh folder holding an SQLite store, and the results log's path in it.
+async fn log_beside_a_store(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Store) {
+    let dir = std::env::temp_dir().join(format!("arena-{name}-{}-{}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.join("arena.db").display())).await.unwrap();
+    (dir.clone(), dir.join("results.jsonl"), store)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_reads_the_results_log_from_its_mark_through_rotations() {
-    let dir = std::env::temp_dir().join(format!("arena-marks-{}-{}", std::process::id(), rand::random::<u32>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("results.jsonl");
-    let store = Store::open(&format!("sqlite://{}", dir.join("arena.db").display())).await.unwrap();
+    let (dir, log, store) = log_beside_a_store("marks").await;
     let caught_up = |read, stored| CatchUp { read, stored };
 
     append_rounds(&log, 0..3, "");
@@ -470,10 +475,7 @@ async fn a_restart_reads_the_results_log_from_its_mark_through_rotations() {
 /// can be read its rounds are stored too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_file_that_cannot_be_read_is_not_skipped() {
-    let dir = std::env::temp_dir().join(format!("arena-unread-{}-{}", std::process::id(), rand::random::<u32>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("results.jsonl");
-    let store = Store::open(&format!("sqlite://{}", dir.join("arena.db").display())).await.unwrap();
+    let (dir, log, store) = log_beside_a_store("unread").await;
     append_rounds(&dir.join("results.jsonl.20261207T060000Z"), 0..3, "");
     // Rotated aside, but not readable now (a link to where the file is not yet).
     let missing = dir.join("away.jsonl");
