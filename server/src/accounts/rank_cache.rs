@@ -16,6 +16,8 @@
 //! The leaderboard lines, ratings included, are always read fresh from the database.
 
 use std::sync::Mutex;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,9 @@ pub const DELTA_EVERY: Duration = Duration::from_secs(2);
 pub const DELTA_OVERLAP_MS: i64 = 30_000;
 /// How often every rating is read again.
 pub const FULL_EVERY: Duration = Duration::from_secs(300);
+/// After a failed reading, none is tried for this long: a first reading's callers
+/// are answered with an error at once, and a refresh waits.
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// One account's rating as a change says it: None, no longer ranked (deleted).
 pub type Change = (i64, Option<f64>);
@@ -38,36 +43,37 @@ pub type Change = (i64, Option<f64>);
 struct Inner {
     /// A full reading has been made.
     loaded: bool,
-    /// Each account's rating by id (ids are dense, from 1); NaN: not ranked.
-    by_account: Vec<f64>,
+    /// Each ranked account's rating by id (a map: its memory follows the ranked
+    /// accounts, not the highest id).
+    by_account: FxHashMap<i64, f64>,
     sorted: SortedRatings,
     /// Changes this node made while a reading was under way, applied again on top
     /// of that reading (which may have begun before they committed).
     pending: Option<Vec<Change>>,
     full_at: Option<Instant>,
     delta_at: Option<Instant>,
+    /// When a reading last failed: none is tried until [`RETRY_AFTER`] later.
+    failed_at: Option<Instant>,
     /// Unix ms from which the next change-reading reads.
     delta_since_ms: i64,
 }
 
 impl Inner {
     fn set(&mut self, (account, rating): Change) {
-        let Ok(i) = usize::try_from(account) else { return };
-        if i >= self.by_account.len() {
-            if rating.is_none() {
-                return;
+        let old = match rating.filter(|r| !r.is_nan()) {
+            Some(new) => {
+                self.sorted.insert(new);
+                self.by_account.insert(account, new)
             }
-            self.by_account.resize(i + 1, f64::NAN);
-        }
-        let old = self.by_account[i];
-        if !old.is_nan() {
+            None => self.by_account.remove(&account),
+        };
+        if let Some(old) = old {
             self.sorted.remove(old);
         }
-        let new = rating.unwrap_or(f64::NAN);
-        if !new.is_nan() {
-            self.sorted.insert(new);
-        }
-        self.by_account[i] = new;
+    }
+
+    fn failed_lately(&self) -> bool {
+        self.failed_at.is_some_and(|at| at.elapsed() < RETRY_AFTER)
     }
 }
 
@@ -100,8 +106,14 @@ impl RankCache {
             return Ok(());
         }
         let _turn = self.first_read.lock().await;
-        if self.lock().loaded {
-            return Ok(());
+        {
+            let inner = self.lock();
+            if inner.loaded {
+                return Ok(());
+            }
+            if inner.failed_lately() {
+                return Err(StoreError::RetryLater("the ratings could not be read"));
+            }
         }
         self.reading(store, None).await
     }
@@ -137,7 +149,9 @@ impl RankCache {
         let due = {
             let inner = self.lock();
             let older = |at: Option<Instant>, age| at.is_none_or(|at| at.elapsed() >= age);
-            if older(inner.full_at, FULL_EVERY) {
+            if inner.failed_lately() {
+                None
+            } else if older(inner.full_at, FULL_EVERY) {
                 Some(None)
             } else if older(inner.delta_at, DELTA_EVERY) {
                 Some(Some(inner.delta_since_ms))
@@ -163,29 +177,25 @@ impl RankCache {
     async fn reading(&self, store: &Store, since: Option<i64>) -> Result<(), StoreError> {
         let started_ms = unix_ms();
         self.lock().pending = Some(Vec::new());
+        // A first reading runs in its caller's request: if that is dropped (the client
+        // went away) the changes kept meanwhile are dropped too, not kept growing.
+        let pending = PendingGuard(self);
         let rows = match read(store, since).await {
             Ok(rows) => rows,
             Err(e) => {
-                let mut inner = self.lock();
-                inner.pending = None;
-                // Try again only after the usual wait, not on every request.
-                inner.delta_at = Some(Instant::now());
+                // Try again only after a wait, not on every request.
+                self.lock().failed_at = Some(Instant::now());
                 return Err(e);
             }
         };
         let full = since.is_none().then(|| {
-            let size = rows.iter().map(|&(id, _)| id.max(0) as usize + 1).max().unwrap_or(0);
-            let mut by_account = vec![f64::NAN; size];
-            let mut sorted: Vec<f64> = Vec::with_capacity(rows.len());
-            for &(id, rating) in &rows {
-                if let Ok(i) = usize::try_from(id) {
-                    by_account[i] = rating;
-                    sorted.push(rating);
-                }
-            }
+            let by_account: FxHashMap<i64, f64> = rows.iter().copied().filter(|(_, r)| !r.is_nan()).collect();
+            let mut sorted: Vec<f64> = by_account.values().copied().collect();
             sorted.sort_unstable_by(|a, b| b.total_cmp(a));
             (by_account, SortedRatings::from_descending(&sorted))
         });
+        // Done: what is pending is put in below.
+        std::mem::forget(pending);
         let mut inner = self.lock();
         let now = Instant::now();
         match full {
@@ -205,8 +215,18 @@ impl RankCache {
             inner.set(change);
         }
         inner.delta_at = Some(now);
+        inner.failed_at = None;
         inner.delta_since_ms = started_ms - DELTA_OVERLAP_MS;
         Ok(())
+    }
+}
+
+/// Stops keeping this node's changes for a reading that ended without putting them in.
+struct PendingGuard<'a>(&'a RankCache);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.lock().pending = None;
     }
 }
 
@@ -226,6 +246,56 @@ mod tests {
         cache.apply(&[(1, Some(2.0)), (4, None), (9, None)]);
         assert_eq!(cache.players(), 3);
         assert_eq!([7.0, 2.0, 3.0].map(|r| cache.rank_of(r)), [1, 3, 3]);
+    }
+
+    #[test]
+    fn an_account_with_a_huge_id_costs_one_entry() {
+        let cache = RankCache::default();
+        cache.lock().loaded = true;
+        cache.apply(&[(1 << 40, Some(4.0)), (i64::MAX, Some(5.0)), (-1, None)]);
+        assert_eq!(cache.players(), 2);
+        assert_eq!(cache.lock().by_account.len(), 2);
+    }
+
+    async fn store_in(name: &str) -> (Store, std::path::PathBuf) {
+        let file =
+            std::env::temp_dir().join(format!("arena-{name}-{}-{}.db", std::process::id(), rand::random::<u32>()));
+        (Store::open(&format!("sqlite://{}", file.display())).await.unwrap(), file)
+    }
+
+    #[tokio::test]
+    async fn a_first_reading_given_up_by_its_caller_keeps_no_changes() {
+        let (store, file) = store_in("ranks-dropped").await;
+        // Every connection taken, so the reading waits for one; given up meanwhile, as
+        // by a request whose client left.
+        let super::super::store::Engine::Sqlite(pool) = &store.engine else { unreachable!() };
+        let mut taken = Vec::new();
+        for _ in 0..super::super::store::SQLITE_POOL {
+            taken.push(pool.acquire().await.unwrap());
+        }
+        let first = tokio::time::timeout(Duration::from_millis(50), store.ranks.ready(&store)).await;
+        assert!(first.is_err(), "the reading was still waiting");
+        drop(taken);
+        store.ranks.apply(&[(1, Some(3.0))]);
+        assert!(store.ranks.lock().pending.is_none(), "nobody will put these in");
+        store.ranks.ready(&store).await.unwrap();
+        assert!(store.ranks.lock().pending.is_none());
+        store.close().await;
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[tokio::test]
+    async fn a_failed_first_reading_is_not_tried_again_at_once() {
+        let (store, file) = store_in("ranks-failed").await;
+        store.close().await;
+        let first = store.ranks.ready(&store).await;
+        assert!(matches!(first, Err(StoreError::Unavailable(_))), "{first:?}");
+        let again = store.ranks.ready(&store).await;
+        assert!(matches!(again, Err(StoreError::RetryLater(_))), "{again:?}");
+        store.ranks.lock().failed_at = Some(Instant::now() - RETRY_AFTER);
+        let later = store.ranks.ready(&store).await;
+        assert!(matches!(later, Err(StoreError::Unavailable(_))), "tried again after the wait: {later:?}");
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub enum StoreError {
     Unavailable(#[from] sqlx::Error),
     #[error("the database schema could not be brought up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A reading failed moments ago and is not tried again yet (a caller's answer
+    /// comes at once instead of another wait on a database that is away).
+    #[error("the database failed moments ago: {0}")]
+    RetryLater(&'static str),
 }
 
 impl StoreError {
