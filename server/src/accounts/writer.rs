@@ -106,7 +106,10 @@ pub async fn run(store: Store, mut inbox: Inbox, log_path: PathBuf) {
                     gauge!("arena_database_up").set(1.0);
                 }
                 Err(e) => {
-                    gauge!("arena_database_up").set(0.0);
+                    // A log file that cannot be read says nothing of the database.
+                    if matches!(e, CatchUpError::Store(_)) {
+                        gauge!("arena_database_up").set(0.0);
+                    }
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot store rounds now; they wait in the results log");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(RETRY_MAX);
