@@ -76,6 +76,15 @@ pub fn as_node(id: &str, addr: SocketAddr, path: &str) -> String {
     signed_for(id, &format!("http://{addr}"), Method::POST, path)
 }
 
+/// A room (`body` as `POST /api/rooms` takes it) made on node `id` at `addr` itself: a
+/// signed `?local=1` call, as another node forwards one, so placement does not send it elsewhere.
+pub async fn room_made_on(id: &str, addr: SocketAddr, body: &str) -> RoomSummary {
+    let path = "/api/rooms?local=1";
+    let made = http_json(addr, "POST", path, body, &[&as_node(id, addr, path)]).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    serde_json::from_str(&made.body).unwrap()
+}
+
 pub async fn rooms_seen_by(node: &ServerProcess) -> Vec<RoomSummary> {
     serde_json::from_str::<RoomList>(&http_get(node.addr, "/api/rooms").await.body).unwrap().rooms
 }
@@ -132,26 +141,10 @@ async fn nodes_share_rooms_matchmaking_tokens_and_announcements() {
     let session: SessionGranted =
         serde_json::from_str(&http_json(b.addr, "POST", "/api/session", r#"{"name": "Roamer"}"#, &[]).await.body)
             .unwrap();
-    let room_b = http_json(
-        b.addr,
-        "POST",
-        "/api/rooms?local=1",
-        r#"{"name": "Bravo"}"#,
-        &[&as_node("node-b", b.addr, "/api/rooms?local=1")],
-    )
-    .await;
-    let bravo: RoomSummary = serde_json::from_str(&room_b.body).unwrap();
+    let bravo = room_made_on("node-b", b.addr, r#"{"name": "Bravo"}"#).await;
     let (_roamer, welcome) = welcomed(&format!("ws://{}/ws?room={}&token={}", b.addr, bravo.id, session.token)).await;
     assert_eq!(welcome.player_id, session.player_id);
-    let second_room = http_json(
-        a.addr,
-        "POST",
-        "/api/rooms?local=1",
-        r#"{"name": "Charlie"}"#,
-        &[&as_node("node-a", a.addr, "/api/rooms?local=1")],
-    )
-    .await;
-    let charlie: RoomSummary = serde_json::from_str(&second_room.body).unwrap();
+    let charlie = room_made_on("node-a", a.addr, r#"{"name": "Charlie"}"#).await;
     let (_, on_a) = welcomed(&format!("ws://{}/ws?room={}&token={}", a.addr, charlie.id, session.token)).await;
     assert_eq!(on_a.player_id, session.player_id, "A accepts B's token");
 
@@ -330,15 +323,7 @@ async fn a_round_played_on_one_node_is_on_the_other_nodes_leaderboard() {
     assert_eq!(signed_up.status, 201, "{}", signed_up.body);
     let ann: SessionGranted = serde_json::from_str(&signed_up.body).unwrap();
     // A token from node B plays on node A, in a room of node A.
-    let room = http_json(
-        a.addr,
-        "POST",
-        "/api/rooms?local=1",
-        r#"{"name": "Alpha"}"#,
-        &[&as_node("node-a", a.addr, "/api/rooms?local=1")],
-    )
-    .await;
-    let room: RoomSummary = serde_json::from_str(&room.body).unwrap();
+    let room = room_made_on("node-a", a.addr, r#"{"name": "Alpha"}"#).await;
     let (_me, welcome) = welcomed(&format!("ws://{}/ws?room={}&token={}", a.addr, room.id, ann.token)).await;
     assert_eq!(welcome.player_id, ann.player_id);
     let auth = format!("Authorization: Bearer {ADMIN_TOKEN}");

@@ -11,7 +11,7 @@ use arena_server::lobby::cluster::NODE_AUTH_HEADER;
 use hyper::Method;
 use tokio::net::TcpListener;
 
-use crate::cluster::{ADMIN_TOKEN, Redis, as_node, node, signed_for, start_redis};
+use crate::cluster::{ADMIN_TOKEN, Redis, as_node, node, room_made_on, signed_for, start_redis};
 use crate::replays::{get_raw, session};
 use crate::util::http::http_json;
 use crate::util::postgres::Postgres;
@@ -38,9 +38,7 @@ fn entry<'a>(listed: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 /// played in by `token`'s player (`player_id`), then closed: its round's replay is
 /// written on that node. Returns its id.
 async fn recorded_round((id, addr): (&str, SocketAddr), body: &str, (token, player_id): (&str, u32)) -> String {
-    let made = http_json(addr, "POST", "/api/rooms?local=1", body, &[&as_node(id, addr, "/api/rooms?local=1")]).await;
-    assert_eq!(made.status, 201, "{}", made.body);
-    let room: RoomSummary = serde_json::from_str(&made.body).unwrap();
+    let room = room_made_on(id, addr, body).await;
     let (_player, _) = welcomed(&format!("ws://{addr}/ws?room={}&token={token}", room.id)).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let admin = format!("Authorization: Bearer {ADMIN_TOKEN}");
