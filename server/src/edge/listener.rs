@@ -4,8 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -14,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use super::activity::{Activity, Sending, idle_past};
 use super::addresses::AddressSlot;
 use super::router::{self, Routes};
 use super::tls::Tls;
@@ -137,26 +137,6 @@ fn limit_unsent_bytes(stream: &TcpStream) {
     }
 }
 
-/// Requests in flight on one connection and when the last one ended, so an
-/// idle keep-alive connection can be told from a busy one.
-#[derive(Debug)]
-struct Activity {
-    started: Instant,
-    in_flight: AtomicUsize,
-    /// Milliseconds after `started` that the last request ended.
-    last_done_ms: AtomicU64,
-}
-
-impl Activity {
-    fn idle_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return None;
-        }
-        let last = Duration::from_millis(self.last_done_ms.load(Ordering::Acquire));
-        Some(self.started.elapsed().saturating_sub(last))
-    }
-}
-
 /// Who is at the other end of a connection, as the router needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {
@@ -176,18 +156,17 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     mut stop: watch::Receiver<bool>,
 ) {
     let idle_timeout = routes.config.http_idle_timeout();
-    let activity =
-        Arc::new(Activity { started: Instant::now(), in_flight: AtomicUsize::new(0), last_done_ms: AtomicU64::new(0) });
+    let activity = Activity::new();
     let service = {
         let activity = activity.clone();
         service_fn(move |req| {
             let (routes, permit, activity) = (routes.clone(), permit.clone(), activity.clone());
-            activity.in_flight.fetch_add(1, Ordering::AcqRel);
+            activity.handler_started();
             async move {
                 let response = router::handle(req, routes, peer.addr, peer.tls, permit).await;
-                activity.last_done_ms.store(activity.started.elapsed().as_millis() as u64, Ordering::Release);
-                activity.in_flight.fetch_sub(1, Ordering::AcqRel);
-                response
+                activity.handler_done();
+                // A body streamed after the head (a replay download) keeps the connection busy while it is read.
+                response.map(|r| r.map(|body| Sending::new(body, activity)))
             }
         })
     };
@@ -201,24 +180,13 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     tokio::select! {
         result = conn.as_mut() => if let Err(e) = result { tracing::debug!(peer = %peer.addr, error = %e, "http connection error") },
         _ = idle_past(&activity, idle_timeout) => {
-            // An idle keep-alive connection holds a slot for nothing: close it.
+            // An idle keep-alive connection, or a client that stopped reading, holds a slot for nothing: close it.
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
         }
         _ = async { let _ = stop.wait_for(|stopping| *stopping).await; } => {
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
-        }
-    }
-}
-
-/// Resolves once the connection has had no request in flight for `limit`.
-async fn idle_past(activity: &Activity, limit: Duration) {
-    let check_every = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-    loop {
-        tokio::time::sleep(check_every).await;
-        if activity.idle_for().is_some_and(|idle| idle >= limit) {
-            return;
         }
     }
 }

@@ -5,6 +5,7 @@
 //! names the lobby (to admit players) and the room's channel types; neither
 //! names the edge.
 
+pub mod activity;
 pub mod addresses;
 pub mod assets;
 pub mod listener;

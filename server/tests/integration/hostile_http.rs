@@ -873,6 +873,22 @@ async fn head_only(from: IpAddr, server: SocketAddr, path: &str) -> (u16, Option
     (status, length, stream)
 }
 
+/// A public replay `id` of `bytes` bytes of noise written into `config`'s replay folder
+/// (loaded when the server starts); returns its file.
+fn big_replay(config: &Config, id: &str, bytes: usize) -> Vec<u8> {
+    std::fs::create_dir_all(&config.replay_dir).unwrap();
+    let file: Vec<u8> = (0..bytes).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3]).collect();
+    std::fs::write(config.replay_dir.join(format!("{id}.replay.gz")), &file).unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let meta = serde_json::json!({
+        "id": id, "room_id": "r1", "room_name": "big", "private": false, "round": 1, "reason": "ended",
+        "started_at_ms": now_ms - 1000, "ended_at_ms": now_ms, "duration_s": 1.0, "bytes": bytes, "frames": 1,
+        "players": []
+    });
+    std::fs::write(config.replay_dir.join(format!("{id}.json")), meta.to_string()).unwrap();
+    file
+}
+
 /// Downloads are bounded while their bodies are sent, not only while they are answered:
 /// clients that take a large replay's head and never read its body hold the slots, so
 /// the next download is refused (503), but only until `--http-idle-timeout-s` cuts
@@ -886,16 +902,7 @@ async fn replay_downloads_hold_their_slot_until_the_body_is_sent() {
     // Larger than what loopback socket buffers take, so an unread body cannot finish.
     const BYTES: usize = 48 * 1024 * 1024;
     let id = "0123456789abcdef0123";
-    std::fs::create_dir_all(&config.replay_dir).unwrap();
-    let file: Vec<u8> = (0..BYTES).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3]).collect();
-    std::fs::write(config.replay_dir.join(format!("{id}.replay.gz")), &file).unwrap();
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let meta = serde_json::json!({
-        "id": id, "room_id": "r1", "room_name": "big", "private": false, "round": 1, "reason": "ended",
-        "started_at_ms": now_ms - 1000, "ended_at_ms": now_ms, "duration_s": 1.0, "bytes": BYTES, "frames": 1,
-        "players": []
-    });
-    std::fs::write(config.replay_dir.join(format!("{id}.json")), meta.to_string()).unwrap();
+    let file = big_replay(&config, id, BYTES);
     let server = TestServer::start_with(config).await;
     let path = format!("/api/replays/{id}");
     let started = Instant::now();
@@ -930,5 +937,59 @@ async fn replay_downloads_hold_their_slot_until_the_body_is_sent() {
     assert_eq!(length, Some(BYTES as u64));
     assert!(body == file, "the file, byte for byte ({} of {BYTES} bytes)", body.len());
     drop(stalled);
+    server.shutdown().await;
+}
+
+/// A download that keeps making progress is never cut, however long it lasts: a client
+/// with a small receive buffer reads a replay a little at a time, pausing well under
+/// `--http-idle-timeout-s` each time, for several times that timeout, and gets the
+/// whole file. (A client that stops reading is cut: the test above.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_download_that_keeps_reading_is_served_whole() {
+    let mut config = hostile_config();
+    let idle_limit = Duration::from_millis(500);
+    config.http_idle_timeout_s = idle_limit.as_secs_f64();
+    const BYTES: usize = 4 * 1024 * 1024;
+    const READ: usize = 32 * 1024;
+    const PAUSE: Duration = Duration::from_millis(30);
+    let id = "0123456789abcdef0124";
+    let file = big_replay(&config, id, BYTES);
+    let server = TestServer::start_with(config).await;
+
+    // A small receive buffer, so the server waits on this reader rather than filling the kernel's.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    socket.bind(SocketAddr::new(client(40), 0)).unwrap();
+    let mut stream = socket.connect(server.addr).await.unwrap();
+    let request = format!("GET /api/replays/{id} HTTP/1.1\r\nHost: arena\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut received = Vec::with_capacity(BYTES + 1024);
+    let mut chunk = vec![0u8; READ];
+    let head_end = loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk)).await.expect("a head in time").unwrap();
+        assert!(n > 0, "closed before the head");
+        received.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains(&format!("content-length: {BYTES}")), "{head}");
+    while received.len() - head_end < BYTES {
+        tokio::time::sleep(PAUSE).await;
+        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk)).await.expect("the next bytes in time").unwrap();
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&chunk[..n]);
+    }
+    let took = started.elapsed();
+    let body = &received[head_end..];
+    println!("{} of {BYTES} bytes read in {took:?} (idle timeout {idle_limit:?})", body.len());
+    assert_eq!(body.len(), BYTES, "the download was cut after {took:?}");
+    assert!(body == file.as_slice(), "the file, byte for byte");
+    assert!(took > idle_limit * 4, "the download lasted several idle timeouts ({took:?})");
     server.shutdown().await;
 }

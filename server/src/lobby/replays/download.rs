@@ -40,9 +40,13 @@ pub struct Download<B> {
     /// Announced length still to send.
     left: u64,
     announced: u64,
-    /// Reset by every chunk to `idle_limit`; fires when the source stalls.
+    /// Set to `idle_limit` from when the body is asked for a chunk the source does not
+    /// have yet; fires when the source stalls. A client that takes long to ask (it reads
+    /// slowly) is not the source stalling: the listener times that.
     idle: Pin<Box<Sleep>>,
     idle_limit: Duration,
+    /// The source said Pending since the last chunk: `idle` is running.
+    waiting: bool,
     /// One of `DOWNLOADS_AT_ONCE`: released when hyper drops the body, after the last
     /// byte or when the client goes away, not when the handler returns.
     _slot: OwnedSemaphorePermit,
@@ -80,6 +84,7 @@ impl<B> Download<B> {
             announced: length,
             idle: Box::pin(tokio::time::sleep(idle_limit)),
             idle_limit,
+            waiting: false,
             _slot: slot,
             _connection: connection,
         }
@@ -99,6 +104,10 @@ where
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         let frame = match polled {
             Poll::Pending => {
+                if !this.waiting {
+                    this.waiting = true;
+                    this.idle.as_mut().reset(tokio::time::Instant::now() + this.idle_limit);
+                }
                 ready!(this.idle.as_mut().poll(cx));
                 return Poll::Ready(Some(Err(DownloadCut::Stalled(this.idle_limit).into())));
             }
@@ -109,6 +118,7 @@ where
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(Some(Ok(frame))) => frame,
         };
+        this.waiting = false;
         if let Some(data) = frame.data_ref() {
             let len = data.len() as u64;
             if len > this.left {
@@ -116,7 +126,6 @@ where
             }
             this.left -= len;
         }
-        this.idle.as_mut().reset(tokio::time::Instant::now() + this.idle_limit);
         Poll::Ready(Some(Ok(frame)))
     }
 
@@ -191,5 +200,25 @@ mod tests {
         assert!(err.to_string().contains("no bytes from the source within 100ms"), "{err}");
         assert!(started.elapsed() >= limit);
         assert_eq!(slots.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_client_slow_to_ask_for_the_next_chunk_is_not_a_stalled_source() {
+        let slots = Arc::new(Semaphore::new(1));
+        let limit = Duration::from_millis(100);
+        // The second chunk takes a moment (as a file read does), well within the limit.
+        let parts = futures_util::stream::unfold(0, |n| async move {
+            if n == 1 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (n < 2).then(|| (Ok::<_, BodyError>(Frame::data(Bytes::from_static(b"ab"))), n + 1))
+        });
+        let mut body =
+            Download::new(StreamBody::new(Box::pin(parts)), 4, slots.clone().try_acquire_owned().unwrap(), None, limit);
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"ab"));
+        // The client takes three limits to ask for more.
+        tokio::time::sleep(limit * 3).await;
+        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"ab"));
     }
 }
