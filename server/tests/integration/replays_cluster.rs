@@ -3,12 +3,15 @@
 //! with where to download each, and passes on a download of another node's replay.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use arena_protocol::lobby::RoomSummary;
 use arena_protocol::replay::Replay;
 use arena_server::lobby::cluster::NODE_AUTH_HEADER;
+use arena_server::lobby::replays::across_nodes::MAX_FORWARDED_REPLAY_BYTES;
 use hyper::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::cluster::{ADMIN_TOKEN, Redis, as_node, node, room_made_on, signed_for, start_redis};
@@ -231,4 +234,146 @@ async fn a_listing_costs_the_client_one_request_on_the_node_it_asked() {
     }
     assert_eq!(on_b, [200, 200, 200, 429], "A's calls cost nothing on B; an unsigned ?local=1 costs one");
     drop((a, b, redis, pg));
+}
+
+/// A public replay `id` in `dir` as a node loads it at start: a description saying
+/// `described` bytes beside a sparse file of `file_bytes` (which takes no disk).
+fn sparse_replay(dir: &Path, id: &str, described: u64, file_bytes: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let meta = serde_json::json!({
+        "id": id, "room_id": "r1", "room_name": "long", "private": false, "round": 1, "reason": "room_closed",
+        "started_at_ms": now_ms - 1000, "ended_at_ms": now_ms, "duration_s": 1.0, "bytes": described, "frames": 1,
+        "players": []
+    });
+    std::fs::write(dir.join(format!("{id}.json")), meta.to_string()).unwrap();
+    std::fs::File::create(dir.join(format!("{id}.replay.gz"))).unwrap().set_len(file_bytes).unwrap();
+}
+
+/// A "node" that answers every replay download asked of it with a `Content-Length` of
+/// `announced` bytes, sends `sent` of them and closes; anything else (a listing) gets
+/// a 404, as from a node without replays.
+async fn short_keeper(announced: usize, sent: usize) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = if head.starts_with(b"GET /api/replays/") {
+                    let mut answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {announced}\r\n\r\n").into_bytes();
+                    answer.resize(answer.len() + sent, b'r');
+                    answer
+                } else {
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_vec()
+                };
+                let _ = socket.write_all(&answer).await;
+                // Dropped here: the connection closes, a replay's body short of its length.
+            });
+        }
+    });
+    (addr, serving)
+}
+
+/// `GET path` on `addr` (`Connection: close`), read until the server closes it: the
+/// status, the `Content-Length` announced and the body bytes that came.
+async fn fetch(addr: SocketAddr, path: &str) -> (u16, Option<u64>, Vec<u8>) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await.expect("closed in time, not hung").unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head") + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head[9..12].parse().unwrap();
+    let length = head.lines().find_map(|l| l.strip_prefix("content-length: ")).map(|v| v.trim().parse().unwrap());
+    (status, length, raw[split..].to_vec())
+}
+
+/// The value of one metric series of the node at `addr` (0 when absent).
+async fn metric(addr: SocketAddr, series: &str) -> f64 {
+    let page = http_json(addr, "GET", "/metrics", "", &[]).await;
+    let series = format!("{series} ");
+    page.body.lines().find_map(|line| line.strip_prefix(&series)?.parse().ok()).unwrap_or(0.0)
+}
+
+/// A download passed on from another node fails visibly, never as a hang or a quietly
+/// short file: a replay over the 64 MB nodes pass on answers the client a 413 that says
+/// so, whether the keeper refuses it (its description says how large) or announces it
+/// (a file larger than described, refused by its `Content-Length`); a keeper that ends
+/// before its `Content-Length` cuts the client's connection short of the length
+/// announced to it. Each counted on the node asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passed_on_downloads_over_the_cap_or_cut_short_fail_visibly() {
+    let redis = start_redis(free_loopback_addr().port()).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("arena-large-replays-{}-{}", std::process::id(), rand::random::<u32>()));
+    let over = MAX_FORWARDED_REPLAY_BYTES + 1;
+    let (described_large, described_small) = ("00000000000000000a01", "00000000000000000a02");
+    sparse_replay(&dir, described_large, over, over);
+    sparse_replay(&dir, described_small, 1000, over);
+    let mut a = node(&redis, &pg, "node-a", &[]).await;
+    let b = node(&redis, &pg, "node-b", &["--replay-dir", dir.to_str().unwrap()]).await;
+    eventually("A to list B's replays", WAIT, async || {
+        ids(&listing(a.addr, "", &[]).await.1).contains(&described_large.to_string())
+    })
+    .await;
+
+    let too_large = r#"arena_replay_node_calls_total{call="download",outcome="too_large"}"#;
+    let calls_before = metric(a.addr, too_large).await;
+    for id in [described_large, described_small] {
+        for hint in ["?node=node-b", ""] {
+            let asked = Instant::now();
+            let answer = http_json(a.addr, "GET", &format!("/api/replays/{id}{hint}"), "", &[]).await;
+            assert_eq!(answer.status, 413, "{id}{hint}: {}", answer.body);
+            let reason = format!("larger than the {MAX_FORWARDED_REPLAY_BYTES} bytes passed on");
+            assert!(answer.body.contains(&reason), "{id}{hint}: {}", answer.body);
+            assert!(asked.elapsed() < Duration::from_secs(3), "{id}{hint} took {:?}", asked.elapsed());
+        }
+    }
+    assert_eq!(metric(a.addr, too_large).await - calls_before, 4.0, "each refusal counted as a call");
+    let refused = metric(a.addr, r#"arena_replay_requests_total{outcome="too_large"}"#).await;
+    assert_eq!(refused, 4.0, "and as a request");
+
+    // A keeper that announces 100,000 bytes and sends 40,000.
+    let (announced, sent) = (100_000, 40_000);
+    let (short, _serving) = short_keeper(announced, sent).await;
+    register(&redis, "short", &node_entry("short", &format!("http://{short}"))).await;
+    let path = "/api/replays/00000000000000000a03?node=short";
+    let mut answer = None;
+    eventually("A to pass on the short keeper's replay", WAIT, async || {
+        let fetched = fetch(a.addr, path).await;
+        let passed_on = fetched.0 == 200;
+        answer = Some(fetched);
+        passed_on
+    })
+    .await;
+    let (_, length, body) = answer.unwrap();
+    println!("announced {length:?}, {} bytes came before the connection closed", body.len());
+    assert_eq!(length, Some(announced as u64), "the keeper's length is passed on");
+    assert!(body.len() < announced, "the connection closed short of its announced length: {} bytes", body.len());
+    let cut = metric(a.addr, r#"arena_replay_node_calls_total{call="download",outcome="cut"}"#).await;
+    assert_eq!(cut, 1.0, "the cut download is counted");
+    let mut warned = None;
+    eventually("A to log why the download was cut", WAIT, async || {
+        while let Ok(line) = a.log.try_recv() {
+            if line.contains("was cut before its end") {
+                warned = Some(line);
+            }
+        }
+        warned.is_some()
+    })
+    .await;
+    let warned = warned.unwrap();
+    assert!(warned.contains("short") && warned.contains("00000000000000000a03"), "names the node and replay: {warned}");
+    drop((a, b, redis, pg));
+    let _ = std::fs::remove_dir_all(dir);
 }

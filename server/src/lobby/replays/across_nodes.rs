@@ -104,7 +104,7 @@ fn other_nodes(cluster: &Cluster) -> Vec<NodeInfo> {
 
 /// A call to another node, by what it was for and how it went (counted here, where
 /// the client asked; the node called does not count it as a request again).
-fn node_call(call: &'static str, outcome: &'static str) {
+pub(super) fn node_call(call: &'static str, outcome: &'static str) {
     metrics::counter!("arena_replay_node_calls_total", "call" => call, "outcome" => outcome).increment(1);
 }
 

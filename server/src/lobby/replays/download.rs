@@ -14,6 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Sleep;
 use tokio_util::io::ReaderStream;
 
+use super::across_nodes::node_call;
 use crate::lobby::cluster::forward::ConnectionTask;
 use crate::web::{Body, BodyError};
 
@@ -50,34 +51,33 @@ pub struct Download<B> {
     /// One of `DOWNLOADS_AT_ONCE`: released when hyper drops the body, after the last
     /// byte or when the client goes away, not when the handler returns.
     _slot: OwnedSemaphorePermit,
-    /// Drives the connection to the keeper; dropping it closes that connection.
-    _connection: Option<ConnectionTask>,
+    /// Named when the download is cut; holds the connection to the keeper, if any.
+    source: Source,
 }
 
-/// This node's file `file`, of `length` bytes.
-pub fn from_file(file: tokio::fs::File, length: u64, slot: OwnedSemaphorePermit) -> Body {
+/// Where a download's bytes come from.
+pub enum Source {
+    /// This node's file of replay `id`.
+    File { id: String },
+    /// Replay `id` passed on from `node` as it arrives over `connection`, which is
+    /// driven while this lasts and closed when it is dropped.
+    Keeper { id: String, node: String, connection: ConnectionTask },
+}
+
+/// Replay `id`'s file `file` on this node, of `length` bytes.
+pub fn from_file(id: &str, file: tokio::fs::File, length: u64, slot: OwnedSemaphorePermit) -> Body {
     let frames = ReaderStream::new(file).map_ok(Frame::data).map_err(BodyError::from);
-    Body::stream(Download::new(StreamBody::new(frames), length, slot, None, READ_IDLE_TIMEOUT))
+    let source = Source::File { id: id.to_string() };
+    Body::stream(Download::new(StreamBody::new(frames), length, slot, source, READ_IDLE_TIMEOUT))
 }
 
-/// A file passed on from the keeper as it arrives: `length` is its `Content-Length`.
-pub fn passed_on(
-    incoming: hyper::body::Incoming,
-    length: u64,
-    slot: OwnedSemaphorePermit,
-    connection: ConnectionTask,
-) -> Body {
-    Body::stream(Download::new(incoming, length, slot, Some(connection), READ_IDLE_TIMEOUT))
+/// A file passed on from the keeper (`source`) as it arrives: `length` is its `Content-Length`.
+pub fn passed_on(incoming: hyper::body::Incoming, length: u64, slot: OwnedSemaphorePermit, source: Source) -> Body {
+    Body::stream(Download::new(incoming, length, slot, source, READ_IDLE_TIMEOUT))
 }
 
 impl<B> Download<B> {
-    fn new(
-        inner: B,
-        length: u64,
-        slot: OwnedSemaphorePermit,
-        connection: Option<ConnectionTask>,
-        idle_limit: Duration,
-    ) -> Download<B> {
+    fn new(inner: B, length: u64, slot: OwnedSemaphorePermit, source: Source, idle_limit: Duration) -> Download<B> {
         Download {
             inner,
             left: length,
@@ -86,7 +86,26 @@ impl<B> Download<B> {
             idle_limit,
             waiting: false,
             _slot: slot,
-            _connection: connection,
+            source,
+        }
+    }
+
+    /// A download cut before its end: the client sees its connection closed short of
+    /// the announced length; the operator sees why here.
+    fn report(&self, cut: &BodyError) {
+        // With its causes: hyper's "error reading a body" says why only in its source.
+        let mut why = cut.to_string();
+        let mut cause = cut.source();
+        while let Some(c) = cause {
+            why = format!("{why}: {c}");
+            cause = c.source();
+        }
+        match &self.source {
+            Source::File { id } => tracing::warn!(%id, error = %why, "a replay download was cut before its end"),
+            Source::Keeper { id, node, .. } => {
+                tracing::warn!(%id, %node, error = %why, "a replay passed on from another node was cut before its end");
+                node_call("download", "cut");
+            }
         }
     }
 }
@@ -101,32 +120,11 @@ where
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        let frame = match polled {
-            Poll::Pending => {
-                if !this.waiting {
-                    this.waiting = true;
-                    this.idle.as_mut().reset(tokio::time::Instant::now() + this.idle_limit);
-                }
-                ready!(this.idle.as_mut().poll(cx));
-                return Poll::Ready(Some(Err(DownloadCut::Stalled(this.idle_limit).into())));
-            }
-            Poll::Ready(None) if this.left > 0 => {
-                return Poll::Ready(Some(Err(DownloadCut::Shorter(this.left).into())));
-            }
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(Some(Ok(frame))) => frame,
-        };
-        this.waiting = false;
-        if let Some(data) = frame.data_ref() {
-            let len = data.len() as u64;
-            if len > this.left {
-                return Poll::Ready(Some(Err(DownloadCut::Longer(this.announced).into())));
-            }
-            this.left -= len;
+        let polled = this.next_frame(cx);
+        if let Poll::Ready(Some(Err(cut))) = &polled {
+            this.report(cut);
         }
-        Poll::Ready(Some(Ok(frame)))
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -138,6 +136,42 @@ where
     }
 }
 
+impl<B> Download<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<BodyError>,
+{
+    /// The next chunk, checked against the announced length, or why the download stops.
+    fn next_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let frame = match polled {
+            Poll::Pending => {
+                if !self.waiting {
+                    self.waiting = true;
+                    self.idle.as_mut().reset(tokio::time::Instant::now() + self.idle_limit);
+                }
+                ready!(self.idle.as_mut().poll(cx));
+                return Poll::Ready(Some(Err(DownloadCut::Stalled(self.idle_limit).into())));
+            }
+            Poll::Ready(None) if self.left > 0 => {
+                return Poll::Ready(Some(Err(DownloadCut::Shorter(self.left).into())));
+            }
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Ok(frame))) => frame,
+        };
+        self.waiting = false;
+        if let Some(data) = frame.data_ref() {
+            let len = data.len() as u64;
+            if len > self.left {
+                return Poll::Ready(Some(Err(DownloadCut::Longer(self.announced).into())));
+            }
+            self.left -= len;
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -146,6 +180,10 @@ mod tests {
     use tokio::sync::Semaphore;
 
     use super::*;
+
+    fn file() -> Source {
+        Source::File { id: "0123456789abcdef0123".into() }
+    }
 
     fn chunks(
         parts: &[&'static [u8]],
@@ -162,7 +200,7 @@ mod tests {
             chunks(&[b"ab", b"cd"]),
             4,
             slots.clone().try_acquire_owned().unwrap(),
-            None,
+            file(),
             READ_IDLE_TIMEOUT,
         );
         assert_eq!(slots.available_permits(), 0, "held while the body waits to be sent");
@@ -177,13 +215,13 @@ mod tests {
             chunks(&[b"ab", b"cd"]),
             3,
             slots.clone().try_acquire_owned().unwrap(),
-            None,
+            file(),
             READ_IDLE_TIMEOUT,
         );
         let err = longer.collect().await.unwrap_err();
         assert!(err.to_string().contains("more than the 3 bytes"), "{err}");
         let shorter =
-            Download::new(chunks(&[b"ab"]), 3, slots.clone().try_acquire_owned().unwrap(), None, READ_IDLE_TIMEOUT);
+            Download::new(chunks(&[b"ab"]), 3, slots.clone().try_acquire_owned().unwrap(), file(), READ_IDLE_TIMEOUT);
         let err = shorter.collect().await.unwrap_err();
         assert!(err.to_string().contains("1 bytes short"), "{err}");
         assert_eq!(slots.available_permits(), 2);
@@ -194,7 +232,7 @@ mod tests {
         let slots = Arc::new(Semaphore::new(1));
         let stalled = StreamBody::new(futures_util::stream::pending::<Result<Frame<Bytes>, BodyError>>());
         let limit = Duration::from_millis(100);
-        let body = Download::new(stalled, 10, slots.clone().try_acquire_owned().unwrap(), None, limit);
+        let body = Download::new(stalled, 10, slots.clone().try_acquire_owned().unwrap(), file(), limit);
         let started = tokio::time::Instant::now();
         let err = body.collect().await.unwrap_err();
         assert!(err.to_string().contains("no bytes from the source within 100ms"), "{err}");
@@ -213,8 +251,13 @@ mod tests {
             }
             (n < 2).then(|| (Ok::<_, BodyError>(Frame::data(Bytes::from_static(b"ab"))), n + 1))
         });
-        let mut body =
-            Download::new(StreamBody::new(Box::pin(parts)), 4, slots.clone().try_acquire_owned().unwrap(), None, limit);
+        let mut body = Download::new(
+            StreamBody::new(Box::pin(parts)),
+            4,
+            slots.clone().try_acquire_owned().unwrap(),
+            file(),
+            limit,
+        );
         let first = body.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"ab"));
         // The client takes three limits to ask for more.

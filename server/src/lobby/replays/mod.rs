@@ -33,7 +33,7 @@ const DEFAULT_LISTED: usize = 50;
 
 /// Downloads sent at once (each streams a file, from disk or from the node that keeps
 /// it, a chunk at a time). A slot is held until the body's last byte is sent or the
-/// client leaves (at most `--http-idle-timeout-s` after it stops reading).
+/// client leaves (about `--http-idle-timeout-s` after it stops reading).
 pub const DOWNLOADS_AT_ONCE: usize = 8;
 
 /// What the replay API uses.
@@ -204,7 +204,7 @@ async fn download(
             tracing::warn!(%id, error = %e, "a listed replay could not be read");
             missing()
         })?;
-        return Ok((replay_file(id, length, meta.private, download::from_file(file, length, slot)), "downloaded"));
+        return Ok((replay_file(id, length, meta.private, download::from_file(id, file, length, slot)), "downloaded"));
     }
     let Some(cluster) = cluster else { return Err(missing()) };
     // Find the keeper first, then take a slot: the search holds none.
@@ -214,7 +214,8 @@ async fn download(
         Keeper::Found { node, streamed, length } => {
             let slot = slot()?;
             tracing::debug!(%id, %node, length, "passing on another node's replay");
-            let body = download::passed_on(streamed.response.into_body(), length, slot, streamed.connection);
+            let source = download::Source::Keeper { id: id.to_string(), node, connection: streamed.connection };
+            let body = download::passed_on(streamed.response.into_body(), length, slot, source);
             // Whether it is private is the other node's to know: no shared cache keeps it.
             Ok((replay_file(id, length, true, body), "passed_on"))
         }
