@@ -164,9 +164,10 @@ pub struct Config {
     #[arg(long, env = "ARENA_BODY_TIMEOUT_S", default_value_t = 10.0)]
     pub body_timeout_s: f64,
 
-    /// Seconds an HTTP connection may send nothing, with no request being answered,
-    /// before it is closed: an idle keep-alive connection, or a download its client
-    /// stopped reading (not the WebSocket --idle-timeout-s). Default: 30.
+    /// Seconds an HTTP keep-alive connection may sit idle (nothing sent, no request
+    /// being answered) before it is closed; a client that stopped reading an answer
+    /// still being sent (a download) is cut after 10 s, or this if shorter (not the
+    /// WebSocket --idle-timeout-s). Default: 30.
     #[arg(long, env = "ARENA_HTTP_IDLE_TIMEOUT_S", default_value_t = 30.0)]
     pub http_idle_timeout_s: f64,
 

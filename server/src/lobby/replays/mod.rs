@@ -33,7 +33,7 @@ const DEFAULT_LISTED: usize = 50;
 
 /// Downloads sent at once (each streams a file, from disk or from the node that keeps
 /// it, a chunk at a time). A slot is held until the body's last byte is sent or the
-/// client leaves (about `--http-idle-timeout-s` after it stops reading).
+/// client leaves (cut about 10 s after it stops reading: `edge::activity`).
 pub const DOWNLOADS_AT_ONCE: usize = 8;
 
 /// What the replay API uses.
