@@ -7,7 +7,6 @@ use arena_protocol::{PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use glam::Vec2;
 use rand::Rng;
-use rustc_hash::FxHashMap;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score, Weapon};
 use super::resources::{Clock, HitLog, KillFeed, NetIds, PlayerIndex, RoomRng, Rules};
@@ -65,10 +64,28 @@ fn hit_cell(pos: Vec2) -> (i32, i32) {
     ((pos.x / HIT_CELL).floor() as i32, (pos.y / HIT_CELL).floor() as i32)
 }
 
-/// Living players bucketed by hit cell at the end of one tick's movement.
-/// (Fx-hashed: keys are cell coordinates, worked out by the room, never chosen by a
-/// client, and SipHash was a tenth of a room's tick here.)
-type HitGrid = FxHashMap<(i32, i32), Vec<(Entity, PlayerId, Vec2)>>;
+/// Living players at the end of one tick's movement, sorted by hit cell. A flat list,
+/// not a map of cells to lists: `max_rewind_ticks` of these are kept, and a map kept a
+/// list allocation per cell ever stood in (about 5 KiB per player in the room).
+#[derive(Default)]
+pub struct HitGrid {
+    players: Vec<((i32, i32), Entity, PlayerId, Vec2)>,
+}
+
+impl HitGrid {
+    /// Refill with `players` (the list's memory is reused).
+    fn fill(&mut self, players: impl Iterator<Item = (Entity, PlayerId, Vec2)>) {
+        self.players.clear();
+        self.players.extend(players.map(|(entity, id, pos)| (hit_cell(pos), entity, id, pos)));
+        self.players.sort_unstable_by_key(|p| p.0);
+    }
+
+    /// The players in `cell`.
+    fn in_cell(&self, cell: (i32, i32)) -> impl Iterator<Item = &((i32, i32), Entity, PlayerId, Vec2)> {
+        let start = self.players.partition_point(|p| p.0 < cell);
+        self.players[start..].iter().take_while(move |p| p.0 == cell)
+    }
+}
 
 /// Each projectile damages the first living player (other than its shooter)
 /// its path this tick touches — the one nearest to where the path started —
@@ -92,29 +109,21 @@ pub fn resolve_hits(
     let reach = s.player_radius + s.projectile_radius;
     hit_log.0.clear();
     // Newest grid first; the oldest one's memory is reused for this tick's.
-    let mut buckets = if history.len() > rules.max_rewind_ticks as usize {
+    let mut grid = if history.len() > rules.max_rewind_ticks as usize {
         history.pop_back().unwrap_or_default()
     } else {
         HitGrid::default()
     };
-    // Keep the buckets' memory across ticks, but not cells nobody has stood in for long.
-    if buckets.len() > 4 * index.0.len() + 64 {
-        buckets.clear();
-    }
-    buckets.values_mut().for_each(Vec::clear);
-    for (entity, player, body, health, _) in &players {
-        if health.0 > 0 {
-            buckets.entry(hit_cell(body.pos)).or_default().push((entity, player.id, body.pos));
-        }
-    }
-    history.push_front(buckets);
+    let living = players.iter().filter(|(.., health, _)| health.0 > 0);
+    grid.fill(living.map(|(entity, player, body, ..)| (entity, player.id, body.pos)));
+    history.push_front(grid);
     for (shot_entity, shot_body, shot) in &shots {
-        let buckets = history.get(shot.rewind as usize).unwrap_or(&history[0]);
+        let grid = history.get(shot.rewind as usize).unwrap_or(&history[0]);
         let (x0, y0) = hit_cell(shot.from.min(shot_body.pos) - Vec2::splat(reach));
         let (x1, y1) = hit_cell(shot.from.max(shot_body.pos) + Vec2::splat(reach));
         let mut first_hit: Option<(Entity, f32)> = None;
         for cell in (y0..=y1).flat_map(|y| (x0..=x1).map(move |x| (x, y))) {
-            for &(entity, id, pos) in buckets.get(&cell).map_or(&[][..], Vec::as_slice) {
+            for &(_, entity, id, pos) in grid.in_cell(cell) {
                 // An earlier shot this tick may have killed this player already.
                 let alive = players.get(entity).is_ok_and(|(_, _, _, health, _)| health.0 > 0);
                 if id == shot.owner || !alive || distance_to_segment(pos, shot.from, shot_body.pos) > reach {
