@@ -27,11 +27,11 @@ pub use writer::{Replays, spawn_writer};
 /// costs about a third of the bytes (a 50-player room then stays under 1 MB a minute).
 pub const RECORDED_RATE_HZ: u16 = 10;
 
-/// Messages (frames and events) waiting for the writer, from every room together:
-/// about ten seconds of 20 busy rooms at 10 frames and a few events a second. A
-/// frame is shared with the room's delta history, so a full queue holds at most a
-/// few thousand of those (tens of MB for rooms of 50), never unbounded memory.
-pub const REPLAY_QUEUE: usize = 2048;
+/// Messages waiting for the writer, from every room together. A room sends about one
+/// a second (a batch of ten frames and the events between them), so this is some
+/// 25 s of 20 busy rooms, or 2.5 s of 200. A full queue holds at most this many
+/// batches (about 40 MB for rooms of 50), never unbounded memory.
+pub const REPLAY_QUEUE: usize = 512;
 
 /// Where replays go and how long they stay.
 #[derive(Clone, Debug)]

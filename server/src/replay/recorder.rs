@@ -1,6 +1,9 @@
 //! The room's side of recording: begin a round, hand over frames (every few ticks)
-//! and broadcast bytes, end it. Every hand-over is a `try_send` of things the tick
-//! already built; a full queue drops the round's recording, never waits.
+//! and broadcast bytes, end it. What the tick already built is gathered into a batch
+//! (an `Arc` clone or a `Bytes` a thing) and the batch goes to the writer's queue
+//! about once a second with one `try_send`; a full queue drops the round's recording,
+//! never waits. The writer hands each written batch back, so the frames are freed
+//! and the buffer reused on the room's own thread.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,8 +12,16 @@ use arena_protocol::Tick;
 use arena_protocol::replay::{ReplayEnd, ReplayHeader};
 use bytes::Bytes;
 
-use super::writer::{RecordingState, Replays, WriterMsg};
+use super::writer::{Recorded, RecordingState, Replays, WriterMsg};
 use super::{RECORDED_RATE_HZ, RecordedFrame};
+
+/// Frames a batch gathers before it goes to the writer: a second of recording at 10 Hz.
+/// Fewer hand-overs cost the room less (one queue operation a second, not one a
+/// frame or event); more hold more frames alive and reach the disk later.
+const FRAMES_PER_BATCH: usize = 10;
+
+/// Past this many things (a burst of events between frames), a batch goes at once.
+const MAX_BATCH: usize = 256;
 
 /// One room's recorder; rooms that opted out (or a server without replays) hold a disabled one.
 pub struct RoundRecorder {
@@ -19,6 +30,9 @@ pub struct RoundRecorder {
     /// Ticks between recorded frames.
     frame_every: u32,
     last_frame: Option<Tick>,
+    /// What was recorded since the last batch went, and how many frames of it.
+    batch: Vec<Recorded>,
+    frames_in_batch: usize,
 }
 
 enum State {
@@ -35,7 +49,14 @@ enum State {
 impl RoundRecorder {
     pub fn new(replays: Option<Arc<Replays>>, tick_rate_hz: u16) -> RoundRecorder {
         let frame_every = u32::from(tick_rate_hz.max(1)).div_ceil(u32::from(RECORDED_RATE_HZ)).max(1);
-        RoundRecorder { replays, state: State::Idle, frame_every, last_frame: None }
+        RoundRecorder {
+            replays,
+            state: State::Idle,
+            frame_every,
+            last_frame: None,
+            batch: Vec::new(),
+            frames_in_batch: 0,
+        }
     }
 
     /// Frames per second this recorder keeps, for the header.
@@ -62,6 +83,8 @@ impl RoundRecorder {
     pub fn begin(&mut self, header: ReplayHeader) {
         let Some(replays) = &self.replays else { return };
         self.last_frame = None;
+        self.batch.clear();
+        self.frames_in_batch = 0;
         self.state = match replays.begin(header) {
             Some((id, state)) => State::Recording { id, state },
             None => State::Dropped,
@@ -75,20 +98,45 @@ impl RoundRecorder {
 
     pub fn frame(&mut self, tick: Tick, frame: Arc<dyn RecordedFrame>) {
         self.last_frame = Some(tick);
-        self.send(|id| WriterMsg::Frame { id, tick, frame });
+        self.frames_in_batch += 1;
+        self.gather(Recorded::Frame { tick, frame });
     }
 
     /// A message everyone in the room was sent, as its wire bytes.
     pub fn event(&mut self, tick: Tick, bytes: Bytes) {
-        self.send(|id| WriterMsg::Event { id, tick, bytes });
+        self.gather(Recorded::Event { tick, bytes });
     }
 
-    /// Close the recording (a round over, a room closing): the writer finishes the file.
+    /// Close the recording (a round over, a room closing): what is gathered goes, then
+    /// the writer finishes the file.
     pub fn end(&mut self, end: ReplayEnd) {
+        self.send_batch();
         self.send(|id| WriterMsg::End { id, end });
         if self.is_recording() {
             self.state = State::Idle;
         }
+    }
+
+    fn gather(&mut self, item: Recorded) {
+        if !self.is_recording() {
+            return;
+        }
+        self.batch.push(item);
+        if self.frames_in_batch >= FRAMES_PER_BATCH || self.batch.len() >= MAX_BATCH {
+            self.send_batch();
+        }
+    }
+
+    /// The batch to the writer, and a buffer it handed back (emptied here) for the next one.
+    fn send_batch(&mut self) {
+        let State::Recording { state, .. } = &self.state else { return };
+        if self.batch.is_empty() {
+            return;
+        }
+        let next = state.take_handed_back().unwrap_or_else(|| Vec::with_capacity(self.batch.capacity()));
+        let items = std::mem::replace(&mut self.batch, next);
+        self.frames_in_batch = 0;
+        self.send(|id| WriterMsg::Batch { id, items });
     }
 
     fn send(&mut self, msg: impl FnOnce(u64) -> WriterMsg) {
@@ -109,5 +157,130 @@ impl Drop for RoundRecorder {
         if let State::Recording { state, .. } = &self.state {
             state.dropped.store(true, Ordering::Release);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use arena_protocol::replay::{FORMAT_VERSION, MAGIC, Replay};
+    use arena_protocol::{
+        EntityKind, EntityState, NetId, PROTOCOL_VERSION, PlayerId, RoundStart, ServerMsg, WireEntity, encode,
+    };
+    use glam::Vec2;
+
+    use super::*;
+    use crate::replay::{ReplayPolicy, spawn_writer};
+
+    struct Frame(Vec<WireEntity>);
+
+    impl RecordedFrame for Frame {
+        fn entities(&self) -> &[WireEntity] {
+            &self.0
+        }
+    }
+
+    fn frame_at(x: f32) -> Arc<dyn RecordedFrame> {
+        let state = EntityState {
+            net_id: NetId(1),
+            kind: EntityKind::Player,
+            owner: PlayerId(1),
+            pos: Vec2::new(x, 10.0),
+            vel: Vec2::ZERO,
+            aim: 0.0,
+            health: 100,
+            score: 0,
+        };
+        Arc::new(Frame(vec![state.into()]))
+    }
+
+    fn header() -> ReplayHeader {
+        ReplayHeader {
+            magic: MAGIC.into(),
+            format_version: FORMAT_VERSION,
+            protocol_version: PROTOCOL_VERSION,
+            room_id: "r".into(),
+            room_name: "r".into(),
+            private: false,
+            round: RoundStart { round: 1, score_limit: 10, time_limit_s: 60 },
+            started_at_ms: 1_795_000_000_000,
+            tick_rate_hz: 30,
+            recorded_rate_hz: 10,
+            arena_size: Vec2::new(2000.0, 2000.0),
+            player_radius: 20.0,
+            projectile_radius: 5.0,
+            player_speed: 300.0,
+            max_health: 100,
+            players: vec![arena_protocol::PlayerInfo {
+                player_id: PlayerId(1),
+                net_id: NetId(1),
+                name: "ann".into(),
+                bot: false,
+            }],
+        }
+    }
+
+    /// Frames and events go to the writer in batches of a second, reach the file in
+    /// order (the last, part-filled batch with the end), and written batches come back
+    /// to the room to be emptied and reused.
+    #[test]
+    fn batches_reach_the_file_in_order_and_come_back_to_the_room() {
+        let dir = std::env::temp_dir().join(format!("arena-recorder-test-{}", std::process::id()));
+        let policy = ReplayPolicy { dir: dir.clone(), max_age: Duration::from_secs(3600), max_bytes: 1 << 30 };
+        let replays = spawn_writer(policy).expect("a replay folder");
+        let mut recorder = RoundRecorder::new(Some(replays.clone()), 30);
+        recorder.begin(header());
+        let State::Recording { state, .. } = &recorder.state else { panic!("recording") };
+        let state = state.clone();
+        let frames = FRAMES_PER_BATCH * 2 + 5;
+        for n in 0..frames {
+            let tick = Tick(3 * n as u32 + 1);
+            assert!(recorder.frame_due(tick));
+            recorder.frame(tick, frame_at(n as f32));
+            let chat = arena_protocol::ChatLine { player_id: PlayerId(1), name: "ann".into(), text: format!("{n}") };
+            recorder.event(tick, Bytes::from(encode(&ServerMsg::Chat(chat))));
+            assert!(
+                recorder.batch.len() < 2 * FRAMES_PER_BATCH,
+                "a batch goes once it holds {FRAMES_PER_BATCH} frames"
+            );
+        }
+        // A batch goes as its 10th frame comes: the event of that tick opens the next one.
+        assert_eq!(recorder.batch.len(), 1 + 5 * 2, "the last 5 frames and their events wait for the end");
+        // The first two batches come back written.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let back = loop {
+            match state.take_handed_back() {
+                Some(back) => break back,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                None => panic!("no written batch handed back in 10 s"),
+            }
+        };
+        assert!(back.is_empty() && back.capacity() >= FRAMES_PER_BATCH * 2, "emptied, its room kept");
+        let end_tick = Tick(3 * frames as u32);
+        let ended_at_ms = crate::ops::unix_ms_after(Duration::ZERO);
+        recorder.end(ReplayEnd { tick: end_tick, reason: "score_limit".into(), ended_at_ms });
+        assert!(!recorder.is_recording() && recorder.batch.is_empty());
+        let meta = loop {
+            match replays.store.all().pop() {
+                Some(meta) => break meta,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                None => panic!("the replay is not listed after 10 s"),
+            }
+        };
+        let replay = Replay::read(&std::fs::read(crate::replay::store::file_path(&dir, &meta.id)).unwrap()).unwrap();
+        let xs: Vec<f32> = replay.frames.iter().map(|f| f.entities[0].pos.x).collect();
+        assert_eq!(xs, (0..frames).map(|n| n as f32).collect::<Vec<_>>(), "every frame once, in order");
+        let texts: Vec<String> = replay
+            .events
+            .iter()
+            .map(|e| match &e.msg {
+                ServerMsg::Chat(c) => c.text.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(texts, (0..frames).map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(replay.end.tick, end_tick);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arena_protocol::replay::{ReplayEncoder, ReplayEnd, ReplayHeader};
@@ -39,19 +39,63 @@ const AGE_CHECK_EVERY: Duration = Duration::from_secs(60);
 /// is the 13-byte string (0xad) naming it.
 const ROSTER_CHANGE_TAG: &[u8] = b"\x81\xadroster_change";
 
-/// What rooms send the writer.
-pub enum WriterMsg {
-    Begin { id: u64, header: Box<ReplayHeader>, state: Arc<RecordingState> },
-    Frame { id: u64, tick: Tick, frame: Arc<dyn RecordedFrame> },
-    Event { id: u64, tick: Tick, bytes: Bytes },
-    End { id: u64, end: ReplayEnd },
+/// One thing a room recorded.
+pub enum Recorded {
+    Frame { tick: Tick, frame: Arc<dyn RecordedFrame> },
+    Event { tick: Tick, bytes: Bytes },
 }
 
+/// What rooms send the writer.
+pub enum WriterMsg {
+    Begin {
+        id: u64,
+        header: Box<ReplayHeader>,
+        state: Arc<RecordingState>,
+    },
+    /// What the room recorded since its last batch, in tick order.
+    Batch {
+        id: u64,
+        items: Vec<Recorded>,
+    },
+    End {
+        id: u64,
+        end: ReplayEnd,
+    },
+}
+
+/// Batches the writer has written, kept for their room: at most this many wait.
+const HANDED_BACK_MAX: usize = 2;
+
 /// Shared by a room and the writer for one recording.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RecordingState {
     /// Set by the room when the queue refused part of it: the writer deletes it.
     pub dropped: AtomicBool,
+    /// Written batches, their frames and bytes still in them: the room frees those on
+    /// its own thread (the allocator's caches stay the room thread's) and reuses the
+    /// buffer for its next batch.
+    handed_back: Mutex<Vec<Vec<Recorded>>>,
+}
+
+impl RecordingState {
+    /// A written batch back to its room (or freed here when the room has not taken the last ones).
+    fn hand_back(&self, items: Vec<Recorded>) {
+        let mut back = self.handed_back.lock().unwrap_or_else(|e| e.into_inner());
+        if back.len() < HANDED_BACK_MAX {
+            back.push(items);
+        }
+    }
+
+    /// A buffer for the room's next batch: one handed back, emptied here (on the room's thread).
+    pub(super) fn take_handed_back(&self) -> Option<Vec<Recorded>> {
+        let mut back = self.handed_back.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buffer = back.pop()?;
+        let rest = std::mem::take(&mut *back);
+        drop(back);
+        drop(rest);
+        buffer.clear();
+        Some(buffer)
+    }
 }
 
 /// The rooms' handle on the writer, and the store the API lists.
@@ -191,8 +235,7 @@ impl Writer {
     fn handle(&mut self, msg: WriterMsg) {
         let (id, result) = match msg {
             WriterMsg::Begin { id, header, state } => (id, self.begin(id, *header, state)),
-            WriterMsg::Frame { id, tick, frame } => (id, self.with_open(id, |o| o.frame(tick, frame.entities()))),
-            WriterMsg::Event { id, tick, bytes } => (id, self.with_open(id, |o| o.event(tick, &bytes))),
+            WriterMsg::Batch { id, items } => (id, self.write_batch(id, items)),
             WriterMsg::End { id, end } => (id, self.finish(id, end)),
         };
         if let Err(e) = result {
@@ -201,11 +244,18 @@ impl Writer {
         }
     }
 
-    fn with_open(&mut self, id: u64, write: impl FnOnce(&mut Open) -> io::Result<()>) -> io::Result<()> {
-        match self.open.get_mut(&id) {
-            Some(open) if !open.state.dropped.load(Ordering::Acquire) => write(open),
-            _ => Ok(()),
+    /// Write a batch in order, then hand it back to its room.
+    fn write_batch(&mut self, id: u64, items: Vec<Recorded>) -> io::Result<()> {
+        let Some(open) = self.open.get_mut(&id) else { return Ok(()) };
+        if open.state.dropped.load(Ordering::Acquire) {
+            return Ok(());
         }
+        let written = items.iter().try_for_each(|item| match item {
+            Recorded::Frame { tick, frame } => open.frame(*tick, frame.entities()),
+            Recorded::Event { tick, bytes } => open.event(*tick, bytes),
+        });
+        open.state.hand_back(items);
+        written
     }
 
     fn begin(&mut self, id: u64, header: ReplayHeader, state: Arc<RecordingState>) -> io::Result<()> {
