@@ -29,9 +29,14 @@ pub const RECORDED_RATE_HZ: u16 = 10;
 
 /// Messages waiting for the writer, from every room together. A room sends about one
 /// a second (a batch of ten frames and the events between them), so this is some
-/// 25 s of 20 busy rooms, or 2.5 s of 200. A full queue holds at most this many
-/// batches (about 40 MB for rooms of 50), never unbounded memory.
+/// 25 s of 20 busy rooms, or 2.5 s of 200.
 pub const REPLAY_QUEUE: usize = 512;
+
+/// What the waiting batches may hold in all (entities at their size in memory, events
+/// at their length): a batch that would pass it gives up its round's recording. Rooms
+/// of 1,000 make batches of about half a megabyte, and a chat flood larger events, so
+/// the count of batches alone bounds nothing useful.
+pub const REPLAY_QUEUE_BYTES: u64 = 64 << 20;
 
 /// Where replays go and how long they stay.
 #[derive(Clone, Debug)]

@@ -30,9 +30,10 @@ pub struct RoundRecorder {
     /// Ticks between recorded frames.
     frame_every: u32,
     last_frame: Option<Tick>,
-    /// What was recorded since the last batch went, and how many frames of it.
+    /// What was recorded since the last batch went, how many frames of it and its size.
     batch: Vec<Recorded>,
     frames_in_batch: usize,
+    batch_bytes: u64,
 }
 
 enum State {
@@ -56,6 +57,7 @@ impl RoundRecorder {
             last_frame: None,
             batch: Vec::new(),
             frames_in_batch: 0,
+            batch_bytes: 0,
         }
     }
 
@@ -84,7 +86,7 @@ impl RoundRecorder {
         let Some(replays) = &self.replays else { return };
         self.last_frame = None;
         self.batch.clear();
-        self.frames_in_batch = 0;
+        (self.frames_in_batch, self.batch_bytes) = (0, 0);
         self.state = match replays.begin(header) {
             Some((id, state)) => State::Recording { id, state },
             None => State::Dropped,
@@ -99,29 +101,32 @@ impl RoundRecorder {
     pub fn frame(&mut self, tick: Tick, frame: Arc<dyn RecordedFrame>) {
         self.last_frame = Some(tick);
         self.frames_in_batch += 1;
-        self.gather(Recorded::Frame { tick, frame });
+        let bytes = std::mem::size_of_val(frame.entities());
+        self.gather(Recorded::Frame { tick, frame }, bytes);
     }
 
     /// A message everyone in the room was sent, as its wire bytes.
     pub fn event(&mut self, tick: Tick, bytes: Bytes) {
-        self.gather(Recorded::Event { tick, bytes });
+        let size = bytes.len();
+        self.gather(Recorded::Event { tick, bytes }, size);
     }
 
     /// Close the recording (a round over, a room closing): what is gathered goes, then
     /// the writer finishes the file.
     pub fn end(&mut self, end: ReplayEnd) {
         self.send_batch();
-        self.send(|id| WriterMsg::End { id, end });
+        self.send(0, |id| WriterMsg::End { id, end });
         if self.is_recording() {
             self.state = State::Idle;
         }
     }
 
-    fn gather(&mut self, item: Recorded) {
+    fn gather(&mut self, item: Recorded, bytes: usize) {
         if !self.is_recording() {
             return;
         }
         self.batch.push(item);
+        self.batch_bytes += bytes as u64;
         if self.frames_in_batch >= FRAMES_PER_BATCH || self.batch.len() >= MAX_BATCH {
             self.send_batch();
         }
@@ -135,13 +140,14 @@ impl RoundRecorder {
         }
         let next = state.take_handed_back().unwrap_or_else(|| Vec::with_capacity(self.batch.capacity()));
         let items = std::mem::replace(&mut self.batch, next);
+        let bytes = std::mem::take(&mut self.batch_bytes);
         self.frames_in_batch = 0;
-        self.send(|id| WriterMsg::Batch { id, items });
+        self.send(bytes, |id| WriterMsg::Batch { id, items, bytes });
     }
 
-    fn send(&mut self, msg: impl FnOnce(u64) -> WriterMsg) {
+    fn send(&mut self, bytes: u64, msg: impl FnOnce(u64) -> WriterMsg) {
         let (Some(replays), State::Recording { id, state }) = (&self.replays, &self.state) else { return };
-        if !replays.try_send(msg(*id)) {
+        if !replays.try_send(msg(*id), bytes) {
             // Storage is not keeping up: give up this round, not the tick.
             state.dropped.store(true, Ordering::Release);
             tracing::warn!(recording = id, "replay queue full: this round's recording is dropped");
@@ -281,6 +287,37 @@ mod tests {
             .collect();
         assert_eq!(texts, (0..frames).map(|n| n.to_string()).collect::<Vec<_>>());
         assert_eq!(replay.end.tick, end_tick);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A batch that would take the queue past its byte budget gives up its round (the
+    /// room goes on; the writer deletes the partial file), whatever the count of batches.
+    #[test]
+    fn a_batch_past_the_queue_budget_drops_the_round() {
+        let dir = std::env::temp_dir().join(format!("arena-recorder-budget-{}", std::process::id()));
+        let policy = ReplayPolicy { dir: dir.clone(), max_age: Duration::from_secs(3600), max_bytes: 1 << 30 };
+        let replays = spawn_writer(policy).expect("a replay folder");
+        let mut recorder = RoundRecorder::new(Some(replays.clone()), 30);
+        recorder.begin(header());
+        let entity = frame_at(0.0).entities()[0];
+        // Each frame counts its size: ten of these are a batch past REPLAY_QUEUE_BYTES.
+        let per_frame = crate::replay::REPLAY_QUEUE_BYTES as usize / std::mem::size_of::<WireEntity>() / 9;
+        let big: Arc<dyn RecordedFrame> = Arc::new(Frame(vec![entity; per_frame]));
+        for n in 0..FRAMES_PER_BATCH {
+            assert!(recorder.is_recording(), "recording until the batch goes");
+            recorder.frame(Tick(3 * n as u32 + 1), big.clone());
+        }
+        assert!(!recorder.is_recording() && !recorder.ready_to_begin(), "dropped for this round");
+        recorder.round_started();
+        assert!(recorder.ready_to_begin(), "the next round records again");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !replays.all_written() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(replays.all_written(), "the writer settles the dropped recording");
+        assert!(replays.store.all().is_empty());
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(leftovers.is_empty(), "no partial file left: {leftovers:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use super::retention::{self, Kept};
 use super::store::{ReplayMeta, ReplayPlayer, ReplayStore, file_path, meta_path};
-use super::{REPLAY_QUEUE, RecordedFrame, ReplayPolicy};
+use super::{REPLAY_QUEUE, REPLAY_QUEUE_BYTES, RecordedFrame, ReplayPolicy};
 use crate::ops::unix_ms_after;
 
 /// How often the writer looks for recordings the rooms dropped while it had nothing to do.
@@ -52,10 +52,12 @@ pub enum WriterMsg {
         header: Box<ReplayHeader>,
         state: Arc<RecordingState>,
     },
-    /// What the room recorded since its last batch, in tick order.
+    /// What the room recorded since its last batch, in tick order; `bytes` of it count
+    /// towards [`REPLAY_QUEUE_BYTES`] until written.
     Batch {
         id: u64,
         items: Vec<Recorded>,
+        bytes: u64,
     },
     End {
         id: u64,
@@ -106,6 +108,8 @@ pub struct Replays {
     /// Recordings begun; the writer settles each (written or deleted).
     begun: AtomicU64,
     settled: Arc<AtomicU64>,
+    /// Bytes of the batches in the queue or being written.
+    queued_bytes: Arc<AtomicU64>,
     pub store: Arc<ReplayStore>,
 }
 
@@ -115,7 +119,7 @@ impl Replays {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(RecordingState::default());
         self.begun.fetch_add(1, Ordering::AcqRel);
-        if self.try_send(WriterMsg::Begin { id, header: Box::new(header), state: state.clone() }) {
+        if self.try_send(WriterMsg::Begin { id, header: Box::new(header), state: state.clone() }, 0) {
             Some((id, state))
         } else {
             self.begun.fetch_sub(1, Ordering::AcqRel);
@@ -123,15 +127,16 @@ impl Replays {
         }
     }
 
-    /// Queue without waiting; false when full (or the writer is gone).
-    pub(super) fn try_send(&self, msg: WriterMsg) -> bool {
-        match self.tx.try_send(msg) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                metrics::counter!("arena_replay_queue_full_total").increment(1);
-                false
-            }
+    /// Queue without waiting; false when full (or the writer is gone), or when its
+    /// `bytes` would take the queue past [`REPLAY_QUEUE_BYTES`].
+    pub(super) fn try_send(&self, msg: WriterMsg, bytes: u64) -> bool {
+        let queued = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        let sent = queued <= REPLAY_QUEUE_BYTES && self.tx.try_send(msg).is_ok();
+        if !sent {
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            metrics::counter!("arena_replay_queue_full_total").increment(1);
         }
+        sent
     }
 
     /// Whether every recording begun is finished on disk (or deleted): what the drain waits for.
@@ -152,13 +157,19 @@ pub fn spawn_writer(policy: ReplayPolicy) -> io::Result<Arc<Replays>> {
     }
     let store = Arc::new(ReplayStore::load(&policy.dir));
     let (tx, rx) = mpsc::sync_channel(REPLAY_QUEUE);
-    let settled = Arc::new(AtomicU64::new(0));
-    let mut writer = Writer { policy, store: store.clone(), open: HashMap::new(), settled: settled.clone() };
+    let (settled, queued_bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut writer = Writer {
+        policy,
+        store: store.clone(),
+        open: HashMap::new(),
+        settled: settled.clone(),
+        queued_bytes: queued_bytes.clone(),
+    };
     writer.apply_retention();
     // A thread, not a task: compressing and writing block; it ends when every
     // handle (and so the sender) is gone.
     std::thread::Builder::new().name("arena-replays".into()).spawn(move || writer.run(rx))?;
-    Ok(Arc::new(Replays { tx, next_id: AtomicU64::new(1), begun: AtomicU64::new(0), settled, store }))
+    Ok(Arc::new(Replays { tx, next_id: AtomicU64::new(1), begun: AtomicU64::new(0), settled, queued_bytes, store }))
 }
 
 struct Writer {
@@ -166,6 +177,7 @@ struct Writer {
     store: Arc<ReplayStore>,
     open: HashMap<u64, Open>,
     settled: Arc<AtomicU64>,
+    queued_bytes: Arc<AtomicU64>,
 }
 
 /// A recording being written.
@@ -235,7 +247,11 @@ impl Writer {
     fn handle(&mut self, msg: WriterMsg) {
         let (id, result) = match msg {
             WriterMsg::Begin { id, header, state } => (id, self.begin(id, *header, state)),
-            WriterMsg::Batch { id, items } => (id, self.write_batch(id, items)),
+            WriterMsg::Batch { id, items, bytes } => {
+                let written = self.write_batch(id, items);
+                self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                (id, written)
+            }
             WriterMsg::End { id, end } => (id, self.finish(id, end)),
         };
         if let Err(e) = result {
