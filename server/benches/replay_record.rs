@@ -23,7 +23,6 @@ use arena_server::room::world::RoomWorld;
 use arena_server::settings::GameSettings;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
-use tokio::sync::mpsc;
 
 /// The server's allocator: whether a frame freed on the writer thread costs the room
 /// thread anything depends on it.
@@ -48,7 +47,6 @@ impl Room {
             world.add_player(PlayerId(id));
         }
         let (latest, receiver) = arena_server::room::latest::slot();
-        let (control, _) = mpsc::channel(1);
         let identity = Identity { player_id: PlayerId(u32::MAX), name: "watcher".into(), verified: false };
         let mut clients = Clients::default();
         let watcher = Client {
@@ -57,7 +55,7 @@ impl Room {
             spectator: true,
             net_id: NetId(0),
             connection: 1,
-            outbox: Some(ClientOutbox { latest, control }),
+            outbox: Some(ClientOutbox { latest }),
             held_until: None,
             held_seat: None,
             views: SentViews::default(),

@@ -19,7 +19,6 @@ use arena_server::room::{ClientOutbox, Latest};
 use arena_server::settings::GameSettings;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
-use tokio::sync::mpsc;
 
 /// A room of `players` who all move and fire, warmed up until projectiles fill the air.
 fn busy_room(players: u32) -> RoomWorld {
@@ -138,7 +137,6 @@ impl BigRoom {
         let mut receivers = Vec::new();
         for id in 1..=Self::PLAYERS {
             let (latest, receiver) = arena_server::room::latest::slot();
-            let (control, _) = mpsc::channel(1);
             receivers.push(receiver);
             let identity = Identity { player_id: PlayerId(id), name: format!("bot-{id}"), verified: false };
             let client = Client {
@@ -147,7 +145,7 @@ impl BigRoom {
                 spectator: false,
                 net_id: NetId(id),
                 connection: u64::from(id),
-                outbox: Some(ClientOutbox { latest, control }),
+                outbox: Some(ClientOutbox { latest }),
                 held_until: None,
                 held_seat: None,
                 views: SentViews::default(),

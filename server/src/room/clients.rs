@@ -8,9 +8,9 @@ use std::time::Instant;
 use arena_protocol::{NetId, PlayerId, PlayerInfo, ServerMsg, close_code, encode};
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
-use tokio::sync::mpsc;
 
 use super::encoder::SentViews;
+use super::latest::ControlRefused;
 use super::{ClientOutbox, Latest, SeatHold};
 use crate::identity::Identity;
 
@@ -152,14 +152,14 @@ impl Clients {
             let Some(outbox) = &client.outbox else { continue };
             match outbox.send_control(bytes.clone()) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
+                Err(ControlRefused::Full) => {
                     outbox
                         .latest
                         .send_replace(Latest::Closed { code: close_code::TOO_SLOW, reason: "too slow".into() });
                     too_slow.push(player);
                 }
                 // The connection has ended; its leave decides (a player may be held for a reconnection).
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(ControlRefused::Closed) => {}
             }
         }
         too_slow

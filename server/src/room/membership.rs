@@ -312,7 +312,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use arena_protocol::{ServerMsg, decode_server};
-    use tokio::sync::mpsc;
 
     use super::*;
     use crate::identity::Identity;
@@ -331,13 +330,12 @@ mod tests {
 
     /// One client's far ends, as its session would hold them.
     struct Far {
-        control: mpsc::Receiver<Bytes>,
         latest: crate::room::latest::LatestReceiver,
     }
 
     impl Far {
         fn messages(&mut self) -> Vec<ServerMsg> {
-            std::iter::from_fn(|| self.control.try_recv().ok()).map(|b| decode_server(&b).expect("decodes")).collect()
+            std::iter::from_fn(|| self.latest.next_control()).map(|b| decode_server(&b).expect("decodes")).collect()
         }
     }
 
@@ -362,11 +360,10 @@ mod tests {
 
     fn join(m: &mut Membership, world: &mut RoomWorld, id: u32, verified: bool, connection: u64) -> Far {
         let (latest_tx, latest) = crate::room::latest::slot();
-        let (control_tx, control) = mpsc::channel(16);
         let identity = Identity { player_id: PlayerId(id), name: format!("p{id}"), verified };
-        let outbox = ClientOutbox { latest: latest_tx, control: control_tx };
+        let outbox = ClientOutbox { latest: latest_tx };
         m.join(JoinRequest { identity, spectator: false, connection, outbox }, world);
-        Far { control, latest }
+        Far { latest }
     }
 
     #[test]

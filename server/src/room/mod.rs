@@ -117,19 +117,16 @@ pub struct JoinRequest {
 #[derive(Debug)]
 pub struct ClientOutbox {
     /// Latest-wins: a slow client skips to the newest snapshot, and a close
-    /// written here cannot be lost behind a full queue.
+    /// written here cannot be lost behind a full queue. Its control queue holds the
+    /// ordered messages that must not be skipped.
     pub latest: latest::LatestSender,
-    /// Ordered messages that must not be skipped.
-    pub control: mpsc::Sender<Bytes>,
 }
 
 impl ClientOutbox {
     /// Queue a control message and ring the writer's doorbell; a full queue is the
     /// caller's to handle (the client is not reading).
-    pub fn send_control(&self, message: Bytes) -> Result<(), mpsc::error::TrySendError<Bytes>> {
-        self.control.try_send(message)?;
-        self.latest.ring(latest::Bell::Control);
-        Ok(())
+    pub fn send_control(&self, message: Bytes) -> Result<(), latest::ControlRefused> {
+        self.latest.send_control(message)
     }
 }
 

@@ -92,7 +92,6 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use arena_protocol::{NetId, SnapshotKind};
-    use tokio::sync::mpsc;
 
     use super::*;
     use crate::identity::Identity;
@@ -103,9 +102,8 @@ mod tests {
     use crate::room::world::RoomWorld;
     use crate::settings::GameSettings;
 
-    fn client(player: u32, spectator: bool) -> (Client, LatestReceiver, mpsc::Receiver<bytes::Bytes>) {
+    fn client(player: u32, spectator: bool) -> (Client, LatestReceiver) {
         let (latest_tx, latest) = crate::room::latest::slot();
-        let (control_tx, control) = mpsc::channel(4);
         let identity = Identity { player_id: PlayerId(player), name: format!("p{player}"), verified: false };
         let client = Client {
             identity,
@@ -113,12 +111,12 @@ mod tests {
             spectator,
             net_id: NetId(0),
             connection: u64::from(player),
-            outbox: Some(ClientOutbox { latest: latest_tx, control: control_tx }),
+            outbox: Some(ClientOutbox { latest: latest_tx }),
             held_until: None,
             held_seat: None,
             views: SentViews::default(),
         };
-        (client, latest, control)
+        (client, latest)
     }
 
     fn snapshot_of(latest: &LatestReceiver) -> Option<OutgoingSnapshot> {
@@ -144,9 +142,9 @@ mod tests {
         world.add_player(PlayerId(1));
         world.add_player(PlayerId(2));
         let mut clients = Clients::default();
-        let (keeping_up, keeping_up_rx, _c1) = client(1, false);
-        let (lagging, lagging_rx, _c2) = client(2, false);
-        let (watcher, watcher_rx, _c3) = client(3, true);
+        let (keeping_up, keeping_up_rx) = client(1, false);
+        let (lagging, lagging_rx) = client(2, false);
+        let (watcher, watcher_rx) = client(3, true);
         clients.map.insert(PlayerId(1), keeping_up);
         clients.map.insert(PlayerId(2), lagging);
         clients.map.insert(PlayerId(3), watcher);

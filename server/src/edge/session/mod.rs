@@ -26,7 +26,7 @@ use crate::lobby::join::{JoinChecks, JoinQuery};
 use crate::lobby::room_list::RoomListFeed;
 use crate::ops::metrics;
 use crate::room::latest::{Bell, Doorbell};
-use crate::room::{CLIENT_CONTROL_QUEUE, ClientOutbox, JoinRequest, RoomInput};
+use crate::room::{ClientOutbox, JoinRequest, RoomInput};
 use arena_protocol::close_code;
 use liveness::Liveness;
 use reader::ReaderContext;
@@ -200,13 +200,12 @@ impl Session {
         raw: Side,
     ) -> SessionEnd {
         let (latest_tx, latest_rx) = crate::room::latest::slot();
-        let (control_tx, control_rx) = mpsc::channel(CLIENT_CONTROL_QUEUE);
         let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
         let player_id = self.identity.player_id;
         let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let inbox = self.seat.room.inbox.clone();
 
-        let outbox = ClientOutbox { latest: latest_tx, control: control_tx };
+        let outbox = ClientOutbox { latest: latest_tx };
         let join = JoinRequest { identity: self.identity, spectator: self.spectator, connection, outbox };
         if inbox.send(RoomInput::Join(join)).await.is_err() {
             return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
@@ -222,7 +221,7 @@ impl Session {
             liveness: liveness.clone(),
         };
         let reader = tokio::spawn(reader::read_loop(read, reader_cx));
-        let source = writer::Source::Room { control: control_rx, upgraded_at: self.upgraded_at };
+        let source = writer::Source::Room { upgraded_at: self.upgraded_at };
         let inputs = WriterInputs { direct: direct_rx, slot: latest_rx, source };
         let end = writer::write_loop(write, inputs, self.limits, liveness).await;
         let end = finish(end, reader, raw).await;

@@ -28,16 +28,15 @@ pub struct WriterInputs {
 
 /// Where a session's messages come from besides the reader.
 pub enum Source {
-    /// A player's or spectator's room: ordered control messages and the newest snapshot (in the slot).
+    /// A player's or spectator's room: ordered control messages and the newest snapshot (both in the slot).
     /// `upgraded_at` starts the join-latency clock, stopped by the welcome (the room's first message).
-    Room { control: mpsc::Receiver<Bytes>, upgraded_at: Instant },
+    Room { upgraded_at: Instant },
     /// The room list (`/ws/lobby` watchers); None once the server stops.
     Lobby(watch::Receiver<Option<Bytes>>),
 }
 
-/// A room session's ordered messages.
+/// A room session's join clock.
 struct RoomFeed {
-    control: mpsc::Receiver<Bytes>,
     /// Until the welcome is written.
     joining_since: Option<Instant>,
 }
@@ -64,7 +63,7 @@ pub async fn write_loop(
 ) -> SessionEnd {
     let WriterInputs { mut direct, mut slot, source } = inputs;
     let (mut room, mut lobby) = match source {
-        Source::Room { control, upgraded_at } => (Some(RoomFeed { control, joining_since: Some(upgraded_at) }), None),
+        Source::Room { upgraded_at } => (Some(RoomFeed { joining_since: Some(upgraded_at) }), None),
         Source::Lobby(rooms) => (None, Some(rooms)),
     };
     let mut heartbeat = Heartbeat::new(limits, liveness);
@@ -122,7 +121,7 @@ async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver
         Latest::Closed { code, reason } => Newest::Closed { code, reason },
     });
     if slot.answer(Bell::Control) || (gone && newest.is_none()) {
-        send_control(out, room).await?;
+        send_control(out, room, slot).await?;
     }
     match newest {
         Some(Newest::Snapshot { delta }) => {
@@ -136,8 +135,8 @@ async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver
 }
 
 /// Every control message queued, in order.
-async fn send_control(out: &mut Out, room: &mut RoomFeed) -> Result<(), SessionEnd> {
-    while let Poll::Ready(Some(bytes)) = next_queued(&mut room.control).await {
+async fn send_control(out: &mut Out, room: &mut RoomFeed, slot: &LatestReceiver) -> Result<(), SessionEnd> {
+    while let Some(bytes) = slot.next_control() {
         out.tally.control(bytes.len(), Instant::now());
         let sent = send(&mut out.write, Frame::binary(Payload::Borrowed(&bytes)), out.slow).await;
         if let Some(upgraded_at) = room.joining_since.take() {
@@ -170,13 +169,13 @@ async fn send_direct(out: &mut Out, direct: &mut mpsc::Receiver<Direct>) -> Resu
     }
 }
 
-/// The next message in a queue the writer was rung for, without waiting: Ready(None)
-/// once its senders are gone, Pending when there is nothing to take now.
+/// The next frame in the reader's queue once its bell rang, without waiting: Ready(None)
+/// once the reader is gone, Pending when there is nothing to take now.
 ///
 /// Not `try_recv`: when a send is half-done (its place claimed, its value not yet
 /// written) tokio's `try_recv` parks the worker thread until the sender finishes.
-/// Pending instead loses nothing: every sender rings the doorbell after its send
-/// completes (`ClientOutbox::send_control`, `DirectSender`), so the writer comes back.
+/// Pending instead loses nothing: the reader rings the doorbell after its send
+/// completes (`DirectSender`), so the writer comes back.
 /// Unconstrained, because tokio's task budget would otherwise answer Pending with
 /// messages queued, after the bell was answered; a no-op waker, because the bell
 /// already wakes the writer and the queue's own wake-up would be a second one.
