@@ -251,7 +251,10 @@ pub(crate) async fn accept(
         }
     };
     let (read_side, write_side, raw) = shared_io::split(ws.into_inner());
-    let (read, write) = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
+    let (read, mut write) = fastwebsockets::after_handshake_split(read_side, write_side, Role::Server);
+    // Every frame goes out as one writev of its header and payload: fastwebsockets
+    // would otherwise copy frames of up to 1 KiB into a buffer each connection keeps.
+    write.set_writev_threshold(0);
     Some((read, write, raw))
 }
 
