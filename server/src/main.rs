@@ -18,7 +18,29 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// Room threads go without jemalloc's per-thread cache: each kept a few hundred KiB
+/// of the snapshot bodies it freed, 6-7 KiB per player at 1,800 players in rooms of
+/// 50, for no CPU measurably saved (BENCHMARKS.md, issue 14). The session workers keep
+/// theirs: without it idle connections cost more.
+fn room_thread_without_cache() {
+    let mut enabled = false;
+    // SAFETY: a documented jemalloc control that takes a bool and returns nothing.
+    let failed = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"thread.tcache.enabled".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&raw mut enabled).cast(),
+            std::mem::size_of::<bool>(),
+        )
+    };
+    if failed != 0 {
+        tracing::debug!(error = failed, "room thread keeps its allocator cache");
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    arena_server::room::on_thread_start(room_thread_without_cache);
     // `arena-server stress …`: the simulation alone, no server (see stress.rs).
     if std::env::args().nth(1).as_deref() == Some("stress") {
         let args = StressArgs::parse_from(std::env::args().skip(1));

@@ -164,6 +164,14 @@ impl OutgoingSnapshot {
     }
 }
 
+/// What each room thread runs first (the binary sets it: its allocator's per-thread settings).
+static THREAD_START: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Have every room thread started from now on run `hook` first. Only the first call counts.
+pub fn on_thread_start(hook: fn()) {
+    let _ = THREAD_START.set(hook);
+}
+
 /// Start a room's thread. `link` is how it tells its owner that it is empty or has ended.
 pub fn spawn(
     spec: Arc<RoomSpec>,
@@ -174,6 +182,11 @@ pub fn spawn(
 ) -> std::io::Result<()> {
     let name = format!("room-{}", spec.id);
     let room = task::RoomTask::new(spec, status, inbox, setup);
-    std::thread::Builder::new().name(name).spawn(move || room.run(link))?;
+    std::thread::Builder::new().name(name).spawn(move || {
+        if let Some(hook) = THREAD_START.get() {
+            hook();
+        }
+        room.run(link)
+    })?;
     Ok(())
 }
