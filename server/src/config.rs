@@ -232,6 +232,22 @@ pub struct Config {
     #[arg(long, env = "ARENA_REPLAY_REQUESTS_PER_IP_PER_MINUTE", default_value_t = 60)]
     pub replay_requests_per_ip_per_minute: u32,
 
+    /// Replay downloads one address may have under way at once (each holds one of the
+    /// node's 8 download slots until its last byte is sent); more answer 429. Default: 2.
+    #[arg(long, env = "ARENA_REPLAY_DOWNLOADS_PER_IP", default_value_t = 2)]
+    pub replay_downloads_per_ip: usize,
+
+    /// KiB a replay download must send in every --replay-download-window-s (or what is
+    /// left of its file, if less); a client that reads slower is cut, freeing its slot.
+    /// Default: 32 (about 3 KiB/s).
+    #[arg(long, env = "ARENA_REPLAY_DOWNLOAD_MIN_KIB_PER_WINDOW", default_value_t = 32)]
+    pub replay_download_min_kib_per_window: u64,
+
+    /// Seconds over which a replay download's rate is checked (see
+    /// --replay-download-min-kib-per-window). Default: 10.
+    #[arg(long, env = "ARENA_REPLAY_DOWNLOAD_WINDOW_S", default_value_t = 10.0)]
+    pub replay_download_window_s: f64,
+
     /// Record no replays at all. Default: every round of every room is recorded, unless
     /// the room was created with `"replays": false`.
     #[arg(long, env = "ARENA_NO_REPLAYS")]
@@ -527,7 +543,7 @@ impl Config {
     }
 
     /// Every `*_s: f64` field with its flag name, for `validate()`.
-    fn durations(&self) -> [(&'static str, f64); 11] {
+    fn durations(&self) -> [(&'static str, f64); 12] {
         [
             ("empty-room-grace-s", self.empty_room_grace_s),
             ("slow-client-timeout-s", self.slow_client_timeout_s),
@@ -540,6 +556,7 @@ impl Config {
             ("drain-timeout-s", self.drain_timeout_s),
             ("body-timeout-s", self.body_timeout_s),
             ("http-idle-timeout-s", self.http_idle_timeout_s),
+            ("replay-download-window-s", self.replay_download_window_s),
         ]
     }
 
@@ -600,6 +617,14 @@ impl Config {
 
     pub fn http_idle_timeout(&self) -> Duration {
         secs(self.http_idle_timeout_s, 0.1)
+    }
+
+    /// The slowest a replay download may be sent: bytes per window.
+    pub fn replay_download_min_rate(&self) -> crate::lobby::replays::download::MinRate {
+        crate::lobby::replays::download::MinRate {
+            bytes: self.replay_download_min_kib_per_window.saturating_mul(1024),
+            window: secs(self.replay_download_window_s, 0.1),
+        }
     }
 
     /// Private rooms open at once: --max-private-rooms, or half of --max-rooms (rounded up).

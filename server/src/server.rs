@@ -234,6 +234,9 @@ impl Parts {
                 cluster: self.cluster.clone(),
                 requests_per_minute: replays_api::requests_per_minute(config.replay_requests_per_ip_per_minute),
                 downloads: Arc::new(Semaphore::new(replays_api::DOWNLOADS_AT_ONCE)),
+                // Every address it is given is counted: `Caller::counted` leaves out the exempt.
+                downloads_per_address: AddressTable::new(config.replay_downloads_per_ip, true),
+                min_rate: config.replay_download_min_rate(),
                 fan_outs: Arc::new(Semaphore::new(replays_api::across_nodes::LISTINGS_AT_ONCE)),
             },
             admin: AdminApi {

@@ -40,6 +40,11 @@ impl AddressTable {
         AddressTable { counts: Arc::new(Mutex::new(HashMap::new())), limit, limit_loopback }
     }
 
+    /// How many places one address may hold.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// A place for a new connection from `ip`, or None when that address has its
     /// maximum. Loopback is exempt (unless `--limit-loopback`) when `loopback_exempt`:
     /// a forwarded address never is.

@@ -15,7 +15,7 @@ use arena_protocol::ServerMsg;
 use arena_server::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::util::http::{HttpResponse, http_from, read_one_response, read_until_closed};
+use crate::util::http::{HttpResponse, http_from, read_one_response, read_slowly, read_until_closed};
 use crate::util::process::resident_bytes;
 use crate::util::{TestServer, WAIT, connect_from, eventually, free_loopback_addr};
 
@@ -938,7 +938,71 @@ async fn replay_downloads_hold_their_slot_until_the_body_is_sent() {
     let (length, body) = whole.unwrap();
     assert_eq!(length, Some(BYTES as u64));
     assert!(body == file, "the file, byte for byte ({} of {BYTES} bytes)", body.len());
+    // Cut by the listener, each stalled download is still counted (the recorder is shared: at least).
+    let gone = r#"arena_replay_download_cuts_total{cause="client_gone"}"#;
+    eventually("every stalled download to be counted as cut", WAIT, async || {
+        metric(&server, client(33), gone).await >= DOWNLOADS_AT_ONCE as f64
+    })
+    .await;
     drop(stalled);
+    server.shutdown().await;
+}
+
+/// One address holds at most `--replay-downloads-per-ip` (2) downloads at once: its
+/// third is refused with a 429 naming the budget (counted) while another address is
+/// served, and it is served again once one of its own has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_at_most_two_replay_downloads_at_once() {
+    let config = hostile_config();
+    // Larger than loopback socket buffers take, so an unread body holds its place.
+    const BYTES: usize = 32 * 1024 * 1024;
+    let id = "0123456789abcdef0125";
+    big_replay(&config, id, BYTES);
+    let server = TestServer::start_with(config).await;
+    let path = format!("/api/replays/{id}");
+    let (attacker, victim, observer) = (client(50), client(51), client(52));
+    let budget = "replay_downloads_per_address";
+    let refusals_before = metric(&server, observer, &refusals_of(budget)).await;
+
+    let (first, _, held) = head_only(attacker, server.addr, &path).await;
+    let (second, _, _also_held) = head_only(attacker, server.addr, &path).await;
+    assert_eq!((first, second), (200, 200));
+    assert_over_budget(&get(&server, attacker, &path).await, budget);
+    let (served, length, _) = head_only(victim, server.addr, &path).await;
+    assert_eq!((served, length), (200, Some(BYTES as u64)), "another address is served");
+    assert_eq!(metric(&server, observer, &refusals_of(budget)).await - refusals_before, 1.0);
+
+    drop(held);
+    eventually("the attacker's place to be free once one of its downloads ended", WAIT, async || {
+        head_only(attacker, server.addr, &path).await.0 == 200
+    })
+    .await;
+    server.shutdown().await;
+}
+
+/// A client that keeps reading, but slower than `--replay-download-min-kib-per-window`
+/// (256 KiB a second here; it reads about 10 KiB a second), is cut within a few windows
+/// (what the server's buffers take at first, a few hundred KiB on loopback, passes the
+/// first ones), and counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_read_slower_than_the_minimum_rate_is_cut() {
+    let mut config = hostile_config();
+    config.replay_download_min_kib_per_window = 256;
+    config.replay_download_window_s = 1.0;
+    const BYTES: usize = 4 * 1024 * 1024;
+    let id = "0123456789abcdef0126";
+    big_replay(&config, id, BYTES);
+    let server = TestServer::start_with(config).await;
+    let too_slow = r#"arena_replay_download_cuts_total{cause="too_slow"}"#;
+    let cuts_before = metric(&server, client(61), too_slow).await;
+
+    let path = format!("/api/replays/{id}");
+    let (received, cut_after) = read_slowly(client(60), server.addr, &path, Duration::from_secs(8)).await;
+    let cut_after = cut_after.unwrap_or_else(|| panic!("still served after {received} bytes"));
+    println!("cut after {cut_after:?} and {received} bytes");
+    assert!(received < BYTES, "cut short of the file");
+    assert!(cut_after >= Duration::from_secs(1), "not before a window had passed ({cut_after:?})");
+    assert_eq!(metric(&server, client(61), too_slow).await - cuts_before, 1.0, "counted once");
     server.shutdown().await;
 }
 

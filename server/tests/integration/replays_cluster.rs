@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::cluster::{ADMIN_TOKEN, Redis, as_node, node, room_made_on, signed_for, start_redis};
 use crate::replays::{get_raw, session};
-use crate::util::http::http_json;
+use crate::util::http::{http_json, read_slowly};
 use crate::util::postgres::Postgres;
 use crate::util::ws::welcomed;
 use crate::util::{WAIT, eventually, free_loopback_addr};
@@ -374,6 +374,57 @@ async fn passed_on_downloads_over_the_cap_or_cut_short_fail_visibly() {
     .await;
     let warned = warned.unwrap();
     assert!(warned.contains("short") && warned.contains("00000000000000000a03"), "names the node and replay: {warned}");
+    drop((a, b, redis, pg));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A download passed on from another node is one call, counted once on the node asked
+/// by how it ended: `answered` for a file passed on whole, `cut` for one read slower
+/// than the minimum rate (256 KiB a second here, on both nodes: whichever cuts first);
+/// no other outcome moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passed_on_download_is_counted_once_whole_or_cut() {
+    let redis = start_redis(free_loopback_addr().port()).await;
+    let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("arena-slow-replays-{}-{}", std::process::id(), rand::random::<u32>()));
+    let (id, bytes) = ("00000000000000000b01", 4 * 1024 * 1024);
+    sparse_replay(&dir, id, bytes, bytes);
+    let slow = ["--replay-download-min-kib-per-window", "256", "--replay-download-window-s", "1"];
+    let a = node(&redis, &pg, "node-a", &slow).await;
+    let b = node(&redis, &pg, "node-b", &[&slow[..], &["--replay-dir", dir.to_str().unwrap()]].concat()).await;
+    eventually("A to list B's replays", WAIT, async || {
+        ids(&listing(a.addr, "", &[]).await.1).contains(&id.to_string())
+    })
+    .await;
+    let outcomes = ["answered", "cut", "no_slot_here", "not_found", "busy", "too_large", "failed", "unreachable"];
+    let counted = async || {
+        let mut counts = Vec::new();
+        for outcome in outcomes {
+            let series = format!(r#"arena_replay_node_calls_total{{call="download",outcome="{outcome}"}}"#);
+            counts.push(metric(a.addr, &series).await);
+        }
+        counts
+    };
+    let before = counted().await;
+    let path = format!("/api/replays/{id}?node=node-b");
+    let (status, length, body) = fetch(a.addr, &path).await;
+    assert_eq!((status, length, body.len() as u64), (200, Some(bytes), bytes), "passed on whole");
+    let (received, cut_after) = read_slowly([127, 0, 0, 1].into(), a.addr, &path, Duration::from_secs(9)).await;
+    println!("the slow reader was cut after {cut_after:?} and {received} bytes");
+    assert!(cut_after.is_some() && (received as u64) < bytes, "cut short: {received} bytes");
+    let moved_since = |now: Vec<f64>| -> Vec<(&str, f64)> {
+        outcomes.iter().zip(now.iter().zip(&before)).map(|(o, (n, b))| (*o, n - b)).collect()
+    };
+    eventually("both downloads to be counted", WAIT, async || {
+        moved_since(counted().await).iter().map(|(_, d)| d).sum::<f64>() >= 2.0
+    })
+    .await;
+    // A moment more: a third count would show here.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let moved = moved_since(counted().await);
+    let expected: Vec<(&str, f64)> =
+        outcomes.iter().map(|&o| (o, if o == "answered" || o == "cut" { 1.0 } else { 0.0 })).collect();
+    assert_eq!(moved, expected, "two calls, one outcome each");
     drop((a, b, redis, pg));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -183,7 +183,9 @@ pub enum Keeper {
     Unreachable,
 }
 
-/// One node's answer to a download: the keeper's head, or why not.
+/// One node's answer to a download: the keeper's head, or why not. A call without the
+/// file is counted here; one with it is counted once when its passing on ends
+/// (`answered` whole, or `cut`) or is given up (`no_slot_here`).
 async fn ask(cluster: &Cluster, node: &NodeInfo, path: &str) -> Keeper {
     let (outcome, keeper) = match cluster.get_streamed(node.callee(), path).await {
         Ok(streamed) => match streamed.response.status().as_u16() {
@@ -191,7 +193,7 @@ async fn ask(cluster: &Cluster, node: &NodeInfo, path: &str) -> Keeper {
                 let length = streamed.response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok());
                 match length.and_then(|v| v.parse::<u64>().ok()) {
                     Some(length) if length > MAX_FORWARDED_REPLAY_BYTES => ("too_large", Keeper::TooLarge),
-                    Some(length) => ("answered", Keeper::Found { node: node.id.clone(), streamed, length }),
+                    Some(length) => return Keeper::Found { node: node.id.clone(), streamed, length },
                     // Our nodes announce a file's length; an answer without one is not passed on.
                     None => ("failed", Keeper::Unreachable),
                 }

@@ -2,7 +2,8 @@
 //! time; a private room's only to a session token of someone who played in it), of
 //! every node with a cluster; `GET /api/replays/{id}` downloads one, fetched from the
 //! node that keeps it when that is another. Per-address request budget, bounds on
-//! downloads and cluster-wide listings at once, and a metric by outcome.
+//! downloads at once (per node and per address) and cluster-wide listings at once,
+//! and a metric by outcome.
 
 pub mod across_nodes;
 pub mod download;
@@ -19,13 +20,15 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::Semaphore;
 
 use super::api::refuse;
-use super::budgets::{Caller, RateWindow};
+use super::budgets::{Caller, OverBudget, RateWindow};
 use super::cluster::{self, Cluster};
+use crate::edge::addresses::{AddressSlot, AddressTable};
 use crate::identity::Tokens;
 use crate::replay::Replays;
 use crate::replay::store::{ReplayFilter, valid_id};
 use crate::web::{Body, error, json, query_value};
 use across_nodes::{Keeper, MAX_FORWARDED_REPLAY_BYTES, ReplayList, located};
+use download::{Held, Limits, MinRate};
 
 /// Replays one listing returns at most (and without `limit`).
 pub const MAX_LISTED: usize = 200;
@@ -33,8 +36,15 @@ const DEFAULT_LISTED: usize = 50;
 
 /// Downloads sent at once (each streams a file, from disk or from the node that keeps
 /// it, a chunk at a time). A slot is held until the body's last byte is sent or the
-/// client leaves (cut about 10 s after it stops reading: `edge::activity`).
+/// client leaves (cut about 10 s after it stops reading: `edge::activity`, or once it
+/// reads slower than `--replay-download-min-kib-per-window`: `download::MinRate`).
 pub const DOWNLOADS_AT_ONCE: usize = 8;
+
+/// The budget named in the 429 for an address past `--replay-downloads-per-ip`.
+pub const DOWNLOADS_PER_ADDRESS: &str = "replay_downloads_per_address";
+
+/// `Retry-After` of that 429: a download under way usually ends within seconds.
+const DOWNLOADS_PER_ADDRESS_RETRY: Duration = Duration::from_secs(5);
 
 /// What the replay API uses.
 #[derive(Debug)]
@@ -51,6 +61,12 @@ pub struct ReplayApi {
     pub requests_per_minute: RateWindow,
     /// [`DOWNLOADS_AT_ONCE`] slots, each held by a download's body while it is sent.
     pub downloads: Arc<Semaphore>,
+    /// Downloads under way per client address (`--replay-downloads-per-ip`), so one
+    /// address cannot hold every slot. Built to count every address it is given: who is
+    /// exempt is the caller's to say (`Caller::counted`).
+    pub downloads_per_address: AddressTable,
+    /// The slowest a download may be sent (`--replay-download-min-kib-per-window`).
+    pub min_rate: MinRate,
     /// [`across_nodes::LISTINGS_AT_ONCE`] slots for listings that ask the other nodes.
     pub fan_outs: Arc<Semaphore>,
 }
@@ -114,8 +130,38 @@ async fn answer(
             };
             Ok((json(StatusCode::OK, &listed), "listed"))
         }
-        [_, id] => download(req, replays, api, cluster, node_call, id, viewer).await,
+        [_, id] => {
+            let address = if node_call { None } else { download_place(api, caller)? };
+            download(req, replays, api, cluster, node_call, id, viewer, address).await
+        }
         _ => Err((error(StatusCode::NOT_FOUND, "no such API endpoint"), "not_found")),
+    }
+}
+
+/// The client's place among its address's downloads under way (None when it is not
+/// counted), or a 429 saying it has its share.
+///
+/// A signed call from another node is not counted here (nor against the request
+/// budget): the keeper does not know the end client, and the asking node already held
+/// that client to its share before passing the download on. A cap per calling node
+/// would add nothing against an attacker with several addresses (who can take the
+/// keeper's slots as well by asking it directly) while refusing honest viewers of a
+/// busy node.
+fn download_place(api: &ReplayApi, caller: Caller) -> Result<Option<AddressSlot>, Answer> {
+    let Some(ip) = caller.counted() else { return Ok(None) };
+    match api.downloads_per_address.slot(ip, false) {
+        Some(place) => Ok(Some(place)),
+        None => {
+            let over = OverBudget {
+                budget: DOWNLOADS_PER_ADDRESS,
+                message: format!(
+                    "at most {} replay downloads at once for one address; try again when one has ended",
+                    api.downloads_per_address.limit()
+                ),
+                retry_after: DOWNLOADS_PER_ADDRESS_RETRY,
+            };
+            Err((refuse(&over), "over_budget"))
+        }
     }
 }
 
@@ -169,6 +215,7 @@ fn filter_of(req: &Request<Incoming>, viewer: Option<PlayerId>) -> Result<(Repla
     Ok((filter, limit as usize))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn download(
     req: &Request<Incoming>,
     replays: &Replays,
@@ -177,12 +224,17 @@ async fn download(
     node_call: bool,
     id: &str,
     viewer: Option<PlayerId>,
+    address: Option<AddressSlot>,
 ) -> Result<Answer, Answer> {
     if !valid_id(id) {
         return Err((error(StatusCode::BAD_REQUEST, "a replay id is 20 hex digits"), "bad_request"));
     }
     let missing = || (error(StatusCode::NOT_FOUND, &format!("there is no replay {id}")), "not_found");
-    let slot = || api.downloads.clone().try_acquire_owned().map_err(|_| busy(DOWNLOADS_BUSY));
+    let hold = |address| match api.downloads.clone().try_acquire_owned() {
+        Ok(slot) => Ok(Held { slot, address }),
+        Err(_) => Err(busy(DOWNLOADS_BUSY)),
+    };
+    let limits = Limits::new(api.min_rate);
     if let Some(meta) = replays.store.get(id) {
         // Kept here: a private room's replay is as absent as a missing one to whoever
         // was not in it, and no other node is asked about it.
@@ -194,7 +246,7 @@ async fn download(
             let message = format!("replay {id} is larger than the {MAX_FORWARDED_REPLAY_BYTES} bytes nodes pass on");
             return Err((error(StatusCode::PAYLOAD_TOO_LARGE, &message), "too_large"));
         }
-        let slot = slot()?;
+        let held = hold(address)?;
         let file = tokio::fs::File::open(replays.store.file_of(id)).await;
         let opened = match file {
             Ok(file) => file.metadata().await.map(|m| (file, m.len())),
@@ -204,7 +256,10 @@ async fn download(
             tracing::warn!(%id, error = %e, "a listed replay could not be read");
             missing()
         })?;
-        return Ok((replay_file(id, length, meta.private, download::from_file(id, file, length, slot)), "downloaded"));
+        return Ok((
+            replay_file(id, length, meta.private, download::from_file(id, file, length, held, limits)),
+            "downloaded",
+        ));
     }
     let Some(cluster) = cluster else { return Err(missing()) };
     // Find the keeper first, then take a slot: the search holds none.
@@ -212,10 +267,13 @@ async fn download(
     let hint = query_value(req, "node");
     match across_nodes::find_keeper(cluster, id, viewer, hint.as_deref()).await {
         Keeper::Found { node, streamed, length } => {
-            let slot = slot()?;
+            let held = hold(address).inspect_err(|_| {
+                // The call's one outcome: its answer was not passed on (the body counts it otherwise).
+                across_nodes::node_call("download", "no_slot_here");
+            })?;
             tracing::debug!(%id, %node, length, "passing on another node's replay");
             let source = download::Source::Keeper { id: id.to_string(), node, connection: streamed.connection };
-            let body = download::passed_on(streamed.response.into_body(), length, slot, source);
+            let body = download::passed_on(streamed.response.into_body(), length, held, source, limits);
             // Whether it is private is the other node's to know: no shared cache keeps it.
             Ok((replay_file(id, length, true, body), "passed_on"))
         }

@@ -122,3 +122,30 @@ pub async fn read_one_response(stream: &mut TcpStream) -> HttpResponse {
         raw.extend_from_slice(&buf[..n]);
     }
 }
+
+/// `GET path` from `from` with a small receive buffer, reading 1 KiB every 100 ms (about
+/// 10 KiB/s) until the server closes the connection or `give_up` passes: the bytes read
+/// (head included) and when it was closed (None: still open when we gave up).
+pub async fn read_slowly(
+    from: IpAddr,
+    server: SocketAddr,
+    path: &str,
+    give_up: std::time::Duration,
+) -> (usize, Option<std::time::Duration>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4 * 1024).unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    let mut stream = socket.connect(server).await.unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: arena\r\n\r\n").as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut received = 0;
+    let mut chunk = [0u8; 1024];
+    while started.elapsed() < give_up {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        match tokio::time::timeout(WAIT, stream.read(&mut chunk)).await.expect("bytes or a close in time") {
+            Ok(0) | Err(_) => return (received, Some(started.elapsed())),
+            Ok(n) => received += n,
+        }
+    }
+    (received, None)
+}
