@@ -842,6 +842,9 @@ mod tests {
         assert_eq!(config.http_idle_timeout(), Duration::from_secs(30));
         assert_eq!(config.max_connections_per_ip, 32);
         assert_eq!(config.max_reservations_per_ip, 4);
+        assert_eq!(config.replay_downloads_per_ip, 2);
+        let min_rate = config.replay_download_min_rate();
+        assert_eq!((min_rate.bytes, min_rate.window), (32 * 1024, Duration::from_secs(10)));
         assert_eq!(config.max_rooms_per_ip, 5);
         assert_eq!(config.max_house_bots, 2000);
         assert!(Config::try_parse_from(["arena-server", "--max-house-bots", "100001"]).is_err());
