@@ -155,11 +155,9 @@ pub async fn serve(
     let upgraded_at = Instant::now();
     let Some((read, mut write, raw)) = accept(upgrade, sessions.handshake_timeout, peer).await else { return };
 
-    let admitted = match query.validate() {
-        Ok(join) => sessions.join.admit(&join).await.map(|(identity, seat)| (join, identity, seat)),
-        Err(refusal) => Err(refusal),
-    };
-    let (join, identity, seat) = match admitted {
+    // Boxed: held inline, the admission's state (and the query, dropped only at the end
+    // of scope) would take room in every session's task for its whole life.
+    let (spectator, identity, seat) = match Box::pin(admit(query, &sessions.join)).await {
         Ok(admitted) => admitted,
         Err((code, reason)) => {
             tracing::debug!(%peer, code, %reason, "join refused");
@@ -171,7 +169,7 @@ pub async fn serve(
     };
 
     let span = tracing::info_span!("session", %peer, player = %identity.player_id, room = %seat.room.id());
-    let session = Session { identity, spectator: join.spectate, seat, limits: sessions.limits, upgraded_at };
+    let session = Session { identity, spectator, seat, limits: sessions.limits, upgraded_at };
     let end = tracing::Instrument::instrument(session.run(read, write, raw), span.clone()).await;
     let _entered = span.enter();
     metrics::closed_with(end.code());
@@ -180,6 +178,14 @@ pub async fn serve(
         SessionEnd::Closed { code, reason } => tracing::info!(code, %reason, "connection closed by server"),
         SessionEnd::Io(error) => tracing::debug!(%error, "connection lost"),
     }
+}
+
+/// Check the join's query and take a seat: whether it spectates, who it is, and the
+/// seat; a refusal carries the close code and reason.
+async fn admit(query: JoinQuery, checks: &JoinChecks) -> Result<(bool, Identity, Seat), (u16, String)> {
+    let join = query.validate()?;
+    let (identity, seat) = checks.admit(&join).await?;
+    Ok((join.spectate, identity, seat))
 }
 
 /// An admitted connection.
