@@ -195,6 +195,13 @@ pub fn write_full_body<'a>(entities: impl Iterator<Item = &'a WireEntity> + Clon
     entities.for_each(|e| write_value(e, out));
 }
 
+/// A whole snapshot's body from pre-encoded entities ([`encode_entity`]): `count`
+/// of them as runs back to back. Same bytes on the wire as [`write_full_body`].
+pub fn write_full_body_spliced<'a>(count: u32, runs: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    let _ = rmp::encode::write_array_len(out, count);
+    runs.for_each(|run| out.extend_from_slice(run));
+}
+
 /// One entity as it is written inside a snapshot's or a delta's `added` list; a
 /// server that shares such bytes between bodies splices them in with
 /// [`write_delta_body_spliced`].
@@ -366,6 +373,11 @@ mod tests {
             &mut spliced,
         );
         assert_eq!(spliced, listed, "20 changes cross MessagePack's 16-element list header");
+        let mut whole = Vec::new();
+        write_full_body(added.iter(), &mut whole);
+        let mut spliced = Vec::new();
+        write_full_body_spliced(2, [&entities.concat()[..], &[]].into_iter(), &mut spliced);
+        assert_eq!(spliced, whole, "a whole body from runs of entities");
     }
 
     #[test]

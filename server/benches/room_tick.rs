@@ -1,21 +1,24 @@
 //! One room's tick: simulation plus building the snapshot frame; encoding a whole
-//! and a delta snapshot body; the per-client part of the message; and what
-//! timing a tick costs. Prints whole vs delta body sizes. Then the one room of
-//! 1,000 in a big arena with interest management: a tick with a body for every
-//! client, as the room thread does it. And the per-message hand-over from a room to
-//! its 50 writers: the room's latest-wins slots beside tokio's watch they replaced.
+//! and a delta snapshot body; a writer's message from a body several clients
+//! share; and what timing a tick costs. Prints whole vs delta body sizes. Then the
+//! one room of 1,000 in a big arena with interest management: a tick with a body
+//! for every client, the room thread's part and the writers' part. And the
+//! per-message hand-over from a room to its 50 writers: the room's latest-wins
+//! slots beside tokio's watch they replaced.
 
 use std::hint::black_box;
 
-use arena_protocol::{Input, NetId, PlayerId, SnapshotKind};
+use arena_protocol::{Input, NetId, PlayerId, SnapshotKind, Tick};
 use arena_server::identity::Identity;
 use arena_server::room::clients::{Client, Clients};
-use arena_server::room::encoder::{SentViews, SnapshotEncoder};
+use arena_server::room::encoder::{Baseline, SentViews, SnapshotEncoder};
+use arena_server::room::interest::View;
 use arena_server::room::latest::LatestReceiver;
 use arena_server::room::publish::Publisher;
 use arena_server::room::snapshot::SnapshotFrame;
+use arena_server::room::tick_encoding::SplicedBody;
 use arena_server::room::world::RoomWorld;
-use arena_server::room::{ClientOutbox, Latest};
+use arena_server::room::{ClientOutbox, Latest, OutgoingSnapshot};
 use arena_server::settings::GameSettings;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use glam::Vec2;
@@ -46,6 +49,21 @@ fn feed_inputs(world: &mut RoomWorld, players: u32, tick: u32) {
     }
 }
 
+/// One body on its own, written.
+fn body_of(encoder: &mut SnapshotEncoder, view: View, baseline: Option<Baseline>) -> (SnapshotKind, Vec<u8>) {
+    let mut out = Vec::new();
+    let kind = encoder.write_one(view, baseline, &mut out);
+    (kind, out)
+}
+
+/// The body `clients` clients with the same view and baseline take: made by the
+/// first writer, copied by the others.
+fn shared_body(encoder: &mut SnapshotEncoder, view: View, baseline: Option<Baseline>, clients: usize) -> SplicedBody {
+    let key = (0..clients).map(|_| encoder.want(view, baseline)).last().expect("a client");
+    encoder.seal();
+    encoder.body(key)
+}
+
 fn tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("room_tick");
     for players in [50u32, 200, 1000] {
@@ -70,8 +88,8 @@ fn tick(c: &mut Criterion) {
             encoder
         };
         let everything = world.interest_grid().everything();
-        let (_, whole) = encoder_with(&[&now]).body(everything, None);
-        let (kind, delta) = encoder_with(&[&base, &now]).body(everything, Some((base.tick, everything)));
+        let (_, whole) = body_of(&mut encoder_with(&[&now]), everything, None);
+        let (kind, delta) = body_of(&mut encoder_with(&[&base, &now]), everything, Some((base.tick, everything)));
         assert_eq!(kind, SnapshotKind::Delta);
         eprintln!(
             "room_tick/{players}: {} entities ({} projectiles); whole body {} B, delta body {} B ({:.0} %)",
@@ -82,16 +100,23 @@ fn tick(c: &mut Criterion) {
             100.0 * delta.len() as f64 / whole.len() as f64
         );
         group.bench_function(BenchmarkId::new("encode_whole", players), |b| {
-            b.iter_batched(|| encoder_with(&[&now]), |mut e| black_box(e.body(everything, None)), BatchSize::SmallInput)
+            b.iter_batched(
+                || encoder_with(&[&now]),
+                |mut e| black_box(body_of(&mut e, everything, None)),
+                BatchSize::SmallInput,
+            )
         });
         group.bench_function(BenchmarkId::new("encode_delta", players), |b| {
             b.iter_batched(
                 || encoder_with(&[&base, &now]),
-                |mut e| black_box(e.body(everything, Some((base.tick, everything)))),
+                |mut e| black_box(body_of(&mut e, everything, Some((base.tick, everything)))),
                 BatchSize::SmallInput,
             )
         });
-        let outgoing = arena_server::room::OutgoingSnapshot { kind, tick, last_input_seq: 12345, body: delta };
+        // Every client of the room sees everything and acknowledged the same tick.
+        let mut encoder = encoder_with(&[&base, &now]);
+        let body = shared_body(&mut encoder, everything, Some((base.tick, everything)), players as usize);
+        let outgoing = OutgoingSnapshot { kind, tick, last_input_seq: 12345, body };
         let mut out = Vec::new();
         group.bench_function(BenchmarkId::new("per_client_message", players), |b| {
             b.iter(|| outgoing.write_message(black_box(&mut out)))
@@ -111,6 +136,8 @@ struct BigRoom {
     clients: Clients,
     /// The sessions' ends of each client's channels, kept open as live sessions would.
     receivers: Vec<LatestReceiver>,
+    /// A writer's buffer.
+    message: Vec<u8>,
     tick: u32,
 }
 
@@ -123,7 +150,8 @@ struct Tally {
     sent: usize,
     visible: usize,
     stepping: std::time::Duration,
-    encoding: std::time::Duration,
+    publishing: std::time::Duration,
+    writing: std::time::Duration,
 }
 
 impl BigRoom {
@@ -157,6 +185,7 @@ impl BigRoom {
             publisher: Publisher::new(30, 30),
             clients,
             receivers,
+            message: Vec::new(),
             tick: 60,
         }
     }
@@ -172,15 +201,20 @@ impl BigRoom {
         tally.stepping += stepped - started;
         let world = &self.world;
         let bodies = self.publisher.publish(now, frame, &grid, &mut self.clients, |p| world.last_input_seq(p));
-        tally.encoding += stepped.elapsed();
-        for (&player, client) in &mut self.clients.map {
-            client.views.acknowledge(arena_protocol::Tick(now.0.saturating_sub(player.0 % 3)));
-        }
-        for receiver in &self.receivers {
-            if let Latest::Snapshot(snapshot) = &*receiver.borrow() {
-                tally.bytes += snapshot.body.len();
+        let published = std::time::Instant::now();
+        tally.publishing += published - stepped;
+        // The writers' part, here in one thread: each client's message from its slot.
+        for receiver in &mut self.receivers {
+            if let Some(Latest::Snapshot(snapshot)) = receiver.take_changed() {
+                snapshot.write_message(&mut self.message);
+                receiver.put_back(Latest::Snapshot(snapshot));
+                tally.bytes += self.message.len();
                 tally.sent += 1;
             }
+        }
+        tally.writing += published.elapsed();
+        for (&player, client) in &mut self.clients.map {
+            client.views.acknowledge(Tick(now.0.saturating_sub(player.0 % 3)));
         }
         tally.ticks += 1;
         tally.bodies += bodies;
@@ -204,7 +238,7 @@ fn big_room_publish(c: &mut Criterion) {
         tally.visible += frame.visible(grid.visible_from(*cell)).count();
     }
     eprintln!(
-        "room_publish/1000 ({}² arena, view {}, {}×{} cells): {:.0} distinct bodies a tick, {:.0} B a client a tick, {:.0} entities in a view; a tick: {:.2} ms stepping, {:.2} ms choosing and encoding bodies",
+        "room_publish/1000 ({}² arena, view {}, {}×{} cells): {:.0} distinct bodies a tick, {:.0} B a client message a tick, {:.0} entities in a view; a tick: {:.2} ms stepping, {:.2} ms publishing (the room thread), {:.2} ms writing every client's message (the writers)",
         room.world.settings().arena_width,
         room.world.settings().view_distance,
         grid.cols,
@@ -213,7 +247,8 @@ fn big_room_publish(c: &mut Criterion) {
         tally.bytes as f64 / tally.sent as f64,
         tally.visible as f64 / f64::from(BigRoom::PLAYERS),
         tally.stepping.as_secs_f64() * 1000.0 / tally.ticks as f64,
-        tally.encoding.as_secs_f64() * 1000.0 / tally.ticks as f64,
+        tally.publishing.as_secs_f64() * 1000.0 / tally.ticks as f64,
+        tally.writing.as_secs_f64() * 1000.0 / tally.ticks as f64,
     );
     c.bench_function("room_publish/1000", |b| b.iter(|| room.publish_tick(&mut Tally::default())));
 }
@@ -236,11 +271,20 @@ fn tick_timing_overhead(c: &mut Criterion) {
 /// A room's snapshot to each of 50 clients and each writer taking it into its
 /// buffer (in one thread: the lock, version and copy work, not the wake-ups).
 fn per_message_handoff(c: &mut Criterion) {
-    let body = bytes::Bytes::from(vec![7u8; 1100]);
+    // A room of 50's delta body, made once and copied by each writer.
+    let mut world = busy_room(50);
+    let mut encoder = SnapshotEncoder::default();
+    world.step();
+    let base = world.take_snapshot().unwrap();
+    encoder.begin(base.clone());
+    world.step();
+    encoder.begin(world.take_snapshot().unwrap());
+    let everything = world.interest_grid().everything();
+    let body = shared_body(&mut encoder, everything, Some((base.tick, everything)), 50);
     let snapshot = |tick: u32| {
-        Latest::Snapshot(arena_server::room::OutgoingSnapshot {
+        Latest::Snapshot(OutgoingSnapshot {
             kind: SnapshotKind::Delta,
-            tick: arena_protocol::Tick(tick),
+            tick: Tick(tick),
             last_input_seq: tick,
             body: body.clone(),
         })

@@ -165,7 +165,7 @@ fn run_room(
     period: Duration,
     stop: &AtomicBool,
 ) -> RoomRun {
-    let mut encoder = SnapshotEncoder::default();
+    let (mut encoder, mut body) = (SnapshotEncoder::default(), Vec::new());
     let everything = world.interest_grid().everything();
     let expected = ((stop_at - measure_from).as_secs_f64() / period.as_secs_f64()).ceil() as usize + 1;
     let mut run = RoomRun { tick_us: Vec::with_capacity(expected), ..RoomRun::default() };
@@ -183,7 +183,8 @@ fn run_room(
         world.take_match_events();
         if let Some(frame) = world.take_snapshot() {
             encoder.begin(frame);
-            let (_, body) = encoder.body(everything, None);
+            body.clear();
+            encoder.write_one(everything, None, &mut body);
             if began >= measure_from {
                 run.body_bytes += body.len() as u64;
             }

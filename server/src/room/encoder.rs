@@ -1,152 +1,36 @@
-//! Snapshot bodies: for each (view, baseline) a tick needs, one encoding shared
-//! by every client that has that view and acknowledged that baseline.
-//!
-//! Views overlap (a view is a rectangle of interest cells), so the work is shared
-//! below the body too: how each cell changed since a baseline is worked out and
-//! encoded once per tick, and every delta body that covers the cell splices in
-//! those bytes. A body then costs its own few entities that crossed cells or the
-//! edge of the view, not every entity in it.
+//! Which snapshot body each client gets: the frames kept as baselines, the bodies
+//! a tick needs (one per distinct (view, baseline)), and the tick's shared pieces
+//! they are spliced from ([`super::tick_encoding`]), handed to each client.
 
-use std::cmp::Ordering;
 use std::collections::VecDeque;
-use std::ops::Range;
 use std::sync::Arc;
 
+use arena_protocol::Tick;
 use arena_protocol::delta::BASELINE_WINDOW;
-use arena_protocol::snapshot::{encode_change, encode_entity, write_delta_body_spliced, write_full_body};
-use arena_protocol::{EntityChange, NetId, SnapshotKind, Tick};
-use bytes::Bytes;
 use rustc_hash::FxHashMap;
 
-use super::interest::{Cell, View};
+use super::interest::View;
 use super::snapshot::SnapshotFrame;
+use super::tick_encoding::{BodyKey, SplicedBody, TickEncoding};
 
 /// What a client had at a tick it acknowledged: the tick and the cells it saw.
 pub type Baseline = (Tick, View);
 
-/// Recent frames and this tick's encoded bodies.
+/// Recent frames and the bodies this tick's snapshot needs.
 #[derive(Default)]
 pub struct SnapshotEncoder {
     /// Frames sent recently, oldest first: the baselines clients may acknowledge.
     history: VecDeque<Arc<SnapshotFrame>>,
-    bodies: FxHashMap<(View, Option<Baseline>), (SnapshotKind, Bytes)>,
-    /// This tick's cell differences from each baseline in use, by baseline tick,
-    /// then by cell index; worked out on first use.
-    cell_diffs: FxHashMap<Tick, Vec<Option<CellDiff>>>,
-    /// This tick's entities, each encoded whole on first use.
-    whole: EncodedEntities,
-    /// One body's pieces: entities it adds, and runs of encoded changes as
-    /// (cell index, byte range) into that cell's difference.
-    added: Vec<u32>,
-    changed: Vec<(usize, Range<usize>)>,
-    removed: Vec<NetId>,
-    out: Vec<u8>,
+    /// This tick's baseline frames in use, in order of first use.
+    bases: Vec<Arc<SnapshotFrame>>,
+    /// This tick's bodies and how many clients take each; once sealed, the place
+    /// among the shared bodies of each body taken more than once.
+    bodies: FxHashMap<BodyKey, u32>,
+    sealed: Option<Arc<TickEncoding>>,
 }
 
-/// How one cell changed between a baseline frame and the current one.
-#[derive(Debug, Default)]
-struct CellDiff {
-    /// Indexes into the current frame of the entities in the cell then and now.
-    stayers: Vec<u32>,
-    /// Encoded changes: first those of the stayers (the unchanged left out), then
-    /// one for each arrival that has one.
-    changes: Vec<u8>,
-    stayed: Range<usize>,
-    stayed_count: u32,
-    /// In the cell now, not then.
-    arrived: Vec<Arrival>,
-    /// In the cell then, not now: its net id and its cell now (None: gone from the world).
-    left: Vec<(NetId, Option<Cell>)>,
-}
-
-/// An entity that came into a cell since the baseline.
-#[derive(Debug)]
-struct Arrival {
-    /// Index into the current frame.
-    index: u32,
-    /// Its cell at the baseline and its encoded change since (in `changes`; None:
-    /// unchanged), when it existed then.
-    then: Option<(Cell, Option<Range<usize>>)>,
-}
-
-impl CellDiff {
-    fn between(now: &SnapshotFrame, base: &SnapshotFrame, cell: Cell) -> CellDiff {
-        let mut diff = CellDiff::default();
-        let mut arrivals = Vec::new();
-        let (mut current, mut before) = (now.in_cell(cell).iter().peekable(), base.in_cell(cell).iter().peekable());
-        // Both lists are in net-id order: one merge pass; only entities that crossed
-        // into or out of the cell are looked up in the other frame.
-        loop {
-            let order = match (current.peek(), before.peek()) {
-                (Some(&&i), Some(&&j)) => now.entities[i as usize].net_id().cmp(&base.entities[j as usize].net_id()),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => break,
-            };
-            match order {
-                Ordering::Less => arrivals.extend(current.next()),
-                Ordering::Greater => {
-                    let Some(&j) = before.next() else { break };
-                    let net_id = base.entities[j as usize].net_id();
-                    diff.left.push((net_id, now.find(net_id).map(|(_, cell)| cell)));
-                }
-                Ordering::Equal => {
-                    let (Some(&index), Some(&j)) = (current.next(), before.next()) else { break };
-                    diff.stayers.push(index);
-                    if let Some(change) =
-                        EntityChange::between(&base.entities[j as usize], &now.entities[index as usize])
-                    {
-                        encode_change(&change, &mut diff.changes);
-                        diff.stayed_count += 1;
-                    }
-                }
-            }
-        }
-        diff.stayed = 0..diff.changes.len();
-        for index in arrivals {
-            let entity = &now.entities[index as usize];
-            let then = base.find(entity.net_id()).map(|(was, cell_then)| {
-                let change = EntityChange::between(was, entity).map(|change| {
-                    let start = diff.changes.len();
-                    encode_change(&change, &mut diff.changes);
-                    start..diff.changes.len()
-                });
-                (cell_then, change)
-            });
-            diff.arrived.push(Arrival { index, then });
-        }
-        diff
-    }
-}
-
-/// Entities of one frame encoded whole, each once, as bodies need them.
-#[derive(Default)]
-struct EncodedEntities {
-    bytes: Vec<u8>,
-    /// Where each entity of the frame is in `bytes`, once encoded.
-    at: Vec<Option<Range<usize>>>,
-}
-
-impl EncodedEntities {
-    fn reset(&mut self, entities: usize) {
-        self.bytes.clear();
-        self.at.clear();
-        self.at.resize(entities, None);
-    }
-
-    fn encode(&mut self, frame: &SnapshotFrame, index: u32) {
-        let at = &mut self.at[index as usize];
-        if at.is_none() {
-            let start = self.bytes.len();
-            encode_entity(&frame.entities[index as usize], &mut self.bytes);
-            *at = Some(start..self.bytes.len());
-        }
-    }
-
-    fn get(&self, index: u32) -> &[u8] {
-        self.at[index as usize].clone().map_or(&[], |range| &self.bytes[range])
-    }
-}
+/// In `bodies` after sealing: a body only one client takes.
+const NOT_SHARED: u32 = u32::MAX;
 
 impl SnapshotEncoder {
     /// Start a snapshot: `frame` is what this tick's messages show.
@@ -154,10 +38,10 @@ impl SnapshotEncoder {
         if self.history.len() == BASELINE_WINDOW {
             self.history.pop_front();
         }
-        self.whole.reset(frame.entities.len());
         self.history.push_back(Arc::new(frame));
+        self.bases.clear();
         self.bodies.clear();
-        self.cell_diffs.clear();
+        self.sealed = None;
     }
 
     /// The current snapshot's frame, shared (a replay records it without a copy).
@@ -178,94 +62,66 @@ impl SnapshotEncoder {
         self.history.len()
     }
 
-    /// Bodies encoded for the current snapshot so far.
+    /// Distinct bodies the current snapshot needs so far.
     pub fn distinct_bodies(&self) -> usize {
         self.bodies.len()
     }
 
     /// The body for a client that sees `view` and acknowledged `baseline`: a delta
-    /// when that frame is still kept, else a whole snapshot. Encoded on first use.
-    pub fn body(&mut self, view: View, baseline: Option<Baseline>) -> (SnapshotKind, Bytes) {
-        let base = baseline.and_then(|(tick, seen)| Some((self.frame(tick)?, seen)));
-        let key = (view, base.as_ref().map(|(frame, seen)| (frame.tick, *seen)));
-        if let Some(body) = self.bodies.get(&key) {
-            return body.clone();
+    /// when that frame is still kept, else a whole snapshot. Counted, so a body
+    /// several clients take is made once; every body is asked for before [`Self::seal`].
+    pub fn want(&mut self, view: View, baseline: Option<Baseline>) -> BodyKey {
+        let base = baseline.and_then(|(tick, seen)| {
+            let at = match self.bases.iter().position(|f| f.tick == tick) {
+                Some(at) => at,
+                None => {
+                    let frame = self.history.iter().rev().find(|f| f.tick == tick)?;
+                    self.bases.push(frame.clone());
+                    self.bases.len() - 1
+                }
+            };
+            Some((at as u16, seen))
+        });
+        let key = BodyKey { view, base };
+        *self.bodies.entry(key).or_default() += 1;
+        key
+    }
+
+    /// The tick's pieces for the bodies wanted so far, made on first use by whoever
+    /// writes a body ([`Self::body`] hands them out).
+    pub fn seal(&mut self) {
+        let mut shared = 0;
+        for uses in self.bodies.values_mut() {
+            *uses = if *uses > 1 {
+                shared += 1;
+                shared - 1
+            } else {
+                NOT_SHARED
+            };
         }
         let now = self.history.back().expect("begin() comes first").clone();
-        self.out.clear();
-        let kind = match base {
-            Some((base, seen)) => {
-                self.write_delta(&now, view, &base, seen);
-                SnapshotKind::Delta
-            }
-            None => {
-                write_full_body(now.visible(view), &mut self.out);
-                SnapshotKind::Full
-            }
-        };
-        let body = (kind, Bytes::copy_from_slice(&self.out));
-        self.bodies.insert(key, body.clone());
-        body
+        self.sealed = Some(Arc::new(TickEncoding::new(now, self.bases.clone(), shared as usize)));
     }
 
-    fn frame(&self, tick: Tick) -> Option<Arc<SnapshotFrame>> {
-        self.history.iter().rev().find(|f| f.tick == tick).cloned()
+    /// A client's handle on body `key` (wanted before [`Self::seal`]).
+    pub fn body(&self, key: BodyKey) -> SplicedBody {
+        let encoding = self.sealed.as_ref().expect("seal() comes first");
+        let shared = self.bodies.get(&key).copied().filter(|&at| at != NOT_SHARED);
+        encoding.body(key, shared)
     }
 
-    /// What a client that saw `seen` of `base` needs to see `view` of `now`, spliced
-    /// from bytes encoded once a tick: each cell's shared changes for the entities
-    /// that stayed in a cell seen then and now, and the one-by-one changes and whole
-    /// entities of those that crossed cells or the edge of the view.
-    fn write_delta(&mut self, now: &SnapshotFrame, view: View, base: &SnapshotFrame, seen: View) {
-        let SnapshotEncoder { cell_diffs, whole, added, changed, removed, out, .. } = self;
-        let diffs = cell_diffs.entry(base.tick).or_insert_with(|| now.by_cell.iter().map(|_| None).collect());
-        for cell in view.cells().chain(seen.cells()) {
-            diffs[now.cell_index(cell)].get_or_insert_with(|| CellDiff::between(now, base, cell));
-        }
-        let diff_of = |cell: usize| diffs[cell].as_ref().expect("worked out above");
-        added.clear();
-        changed.clear();
-        removed.clear();
-        let mut changed_count = 0;
-        for (cell, at) in view.cells().map(|cell| (cell, now.cell_index(cell))) {
-            let diff = diff_of(at);
-            // Stayers of a cell seen both times are in its shared changes; of a cell
-            // newly in view, they are new to the client.
-            if seen.contains(cell) {
-                changed.push((at, diff.stayed.clone()));
-                changed_count += diff.stayed_count;
-            } else {
-                added.extend(&diff.stayers);
-            }
-            for arrival in &diff.arrived {
-                match &arrival.then {
-                    Some((cell_then, change)) if seen.contains(*cell_then) => {
-                        if let Some(range) = change {
-                            changed.push((at, range.clone()));
-                            changed_count += 1;
-                        }
-                    }
-                    _ => added.push(arrival.index),
-                }
-            }
-        }
-        let gone = |cell_now: Option<Cell>| !cell_now.is_some_and(|cell| view.contains(cell));
-        for cell in seen.cells() {
-            let diff = diff_of(now.cell_index(cell));
-            // Stayers of a cell that left the view go with it.
-            if !view.contains(cell) {
-                removed.extend(diff.stayers.iter().map(|&i| now.entities[i as usize].net_id()));
-            }
-            removed.extend(diff.left.iter().filter(|(_, cell_now)| gone(*cell_now)).map(|(id, _)| *id));
-        }
-        added.iter().for_each(|&i| whole.encode(now, i));
-        write_delta_body_spliced(
-            base.tick,
-            (added.len() as u32, added.iter().map(|&i| whole.get(i))),
-            (changed_count, changed.iter().map(|(cell, range)| &diff_of(*cell).changes[range.clone()])),
-            removed,
-            out,
-        );
+    /// One body on its own (a watcher's in the stress run, tests): wanted, sealed, written.
+    pub fn write_one(
+        &mut self,
+        view: View,
+        baseline: Option<Baseline>,
+        out: &mut Vec<u8>,
+    ) -> arena_protocol::SnapshotKind {
+        let key = self.want(view, baseline);
+        self.seal();
+        let body = self.body(key);
+        body.write(out);
+        body.kind()
     }
 }
 
@@ -356,8 +212,18 @@ impl SentViews {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arena_protocol::{Baselines, EntityKind, EntityState, PlayerId, ServerMsg, WireEntity, decode_server};
+    use arena_protocol::{
+        Baselines, EntityChange, EntityKind, EntityState, NetId, PlayerId, ServerMsg, SnapshotKind, WireEntity,
+        decode_server,
+    };
     use glam::Vec2;
+
+    /// One body on its own, written.
+    fn body(encoder: &mut SnapshotEncoder, view: View, baseline: Option<Baseline>) -> (SnapshotKind, Vec<u8>) {
+        let mut out = Vec::new();
+        let kind = encoder.write_one(view, baseline, &mut out);
+        (kind, out)
+    }
 
     /// A frame of one cell per entity id (cell = id % 2) with `ids` at x = 10·id + shift.
     fn frame(tick: u32, ids: &[u32], shift: f32) -> SnapshotFrame {
@@ -399,9 +265,19 @@ mod tests {
             let tick = f.tick;
             let expected: Vec<WireEntity> = f.entities.clone();
             encoder.begin(f);
-            let (kind, body) = encoder.body(both, views.baseline());
-            let (again, shared) = encoder.body(both, views.baseline());
-            assert_eq!((again, shared.as_ptr()), (kind, body.as_ptr()), "same view and baseline: same bytes");
+            // Two clients with the same view and baseline, and one that sees a cell only.
+            let (first, second) = (encoder.want(both, views.baseline()), encoder.want(both, views.baseline()));
+            let narrow = encoder.want(View { min: (1, 0), max: (1, 0) }, views.baseline());
+            assert_eq!((first, encoder.distinct_bodies()), (second, 2));
+            encoder.seal();
+            let written = |key| {
+                let mut out = Vec::new();
+                encoder.body(key).write(&mut out);
+                out
+            };
+            let (kind, body) = (first.kind(), written(first));
+            assert_eq!(written(second), body, "same view and baseline: same bytes, made once");
+            assert_ne!(written(narrow), body);
             views.record(tick, both);
             let rebuilt = match message(kind, tick.0, &body) {
                 ServerMsg::Snapshot(s) => {
@@ -426,7 +302,7 @@ mod tests {
         encoder.begin(frame(2, &[1, 2], 0.0));
         // Saw only cell 1 (entity 1) at tick 1; now sees only cell 0 (entity 2).
         let only = |x| View { min: (x, 0), max: (x, 0) };
-        let (kind, body) = encoder.body(only(0), Some((Tick(1), only(1))));
+        let (kind, body) = body(&mut encoder, only(0), Some((Tick(1), only(1))));
         let ServerMsg::Delta(delta) = message(kind, 2, &body) else { panic!("not a delta") };
         assert_eq!(delta.removed, vec![NetId(1)]);
         assert_eq!(delta.added.iter().map(|e| e.net_id).collect::<Vec<_>>(), vec![NetId(2)]);
@@ -495,10 +371,29 @@ mod tests {
             let mut encoder = SnapshotEncoder::default();
             encoder.begin(base.clone());
             encoder.begin(now.clone());
-            for _ in 0..4 {
-                let (view, seen) = (rect(&mut rng), rect(&mut rng));
-                let (kind, body) = encoder.body(view, Some((Tick(1), seen)));
-                let ServerMsg::Delta(delta) = message(kind, 2, &body) else { panic!("not a delta") };
+            // Four clients' bodies, pieces made on first use by whichever of four
+            // threads gets there first (the writers of a room do this).
+            let keys: Vec<_> = (0..4)
+                .map(|_| (rect(&mut rng), rect(&mut rng)))
+                .map(|(v, s)| (v, s, encoder.want(v, Some((Tick(1), s)))))
+                .collect();
+            encoder.seal();
+            let handles: Vec<_> = keys.iter().map(|&(_, _, key)| encoder.body(key)).collect();
+            let bodies: Vec<Vec<u8>> = std::thread::scope(|scope| {
+                let writers: Vec<_> = handles
+                    .iter()
+                    .map(|body| {
+                        scope.spawn(move || {
+                            let mut out = Vec::new();
+                            body.write(&mut out);
+                            out
+                        })
+                    })
+                    .collect();
+                writers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            for (&(view, seen, key), body) in keys.iter().zip(&bodies) {
+                let ServerMsg::Delta(delta) = message(key.kind(), 2, body) else { panic!("not a delta") };
                 // The plain diff: every entity in view now against the ones seen then.
                 let seen_then = |id: NetId| base.find(id).filter(|(_, cell)| seen.contains(*cell)).map(|(e, _)| *e);
                 let mut added: Vec<NetId> = Vec::new();
@@ -600,7 +495,10 @@ mod tests {
             encoder.begin(frame(tick, &[1], 0.0));
         }
         let both = View { min: (0, 0), max: (1, 0) };
-        let (kind, _) = encoder.body(both, Some((Tick(1), both)));
+        let (kind, whole) = body(&mut encoder, both, Some((Tick(1), both)));
         assert_eq!(kind, SnapshotKind::Full, "tick 1 fell out of the window");
+        let mut plain = Vec::new();
+        arena_protocol::snapshot::write_full_body(frame(0, &[1], 0.0).entities.iter(), &mut plain);
+        assert_eq!(whole, plain, "a whole body spliced from cells is the plain one");
     }
 }

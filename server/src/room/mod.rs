@@ -22,6 +22,7 @@ pub mod pacing;
 pub mod resources;
 pub mod rounds;
 pub mod snapshot;
+pub mod tick_encoding;
 pub mod world;
 
 pub mod clients;
@@ -144,23 +145,22 @@ pub enum Latest {
     },
 }
 
-/// One client's snapshot: its own header fields and the body it shares with
-/// every client that has the same view and baseline.
+/// One client's snapshot: its own header fields and its body, spliced from the
+/// tick's pieces shared by every client of the room when the writer writes it.
 #[derive(Clone, Debug)]
 pub struct OutgoingSnapshot {
     pub kind: SnapshotKind,
     pub tick: Tick,
     pub last_input_seq: u32,
-    /// Encoded once per (view, baseline); every client with that pair holds the same bytes.
-    pub body: Bytes,
+    pub body: tick_encoding::SplicedBody,
 }
 
 impl OutgoingSnapshot {
-    /// This client's whole snapshot message: a few bytes of header, then the shared body.
+    /// This client's whole snapshot message: a few bytes of header, then its body.
     pub fn write_message(&self, out: &mut Vec<u8>) {
         out.clear();
         arena_protocol::snapshot::write_snapshot_header(self.kind, self.tick, self.last_input_seq, out);
-        out.extend_from_slice(&self.body);
+        self.body.write(out);
     }
 }
 

@@ -1,13 +1,14 @@
 //! Publishing snapshots: which ticks send one, which clients get it (lagging ones
-//! are thinned), and each client's view and baseline, with bodies encoded once per
-//! distinct (view, baseline) and handed to each client's latest-wins slot.
+//! are thinned), and each client's view and baseline, handed to each client's
+//! latest-wins slot with the tick's shared pieces its writer splices the body from.
 
 use arena_protocol::{PlayerId, Tick};
 
 use super::clients::Clients;
 use super::encoder::SnapshotEncoder;
-use super::interest::InterestGrid;
+use super::interest::{InterestGrid, View};
 use super::snapshot::SnapshotFrame;
+use super::tick_encoding::BodyKey;
 use super::{Latest, OutgoingSnapshot};
 
 /// A lagging client gets one snapshot of this many ticks.
@@ -18,11 +19,21 @@ pub struct Publisher {
     encoder: SnapshotEncoder,
     tick_rate_hz: u16,
     snapshot_rate_hz: u16,
+    /// This tick's sends, worked out before the bodies' pieces are sealed.
+    sends: Vec<Send>,
+}
+
+/// One client's snapshot this tick: who, what it sees, its body.
+struct Send {
+    player: PlayerId,
+    view: View,
+    body: BodyKey,
+    last_input_seq: u32,
 }
 
 impl Publisher {
     pub fn new(tick_rate_hz: u16, snapshot_rate_hz: u16) -> Publisher {
-        Publisher { encoder: SnapshotEncoder::default(), tick_rate_hz, snapshot_rate_hz }
+        Publisher { encoder: SnapshotEncoder::default(), tick_rate_hz, snapshot_rate_hz, sends: Vec::new() }
     }
 
     /// The frame of the snapshot published last.
@@ -45,7 +56,7 @@ impl Publisher {
     }
 
     /// Hand `snapshot` (of `tick`) to every connected client; returns the distinct
-    /// bodies encoded. `last_input_seq` is each player's newest applied input.
+    /// bodies it takes. `last_input_seq` is each player's newest applied input.
     pub fn publish(
         &mut self,
         tick: Tick,
@@ -57,8 +68,11 @@ impl Publisher {
         let player_cells = std::mem::take(&mut snapshot.player_cells);
         self.encoder.begin(snapshot);
         let lag_limit = self.ack_lag_limit();
-        for (&player, client) in &mut clients.map {
-            let Some(outbox) = &client.outbox else { continue };
+        self.sends.clear();
+        for (&player, client) in &clients.map {
+            if client.outbox.is_none() {
+                continue;
+            }
             // A client whose acknowledgements fall far behind is not keeping up (a slow
             // link, a busy machine, a background tab): it gets every 4th snapshot until
             // it catches up, instead of a backlog piling up in its buffers.
@@ -72,9 +86,19 @@ impl Publisher {
                 (false, Some(&cell)) => grid.visible_from(cell),
                 _ => grid.everything(),
             };
-            let (kind, body) = self.encoder.body(view, client.views.baseline());
-            client.views.record(tick, view);
-            outbox.latest.send_replace(Latest::Snapshot(OutgoingSnapshot { kind, tick, last_input_seq, body }));
+            let body = self.encoder.want(view, client.views.baseline());
+            self.sends.push(Send { player, view, body, last_input_seq });
+        }
+        // Every body is known now: those several clients take are made once. Each
+        // writer splices its client's body from the tick's pieces as it writes it.
+        self.encoder.seal();
+        for send in &self.sends {
+            let Some(client) = clients.map.get_mut(&send.player) else { continue };
+            let Some(outbox) = &client.outbox else { continue };
+            client.views.record(tick, send.view);
+            let body = self.encoder.body(send.body);
+            let snapshot = OutgoingSnapshot { kind: body.kind(), tick, last_input_seq: send.last_input_seq, body };
+            outbox.latest.send_replace(Latest::Snapshot(snapshot));
         }
         // Frames only a baseline no client can choose any more are memory for nothing:
         // with clients acknowledging promptly about a dozen stay instead of the window's 32.

@@ -23,11 +23,12 @@ fn world_with(settings: GameSettings) -> RoomWorld {
 fn whole_snapshot(frame: SnapshotFrame, view: View, tick: Tick, last_input_seq: u32) -> Snapshot {
     let mut encoder = SnapshotEncoder::default();
     encoder.begin(frame);
-    let (kind, body) = encoder.body(view, None);
-    assert_eq!(kind, SnapshotKind::Full);
+    let key = encoder.want(view, None);
+    assert_eq!(key.kind(), SnapshotKind::Full);
+    encoder.seal();
     let mut message = Vec::new();
-    write_snapshot_header(kind, tick, last_input_seq, &mut message);
-    message.extend_from_slice(&body);
+    write_snapshot_header(key.kind(), tick, last_input_seq, &mut message);
+    encoder.body(key).write(&mut message);
     let arena_protocol::ServerMsg::Snapshot(s) = decode_server(&message).unwrap() else { panic!("not a snapshot") };
     s
 }
