@@ -7,13 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 use super::Sessions;
 use super::liveness::Liveness;
 use super::reader::{self, ReaderContext};
 use super::writer::{self, Source, WriterInputs};
-use super::{DIRECT_QUEUE, DirectSender, Limits};
+use super::{Limits, direct};
 use crate::edge::addresses::AddressSlot;
 use crate::ops::metrics;
 
@@ -27,11 +25,10 @@ pub async fn serve(
     let Some((read, write, raw)) = super::accept(upgrade, sessions.handshake_timeout, peer).await else { return };
     // Watchers send nothing but pongs: being quiet is what they do, not a reason to close.
     let limits = Limits { idle_timeout: Duration::MAX, ..sessions.limits };
-    let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
     // A watcher's slot only carries the doorbell; its other end stays open while the writer runs.
     let (_slot_kept, slot) = crate::room::latest::slot();
+    let (direct, direct_rx) = direct::queue(slot.doorbell());
     let liveness = Arc::new(Liveness::new());
-    let direct = DirectSender::new(direct_tx, slot.doorbell());
     let reader_cx = ReaderContext { direct, room: None, limits, liveness: liveness.clone() };
     let reader = tokio::spawn(reader::read_loop(read, reader_cx));
     let inputs = WriterInputs { direct: direct_rx, slot, source: Source::Lobby(sessions.room_list.subscribe()) };

@@ -2,6 +2,7 @@
 //! to the room, and a writer that sends the room's messages and snapshots.
 
 pub mod assembler;
+pub mod direct;
 pub mod echo;
 mod liveness;
 pub mod lobby;
@@ -14,8 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fastwebsockets::{Frame, OpCode, Role, WebSocketRead, WebSocketWrite};
-use tokio::sync::mpsc;
+use fastwebsockets::{Frame, Role, WebSocketRead, WebSocketWrite};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,7 +25,6 @@ use crate::lobby::Seat;
 use crate::lobby::join::{JoinChecks, JoinQuery};
 use crate::lobby::room_list::RoomListFeed;
 use crate::ops::metrics;
-use crate::room::latest::{Bell, Doorbell};
 use crate::room::{ClientOutbox, JoinRequest, RoomInput};
 use arena_protocol::close_code;
 use liveness::Liveness;
@@ -33,64 +32,13 @@ use reader::ReaderContext;
 use shared_io::Side;
 use writer::WriterInputs;
 
-/// Frames the reader hands to the writer (pongs, close replies). Small: the
-/// reader waits when it is full, which slows a client that floods pings.
-pub(crate) const DIRECT_QUEUE: usize = 16;
+pub use direct::{Direct, DirectSender};
 
 /// How long we wait for the peer's side of a close before dropping TCP.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Bytes a closed client may still send us while we wait for it to hang up.
 const LINGER_MAX_BYTES: usize = 1 << 20;
-
-/// What the reader asks the writer to send. Boxed slices keep it at 24 bytes: a
-/// channel of these is allocated for every connection, idle ones included.
-pub enum Direct {
-    /// A frame the WebSocket protocol obliges us to send (pong, close echo).
-    Frame(OpCode, Box<[u8]>),
-    /// An application message (pong to our own ping message).
-    Message(Box<[u8]>),
-    /// Close with this code and reason, then stop.
-    Close { code: u16, reason: Box<str> },
-}
-
-/// The reader's way to the writer: a bounded queue, and the writer's doorbell rung
-/// after each frame queued and when the reader goes (so the writer looks into the
-/// queue only then, see `room::latest`).
-pub struct DirectSender {
-    /// None once dropped: the queue closes before the last ring.
-    queue: Option<mpsc::Sender<Direct>>,
-    bell: Doorbell,
-}
-
-impl DirectSender {
-    pub fn new(queue: mpsc::Sender<Direct>, bell: Doorbell) -> DirectSender {
-        DirectSender { queue: Some(queue), bell }
-    }
-
-    /// Queue a frame, waiting while the queue is full (that slows a ping flood).
-    pub async fn send(&self, frame: Direct) -> Result<(), mpsc::error::SendError<Direct>> {
-        let Some(queue) = &self.queue else { return Err(mpsc::error::SendError(frame)) };
-        queue.send(frame).await?;
-        self.bell.ring(Bell::Direct);
-        Ok(())
-    }
-
-    /// Queue a frame unless the queue is full.
-    pub fn try_send(&self, frame: Direct) -> Result<(), mpsc::error::TrySendError<Direct>> {
-        let Some(queue) = &self.queue else { return Err(mpsc::error::TrySendError::Closed(frame)) };
-        queue.try_send(frame)?;
-        self.bell.ring(Bell::Direct);
-        Ok(())
-    }
-}
-
-impl Drop for DirectSender {
-    fn drop(&mut self) {
-        drop(self.queue.take());
-        self.bell.ring(Bell::Direct);
-    }
-}
 
 /// Why a connection ended, for the one log line it gets.
 #[derive(Debug)]
@@ -206,7 +154,7 @@ impl Session {
         raw: Side,
     ) -> SessionEnd {
         let (latest_tx, latest_rx) = crate::room::latest::slot();
-        let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
+        let (direct_tx, direct_rx) = direct::queue(latest_rx.doorbell());
         let player_id = self.identity.player_id;
         let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
         let inbox = self.seat.room.inbox.clone();
@@ -221,7 +169,7 @@ impl Session {
         // instead of a branch in a select.
         let liveness = Arc::new(Liveness::new());
         let reader_cx = ReaderContext {
-            direct: DirectSender::new(direct_tx, latest_rx.doorbell()),
+            direct: direct_tx,
             room: Some(reader::RoomSender { inbox: inbox.clone(), player: player_id }),
             limits: self.limits,
             liveness: liveness.clone(),

@@ -2,17 +2,18 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use arena_protocol::close_code;
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
+use super::direct::{Direct, DirectReceiver};
 use super::liveness::Liveness;
 use super::shared_io::Side;
-use super::{CLOSE_GRACE, Direct, Limits, SessionEnd, truncate_reason};
+use super::{CLOSE_GRACE, Limits, SessionEnd, truncate_reason};
 use crate::ops::metrics::{self, SessionTally};
 use crate::room::Latest;
 use crate::room::latest::{Bell, LatestReceiver};
@@ -20,7 +21,7 @@ use crate::shutdown::SHUTTING_DOWN;
 
 /// What a session's writer reads from.
 pub struct WriterInputs {
-    pub direct: mpsc::Receiver<Direct>,
+    pub direct: DirectReceiver,
     /// The client's latest-wins slot, and the doorbell the room and the reader ring.
     pub slot: LatestReceiver,
     pub source: Source,
@@ -61,7 +62,7 @@ pub async fn write_loop(
     limits: Limits,
     liveness: Arc<Liveness>,
 ) -> SessionEnd {
-    let WriterInputs { mut direct, mut slot, source } = inputs;
+    let WriterInputs { direct, mut slot, source } = inputs;
     let (mut room, mut lobby) = match source {
         Source::Room { upgraded_at } => (Some(RoomFeed { joining_since: Some(upgraded_at) }), None),
         Source::Lobby(rooms) => (None, Some(rooms)),
@@ -75,7 +76,7 @@ pub async fn write_loop(
             return end;
         }
         if slot.answer(Bell::Direct)
-            && let Err(end) = send_direct(&mut out, &mut direct).await
+            && let Err(end) = send_direct(&mut out, &direct).await
         {
             return end;
         }
@@ -148,9 +149,9 @@ async fn send_control(out: &mut Out, room: &mut RoomFeed, slot: &LatestReceiver)
 }
 
 /// Every frame the reader queued; the reader gone ends the session.
-async fn send_direct(out: &mut Out, direct: &mut mpsc::Receiver<Direct>) -> Result<(), SessionEnd> {
+async fn send_direct(out: &mut Out, direct: &DirectReceiver) -> Result<(), SessionEnd> {
     loop {
-        match next_queued(direct).await {
+        match direct.next() {
             Poll::Ready(Some(Direct::Frame(opcode, payload))) => {
                 let frame = Frame::new(true, opcode, None, Payload::Owned(payload.into_vec()));
                 let sent = send(&mut out.write, frame, out.slow).await;
@@ -167,21 +168,6 @@ async fn send_direct(out: &mut Out, direct: &mut mpsc::Receiver<Direct>) -> Resu
             Poll::Ready(None) => return Err(SessionEnd::Normal),
         }
     }
-}
-
-/// The next frame in the reader's queue once its bell rang, without waiting: Ready(None)
-/// once the reader is gone, Pending when there is nothing to take now.
-///
-/// Not `try_recv`: when a send is half-done (its place claimed, its value not yet
-/// written) tokio's `try_recv` parks the worker thread until the sender finishes.
-/// Pending instead loses nothing: the reader rings the doorbell after its send
-/// completes (`DirectSender`), so the writer comes back.
-/// Unconstrained, because tokio's task budget would otherwise answer Pending with
-/// messages queued, after the bell was answered; a no-op waker, because the bell
-/// already wakes the writer and the queue's own wake-up would be a second one.
-async fn next_queued<T>(queue: &mut mpsc::Receiver<T>) -> Poll<Option<T>> {
-    let next = std::future::poll_fn(|_| Poll::Ready(queue.poll_recv(&mut Context::from_waker(Waker::noop()))));
-    tokio::task::unconstrained(next).await
 }
 
 /// Our pings, and the checks that close a peer that stopped answering them or
