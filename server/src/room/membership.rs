@@ -10,11 +10,13 @@ use arena_protocol::{
 };
 use bytes::Bytes;
 
+use super::chat_budget::{self, RoomChatBudget};
 use super::clients::{Client, Clients};
 use super::encoder::SentViews;
 use super::house_bots::Crew;
 use super::world::RoomWorld;
 use super::{JoinRequest, RoomSpec, RoomStatus, SeatHold};
+use crate::ops::metrics;
 
 mod bots;
 
@@ -43,6 +45,8 @@ pub struct Membership {
     pub crew: Crew,
     /// What was broadcast this tick that a replay keeps, as the bytes sent (while recording).
     for_replay: Option<Vec<Bytes>>,
+    /// Chat lines everyone together may still send: each line goes to every client.
+    chat_budget: RoomChatBudget,
 }
 
 impl Membership {
@@ -57,6 +61,7 @@ impl Membership {
             roster_change: RosterChange::default(),
             crew: Crew::new(spec.bots),
             for_replay: None,
+            chat_budget: RoomChatBudget::default(),
         }
     }
 
@@ -256,8 +261,18 @@ impl Membership {
         self.presence.push(RoomEvent::Left(info));
     }
 
-    pub fn chat(&mut self, player: PlayerId, text: String, world: &mut RoomWorld) {
+    /// A player's chat line, to everyone while the room's chat budget lasts; past
+    /// it, only its sender hears (an `error`), and nobody is closed for it.
+    pub fn chat(&mut self, player: PlayerId, text: String, world: &mut RoomWorld, now: Instant) {
         let Some(client) = self.clients.map.get(&player) else { return };
+        if !self.chat_budget.try_spend(now) {
+            metrics::budget_refused(chat_budget::BUDGET_NAME);
+            if let Some(outbox) = &client.outbox {
+                // A sender too far behind to take the refusal just misses it.
+                let _ = outbox.send_control(self.chat_budget.refusal());
+            }
+            return;
+        }
         let line = ChatLine { player_id: player, name: client.name.clone(), text };
         self.broadcast(&ServerMsg::Chat(line), world);
     }
@@ -428,6 +443,27 @@ mod tests {
         assert!(!m.is_empty());
         m.expire_holds(now + LEAVE_WAIT, &mut world);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn chat_past_the_room_budget_goes_back_to_its_sender_only() {
+        let (mut m, mut world) = room();
+        let mut ann = join(&mut m, &mut world, 1, false, 1);
+        let mut bob = join(&mut m, &mut world, 2, false, 2);
+        m.publish_presence(&mut world);
+        let (_, _) = (ann.messages(), bob.messages());
+        let now = Instant::now();
+        let budget = chat_budget::ROOM_CHAT_BURST as usize;
+        for line in 0..=budget {
+            let (player, text) = if line == budget { (PlayerId(2), "one too many") } else { (PlayerId(1), "hi") };
+            m.chat(player, text.into(), &mut world, now);
+        }
+        let chat = |msgs: &[ServerMsg]| msgs.iter().filter(|msg| matches!(msg, ServerMsg::Chat(_))).count();
+        let refusals = |msgs: &[ServerMsg]| msgs.iter().filter(|msg| matches!(msg, ServerMsg::Error(_))).count();
+        let (to_ann, to_bob) = (ann.messages(), bob.messages());
+        assert_eq!((chat(&to_ann), refusals(&to_ann)), (budget, 0));
+        assert_eq!((chat(&to_bob), refusals(&to_bob)), (budget, 1), "bob's line is refused to bob alone");
+        assert_eq!(m.clients.map.len(), 2, "nobody is closed");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! over all cores and the I/O workers only move bytes. `std::thread::sleep` to
 //! an absolute deadline keeps the rate without drift.
 
+pub mod chat_budget;
 pub mod combat;
 pub mod components;
 pub mod encoder;

@@ -201,7 +201,7 @@ impl RoomTask {
                 Ok(RoomInput::Leave { player_id, connection, seat }) => {
                     self.members.leave(player_id, connection, seat, world, Instant::now());
                 }
-                Ok(RoomInput::Chat(player, text)) => self.members.chat(player, text, world),
+                Ok(RoomInput::Chat(player, text)) => self.members.chat(player, text, world, Instant::now()),
                 Ok(RoomInput::Admin(AdminCommand::Announce(text))) => {
                     self.members.broadcast(&ServerMsg::Event(RoomEvent::Announcement(Notice { text })), world);
                 }

@@ -6,6 +6,7 @@ mod binary;
 mod cluster;
 mod hardening;
 mod hostile;
+mod hostile_chat;
 mod hostile_http;
 mod house_bots;
 mod house_bots_live;

@@ -6,7 +6,7 @@ pub mod direct;
 pub mod echo;
 mod liveness;
 pub mod lobby;
-mod rate;
+pub(crate) mod rate;
 pub mod reader;
 mod shared_io;
 mod writer;

@@ -1,4 +1,4 @@
-//! Token bucket: how many actions a connection may take, refilled over time.
+//! Token bucket: how many actions a connection (or a room, for chat) may take, refilled over time.
 
 use std::time::Instant;
 
@@ -21,7 +21,8 @@ impl TokenBucket {
         self.try_take_at(Instant::now())
     }
 
-    fn try_take_at(&mut self, now: Instant) -> bool {
+    /// [`TokenBucket::try_take`] at `now` (the room passes its own clock).
+    pub fn try_take_at(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.burst);
