@@ -55,7 +55,9 @@ impl std::fmt::Debug for TickEncoding {
 
 struct BaseDiffs {
     frame: Arc<SnapshotFrame>,
-    cells: Box<[OnceLock<CellDiff>]>,
+    /// Boxed: a table of every cell for each baseline in use is made every tick, and
+    /// most of a big arena's cells hold an entity or two, or none.
+    cells: Box<[OnceLock<Box<CellDiff>>]>,
 }
 
 /// A client's body: which one, in the tick's shared pieces.
@@ -119,7 +121,10 @@ impl TickEncoding {
     }
 
     fn diff<'a>(&'a self, base: &'a BaseDiffs, at: usize, cell: Cell) -> &'a CellDiff {
-        made_once(&base.cells[at], || CellDiff::between(&self.now, &base.frame, cell))
+        if self.now.by_cell[at].is_empty() && base.frame.by_cell[at].is_empty() {
+            return &NOTHING_CHANGED;
+        }
+        made_once(&base.cells[at], || Box::new(CellDiff::between(&self.now, &base.frame, cell))).as_ref()
     }
 
     /// What a client that saw `seen` of the baseline needs to see `view` now: each
@@ -139,8 +144,10 @@ impl TickEncoding {
             // Stayers of a cell seen both times are in its shared changes; of a cell
             // newly in view, they are new to the client.
             if seen.contains(cell) {
-                changed.push((at, diff.stayed.clone()));
-                changed_count += diff.stayed_count;
+                if !diff.stayed.is_empty() {
+                    changed.push((at, diff.stayed.clone()));
+                    changed_count += diff.stayed_count;
+                }
             } else {
                 added.extend(diff.stayers.iter().map(|&place| (at, place)));
             }
@@ -168,6 +175,7 @@ impl TickEncoding {
             }
             removed.extend(diff.left.iter().filter(|(_, cell_now)| gone(*cell_now)).map(|(id, _)| *id));
         }
+        // Every run in `changed` is a cell's own bytes: its difference was made above.
         let diffs = &base.cells;
         write_delta_body_spliced(
             base.frame.tick,
@@ -252,6 +260,16 @@ struct CellDiff {
     /// In the cell then, not now: its net id and its cell now (None: gone from the world).
     left: Vec<(NetId, Option<Cell>)>,
 }
+
+/// The difference of a cell empty then and now.
+static NOTHING_CHANGED: CellDiff = CellDiff {
+    stayers: Vec::new(),
+    changes: Vec::new(),
+    stayed: 0..0,
+    stayed_count: 0,
+    arrived: Vec::new(),
+    left: Vec::new(),
+};
 
 /// An entity that came into a cell since the baseline.
 #[derive(Debug)]
