@@ -30,6 +30,7 @@ pub mod identity;
 pub mod lobby;
 pub mod monitor;
 pub mod ops;
+pub mod rate;
 pub mod replay;
 pub mod room;
 pub mod server;

@@ -14,9 +14,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::activity::{Activity, Sending, idle_past};
-use super::addresses::AddressSlot;
 use super::router::{self, Routes};
 use super::tls::Tls;
+use crate::lobby::addresses::AddressSlot;
 use crate::ops::metrics;
 
 /// Unsent bytes a connection may have queued in the kernel before writes wait.

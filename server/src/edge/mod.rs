@@ -6,7 +6,6 @@
 //! names the edge.
 
 pub mod activity;
-pub mod addresses;
 pub mod assets;
 pub mod listener;
 pub mod origins;

@@ -12,12 +12,12 @@ use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
-use super::addresses::{AddressSlot, AddressTable};
 use super::listener::ConnectionSlot;
 use super::session::{self, Sessions};
 use super::{assets, origins, subprotocol};
 use crate::config::Config;
 use crate::lobby::Directory;
+use crate::lobby::addresses::{AddressSlot, AddressTable};
 use crate::lobby::admin::{self, AdminApi};
 use crate::lobby::api::{self, LobbyApi};
 use crate::lobby::budgets::Caller;

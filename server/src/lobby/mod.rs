@@ -4,6 +4,7 @@
 //! cluster that shares all of it between nodes through Redis. The lobby opens
 //! rooms and holds their handles; rooms answer only through their link.
 
+pub mod addresses;
 pub mod admin;
 mod admin_bots;
 pub mod api;

@@ -7,7 +7,7 @@ use arena_protocol::{ErrorMsg, ServerMsg, close_code, encode};
 use bytes::Bytes;
 
 use super::CLIENT_CONTROL_QUEUE;
-use crate::edge::session::rate::TokenBucket;
+use crate::rate::TokenBucket;
 
 /// Chat lines the room may broadcast at once: a quarter of a client's control queue
 /// ([`CLIENT_CONTROL_QUEUE`], 256), so the whole room's chat arriving in one tick

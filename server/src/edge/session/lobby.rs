@@ -12,7 +12,7 @@ use super::liveness::Liveness;
 use super::reader::{self, ReaderContext};
 use super::writer::{self, Source, WriterInputs};
 use super::{Limits, direct};
-use crate::edge::addresses::AddressSlot;
+use crate::lobby::addresses::AddressSlot;
 use crate::ops::metrics;
 
 /// Serve one upgraded lobby connection until it ends.

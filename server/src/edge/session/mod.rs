@@ -6,7 +6,6 @@ pub mod direct;
 pub mod echo;
 mod liveness;
 pub mod lobby;
-pub(crate) mod rate;
 pub mod reader;
 mod shared_io;
 mod writer;
@@ -19,9 +18,9 @@ use fastwebsockets::{Frame, Role, WebSocketRead, WebSocketWrite};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::addresses::AddressSlot;
 use crate::identity::Identity;
 use crate::lobby::Seat;
+use crate::lobby::addresses::AddressSlot;
 use crate::lobby::join::{JoinChecks, JoinQuery};
 use crate::lobby::room_list::RoomListFeed;
 use crate::ops::metrics;

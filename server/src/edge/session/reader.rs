@@ -8,10 +8,10 @@ use tokio::sync::mpsc;
 
 use super::assembler::{Assembler, Control, Message, Step, screen};
 use super::liveness::Liveness;
-use super::rate::TokenBucket;
 use super::shared_io::Side;
 use super::{Direct, DirectSender, Limits, SessionEnd, truncate_reason};
 use crate::ops::metrics::{self, SessionTally};
+use crate::rate::TokenBucket;
 use crate::room::RoomInput;
 
 /// Chat lines a player may send at once; more are refused with a warning.

@@ -17,7 +17,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::io::ReaderStream;
 
 use super::across_nodes::node_call;
-use crate::edge::addresses::AddressSlot;
+use crate::lobby::addresses::AddressSlot;
 use crate::lobby::cluster::forward::ConnectionTask;
 use crate::web::{Body, BodyError};
 
