@@ -149,21 +149,6 @@ fn bytes_per_minute(players: u32, level: u32) -> (usize, u64, Duration) {
     (encoder.finish(&end).unwrap().len(), raw, writing / 600)
 }
 
-/// Turn jemalloc's cache for this thread on or off, as the server does for room threads.
-fn set_thread_allocator_cache(mut enabled: bool) {
-    // SAFETY: a documented jemalloc control that takes a bool and returns nothing.
-    let failed = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"thread.tcache.enabled".as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            (&raw mut enabled).cast(),
-            std::mem::size_of::<bool>(),
-        )
-    };
-    assert_eq!(failed, 0, "thread.tcache.enabled");
-}
-
 /// CPU time this thread has used.
 fn thread_cpu_time() -> Duration {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -235,7 +220,7 @@ fn record(c: &mut Criterion) {
     // Room threads run without jemalloc's per-thread cache in the server (main.rs): that
     // first, then with the cache, as this thread has it by default.
     for cache in [false, true] {
-        set_thread_allocator_cache(cache);
+        arena_server::allocator::set_thread_cache(cache).expect("thread.tcache.enabled");
         eprintln!(
             "room_record/interleaved: this thread's allocator cache {}",
             if cache { "on" } else { "off (as the server's room threads)" }

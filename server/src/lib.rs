@@ -24,6 +24,7 @@
 //! `room/` names the lobby, the edge or the server.
 
 pub mod accounts;
+pub mod allocator;
 pub mod config;
 pub mod edge;
 pub mod identity;

@@ -23,19 +23,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// 50, for no CPU measurably saved (BENCHMARKS.md, issue 14). The session workers keep
 /// theirs: without it idle connections cost more.
 fn room_thread_without_cache() {
-    let mut enabled = false;
-    // SAFETY: a documented jemalloc control that takes a bool and returns nothing.
-    let failed = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"thread.tcache.enabled".as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            (&raw mut enabled).cast(),
-            std::mem::size_of::<bool>(),
-        )
-    };
-    if failed != 0 {
-        tracing::debug!(error = failed, "room thread keeps its allocator cache");
+    if let Err(error) = arena_server::allocator::set_thread_cache(false) {
+        tracing::debug!(error, "room thread keeps its allocator cache");
     }
 }
 
