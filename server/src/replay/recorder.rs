@@ -177,7 +177,7 @@ mod tests {
     use glam::Vec2;
 
     use super::*;
-    use crate::replay::{ReplayPolicy, spawn_writer};
+    use crate::replay::{ReplayPolicy, Replays, spawn_writer};
 
     struct Frame(Vec<WireEntity>);
 
@@ -227,16 +227,34 @@ mod tests {
         }
     }
 
+    /// A writer on a folder of its own and a recorder that has begun a round.
+    fn recording(test: &str) -> (std::path::PathBuf, Arc<Replays>, RoundRecorder) {
+        let dir = std::env::temp_dir().join(format!("arena-recorder-{test}-{}", std::process::id()));
+        let policy = ReplayPolicy { dir: dir.clone(), max_age: Duration::from_secs(3600), max_bytes: 1 << 30 };
+        let replays = spawn_writer(policy).expect("a replay folder");
+        let mut recorder = RoundRecorder::new(Some(replays.clone()), 30);
+        recorder.begin(header());
+        (dir, replays, recorder)
+    }
+
+    /// What `check` gives, once it gives something; panics naming `what` after 10 s.
+    fn within_10_s<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match check() {
+                Some(found) => return found,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                None => panic!("no {what} in 10 s"),
+            }
+        }
+    }
+
     /// Frames and events go to the writer in batches of a second, reach the file in
     /// order (the last, part-filled batch with the end), and written batches come back
     /// to the room to be emptied and reused.
     #[test]
     fn batches_reach_the_file_in_order_and_come_back_to_the_room() {
-        let dir = std::env::temp_dir().join(format!("arena-recorder-test-{}", std::process::id()));
-        let policy = ReplayPolicy { dir: dir.clone(), max_age: Duration::from_secs(3600), max_bytes: 1 << 30 };
-        let replays = spawn_writer(policy).expect("a replay folder");
-        let mut recorder = RoundRecorder::new(Some(replays.clone()), 30);
-        recorder.begin(header());
+        let (dir, replays, mut recorder) = recording("order");
         let State::Recording { state, .. } = &recorder.state else { panic!("recording") };
         let state = state.clone();
         let frames = FRAMES_PER_BATCH * 2 + 5;
@@ -254,26 +272,13 @@ mod tests {
         // A batch goes as its 10th frame comes: the event of that tick opens the next one.
         assert_eq!(recorder.batch.len(), 1 + 5 * 2, "the last 5 frames and their events wait for the end");
         // The first two batches come back written.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let back = loop {
-            match state.take_handed_back() {
-                Some(back) => break back,
-                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-                None => panic!("no written batch handed back in 10 s"),
-            }
-        };
+        let back = within_10_s("written batch handed back", || state.take_handed_back());
         assert!(back.is_empty() && back.capacity() >= FRAMES_PER_BATCH * 2, "emptied, its room kept");
         let end_tick = Tick(3 * frames as u32);
         let ended_at_ms = crate::ops::unix_ms_after(Duration::ZERO);
         recorder.end(ReplayEnd { tick: end_tick, reason: "score_limit".into(), ended_at_ms });
         assert!(!recorder.is_recording() && recorder.batch.is_empty());
-        let meta = loop {
-            match replays.store.all().pop() {
-                Some(meta) => break meta,
-                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-                None => panic!("the replay is not listed after 10 s"),
-            }
-        };
+        let meta = within_10_s("replay listed", || replays.store.all().pop());
         let replay = Replay::read(&std::fs::read(crate::replay::store::file_path(&dir, &meta.id)).unwrap()).unwrap();
         let xs: Vec<f32> = replay.frames.iter().map(|f| f.entities[0].pos.x).collect();
         assert_eq!(xs, (0..frames).map(|n| n as f32).collect::<Vec<_>>(), "every frame once, in order");
@@ -294,11 +299,7 @@ mod tests {
     /// room goes on; the writer deletes the partial file), whatever the count of batches.
     #[test]
     fn a_batch_past_the_queue_budget_drops_the_round() {
-        let dir = std::env::temp_dir().join(format!("arena-recorder-budget-{}", std::process::id()));
-        let policy = ReplayPolicy { dir: dir.clone(), max_age: Duration::from_secs(3600), max_bytes: 1 << 30 };
-        let replays = spawn_writer(policy).expect("a replay folder");
-        let mut recorder = RoundRecorder::new(Some(replays.clone()), 30);
-        recorder.begin(header());
+        let (dir, replays, mut recorder) = recording("budget");
         let entity = frame_at(0.0).entities()[0];
         // Each frame counts its size: ten of these are a batch past REPLAY_QUEUE_BYTES.
         let per_frame = crate::replay::REPLAY_QUEUE_BYTES as usize / std::mem::size_of::<WireEntity>() / 9;
@@ -310,11 +311,7 @@ mod tests {
         assert!(!recorder.is_recording() && !recorder.ready_to_begin(), "dropped for this round");
         recorder.round_started();
         assert!(recorder.ready_to_begin(), "the next round records again");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !replays.all_written() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert!(replays.all_written(), "the writer settles the dropped recording");
+        within_10_s("settling of the dropped recording by the writer", || replays.all_written().then_some(()));
         assert!(replays.store.all().is_empty());
         let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(leftovers.is_empty(), "no partial file left: {leftovers:?}");
