@@ -146,6 +146,7 @@ struct BigRoom {
 struct Tally {
     ticks: usize,
     bodies: usize,
+    baselines: usize,
     bytes: usize,
     sent: usize,
     visible: usize,
@@ -218,6 +219,7 @@ impl BigRoom {
         }
         tally.ticks += 1;
         tally.bodies += bodies;
+        tally.baselines += self.publisher.baselines_in_use();
     }
 }
 
@@ -238,19 +240,36 @@ fn big_room_publish(c: &mut Criterion) {
         tally.visible += frame.visible(grid.visible_from(*cell)).count();
     }
     eprintln!(
-        "room_publish/1000 ({}² arena, view {}, {}×{} cells): {:.0} distinct bodies a tick, {:.0} B a client message a tick, {:.0} entities in a view; a tick: {:.2} ms stepping, {:.2} ms publishing (the room thread), {:.2} ms writing every client's message (the writers)",
+        "room_publish/1000 ({}² arena, view {}, {}×{} cells): {:.0} distinct bodies and {:.1} baselines a tick, {:.0} B a client message a tick, {:.0} entities in a view; a tick: {:.2} ms stepping, {:.2} ms publishing (the room thread), {:.2} ms writing every client's message (the writers)",
         room.world.settings().arena_width,
         room.world.settings().view_distance,
         grid.cols,
         grid.rows,
         tally.bodies as f64 / tally.ticks as f64,
+        tally.baselines as f64 / tally.ticks as f64,
         tally.bytes as f64 / tally.sent as f64,
         tally.visible as f64 / f64::from(BigRoom::PLAYERS),
         tally.stepping.as_secs_f64() * 1000.0 / tally.ticks as f64,
         tally.publishing.as_secs_f64() * 1000.0 / tally.ticks as f64,
         tally.writing.as_secs_f64() * 1000.0 / tally.ticks as f64,
     );
-    c.bench_function("room_publish/1000", |b| b.iter(|| room.publish_tick(&mut Tally::default())));
+    let mut group = c.benchmark_group("room_publish");
+    group.bench_function("1000", |b| b.iter(|| room.publish_tick(&mut Tally::default())));
+    // The same ticks, timing one part each: the room thread's (stepping and picking
+    // views and baselines), and the writers' (splicing every client's body; on the
+    // I/O workers in the server, so not in the tick's time but in its CPU).
+    let mut part = |name: &str, of: fn(&Tally) -> std::time::Duration| {
+        group.bench_function(name, |b| {
+            b.iter_custom(|ticks| {
+                let mut tally = Tally::default();
+                (0..ticks).for_each(|_| room.publish_tick(&mut tally));
+                of(&tally)
+            })
+        });
+    };
+    part("1000/room_thread", |t| t.stepping + t.publishing);
+    part("1000/writers", |t| t.writing);
+    group.finish();
 }
 
 /// What timing one tick costs the tick: the clock read, the Prometheus summary

@@ -67,6 +67,24 @@ impl SnapshotEncoder {
         self.bodies.len()
     }
 
+    /// Of the baseline ticks clients want this tick (one item a client), the at
+    /// most [`MAX_BASELINES_A_TICK`] still kept that most clients want, newer first
+    /// on a tie, into `chosen`. Clients whose baseline is not among them take one
+    /// that is ([`SentViews::baseline_among`]) or a whole snapshot.
+    pub fn choose_baselines(&self, wanted: impl Iterator<Item = Tick>, chosen: &mut Vec<Tick>) {
+        let mut counts: Vec<(Tick, u32)> = Vec::new();
+        for tick in wanted {
+            match counts.iter_mut().find(|(t, _)| *t == tick) {
+                Some((_, count)) => *count += 1,
+                None if self.history.iter().any(|f| f.tick == tick) => counts.push((tick, 1)),
+                None => {}
+            }
+        }
+        counts.sort_unstable_by(|(a, ca), (b, cb)| cb.cmp(ca).then_with(|| b.since(*a).cmp(&0)));
+        chosen.clear();
+        chosen.extend(counts.iter().take(MAX_BASELINES_A_TICK).map(|(tick, _)| *tick));
+    }
+
     /// The body for a client that sees `view` and acknowledged `baseline`: a delta
     /// when that frame is still kept, else a whole snapshot. Counted, so a body
     /// several clients take is made once; every body is asked for before [`Self::seal`].
@@ -124,6 +142,15 @@ impl SnapshotEncoder {
         body.kind()
     }
 }
+
+/// Most distinct baselines one tick's bodies are diffed against. Each costs up to a
+/// whole-world diff (a spectator sees every cell), made by the writers; clients that
+/// acknowledge odd ticks, or staggered ones, could otherwise make a tick use every
+/// frame of the window (32). In normal play clients acknowledge within a few ticks and
+/// baselines snap to the grid below, so a tick uses one to three and no client's bytes
+/// change; past the cap a client falls back to an older baseline it acknowledged
+/// among those chosen, or a whole snapshot.
+pub const MAX_BASELINES_A_TICK: usize = 4;
 
 /// Baselines are picked on a grid of this many ticks when a client acknowledged one
 /// recently enough: clients whose newest acknowledgements differ by a tick or two then
@@ -187,6 +214,13 @@ impl SentViews {
         let on_grid = acked.find(|s| s.tick.0.is_multiple_of(BASELINE_GRID) && newest.tick.since(s.tick) <= GRID_SLACK);
         let chosen = on_grid.copied().unwrap_or(newest);
         Some((chosen.tick, chosen.view))
+    }
+
+    /// The newest acknowledged snapshot whose tick is in `allowed`, with its view
+    /// (when the baseline [`SentViews::baseline`] picks is not among the tick's chosen ones).
+    pub fn baseline_among(&self, allowed: &[Tick]) -> Option<Baseline> {
+        let sent = self.sent.iter().rev().find(|s| s.acked && allowed.contains(&s.tick))?;
+        Some((sent.tick, sent.view))
     }
 
     /// The oldest tick [`SentViews::baseline`] could ever choose from now on: its
@@ -488,6 +522,30 @@ mod tests {
                 };
             }
         }
+    }
+
+    #[test]
+    fn the_most_wanted_kept_baselines_are_chosen_newer_first_on_a_tie() {
+        let mut encoder = SnapshotEncoder::default();
+        for tick in 1..=10 {
+            encoder.begin(frame(tick, &[1], 0.0));
+        }
+        let mut chosen = Vec::new();
+        // Tick 8 wanted three times, 4 twice, 9, 7, 6, 5 once; tick 40 is not kept.
+        let wanted = [8, 4, 9, 8, 40, 40, 40, 7, 4, 6, 8, 5].map(Tick);
+        encoder.choose_baselines(wanted.into_iter(), &mut chosen);
+        assert_eq!(chosen, [8, 4, 9, 7].map(Tick));
+        assert_eq!(MAX_BASELINES_A_TICK, 4);
+        // A client whose own baseline (7) is not chosen falls back to one it acknowledged that is.
+        let mut views = SentViews::default();
+        let view = View { min: (0, 0), max: (0, 0) };
+        for tick in 5..=7 {
+            views.record(Tick(tick), view);
+            views.acknowledge(Tick(tick));
+        }
+        assert_eq!(views.baseline().map(|b| b.0), Some(Tick(7)));
+        assert_eq!(views.baseline_among(&[Tick(9), Tick(5)]), Some((Tick(5), view)));
+        assert_eq!(views.baseline_among(&[Tick(9)]), None, "nothing in common: a whole snapshot");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use arena_protocol::{PlayerId, Tick};
 
 use super::clients::Clients;
-use super::encoder::SnapshotEncoder;
+use super::encoder::{Baseline, SnapshotEncoder};
 use super::interest::{InterestGrid, View};
 use super::snapshot::SnapshotFrame;
 use super::tick_encoding::BodyKey;
@@ -21,24 +21,38 @@ pub struct Publisher {
     snapshot_rate_hz: u16,
     /// This tick's sends, worked out before the bodies' pieces are sealed.
     sends: Vec<Send>,
+    /// This tick's baseline ticks (at most [`super::encoder::MAX_BASELINES_A_TICK`]).
+    baselines: Vec<Tick>,
 }
 
-/// One client's snapshot this tick: who, what it sees, its body.
+/// One client's snapshot this tick: who, what it sees, its baseline, its body.
 struct Send {
     player: PlayerId,
     view: View,
-    body: BodyKey,
+    baseline: Option<Baseline>,
+    body: Option<BodyKey>,
     last_input_seq: u32,
 }
 
 impl Publisher {
     pub fn new(tick_rate_hz: u16, snapshot_rate_hz: u16) -> Publisher {
-        Publisher { encoder: SnapshotEncoder::default(), tick_rate_hz, snapshot_rate_hz, sends: Vec::new() }
+        Publisher {
+            encoder: SnapshotEncoder::default(),
+            tick_rate_hz,
+            snapshot_rate_hz,
+            sends: Vec::new(),
+            baselines: Vec::new(),
+        }
     }
 
     /// The frame of the snapshot published last.
     pub fn current_frame(&self) -> Option<std::sync::Arc<SnapshotFrame>> {
         self.encoder.current()
+    }
+
+    /// Distinct baselines the last published snapshot's deltas use.
+    pub fn baselines_in_use(&self) -> usize {
+        self.baselines.len()
     }
 
     /// Whether this tick's snapshot goes out: `snapshot_rate_hz` of every `tick_rate_hz` ticks, evenly spread.
@@ -86,8 +100,17 @@ impl Publisher {
                 (false, Some(&cell)) => grid.visible_from(cell),
                 _ => grid.everything(),
             };
-            let body = self.encoder.want(view, client.views.baseline());
-            self.sends.push(Send { player, view, body, last_input_seq });
+            self.sends.push(Send { player, view, baseline: client.views.baseline(), body: None, last_input_seq });
+        }
+        // A few baselines a tick, each diffed once per cell in use: clients whose own
+        // is not among them take an older one they acknowledged that is, or a whole one.
+        let wanted = self.sends.iter().filter_map(|send| send.baseline.map(|(tick, _)| tick));
+        self.encoder.choose_baselines(wanted, &mut self.baselines);
+        for send in &mut self.sends {
+            if send.baseline.is_some_and(|(tick, _)| !self.baselines.contains(&tick)) {
+                send.baseline = clients.map.get(&send.player).and_then(|c| c.views.baseline_among(&self.baselines));
+            }
+            send.body = Some(self.encoder.want(send.view, send.baseline));
         }
         // Every body is known now: those several clients take are made once. Each
         // writer splices its client's body from the tick's pieces as it writes it.
@@ -96,7 +119,8 @@ impl Publisher {
             let Some(client) = clients.map.get_mut(&send.player) else { continue };
             let Some(outbox) = &client.outbox else { continue };
             client.views.record(tick, send.view);
-            let body = self.encoder.body(send.body);
+            let Some(key) = send.body else { continue };
+            let body = self.encoder.body(key);
             let snapshot = OutgoingSnapshot { kind: body.kind(), tick, last_input_seq: send.last_input_seq, body };
             outbox.latest.send_replace(Latest::Snapshot(snapshot));
         }
@@ -207,5 +231,51 @@ mod tests {
         assert!(publisher.encoder.frames_kept() <= 10, "kept {}", publisher.encoder.frames_kept());
         // 15 ticks of lag allowed at 30 Hz; after that one snapshot in four.
         assert!((15..=30).contains(&lagging_got), "the lagging client got {lagging_got} of 40");
+    }
+
+    #[test]
+    fn staggered_acknowledgements_use_a_few_baselines_a_tick() {
+        use crate::room::encoder::MAX_BASELINES_A_TICK;
+        let settings = GameSettings::default();
+        let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), 30, 3);
+        let mut clients = Clients::default();
+        let mut receivers = Vec::new();
+        // Eight spectators acknowledging one tick in eight each, staggered (0 mod 8,
+        // 1 mod 8, ...), so each wants a baseline of its own; two players acknowledge all.
+        for id in 1..=10u32 {
+            let (client, rx) = client(id, id <= 8);
+            if id > 8 {
+                world.add_player(PlayerId(id));
+            }
+            clients.map.insert(PlayerId(id), client);
+            receivers.push((id, rx));
+        }
+        let mut publisher = Publisher::new(30, 30);
+        let mut message = Vec::new();
+        for _ in 0..40 {
+            let tick = world.step();
+            let frame = world.take_snapshot().expect("a frame every tick");
+            publisher.publish(tick, frame, &world.interest_grid(), &mut clients, |_| 0);
+            let mut baselines = Vec::new();
+            for (id, rx) in &receivers {
+                let snapshot = snapshot_of(rx).expect("a snapshot");
+                snapshot.write_message(&mut message);
+                match arena_protocol::decode_server(&message).expect("decodes") {
+                    arena_protocol::ServerMsg::Delta(delta) => baselines.push(delta.baseline),
+                    arena_protocol::ServerMsg::Snapshot(_) => {
+                        assert!(*id <= 8 || tick.0 <= 2, "a prompt client got a whole snapshot at {tick:?}")
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            baselines.sort_unstable_by_key(|t| t.0);
+            baselines.dedup();
+            assert!(baselines.len() <= MAX_BASELINES_A_TICK, "tick {tick:?}: baselines {baselines:?}");
+            for (&player, client) in &mut clients.map {
+                if player.0 > 8 || tick.0 % 8 == player.0 - 1 {
+                    client.views.acknowledge(tick);
+                }
+            }
+        }
     }
 }
