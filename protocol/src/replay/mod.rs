@@ -1,4 +1,6 @@
-//! The replay file format: one round of a room as its spectators saw it, gzip-compressed.
+//! The replay file format: one round of a room as its spectators saw it, gzip-compressed
+//! (written as segments of one gzip stream, `segments.rs`, so a writer of many
+//! recordings needs one compressor, not one each).
 //!
 //! After gunzip, a replay is a sequence of MessagePack values: a [`ReplayHeader`]
 //! (whose first two items are the magic string and the format version, so a reader
@@ -9,12 +11,16 @@
 //! `protocol/README.md` documents it byte by byte for readers in other languages.
 
 mod reader;
+mod records;
+mod segments;
 mod write;
 
 pub use reader::{MAX_DECOMPRESSED_BYTES, Replay, ReplayError, ReplayReader};
-pub use write::{
-    DeltaScratch, REPLAY_GZIP_LEVEL, ReplayEncoder, write_delta, write_delta_with, write_event, write_keyframe,
+pub use records::{
+    DeltaScratch, FrameScratch, RecordEncoder, write_delta, write_delta_with, write_end, write_event, write_keyframe,
 };
+pub use segments::{GzipMember, SegmentCompressor};
+pub use write::{Batch, REPLAY_GZIP_LEVEL, ReplayCompressor, ReplayEncoder, ReplayStream};
 
 use glam::Vec2;
 use serde::{Deserialize, Serialize};

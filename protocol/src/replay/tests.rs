@@ -221,3 +221,110 @@ proptest! {
         let _ = Replay::read(&gzip(&with_header));
     }
 }
+
+/// A recording written as a writer of many recordings writes it: one stream, batches of
+/// frames and events (some empty) each compressed as a segment with the compressor shared
+/// with another recording written in between. Returns the file and its records uncompressed.
+fn written_in_batches() -> (Vec<(Tick, Vec<WireEntity>)>, Vec<u8>, Vec<u8>) {
+    let mut compressor = ReplayCompressor::new(REPLAY_GZIP_LEVEL);
+    let (mut file, mut other_file) = (Vec::new(), Vec::new());
+    let (mut stream, mut written) = ReplayStream::begin(&header(FORMAT_VERSION), &mut compressor, &mut file).unwrap();
+    let (mut other, _) = ReplayStream::begin(&header(FORMAT_VERSION), &mut compressor, &mut other_file).unwrap();
+    let mut raw = encode(&header(FORMAT_VERSION));
+    let (mut frames, mut records) = (Vec::new(), FrameScratch::default());
+    let mut encoder = RecordEncoder::new(&header(FORMAT_VERSION), &mut Vec::new()).unwrap();
+    for batch_number in 0..40u32 {
+        let mut batch = stream.batch(&mut compressor);
+        // Every fifth batch is empty; the others hold one to five frames.
+        for n in 0..(batch_number % 5) {
+            let i = batch_number * 5 + n;
+            let tick = Tick(3 * i + 1);
+            let mut now: Vec<WireEntity> = (1..=4).map(|id| entity(id, (i * id) as f32, 100)).collect();
+            now.extend((i % 4 == 0).then(|| entity(300 + i, 1.0, 0)));
+            batch.frame(tick, &now);
+            encoder.frame(tick, &now, &mut records, &mut raw);
+            let kill = crate::ServerMsg::Kill(crate::server_msg::Kill { killer: PlayerId(1), victim: PlayerId(i) });
+            batch.event(tick, &encode(&kill));
+            write_event(tick, &encode(&kill), &mut raw);
+            frames.push((tick, now));
+        }
+        written += batch.write_to(&mut file).unwrap();
+        // Another recording's batch between two of this one's.
+        let mut between = other.batch(&mut compressor);
+        between.frame(Tick(batch_number), &[entity(9, batch_number as f32, 50)]);
+        between.write_to(&mut other_file).unwrap();
+    }
+    let end = ReplayEnd { tick: Tick(600), reason: "time_limit".into(), ended_at_ms: 1_795_000_060_000 };
+    written += stream.finish(&end, &mut compressor, &mut file).unwrap();
+    write_end(&end, &mut raw).unwrap();
+    assert_eq!(written, file.len() as u64, "the bytes each write reported are the file's");
+    let other_end = ReplayEnd { tick: Tick(40), ..end };
+    other.finish(&other_end, &mut compressor, &mut other_file).unwrap();
+    assert_eq!(Replay::read(&other_file).unwrap().frames.len(), 40, "the recording written in between reads too");
+    (frames, file, raw)
+}
+
+#[test]
+fn a_recording_written_in_segments_reads_back_frame_for_frame() {
+    let (frames, file, raw) = written_in_batches();
+    assert_eq!(gunzip(&file), raw, "a plain gzip decoder reads one member of the records, unchanged");
+    let replay = Replay::read(&file).unwrap();
+    assert_eq!(replay.frames.len(), frames.len());
+    for (read, (tick, entities)) in replay.frames.iter().zip(&frames) {
+        assert_eq!(read.tick, *tick);
+        let read: Vec<WireEntity> = read.entities.iter().map(|&e| WireEntity::from(e)).collect();
+        assert_eq!(&read, entities, "tick {}", tick.0);
+    }
+    assert_eq!(replay.events.len(), frames.len());
+    assert_eq!(replay.end.tick, Tick(600));
+    // One member: the reader would take a second member's bytes as data after the end.
+    let mut member = flate2::read::GzDecoder::new(&file[..]);
+    std::io::Read::read_to_end(&mut member, &mut Vec::new()).unwrap();
+    assert!(member.into_inner().is_empty(), "nothing after the member's trailer");
+}
+
+#[test]
+fn segments_end_with_the_gzip_trailer_of_everything() {
+    let (_, file, raw) = written_in_batches();
+    assert_eq!(file[..3], [0x1f, 0x8b, 8], "gzip, deflate");
+    let trailer = &file[file.len() - 8..];
+    let mut crc = flate2::Crc::new();
+    crc.update(&raw);
+    assert_eq!(trailer[..4], crc.sum().to_le_bytes(), "CRC-32 of the records");
+    assert_eq!(trailer[4..], (raw.len() as u32).to_le_bytes(), "ISIZE");
+    // A byte of either changed: the file is refused.
+    for at in [file.len() - 8, file.len() - 5, file.len() - 4, file.len() - 1] {
+        let mut bad = file.clone();
+        bad[at] ^= 0x01;
+        let err = Replay::read(&bad).expect_err("a wrong trailer must not read");
+        assert!(matches!(err, ReplayError::Corrupt(_)), "byte {at}: {err}");
+    }
+    // The trailer or the final block missing: truncated.
+    for cut in [8, 12] {
+        let err = Replay::read(&file[..file.len() - cut]).unwrap_err();
+        assert!(matches!(err, ReplayError::Truncated(_)), "{cut} bytes cut: {err}");
+    }
+}
+
+#[test]
+fn the_encoder_writes_segments_when_asked_and_reads_the_same() {
+    let (frames, one_segment) = recorded();
+    let mut encoder = ReplayEncoder::new(Vec::new(), &header(FORMAT_VERSION)).unwrap();
+    for (n, (tick, entities)) in frames.iter().enumerate() {
+        encoder.frame(*tick, entities).unwrap();
+        if n % 20 == 0 {
+            let kill = crate::ServerMsg::Kill(crate::server_msg::Kill { killer: PlayerId(1), victim: PlayerId(2) });
+            encoder.event(*tick, &encode(&kill)).unwrap();
+        }
+        if n % 10 == 9 {
+            encoder.end_segment().unwrap();
+            encoder.end_segment().unwrap();
+        }
+    }
+    let raw = encoder.raw_bytes();
+    let end = ReplayEnd { tick: Tick(388), reason: "score_limit".into(), ended_at_ms: 1_795_000_013_000 };
+    let segmented = encoder.finish(&end).unwrap();
+    assert_ne!(segmented, one_segment, "written in segments");
+    assert_eq!(gunzip(&segmented), gunzip(&one_segment), "the same records");
+    assert_eq!(raw + encode(&Record::End(end)).len() as u64, gunzip(&segmented).len() as u64);
+}

@@ -1,16 +1,15 @@
-//! Writing a replay: the header, frames as keyframes or deltas against the previous
-//! frame, events spliced in as the wire bytes everyone was sent, and the end,
-//! streamed through gzip so a recording never sits in memory whole.
+//! Writing a replay: records encoded a batch at a time and each batch compressed as
+//! one segment of the file's gzip stream (`segments.rs`), so a recording never sits in
+//! memory whole and keeps no compressor of its own between batches. A writer of many
+//! recordings holds one [`ReplayStream`] each and one [`ReplayCompressor`] for all;
+//! [`ReplayEncoder`] is the two together for a single file.
 
 use std::io::{self, Write};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
-use serde::Serialize;
-
-use super::{KEYFRAME_EVERY_S, Record, ReplayEnd, ReplayHeader};
-use crate::snapshot::{write_delta_body, write_full_body};
-use crate::{EntityChange, NetId, Tick, WireEntity};
+use super::records::{FrameScratch, RecordEncoder, write_end, write_event};
+use super::segments::{GzipMember, SegmentCompressor};
+use super::{ReplayEnd, ReplayHeader};
+use crate::{Tick, WireEntity};
 
 /// The gzip level replays are written at. Level 1: on a busy 50-player room's frames
 /// it costs about a third of level 6's time for about a fifth more bytes, well within
@@ -18,32 +17,126 @@ use crate::{EntityChange, NetId, Tick, WireEntity};
 /// server pays for every room it records.
 pub const REPLAY_GZIP_LEVEL: u32 = 1;
 
-/// Streams one recording into `out`, gzip-compressed.
-pub struct ReplayEncoder<W: Write> {
-    gz: GzEncoder<W>,
-    /// One record's bytes, reused.
-    record: Vec<u8>,
-    /// The last frame written, sorted by net id: the next delta's baseline.
-    previous: Vec<WireEntity>,
-    /// The frame being written, reused (swapped with `previous` after each frame).
-    current: Vec<WireEntity>,
-    /// A delta's lists, reused.
-    scratch: DeltaScratch,
-    previous_tick: Option<Tick>,
-    /// Frames between keyframes, from the header's rates.
-    keyframe_every: u32,
-    frames_since_keyframe: u32,
-    /// Bytes handed to gzip so far (before compression).
+/// What every recording one thread writes shares: the deflate compressor (its state is
+/// hundreds of KiB) and the buffers a batch is built in.
+pub struct ReplayCompressor {
+    segments: SegmentCompressor,
+    /// The batch's records, uncompressed.
+    raw: Vec<u8>,
+    frame: FrameScratch,
+}
+
+impl ReplayCompressor {
+    /// A compressor at gzip `level` (0-9); readers need not know which.
+    pub fn new(level: u32) -> ReplayCompressor {
+        ReplayCompressor { segments: SegmentCompressor::new(level), raw: Vec::new(), frame: FrameScratch::default() }
+    }
+}
+
+/// One recording in progress between its batches: a few words and its last frame.
+pub struct ReplayStream {
+    records: RecordEncoder,
+    member: GzipMember,
+    /// Bytes of records so far, before compression.
     raw_bytes: u64,
 }
 
-/// The added, changed and removed lists of a delta, kept between frames so a frame
-/// allocates nothing once the buffers have grown to the room's size.
-#[derive(Default)]
-pub struct DeltaScratch {
-    added: Vec<WireEntity>,
-    changed: Vec<EntityChange>,
-    removed: Vec<NetId>,
+impl ReplayStream {
+    /// Begin a replay: writes the gzip header and the replay's header to `out`; returns
+    /// the stream and the bytes written.
+    pub fn begin(
+        header: &ReplayHeader,
+        compressor: &mut ReplayCompressor,
+        out: &mut impl Write,
+    ) -> io::Result<(ReplayStream, u64)> {
+        compressor.raw.clear();
+        let records = RecordEncoder::new(header, &mut compressor.raw)?;
+        let mut stream = ReplayStream { records, member: GzipMember::default(), raw_bytes: 0 };
+        out.write_all(&GzipMember::header(&compressor.segments))?;
+        let written = stream.write_segment(compressor, out)?;
+        Ok((stream, written + 10))
+    }
+
+    /// Records to add, all written to the file together by [`Batch::write_to`].
+    pub fn batch<'a>(&'a mut self, compressor: &'a mut ReplayCompressor) -> Batch<'a> {
+        compressor.raw.clear();
+        Batch { stream: self, compressor }
+    }
+
+    /// Write the end record, the final block and the gzip trailer; returns the bytes written.
+    pub fn finish(self, end: &ReplayEnd, compressor: &mut ReplayCompressor, out: &mut impl Write) -> io::Result<u64> {
+        compressor.raw.clear();
+        write_end(end, &mut compressor.raw)?;
+        let result = self.member.last_segment(&compressor.raw, &mut compressor.segments);
+        compressor.raw.clear();
+        let bytes = result?;
+        out.write_all(bytes)?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Bytes of records so far, before compression.
+    pub fn raw_bytes(&self) -> u64 {
+        self.raw_bytes
+    }
+
+    fn frame(&mut self, tick: Tick, entities: &[WireEntity], compressor: &mut ReplayCompressor) {
+        self.records.frame(tick, entities, &mut compressor.frame, &mut compressor.raw);
+    }
+
+    /// What `compressor.raw` holds, compressed as the next segment, to `out` in one write.
+    fn write_segment(&mut self, compressor: &mut ReplayCompressor, out: &mut impl Write) -> io::Result<u64> {
+        self.raw_bytes += compressor.raw.len() as u64;
+        let result = self.member.segment(&compressor.raw, &mut compressor.segments);
+        compressor.raw.clear();
+        let bytes = result?;
+        out.write_all(bytes)?;
+        Ok(bytes.len() as u64)
+    }
+}
+
+/// A batch of one recording's records being gathered. Dropped unwritten, its records
+/// are lost and the stream's next deltas refer to frames the file lacks: a writer that
+/// cannot write a batch abandons the recording.
+pub struct Batch<'a> {
+    stream: &'a mut ReplayStream,
+    compressor: &'a mut ReplayCompressor,
+}
+
+impl Batch<'_> {
+    /// The world at `tick`: a keyframe when one is due, else a delta from the last frame.
+    pub fn frame(&mut self, tick: Tick, entities: &[WireEntity]) {
+        self.stream.frame(tick, entities, self.compressor);
+    }
+
+    /// A message everyone in the room was sent at `tick`, as its wire bytes.
+    pub fn event(&mut self, tick: Tick, wire_msg: &[u8]) {
+        write_event(tick, wire_msg, &mut self.compressor.raw);
+    }
+
+    /// Compress the batch and write it to `out` in one write; returns the bytes written.
+    pub fn write_to(self, out: &mut impl Write) -> io::Result<u64> {
+        self.stream.write_segment(self.compressor, out)
+    }
+}
+
+impl Drop for Batch<'_> {
+    /// Records of a batch never written go, not into another recording's next batch.
+    fn drop(&mut self) {
+        self.compressor.raw.clear();
+    }
+}
+
+/// Past this many bytes of records (before compression), [`ReplayEncoder`] writes a
+/// segment without being asked: what it holds stays bounded.
+const SEGMENT_MAX_RAW: usize = 1 << 20;
+
+/// One replay streamed into `out`: a [`ReplayStream`] with a compressor of its own.
+/// Records gather until [`ReplayEncoder::end_segment`] (or a megabyte of them).
+pub struct ReplayEncoder<W: Write> {
+    stream: ReplayStream,
+    compressor: ReplayCompressor,
+    out: W,
+    written: u64,
 }
 
 impl<W: Write> ReplayEncoder<W> {
@@ -53,137 +146,51 @@ impl<W: Write> ReplayEncoder<W> {
     }
 
     /// Start a replay compressed at gzip `level` (0-9); readers need not know which.
-    pub fn with_level(out: W, header: &ReplayHeader, level: u32) -> io::Result<ReplayEncoder<W>> {
-        let mut encoder = ReplayEncoder {
-            gz: GzEncoder::new(out, Compression::new(level.min(9))),
-            record: Vec::with_capacity(16 * 1024),
-            previous: Vec::new(),
-            current: Vec::new(),
-            scratch: DeltaScratch::default(),
-            previous_tick: None,
-            keyframe_every: u32::from(header.recorded_rate_hz.max(1)) * u32::from(KEYFRAME_EVERY_S),
-            frames_since_keyframe: 0,
-            raw_bytes: 0,
-        };
-        header.serialize(&mut rmp_serde::Serializer::new(&mut encoder.record)).map_err(io::Error::other)?;
-        encoder.flush_record()?;
-        Ok(encoder)
+    pub fn with_level(mut out: W, header: &ReplayHeader, level: u32) -> io::Result<ReplayEncoder<W>> {
+        let mut compressor = ReplayCompressor::new(level);
+        let (stream, written) = ReplayStream::begin(header, &mut compressor, &mut out)?;
+        Ok(ReplayEncoder { stream, compressor, out, written })
     }
 
     /// The world at `tick`: a keyframe when one is due, else a delta from the last frame.
     pub fn frame(&mut self, tick: Tick, entities: &[WireEntity]) -> io::Result<()> {
-        self.current.clear();
-        self.current.extend_from_slice(entities);
-        if !self.current.is_sorted_by_key(WireEntity::net_id) {
-            self.current.sort_unstable_by_key(WireEntity::net_id);
-        }
-        match self.previous_tick {
-            Some(baseline) if self.frames_since_keyframe < self.keyframe_every => {
-                write_delta_with(tick, baseline, (&self.previous, &self.current), &mut self.scratch, &mut self.record);
-                self.frames_since_keyframe += 1;
-            }
-            _ => {
-                write_keyframe(tick, &self.current, &mut self.record);
-                self.frames_since_keyframe = 1;
-            }
-        }
-        std::mem::swap(&mut self.previous, &mut self.current);
-        self.previous_tick = Some(tick);
-        self.flush_record()
+        self.stream.frame(tick, entities, &mut self.compressor);
+        self.segment_when_full()
     }
 
     /// A message everyone in the room was sent at `tick`, as its wire bytes.
     pub fn event(&mut self, tick: Tick, wire_msg: &[u8]) -> io::Result<()> {
-        write_event(tick, wire_msg, &mut self.record);
-        self.flush_record()
+        write_event(tick, wire_msg, &mut self.compressor.raw);
+        self.segment_when_full()
     }
 
-    /// Write the end record and the gzip trailer; returns the output.
+    /// Compress and write what was recorded since the last segment, as the server's
+    /// writer does each batch.
+    pub fn end_segment(&mut self) -> io::Result<()> {
+        self.written += self.stream.write_segment(&mut self.compressor, &mut self.out)?;
+        Ok(())
+    }
+
+    /// Write the end record, the final block and the gzip trailer; returns the output.
     pub fn finish(mut self, end: &ReplayEnd) -> io::Result<W> {
-        Record::End(end.clone())
-            .serialize(&mut rmp_serde::Serializer::new(&mut self.record))
-            .map_err(io::Error::other)?;
-        self.flush_record()?;
-        self.gz.finish()
-    }
-
-    /// Bytes written before compression (the header and every record so far).
-    pub fn raw_bytes(&self) -> u64 {
-        self.raw_bytes
-    }
-
-    /// The output, for its size so far.
-    pub fn get_ref(&self) -> &W {
-        self.gz.get_ref()
-    }
-
-    fn flush_record(&mut self) -> io::Result<()> {
-        self.raw_bytes += self.record.len() as u64;
-        let result = self.gz.write_all(&self.record);
-        self.record.clear();
-        result
-    }
-}
-
-/// `{"keyframe": [tick, 0, entities]}`: a spectator's whole snapshot under its own tag.
-pub fn write_keyframe(tick: Tick, entities: &[WireEntity], out: &mut Vec<u8>) {
-    let _ = rmp::encode::write_map_len(out, 1);
-    let _ = rmp::encode::write_str(out, "keyframe");
-    let _ = rmp::encode::write_array_len(out, 3);
-    let _ = rmp::encode::write_uint(out, u64::from(tick.0));
-    let _ = rmp::encode::write_uint(out, 0);
-    write_full_body(entities.iter(), out);
-}
-
-/// `{"delta": [tick, 0, baseline, added, changed, removed]}` from `base` (the frame at
-/// `baseline`) to `now`, both sorted by net id: the wire's delta message.
-pub fn write_delta(tick: Tick, baseline: Tick, base: &[WireEntity], now: &[WireEntity], out: &mut Vec<u8>) {
-    write_delta_with(tick, baseline, (base, now), &mut DeltaScratch::default(), out);
-}
-
-/// [`write_delta`] with its lists in `scratch`, reused from frame to frame.
-pub fn write_delta_with(
-    tick: Tick,
-    baseline: Tick,
-    (base, now): (&[WireEntity], &[WireEntity]),
-    scratch: &mut DeltaScratch,
-    out: &mut Vec<u8>,
-) {
-    let DeltaScratch { added, changed, removed } = scratch;
-    added.clear();
-    changed.clear();
-    removed.clear();
-    let (mut i, mut j) = (0, 0);
-    while i < base.len() || j < now.len() {
-        match (base.get(i), now.get(j)) {
-            (Some(b), Some(n)) if b.net_id() == n.net_id() => {
-                changed.extend(EntityChange::between(b, n));
-                (i, j) = (i + 1, j + 1);
-            }
-            (Some(b), Some(n)) if b.net_id() < n.net_id() => {
-                removed.push(b.net_id());
-                i += 1;
-            }
-            (Some(b), None) => {
-                removed.push(b.net_id());
-                i += 1;
-            }
-            (_, Some(n)) => {
-                added.push(*n);
-                j += 1;
-            }
-            (None, None) => break,
+        if !self.compressor.raw.is_empty() {
+            self.end_segment()?;
         }
+        self.stream.finish(end, &mut self.compressor, &mut self.out)?;
+        Ok(self.out)
     }
-    crate::snapshot::write_snapshot_header(crate::SnapshotKind::Delta, tick, 0, out);
-    write_delta_body(baseline, added, changed, removed, out);
-}
 
-/// `{"event": [tick, message]}` with the message's wire bytes spliced in unchanged.
-pub fn write_event(tick: Tick, wire_msg: &[u8], out: &mut Vec<u8>) {
-    let _ = rmp::encode::write_map_len(out, 1);
-    let _ = rmp::encode::write_str(out, "event");
-    let _ = rmp::encode::write_array_len(out, 2);
-    let _ = rmp::encode::write_uint(out, u64::from(tick.0));
-    out.extend_from_slice(wire_msg);
+    /// Bytes of records so far, before compression.
+    pub fn raw_bytes(&self) -> u64 {
+        self.stream.raw_bytes + self.compressor.raw.len() as u64
+    }
+
+    /// Compressed bytes written to the output so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn segment_when_full(&mut self) -> io::Result<()> {
+        if self.compressor.raw.len() >= SEGMENT_MAX_RAW { self.end_segment() } else { Ok(()) }
+    }
 }

@@ -295,6 +295,22 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A round that ends before its first frame (cut short at once, as at shutdown)
+    /// leaves no replay to list, as one nobody played in.
+    #[test]
+    fn a_round_without_a_frame_is_not_kept() {
+        let (dir, replays, mut recorder) = recording("no-frame");
+        let chat = arena_protocol::ChatLine { player_id: PlayerId(1), name: "ann".into(), text: "hi".into() };
+        recorder.event(Tick(1), Bytes::from(encode(&ServerMsg::Chat(chat))));
+        let ended_at_ms = crate::ops::unix_ms_after(Duration::ZERO);
+        recorder.end(ReplayEnd { tick: Tick(1), reason: "room_closed".into(), ended_at_ms });
+        within_10_s("settling of the recording by the writer", || replays.all_written().then_some(()));
+        assert!(replays.store.all().is_empty(), "not listed");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(leftovers.is_empty(), "no file left: {leftovers:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A batch that would take the queue past its byte budget gives up its round (the
     /// room goes on; the writer deletes the partial file), whatever the count of batches.
     #[test]

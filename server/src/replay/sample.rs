@@ -91,6 +91,10 @@ pub fn run(args: SampleArgs) -> anyhow::Result<SampleReport> {
             first.get_or_insert(last);
             encoder.frame(last, &frame.entities)?;
             frames += 1;
+            // A segment of the file a second, as the server's writer writes a room's batches.
+            if frames % u32::from(crate::replay::RECORDED_RATE_HZ) == 0 {
+                encoder.end_segment()?;
+            }
         }
         for kill in world.take_kills() {
             encoder.event(last, &encode(&ServerMsg::Kill(kill)))?;

@@ -1,19 +1,21 @@
 //! The replay writer: a thread that takes the rooms' frames and events from one
-//! bounded queue, encodes and compresses each round into `<id>.replay.gz.partial`,
+//! bounded queue, encodes and compresses each round into `<id>.replay.gz.partial`
+//! (each batch a segment of the file's gzip stream, with one compressor for all),
 //! renames it into place with its description when the round ends, and applies
 //! the retention policy. A recording the room dropped (its queue was full) or that
-//! failed to write is deleted, never left half-written.
+//! failed to write is deleted, never left half-written; one with nobody in it or not a
+//! frame (a round cut short at once) is deleted too.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arena_protocol::replay::{ReplayEncoder, ReplayEnd, ReplayHeader};
+use arena_protocol::replay::{REPLAY_GZIP_LEVEL, ReplayCompressor, ReplayEnd, ReplayHeader, ReplayStream};
 use arena_protocol::{ServerMsg, Tick, decode_server};
 use bytes::Bytes;
 
@@ -162,6 +164,7 @@ pub fn spawn_writer(policy: ReplayPolicy) -> io::Result<Arc<Replays>> {
         policy,
         store: store.clone(),
         open: HashMap::new(),
+        compressor: ReplayCompressor::new(REPLAY_GZIP_LEVEL),
         settled: settled.clone(),
         queued_bytes: queued_bytes.clone(),
     };
@@ -176,36 +179,31 @@ struct Writer {
     policy: ReplayPolicy,
     store: Arc<ReplayStore>,
     open: HashMap<u64, Open>,
+    /// The deflate state and buffers every recording shares: one batch is written at a
+    /// time, so a recording keeps none between its batches (BENCHMARKS.md, "What one
+    /// connection costs").
+    compressor: ReplayCompressor,
     settled: Arc<AtomicU64>,
     queued_bytes: Arc<AtomicU64>,
 }
 
 /// A recording being written.
 struct Open {
-    meta: ReplayMeta,
+    seen: Seen,
     tick_rate_hz: u16,
     state: Arc<RecordingState>,
-    encoder: ReplayEncoder<BufWriter<Counting<File>>>,
-    partial: PathBuf,
-    first_tick: Option<Tick>,
-}
-
-/// Counts the bytes that reach the file, for retention's view of a recording in progress.
-struct Counting<W> {
-    inner: W,
+    stream: ReplayStream,
+    /// Written a batch at a time (one write each), so not buffered.
+    file: File,
+    /// Bytes in the file so far, for retention's view of a recording in progress.
     written: u64,
+    partial: PathBuf,
 }
 
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+/// What a recording's description learns from its records.
+struct Seen {
+    meta: ReplayMeta,
+    first_tick: Option<Tick>,
 }
 
 impl Writer {
@@ -260,18 +258,29 @@ impl Writer {
         }
     }
 
-    /// Write a batch in order, then hand it back to its room.
+    /// Write a batch in order as one segment of the file, then hand it back to its room.
     fn write_batch(&mut self, id: u64, items: Vec<Recorded>) -> io::Result<()> {
         let Some(open) = self.open.get_mut(&id) else { return Ok(()) };
         if open.state.dropped.load(Ordering::Acquire) {
             return Ok(());
         }
-        let written = items.iter().try_for_each(|item| match item {
-            Recorded::Frame { tick, frame } => open.frame(*tick, frame.entities()),
-            Recorded::Event { tick, bytes } => open.event(*tick, bytes),
-        });
+        let mut batch = open.stream.batch(&mut self.compressor);
+        for item in &items {
+            match item {
+                Recorded::Frame { tick, frame } => {
+                    open.seen.frame(*tick);
+                    batch.frame(*tick, frame.entities());
+                }
+                Recorded::Event { tick, bytes } => {
+                    open.seen.event(bytes);
+                    batch.event(*tick, bytes);
+                }
+            }
+        }
+        let written = batch.write_to(&mut open.file);
         open.state.hand_back(items);
-        written
+        open.written += written?;
+        Ok(())
     }
 
     fn begin(&mut self, id: u64, header: ReplayHeader, state: Arc<RecordingState>) -> io::Result<()> {
@@ -299,13 +308,14 @@ impl Writer {
         };
         let tick_rate_hz = header.tick_rate_hz;
         let started = (|| {
-            let file = File::create(&partial)?;
-            let out = BufWriter::with_capacity(64 * 1024, Counting { inner: file, written: 0 });
-            ReplayEncoder::new(out, &header)
+            let mut file = File::create(&partial)?;
+            let (stream, written) = ReplayStream::begin(&header, &mut self.compressor, &mut file)?;
+            Ok::<_, io::Error>((stream, file, written))
         })();
         match started {
-            Ok(encoder) => {
-                self.open.insert(id, Open { meta, tick_rate_hz, state, encoder, partial, first_tick: None });
+            Ok((stream, file, written)) => {
+                let seen = Seen { meta, first_tick: None };
+                self.open.insert(id, Open { seen, tick_rate_hz, state, stream, file, written, partial });
                 Ok(())
             }
             Err(e) => {
@@ -318,18 +328,22 @@ impl Writer {
 
     fn finish(&mut self, id: u64, end: ReplayEnd) -> io::Result<()> {
         let Some(open) = self.open.remove(&id) else { return Ok(()) };
-        let Open { mut meta, tick_rate_hz, state, encoder, partial, first_tick } = open;
-        if state.dropped.load(Ordering::Acquire) || meta.players.is_empty() {
-            // Dropped by the room, or nobody played: nothing worth keeping.
-            let outcome = if meta.players.is_empty() { "empty" } else { "dropped" };
-            drop(encoder);
+        let Open { seen: Seen { mut meta, first_tick }, tick_rate_hz, state, stream, mut file, written, partial } =
+            open;
+        let empty = meta.players.is_empty() || meta.frames == 0;
+        if empty || state.dropped.load(Ordering::Acquire) {
+            // Nobody played, or not a frame to watch (a round cut short at once, as at
+            // shutdown), or dropped by the room: nothing worth keeping.
+            let outcome = if empty { "empty" } else { "dropped" };
+            drop(file);
             self.discard(&partial, outcome);
             return Ok(());
         }
         let result = (|| {
-            let counting = encoder.finish(&end)?.into_inner().map_err(|e| e.into_error())?;
-            counting.inner.sync_data()?;
-            meta.bytes = counting.written;
+            let written = written + stream.finish(&end, &mut self.compressor, &mut file)?;
+            file.sync_data()?;
+            drop(file);
+            meta.bytes = written;
             meta.reason = end.reason.clone();
             meta.ended_at_ms = end.ended_at_ms;
             let ticks = first_tick.map_or(0, |first| end.tick.since(first).max(0));
@@ -359,7 +373,7 @@ impl Writer {
     /// Delete a recording in progress (dropped by its room, or failed to write).
     fn abandon(&mut self, id: u64, outcome: &'static str) {
         if let Some(open) = self.open.remove(&id) {
-            drop(open.encoder);
+            drop(open.file);
             self.discard(&open.partial, outcome);
         }
     }
@@ -381,9 +395,9 @@ impl Writer {
             .map(|m| Kept { id: m.id, ended_at_ms: m.ended_at_ms, bytes: m.bytes, writing: false })
             .collect();
         kept.extend(self.open.values().map(|o| Kept {
-            id: o.meta.id.clone(),
+            id: o.seen.meta.id.clone(),
             ended_at_ms: u64::MAX,
-            bytes: o.encoder.get_ref().get_ref().written,
+            bytes: o.written,
             writing: true,
         }));
         let max_age_ms = self.policy.max_age.as_millis().min(u128::from(u64::MAX)) as u64;
@@ -399,14 +413,13 @@ impl Writer {
     }
 }
 
-impl Open {
-    fn frame(&mut self, tick: Tick, entities: &[arena_protocol::WireEntity]) -> io::Result<()> {
+impl Seen {
+    fn frame(&mut self, tick: Tick) {
         self.first_tick.get_or_insert(tick);
         self.meta.frames += 1;
-        self.encoder.frame(tick, entities)
     }
 
-    fn event(&mut self, tick: Tick, bytes: &[u8]) -> io::Result<()> {
+    fn event(&mut self, bytes: &[u8]) {
         // Who played: the header's roster and everyone who joined since. Only roster
         // changes are decoded (by their tag), not every kill, chat line and scoreboard.
         if bytes.starts_with(ROSTER_CHANGE_TAG)
@@ -419,7 +432,6 @@ impl Open {
                 }
             }
         }
-        self.encoder.event(tick, bytes)
     }
 }
 
