@@ -8,6 +8,7 @@ mod liveness;
 pub mod lobby;
 pub mod reader;
 mod shared_io;
+mod spare_buffers;
 mod writer;
 
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arena_protocol::{ClientMsg, ErrorMsg, PlayerId, Pong, ServerMsg, close_code, decode_client, encode};
+use arena_protocol::{ClientMsg, ErrorMsg, Input, PlayerId, Pong, ServerMsg, close_code, decode_client, encode};
 use fastwebsockets::{Frame, OpCode, WebSocketError, WebSocketRead};
 use tokio::sync::mpsc;
 
@@ -110,7 +110,14 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
             Ok(message) => message,
             Err((code, reason)) => break closed(code, &reason),
         };
-        if let Err(end) = dispatch(message, &cx, &mut budgets, &mut tally, &mut room_gone).await {
+        let handled = match message {
+            // Nearly every message: forwarded without an await.
+            ClientMsg::Input(input) => forward_input(input, &cx, &mut budgets, &mut tally, &mut room_gone),
+            // Boxed: chat and pings are rare, and their awaits held inline would make
+            // every reader's task about half a KiB larger.
+            other => Box::pin(dispatch(other, &cx, &mut budgets, &mut tally, &mut room_gone)).await,
+        };
+        if let Err(end) = handled {
             break end;
         }
     };
@@ -120,8 +127,38 @@ pub async fn read_loop(mut read: WebSocketRead<Side>, cx: ReaderContext) -> Sess
     end
 }
 
-/// Act on one checked message: inputs and chat to the room (within budget), pings
-/// answered. Err ends the connection.
+/// An input to the room, within budget; never waits (a full inbox drops it). Err
+/// ends the connection.
+fn forward_input(
+    input: Input,
+    cx: &ReaderContext,
+    budgets: &mut Budgets,
+    tally: &mut SessionTally,
+    room_gone: &mut bool,
+) -> Result<(), SessionEnd> {
+    let Some(room) = &cx.room else { return Err(closed(close_code::POLICY_VIOLATION, LOBBY_ONLY_LISTENS)) };
+    if *room_gone {
+        return Ok(());
+    }
+    tally.input();
+    if !budgets.input.try_take() {
+        metrics::handles().inputs_dropped_rate_limit.increment(1);
+        if !budgets.abuse.try_take() {
+            return Err(closed(close_code::POLICY_VIOLATION, "too many inputs: flooding"));
+        }
+        return Ok(());
+    }
+    match room.inbox.try_send(RoomInput::Input(room.player, input)) {
+        Ok(()) => {}
+        // A full inbox drops this input; the client sends a fresh one next tick.
+        Err(mpsc::error::TrySendError::Full(_)) => metrics::handles().inputs_dropped_inbox_full.increment(1),
+        Err(mpsc::error::TrySendError::Closed(_)) => *room_gone = true,
+    }
+    Ok(())
+}
+
+/// Act on one checked message: inputs (see [`forward_input`]) and chat to the room
+/// (within budget), pings answered. Err ends the connection.
 async fn dispatch(
     message: ClientMsg,
     cx: &ReaderContext,
@@ -136,22 +173,7 @@ async fn dispatch(
         (_, None) => return Err(closed(close_code::POLICY_VIOLATION, LOBBY_ONLY_LISTENS)),
     };
     match (message, room) {
-        (ClientMsg::Input(input), Some(room)) => {
-            tally.input();
-            if !budgets.input.try_take() {
-                metrics::handles().inputs_dropped_rate_limit.increment(1);
-                if !budgets.abuse.try_take() {
-                    return Err(closed(close_code::POLICY_VIOLATION, "too many inputs: flooding"));
-                }
-                return Ok(());
-            }
-            match room.inbox.try_send(RoomInput::Input(room.player, input)) {
-                Ok(()) => {}
-                // A full inbox drops this input; the client sends a fresh one next tick.
-                Err(mpsc::error::TrySendError::Full(_)) => metrics::handles().inputs_dropped_inbox_full.increment(1),
-                Err(mpsc::error::TrySendError::Closed(_)) => *room_gone = true,
-            }
-        }
+        (ClientMsg::Input(input), Some(_)) => return forward_input(input, cx, budgets, tally, room_gone),
         (ClientMsg::Chat(chat), Some(room)) => {
             if !budgets.chat.try_take() {
                 metrics::handles().chat_rate_limited.increment(1);

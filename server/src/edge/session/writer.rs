@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use super::direct::{Direct, DirectReceiver};
 use super::liveness::Liveness;
 use super::shared_io::Side;
+use super::spare_buffers::{self, SpareBuffer};
 use super::{CLOSE_GRACE, Limits, SessionEnd, truncate_reason};
 use crate::ops::metrics::{self, SessionTally};
 use crate::room::Latest;
@@ -45,9 +46,6 @@ struct RoomFeed {
 /// What one writer keeps between messages.
 struct Out {
     write: WebSocketWrite<Side>,
-    /// This client's snapshot messages are assembled here. Grows on the first
-    /// snapshot: an idle lobby watcher never needs it.
-    buffer: Vec<u8>,
     /// This session's counts, added to the shared metrics once a second.
     tally: SessionTally,
     slow: Duration,
@@ -68,7 +66,7 @@ pub async fn write_loop(
         Source::Lobby(rooms) => (None, Some(rooms)),
     };
     let mut heartbeat = Heartbeat::new(limits, liveness);
-    let mut out = Out { write, buffer: Vec::new(), tally: SessionTally::default(), slow: limits.slow_client_timeout };
+    let mut out = Out { write, tally: SessionTally::default(), slow: limits.slow_client_timeout };
     loop {
         if let Some(room) = &mut room
             && let Err(end) = room_turn(&mut out, room, &mut slot).await
@@ -114,10 +112,11 @@ async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver
         Latest::Snapshot(snapshot) => {
             // Copied outside the slot's lock (the room's send waits on it), then handed
             // back for the room to drop (see LatestReceiver::take_changed).
-            snapshot.write_message(&mut out.buffer);
+            let mut message = spare_buffers::borrow();
+            snapshot.write_message(&mut message);
             let delta = snapshot.kind == arena_protocol::SnapshotKind::Delta;
             slot.put_back(Latest::Snapshot(snapshot));
-            Newest::Snapshot { delta }
+            Newest::Snapshot { message, delta }
         }
         Latest::Closed { code, reason } => Newest::Closed { code, reason },
     });
@@ -125,9 +124,10 @@ async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver
         send_control(out, room, slot).await?;
     }
     match newest {
-        Some(Newest::Snapshot { delta }) => {
-            out.tally.snapshot(out.buffer.len(), delta, Instant::now());
-            send(&mut out.write, Frame::binary(Payload::Borrowed(&out.buffer)), out.slow).await
+        Some(Newest::Snapshot { message, delta }) => {
+            out.tally.snapshot(message.len(), delta, Instant::now());
+            // The buffer goes back to the spares once written.
+            send(&mut out.write, Frame::binary(Payload::Borrowed(&message)), out.slow).await
         }
         Some(Newest::Closed { code, reason }) => Err(close(&mut out.write, code, &reason).await),
         None if gone => Err(close(&mut out.write, close_code::ROOM_CLOSED, "room closed").await),
@@ -213,8 +213,9 @@ impl Heartbeat {
 /// What the client's latest-wins slot held when the writer looked.
 enum Newest {
     Nothing,
-    /// Its snapshot message is in the writer's buffer.
+    /// Its snapshot message, assembled in a borrowed buffer.
     Snapshot {
+        message: SpareBuffer,
         delta: bool,
     },
     Closed {
@@ -249,7 +250,8 @@ pub async fn send(write: &mut WebSocketWrite<Side>, frame: Frame<'_>, limit: Dur
     let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
     let written = match first {
         Poll::Ready(written) => written,
-        Poll::Pending => match tokio::time::timeout(limit, sending).await {
+        // Boxed: the timer's state would otherwise take room in every session's task.
+        Poll::Pending => match Box::pin(tokio::time::timeout(limit, sending)).await {
             Ok(written) => written,
             Err(_) => {
                 return Err(SessionEnd::Closed {
