@@ -328,3 +328,23 @@ fn the_encoder_writes_segments_when_asked_and_reads_the_same() {
     assert_eq!(gunzip(&segmented), gunzip(&one_segment), "the same records");
     assert_eq!(raw + encode(&Record::End(end)).len() as u64, gunzip(&segmented).len() as u64);
 }
+
+#[test]
+fn a_segment_points_back_into_the_one_before() {
+    // Two seconds of a quiet room are nearly the same bytes: primed with the first, the
+    // compressor writes the second as back-references, far smaller than the first.
+    let second: Vec<u8> = (0..3000u32).flat_map(|i| (i.wrapping_mul(2_654_435_761) >> 7).to_le_bytes()).collect();
+    let mut compressor = crate::replay::SegmentCompressor::new(REPLAY_GZIP_LEVEL);
+    let mut member = crate::replay::GzipMember::default();
+    let mut file = crate::replay::GzipMember::header(&compressor).to_vec();
+    let first_len = {
+        let first = member.segment(&second, &mut compressor).unwrap();
+        file.extend_from_slice(first);
+        first.len()
+    };
+    let again = member.segment(&second, &mut compressor).unwrap();
+    assert!(again.len() * 10 < first_len, "primed segment {} B against a fresh one's {first_len} B", again.len());
+    file.extend_from_slice(again);
+    file.extend_from_slice(member.last_segment(&[], &mut compressor).unwrap());
+    assert_eq!(gunzip(&file), [second.clone(), second].concat(), "the back-references decode to the same bytes");
+}
