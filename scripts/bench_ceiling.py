@@ -8,6 +8,12 @@ Usage: scripts/bench_ceiling.py [--loads 1800,2200] [--duration 12] [--ceiling .
                                 [--out target/bench-ceiling.md] [--arena-args=--no-replays]
                                 [--server before=/path/to/arena-server --server after=target/release/arena-server]
                                 [--repeat 2] [--no-ceiling] [--no-build]
+                                [--room-size 1000 --frame-bytes 750 --settings scripts/bench/big-arena.toml]
+
+`--room-size` puts both sides' players in rooms of that many (one room of 1,000: issue 14's
+big arena, with `--settings scripts/bench/big-arena.toml` for Arena's interest management);
+`--frame-bytes` is the ceiling's frame size, to match what an Arena bot receives a snapshot
+(1,100 B in rooms of 50; about 750 B in the big arena's room of 1,000).
 
 With `--server LABEL=PATH` (repeatable) several Arena builds run at each load, one after
 the other and in alternating order on each repeat (A B, then B A, ...), each after an idle
@@ -61,10 +67,10 @@ def wait_for_idle(limit=0.10, patience_s=120):
     return busy
 
 
-def run_ceiling(ceiling_bin, load, duration):
+def run_ceiling(ceiling_bin, load, duration, room=ROOM, frame_bytes=1100):
     port = free_port()
-    server = subprocess.Popen([os.path.join(ceiling_bin, "rawsrv"), "--addr", f"127.0.0.1:{port}", "--size", "1100",
-                               "--hz", str(HZ), "--room", str(ROOM)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([os.path.join(ceiling_bin, "rawsrv"), "--addr", f"127.0.0.1:{port}", "--size",
+                               str(frame_bytes), "--hz", str(HZ), "--room", str(room)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     out = os.path.join(tempfile.gettempdir(), f"ceiling-{load}.json")
     try:
         time.sleep(0.5)
@@ -82,9 +88,9 @@ def run_ceiling(ceiling_bin, load, duration):
             "server_cpu_pct": r["server_cpu_pct"], "load_cpu_pct": r["client_cpu_pct"], "connected": r["connected"]}
 
 
-def run_arena(load, duration, extra_args=(), server_bin=SERVER):
+def run_arena(load, duration, extra_args=(), server_bin=SERVER, room=ROOM):
     port = free_port()
-    server = subprocess.Popen([server_bin, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(ROOM),
+    server = subprocess.Popen([server_bin, "--addr", f"127.0.0.1:{port}", "--room-capacity", str(room),
                                "--tick-rate", str(HZ), "--max-rooms", "1000", "--data-dir",
                                tempfile.mkdtemp(prefix="arena-ceiling-bench-"), *extra_args],
                               env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.DEVNULL)
@@ -94,8 +100,8 @@ def run_arena(load, duration, extra_args=(), server_bin=SERVER):
         rss0 = current_rss_kib(server.pid)
         play_s = WARMUP_S + duration + 2
         bots = subprocess.Popen([BOTS, "--url", f"ws://127.0.0.1:{port}/ws", "--bots", str(load),
-                                 "--duration", f"{play_s}s", "--rooms", str((load + ROOM - 1) // ROOM),
-                                 "--room-capacity", str(ROOM), "--ramp", str(RAMP_PER_SEC), "--decode", "headers",
+                                 "--duration", f"{play_s}s", "--rooms", str((load + room - 1) // room),
+                                 "--room-capacity", str(room), "--ramp", str(RAMP_PER_SEC), "--decode", "headers",
                                  "--json", report], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(load / RAMP_PER_SEC + WARMUP_S)
         s0, b0, t0 = cpu_seconds(server.pid), cpu_seconds(bots.pid), time.time()
@@ -126,10 +132,14 @@ def main():
     parser.add_argument("--repeat", type=int, default=1, help="runs of each build at each load (order alternates)")
     parser.add_argument("--no-ceiling", action="store_true", help="Arena builds only (their ratio to each other)")
     parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    parser.add_argument("--room-size", type=int, default=ROOM, help="players a room, both sides")
+    parser.add_argument("--frame-bytes", type=int, default=1100, help="the ceiling's frame size")
+    parser.add_argument("--settings", help="game settings file for Arena (e.g. scripts/bench/big-arena.toml)")
     parser.add_argument("--patience", type=float, default=120,
                         help="seconds to wait for an idle machine before each run (0: run at once, busy or not)")
     args = parser.parse_args()
     servers = [tuple(s.split("=", 1)) for s in args.server] or [("", SERVER)]
+    arena_args = args.arena_args.split() + (["--settings", args.settings] if args.settings else [])
     ceiling_target = os.path.join(ROOT, "target/ceiling")
     if not args.no_build:
         if not args.no_ceiling:
@@ -138,8 +148,9 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--locked", "-p", "arena-server", "-p", "arena-bots"],
                        cwd=ROOT, check=True)
     ceiling_bin = os.path.join(ceiling_target, "release")
-    lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; rooms of {ROOM} at "
-             f"{HZ} Hz; {args.duration} s window after ramp + {WARMUP_S} s; Arena's bots decode headers"
+    lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; rooms of {args.room_size} "
+             f"at {HZ} Hz; ceiling frames {args.frame_bytes} B; {args.duration} s window after ramp + {WARMUP_S} s; "
+             "Arena's bots decode headers" + (f"; Arena settings {args.settings}" if args.settings else "")
              + (f"; Arena started with {args.arena_args}" if args.arena_args else "") + "\n",
              "| players | on time: ceiling / Arena | server CPU per player-tick: ceiling / Arena (ratio) | "
              "server RSS per player: ceiling / Arena (ratio) | server CPU: ceiling / Arena | "
@@ -152,12 +163,12 @@ def main():
             busy_c, c = 0.0, nothing
             if not args.no_ceiling:
                 busy_c = wait_for_idle(patience_s=args.patience)
-                c = run_ceiling(ceiling_bin, load, args.duration)
+                c = run_ceiling(ceiling_bin, load, args.duration, args.room_size, args.frame_bytes)
             # Alternate the builds' order on each repeat: whichever runs second in a
             # window tends to look a little worse.
             for label, server_bin in (servers if repeat % 2 == 0 else servers[::-1]):
                 busy_a = wait_for_idle(patience_s=args.patience)
-                a = run_arena(load, args.duration, args.arena_args.split(), server_bin)
+                a = run_arena(load, args.duration, arena_args, server_bin, args.room_size)
                 row = (f"| {load}{', ' + label if label else ''} | {c['on_time']:.1f} % / {a['on_time']:.1f} % | "
                        f"{c['cpu_us']:.1f} / {a['cpu_us']:.1f} µs ({a['cpu_us'] / max(c['cpu_us'], 1e-9):.2f}×) | "
                        f"{c['kib']:.0f} / {a['kib']:.0f} KiB ({a['kib'] / max(c['kib'], 1e-9):.1f}×) | "
