@@ -147,9 +147,17 @@ impl Clients {
 
     /// [`Clients::broadcast`] of a message already encoded.
     pub fn broadcast_encoded(&self, bytes: Bytes) -> Vec<PlayerId> {
+        self.send_encoded_to(bytes, |_, _| true)
+    }
+
+    /// [`Clients::broadcast_encoded`] to the clients `to` picks.
+    pub fn send_encoded_to(&self, bytes: Bytes, to: impl Fn(PlayerId, &Client) -> bool) -> Vec<PlayerId> {
         let mut too_slow = Vec::new();
         for (&player, client) in &self.map {
             let Some(outbox) = &client.outbox else { continue };
+            if !to(player, client) {
+                continue;
+            }
             match outbox.send_control(bytes.clone()) {
                 Ok(()) => {}
                 Err(ControlRefused::Full) => {

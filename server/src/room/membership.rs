@@ -279,13 +279,18 @@ impl Membership {
 
     /// Broadcast, then remove whoever was too slow to take it.
     pub fn broadcast(&mut self, msg: &ServerMsg, world: &mut RoomWorld) {
+        self.send_to(msg, world, |_, _| true);
+    }
+
+    /// [`Membership::broadcast`] to the clients `to` picks (a replay records it whole).
+    pub fn send_to(&mut self, msg: &ServerMsg, world: &mut RoomWorld, to: impl Fn(PlayerId, &Client) -> bool) {
         let bytes = Bytes::from(encode(msg));
         if let Some(kept) = &mut self.for_replay
             && crate::replay::is_recorded(msg)
         {
             kept.push(bytes.clone());
         }
-        for player in self.clients.broadcast_encoded(bytes) {
+        for player in self.clients.send_encoded_to(bytes, to) {
             self.remove(player, world);
         }
     }

@@ -17,6 +17,7 @@ pub mod fault;
 pub mod house_bots;
 pub mod input;
 pub mod interest;
+pub mod kill_feed;
 pub mod latest;
 pub mod movement;
 pub mod pacing;

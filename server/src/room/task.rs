@@ -11,7 +11,9 @@ use arena_protocol::{
 };
 use tokio::sync::mpsc;
 
+use super::clients::Client;
 use super::house_bots::BotFill;
+use super::kill_feed::KillAudience;
 use super::membership::Membership;
 use super::pacing;
 use super::publish::Publisher;
@@ -309,10 +311,13 @@ impl RoomTask {
 
     /// The kill feed, then this tick's snapshot to every connected client (when one is due).
     fn publish(&mut self, tick: Tick) {
+        let snapshot = self.world.take_snapshot();
+        let audience = KillAudience::new(self.world.interest_grid(), snapshot.as_ref().map(|s| &s.player_cells));
         for kill in self.world.take_kills() {
-            self.members.broadcast(&ServerMsg::Kill(kill), &mut self.world);
+            let hears = |player, client: &Client| audience.hears(&kill, player, client.spectator);
+            self.members.send_to(&ServerMsg::Kill(kill), &mut self.world, hears);
         }
-        let Some(snapshot) = self.world.take_snapshot() else { return };
+        let Some(snapshot) = snapshot else { return };
         self.members.notice_ended_connections(Instant::now());
         if !self.publisher.snapshot_due(tick) {
             return;
