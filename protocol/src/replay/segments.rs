@@ -33,10 +33,11 @@ impl SegmentCompressor {
     /// empty stored block: byte-aligned, more may follow) or `Finish` (the final block).
     fn deflate(&mut self, window: &[u8], raw: &[u8], flush: FlushCompress) -> io::Result<()> {
         self.deflate.reset();
+        self.out.clear();
         if !window.is_empty() {
             self.run(window, FlushCompress::Sync)?;
+            self.out.clear();
         }
-        self.out.clear();
         self.run(raw, flush)
     }
 
@@ -86,6 +87,7 @@ impl GzipMember {
     }
 
     /// The next segment of the member: `raw` compressed, to be written after the ones before.
+    /// After an error the member's check no longer matches the file: abandon it.
     pub fn segment<'c>(&mut self, raw: &[u8], compressor: &'c mut SegmentCompressor) -> io::Result<&'c [u8]> {
         self.crc.update(raw);
         compressor.deflate(&self.tail, raw, FlushCompress::Sync)?;

@@ -348,3 +348,29 @@ fn a_segment_points_back_into_the_one_before() {
     file.extend_from_slice(member.last_segment(&[], &mut compressor).unwrap());
     assert_eq!(gunzip(&file), [second.clone(), second].concat(), "the back-references decode to the same bytes");
 }
+
+#[test]
+fn priming_uses_the_last_bytes_written_not_older_ones() {
+    // 20 KB of noise, then a segment that repeats its first 2 KB (older than the 16 KiB
+    // window: must not be referenced) and its last 2 KB (inside it: should be), with
+    // another recording's segment on the same compressor in between. A tail kept from the
+    // wrong place makes back-references that decode to other bytes.
+    let mut seed = 0x9e37_79b9_u32;
+    let noise: Vec<u8> = (0..20_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 24) as u8
+        })
+        .collect();
+    let repeat = [&noise[..2048], &noise[noise.len() - 2048..]].concat();
+    let mut compressor = crate::replay::SegmentCompressor::new(REPLAY_GZIP_LEVEL);
+    let (mut member, mut other) = (crate::replay::GzipMember::default(), crate::replay::GzipMember::default());
+    let mut file = crate::replay::GzipMember::header(&compressor).to_vec();
+    file.extend_from_slice(member.segment(&noise, &mut compressor).unwrap());
+    other.segment(&noise[..5000], &mut compressor).unwrap();
+    let second = member.segment(&repeat, &mut compressor).unwrap();
+    assert!(second.len() < 2048 + 1024, "the last 2 KB came back as a reference: {} B", second.len());
+    file.extend_from_slice(second);
+    file.extend_from_slice(member.last_segment(&noise[..100], &mut compressor).unwrap());
+    assert_eq!(gunzip(&file), [&noise[..], &repeat, &noise[..100]].concat());
+}
