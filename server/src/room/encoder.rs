@@ -67,10 +67,11 @@ impl SnapshotEncoder {
         self.bodies.len()
     }
 
-    /// Of the baseline ticks clients want this tick (one item a client), the at
-    /// most [`MAX_BASELINES_A_TICK`] still kept that most clients want, newer first
-    /// on a tie, into `chosen`. Clients whose baseline is not among them take one
-    /// that is ([`SentViews::baseline_among`]) or a whole snapshot.
+    /// Of the baseline ticks clients want this tick (one item a client), at most
+    /// [`MAX_BASELINES_A_TICK`] still kept, into `chosen`: those most clients want,
+    /// newer first on a tie; past the cap, the last slot goes to the oldest of the rest.
+    /// Clients whose baseline is not among them take one that is
+    /// ([`SentViews::baseline_among`]) or a whole snapshot.
     pub fn choose_baselines(&self, wanted: impl Iterator<Item = Tick>, chosen: &mut Vec<Tick>) {
         let mut counts: Vec<(Tick, u32)> = Vec::new();
         for tick in wanted {
@@ -82,7 +83,16 @@ impl SnapshotEncoder {
         }
         counts.sort_unstable_by(|(a, ca), (b, cb)| cb.cmp(ca).then_with(|| b.since(*a).cmp(&0)));
         chosen.clear();
-        chosen.extend(counts.iter().take(MAX_BASELINES_A_TICK).map(|(tick, _)| *tick));
+        chosen.extend(counts.iter().map(|(tick, _)| *tick));
+        if chosen.len() > MAX_BASELINES_A_TICK {
+            // Those the cut leaves out want older baselines than most: the worst-linked
+            // clients (late acknowledgements, thinned snapshots). They acknowledged the
+            // oldest of theirs more often than not, so keeping it gives them a delta
+            // against it rather than a whole snapshot, twice the bytes where they can
+            // least afford it.
+            let left_out = chosen.split_off(MAX_BASELINES_A_TICK - 1);
+            chosen.extend(left_out.into_iter().reduce(|a, b| if a.is_after(b) { b } else { a }));
+        }
     }
 
     /// The body for a client that sees `view` and acknowledged `baseline`: a delta
@@ -525,17 +535,21 @@ mod tests {
     }
 
     #[test]
-    fn the_most_wanted_kept_baselines_are_chosen_newer_first_on_a_tie() {
+    fn the_most_wanted_kept_baselines_are_chosen_then_the_oldest_left_out() {
         let mut encoder = SnapshotEncoder::default();
         for tick in 1..=10 {
             encoder.begin(frame(tick, &[1], 0.0));
         }
         let mut chosen = Vec::new();
         // Tick 8 wanted three times, 4 twice, 9, 7, 6, 5 once; tick 40 is not kept.
+        // The three most wanted (9 before 7 on a tie), then the oldest of the rest.
         let wanted = [8, 4, 9, 8, 40, 40, 40, 7, 4, 6, 8, 5].map(Tick);
         encoder.choose_baselines(wanted.into_iter(), &mut chosen);
-        assert_eq!(chosen, [8, 4, 9, 7].map(Tick));
+        assert_eq!(chosen, [8, 4, 9, 5].map(Tick));
         assert_eq!(MAX_BASELINES_A_TICK, 4);
+        // Up to the cap, every kept one.
+        encoder.choose_baselines([9, 5, 9, 7].map(Tick).into_iter(), &mut chosen);
+        assert_eq!(chosen, [9, 7, 5].map(Tick));
         // A client whose own baseline (7) is not chosen falls back to one it acknowledged that is.
         let mut views = SentViews::default();
         let view = View { min: (0, 0), max: (0, 0) };

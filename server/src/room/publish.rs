@@ -252,6 +252,7 @@ mod tests {
         }
         let mut publisher = Publisher::new(30, 30);
         let mut message = Vec::new();
+        let mut acked: std::collections::HashMap<u32, Vec<Tick>> = Default::default();
         for _ in 0..40 {
             let tick = world.step();
             let frame = world.take_snapshot().expect("a frame every tick");
@@ -261,7 +262,15 @@ mod tests {
                 let snapshot = snapshot_of(rx).expect("a snapshot");
                 snapshot.write_message(&mut message);
                 match arena_protocol::decode_server(&message).expect("decodes") {
-                    arena_protocol::ServerMsg::Delta(delta) => baselines.push(delta.baseline),
+                    arena_protocol::ServerMsg::Delta(delta) => {
+                        let theirs = acked.get(id).map(Vec::as_slice).unwrap_or_default();
+                        assert!(
+                            theirs.contains(&delta.baseline),
+                            "client {id} got a delta on {:?}, never acknowledged",
+                            delta.baseline
+                        );
+                        baselines.push(delta.baseline)
+                    }
                     arena_protocol::ServerMsg::Snapshot(_) => {
                         assert!(*id <= 8 || tick.0 <= 2, "a prompt client got a whole snapshot at {tick:?}")
                     }
@@ -274,8 +283,66 @@ mod tests {
             for (&player, client) in &mut clients.map {
                 if player.0 > 8 || tick.0 % 8 == player.0 - 1 {
                     client.views.acknowledge(tick);
+                    acked.entry(player.0).or_default().push(tick);
                 }
             }
         }
+    }
+
+    #[test]
+    fn clients_left_out_of_the_chosen_baselines_still_get_deltas() {
+        // Twenty spectators acknowledging every snapshot they get, each after a delay of
+        // its own (1 to 20 ticks; past 15 they are thinned to one snapshot in four), so
+        // they want five or six baselines a tick. Those left out are the worst-linked:
+        // they take the oldest chosen, which they too acknowledged, not whole snapshots.
+        use crate::room::encoder::MAX_BASELINES_A_TICK;
+        let settings = GameSettings::default();
+        let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), 30, 3);
+        let mut clients = Clients::default();
+        let mut receivers = Vec::new();
+        for id in 1..=20u32 {
+            let (client, rx) = client(id, true);
+            clients.map.insert(PlayerId(id), client);
+            receivers.push((id, rx));
+        }
+        let mut publisher = Publisher::new(30, 30);
+        let mut message = Vec::new();
+        let mut received: std::collections::HashMap<u32, Vec<Tick>> = Default::default();
+        let mut most_baselines = 0;
+        for _ in 0..90 {
+            let tick = world.step();
+            let frame = world.take_snapshot().expect("a frame every tick");
+            let mut wanted: Vec<Tick> = clients.map.values().filter_map(|c| c.views.baseline()).map(|b| b.0).collect();
+            wanted.sort_unstable_by_key(|t| t.0);
+            wanted.dedup();
+            most_baselines = most_baselines.max(wanted.len());
+            publisher.publish(tick, frame, &world.interest_grid(), &mut clients, |_| 0);
+            let mut baselines = Vec::new();
+            for (id, rx) in &receivers {
+                // A thinned client was sent nothing this tick: its slot holds an older one.
+                let Some(snapshot) = snapshot_of(rx).filter(|s| s.tick == tick) else { continue };
+                snapshot.write_message(&mut message);
+                match arena_protocol::decode_server(&message).expect("decodes") {
+                    arena_protocol::ServerMsg::Delta(delta) => baselines.push(delta.baseline),
+                    arena_protocol::ServerMsg::Snapshot(_) => {
+                        assert!(tick.0 <= 40, "client {id} got a whole snapshot at {tick:?}")
+                    }
+                    other => panic!("{other:?}"),
+                }
+                received.entry(*id).or_default().push(tick);
+            }
+            baselines.sort_unstable_by_key(|t| t.0);
+            baselines.dedup();
+            assert!(baselines.len() <= MAX_BASELINES_A_TICK, "tick {tick:?}: baselines {baselines:?}");
+            for (&player, client) in &mut clients.map {
+                let delay = player.0;
+                for &got in received.get(&player.0).into_iter().flatten() {
+                    if tick.since(got) == delay as i32 {
+                        client.views.acknowledge(got);
+                    }
+                }
+            }
+        }
+        assert!(most_baselines > MAX_BASELINES_A_TICK, "the cap was never reached: {most_baselines}");
     }
 }
