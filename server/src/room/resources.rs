@@ -12,7 +12,8 @@ use crate::settings::GameSettings;
 /// The game rules, with durations turned into ticks once.
 #[derive(Resource, Clone, Debug)]
 pub struct Rules {
-    pub settings: GameSettings,
+    /// Boxed to keep the resource small: bevy reserves room for 64 of each resource.
+    pub settings: Box<GameSettings>,
     pub fire_cooldown_ticks: u32,
     pub respawn_delay_ticks: u32,
     pub projectile_lifetime_ticks: u32,
@@ -32,7 +33,7 @@ impl Rules {
             round_results_ticks: ticks(settings.round_results_s),
             tick_rate_hz: u32::from(tick_rate_hz),
             max_rewind_ticks: (settings.lag_compensation_ms as f32 / 1000.0 * f32::from(tick_rate_hz)).round() as u32,
-            settings,
+            settings: Box::new(settings),
         }
     }
 }
@@ -67,12 +68,14 @@ impl NetIds {
 }
 
 /// Randomness for spawn spots; seeded so world-stepping tests repeat.
+/// Boxed: bevy stores each resource in a column sized for 64 of it, and a ChaCha
+/// state is about 330 bytes (20 KiB a room unboxed).
 #[derive(Resource)]
-pub struct RoomRng(pub StdRng);
+pub struct RoomRng(pub Box<StdRng>);
 
 impl RoomRng {
     pub fn seeded(seed: u64) -> RoomRng {
-        RoomRng(StdRng::seed_from_u64(seed))
+        RoomRng(Box::new(StdRng::seed_from_u64(seed)))
     }
 }
 
@@ -85,6 +88,7 @@ pub struct HitLog(pub Vec<(PlayerId, PlayerId)>);
 #[derive(Resource, Default, Debug)]
 pub struct KillFeed(pub Vec<Kill>);
 
-/// The snapshot frame built by the last tick.
+/// The snapshot frame built by the last tick. Boxed, as `RoomRng`: bevy reserves
+/// room for 64 of each resource, and a frame's header is about 120 bytes.
 #[derive(Resource, Default, Debug)]
-pub struct LatestSnapshot(pub Option<super::snapshot::SnapshotFrame>);
+pub struct LatestSnapshot(pub Option<Box<super::snapshot::SnapshotFrame>>);

@@ -105,5 +105,5 @@ pub fn build_snapshot(
         frame.cells.push(cell);
         frame.by_cell[grid.index(cell)].push(i as u32);
     }
-    latest.0 = Some(frame);
+    latest.0 = Some(Box::new(frame));
 }

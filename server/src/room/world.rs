@@ -153,14 +153,14 @@ impl RoomWorld {
         tick
     }
 
-    /// The snapshot frame the last step built.
     /// The tick last stepped.
     pub fn tick(&self) -> Tick {
         self.world.resource::<Clock>().tick
     }
 
+    /// The snapshot frame the last step built.
     pub fn take_snapshot(&mut self) -> Option<super::snapshot::SnapshotFrame> {
-        self.world.resource_mut::<LatestSnapshot>().0.take()
+        self.world.resource_mut::<LatestSnapshot>().0.take().map(|frame| *frame)
     }
 
     /// The interest grid (which cells each player sees).

@@ -124,7 +124,7 @@ pub fn think(
     frame.positions = frame.seen.iter().map(|o| o.pos).collect();
     frame.in_sight = Nearby::new(&frame.positions, frame.sight);
     frame.in_reach = Nearby::new(&frame.positions, steering::PERSONAL_SPACE);
-    let rng = &mut rng.0;
+    let rng: &mut StdRng = &mut rng.0;
     // Reused by every bot: indices from the grids, and the players they name.
     let mut near = Vec::new();
     let mut close = Vec::new();

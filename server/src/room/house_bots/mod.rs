@@ -29,12 +29,13 @@ pub use difficulty::LevelProfile;
 
 /// The bots' own randomness, apart from the room's spawn spots, seeded from the
 /// room's seed: the same seed plays the same game.
+/// Boxed for the same reason as the room's (`RoomRng`).
 #[derive(Resource)]
-pub struct BotRng(pub StdRng);
+pub struct BotRng(pub Box<StdRng>);
 
 impl BotRng {
     pub fn seeded(seed: u64) -> BotRng {
         // Another stream than the room's own RNG, from the same seed.
-        BotRng(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
+        BotRng(Box::new(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)))
     }
 }
