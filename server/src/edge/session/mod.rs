@@ -4,6 +4,7 @@
 pub mod assembler;
 pub mod direct;
 pub mod echo;
+mod gathered;
 mod liveness;
 pub mod lobby;
 pub mod reader;
@@ -175,7 +176,7 @@ impl Session {
             liveness: liveness.clone(),
         };
         let reader = tokio::spawn(reader::read_loop(read, reader_cx));
-        let source = writer::Source::Room { upgraded_at: self.upgraded_at };
+        let source = writer::Source::Room { upgraded_at: self.upgraded_at, socket: raw.share() };
         let inputs = WriterInputs { direct: direct_rx, slot: latest_rx, source };
         let end = writer::write_loop(write, inputs, self.limits, liveness).await;
         let end = finish(end, reader, raw).await;

@@ -35,6 +35,12 @@ impl Side {
         f(Pin::new(&mut *io))
     }
 
+    /// Another handle on the same socket: the writer's, for the frames it gathers
+    /// into one write (fastwebsockets' half writes one frame at a time).
+    pub fn share(&self) -> Side {
+        Side { io: self.io.clone() }
+    }
+
     /// Read and discard until the peer closes, `limit` passes or `max_bytes` are read.
     pub async fn drain(mut self, limit: Duration, max_bytes: usize) {
         // On the heap: an array here would make every session's future (and task) 4 KiB larger.

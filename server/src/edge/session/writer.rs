@@ -1,4 +1,5 @@
-//! Writing half of a session: control messages and the newest snapshot out, in that order.
+//! Writing half of a session: control messages and the newest snapshot out, in that
+//! order, gathered into one write (see `gathered`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
 use tokio::sync::watch;
 
 use super::direct::{Direct, DirectReceiver};
+use super::gathered::{self, GATHER_LIMIT};
 use super::liveness::Liveness;
 use super::shared_io::Side;
 use super::spare_buffers::{self, SpareBuffer};
@@ -32,15 +34,17 @@ pub struct WriterInputs {
 pub enum Source {
     /// A player's or spectator's room: ordered control messages and the newest snapshot (both in the slot).
     /// `upgraded_at` starts the join-latency clock, stopped by the welcome (the room's first message).
-    Room { upgraded_at: Instant },
+    /// `socket` is another handle on the connection, for the frames written together.
+    Room { upgraded_at: Instant, socket: Side },
     /// The room list (`/ws/lobby` watchers); None once the server stops.
     Lobby(watch::Receiver<Option<Bytes>>),
 }
 
-/// A room session's join clock.
+/// A room session's join clock, and its handle for gathered writes.
 struct RoomFeed {
     /// Until the welcome is written.
     joining_since: Option<Instant>,
+    socket: Side,
 }
 
 /// What one writer keeps between messages.
@@ -62,7 +66,7 @@ pub async fn write_loop(
 ) -> SessionEnd {
     let WriterInputs { direct, mut slot, source } = inputs;
     let (mut room, mut lobby) = match source {
-        Source::Room { upgraded_at } => (Some(RoomFeed { joining_since: Some(upgraded_at) }), None),
+        Source::Room { upgraded_at, socket } => (Some(RoomFeed { joining_since: Some(upgraded_at), socket }), None),
         Source::Lobby(rooms) => (None, Some(rooms)),
     };
     let mut heartbeat = Heartbeat::new(limits, liveness);
@@ -103,7 +107,8 @@ pub async fn write_loop(
 
 /// The room's side of a wake-up: its newest value (taken first, into the buffer),
 /// then every control message rung for before it (the welcome precedes the first
-/// snapshot, a room's last events its close), then the value. Err ends the session.
+/// snapshot, a round's start the new round's snapshots, a room's last events its
+/// close), then the value; the messages and the snapshot in one write. Err ends the session.
 async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver) -> Result<(), SessionEnd> {
     // Looked at before the value: gone, and nothing new after, means nothing more comes.
     let gone = slot.room_gone();
@@ -120,32 +125,60 @@ async fn room_turn(out: &mut Out, room: &mut RoomFeed, slot: &mut LatestReceiver
         }
         Latest::Closed { code, reason } => Newest::Closed { code, reason },
     });
-    if slot.answer(Bell::Control) || (gone && newest.is_none()) {
-        send_control(out, room, slot).await?;
-    }
+    let control = slot.answer(Bell::Control) || (gone && newest.is_none());
     match newest {
         Some(Newest::Snapshot { message, delta }) => {
             out.tally.snapshot(message.len(), delta, Instant::now());
             // The buffer goes back to the spares once written.
-            send(&mut out.write, Frame::binary(Payload::Borrowed(&message)), out.slow).await
+            send_gathered(out, room, slot, control, Some(&message)).await
         }
-        Some(Newest::Closed { code, reason }) => Err(close(&mut out.write, code, &reason).await),
-        None if gone => Err(close(&mut out.write, close_code::ROOM_CLOSED, "room closed").await),
-        Some(Newest::Nothing) | None => Ok(()),
+        newest => {
+            if control {
+                send_gathered(out, room, slot, true, None).await?;
+            }
+            match newest {
+                Some(Newest::Closed { code, reason }) => Err(close(&mut out.write, code, &reason).await),
+                None if gone => Err(close(&mut out.write, close_code::ROOM_CLOSED, "room closed").await),
+                _ => Ok(()),
+            }
+        }
     }
 }
 
-/// Every control message queued, in order.
-async fn send_control(out: &mut Out, room: &mut RoomFeed, slot: &LatestReceiver) -> Result<(), SessionEnd> {
-    while let Some(bytes) = slot.next_control() {
-        out.tally.control(bytes.len(), Instant::now());
-        let sent = send(&mut out.write, Frame::binary(Payload::Borrowed(&bytes)), out.slow).await;
-        if let Some(upgraded_at) = room.joining_since.take() {
+/// Every control message queued (when `control`), in order, then `snapshot`, as
+/// consecutive frames: one write, or one per [`GATHER_LIMIT`] of control messages.
+async fn send_gathered(
+    out: &mut Out,
+    room: &mut RoomFeed,
+    slot: &LatestReceiver,
+    control: bool,
+    snapshot: Option<&[u8]>,
+) -> Result<(), SessionEnd> {
+    let mut frames = spare_buffers::borrow();
+    loop {
+        let mut drained = !control;
+        while !drained && frames.len() < GATHER_LIMIT {
+            match slot.next_control() {
+                Some(bytes) => {
+                    out.tally.control(bytes.len(), Instant::now());
+                    gathered::push_frame(&mut frames, &bytes);
+                }
+                None => drained = true,
+            }
+        }
+        let last = if drained { snapshot } else { None };
+        let sent = within(out.slow, gathered::write(&mut room.socket, &frames, last)).await;
+        if !frames.is_empty()
+            && let Some(upgraded_at) = room.joining_since.take()
+        {
             metrics::handles().join_seconds.record(upgraded_at.elapsed().as_secs_f64());
         }
         sent?;
+        if drained {
+            return Ok(());
+        }
+        frames.clear();
     }
-    Ok(())
 }
 
 /// Every frame the reader queued; the reader gone ends the session.
@@ -243,10 +276,19 @@ async fn close(write: &mut WebSocketWrite<Side>, code: u16, reason: &str) -> Ses
 /// write completes on its first poll, and arming a timeout per message costs a clone
 /// of the runtime's handle, shared by every task.
 pub async fn send(write: &mut WebSocketWrite<Side>, frame: Frame<'_>, limit: Duration) -> Result<(), SessionEnd> {
-    let mut sending = std::pin::pin!(async {
+    within(limit, async {
         write.write_frame(frame).await?;
         write.flush().await
-    });
+    })
+    .await
+}
+
+/// Finish `sending` (a write) within `limit`, else the client is too slow; see [`send`].
+async fn within<E: std::fmt::Display>(
+    limit: Duration,
+    sending: impl Future<Output = Result<(), E>>,
+) -> Result<(), SessionEnd> {
+    let mut sending = std::pin::pin!(sending);
     let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
     let written = match first {
         Poll::Ready(written) => written,
