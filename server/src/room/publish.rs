@@ -233,23 +233,29 @@ mod tests {
         assert!((15..=30).contains(&lagging_got), "the lagging client got {lagging_got} of 40");
     }
 
-    #[test]
-    fn staggered_acknowledgements_use_a_few_baselines_a_tick() {
-        use crate::room::encoder::MAX_BASELINES_A_TICK;
+    /// A room with a client for each `(id, spectator)`, a body for each that is not one.
+    fn room_of(ids: impl Iterator<Item = (u32, bool)>) -> (RoomWorld, Clients, Vec<(u32, LatestReceiver)>) {
         let settings = GameSettings::default();
         let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), 30, 3);
         let mut clients = Clients::default();
         let mut receivers = Vec::new();
-        // Eight spectators acknowledging one tick in eight each, staggered (0 mod 8,
-        // 1 mod 8, ...), so each wants a baseline of its own; two players acknowledge all.
-        for id in 1..=10u32 {
-            let (client, rx) = client(id, id <= 8);
-            if id > 8 {
+        for (id, spectator) in ids {
+            let (client, rx) = client(id, spectator);
+            if !spectator {
                 world.add_player(PlayerId(id));
             }
             clients.map.insert(PlayerId(id), client);
             receivers.push((id, rx));
         }
+        (world, clients, receivers)
+    }
+
+    #[test]
+    fn staggered_acknowledgements_use_a_few_baselines_a_tick() {
+        use crate::room::encoder::MAX_BASELINES_A_TICK;
+        // Eight spectators acknowledging one tick in eight each, staggered (0 mod 8,
+        // 1 mod 8, ...), so each wants a baseline of its own; two players acknowledge all.
+        let (mut world, mut clients, receivers) = room_of((1..=10).map(|id| (id, id <= 8)));
         let mut publisher = Publisher::new(30, 30);
         let mut message = Vec::new();
         let mut acked: std::collections::HashMap<u32, Vec<Tick>> = Default::default();
@@ -296,15 +302,7 @@ mod tests {
         // they want five or six baselines a tick. Those left out are the worst-linked:
         // they take the oldest chosen, which they too acknowledged, not whole snapshots.
         use crate::room::encoder::MAX_BASELINES_A_TICK;
-        let settings = GameSettings::default();
-        let mut world = RoomWorld::new(settings.clone(), settings.match_rules(), 30, 3);
-        let mut clients = Clients::default();
-        let mut receivers = Vec::new();
-        for id in 1..=20u32 {
-            let (client, rx) = client(id, true);
-            clients.map.insert(PlayerId(id), client);
-            receivers.push((id, rx));
-        }
+        let (mut world, mut clients, receivers) = room_of((1..=20).map(|id| (id, true)));
         let mut publisher = Publisher::new(30, 30);
         let mut message = Vec::new();
         let mut received: std::collections::HashMap<u32, Vec<Tick>> = Default::default();
