@@ -74,3 +74,22 @@ export async function waitFor(read, accept, timeoutMs = 10000, what = "condition
 
 /** The page's own test view (assets/main.js: window.arena). */
 export const arenaState = (page) => page.evaluate(() => window.arena.snapshot());
+
+/** The RGBA of the page's game canvas under `point`, given in CSS pixels. */
+export async function pixelAt(page, point) {
+  return page.evaluate(({ x, y }) => {
+    const canvas = document.querySelector("#game");
+    const dpr = canvas.width / canvas.clientWidth;
+    return Array.from(canvas.getContext("2d").getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data);
+  }, point);
+}
+
+/** The own player's fill (#ffd23f, render.js), unlike anything else on screen. */
+export const OWN_COLOUR = [255, 210, 63];
+
+/** Whether `pixel` is the own player's colour, give or take a few levels of what is
+ *  blended over it at that moment (a shot or a label passing shifted it by one in a CI
+ *  run); the other players' colours, shots and the floor are far from it. */
+export function isOwnColour(pixel) {
+  return OWN_COLOUR.every((c, i) => Math.abs(pixel[i] - c) <= 8);
+}
