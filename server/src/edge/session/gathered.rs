@@ -30,27 +30,48 @@ pub fn push_frame(frames: &mut Vec<u8>, payload: &[u8]) {
     frames.extend_from_slice(payload);
 }
 
-/// Write `frames` (whole frames, as [`push_frame`] makes them), then `last` as a
-/// binary frame written from where it lies, in one vectored write when the socket
-/// takes it all (continued where it stopped otherwise), then flush.
-pub async fn write(socket: &mut Side, frames: &[u8], last: Option<&[u8]>) -> io::Result<()> {
-    let mut head = [0u8; HEAD_MAX];
-    let (head_len, last) = match last {
-        Some(payload) => (Frame::binary(Payload::Borrowed(payload)).fmt_head(&mut head), payload),
-        None => (0, &[][..]),
-    };
-    let mut slices = [IoSlice::new(frames), IoSlice::new(&head[..head_len]), IoSlice::new(last)];
-    let mut rest = &mut slices[..];
-    // Drops leading empty slices (no control messages: the snapshot's two remain).
-    IoSlice::advance_slices(&mut rest, 0);
-    while !rest.is_empty() {
+/// `frames` (whole frames, as [`push_frame`] makes them), then one binary frame whose
+/// payload is written from where it lies: one vectored write when the socket takes
+/// it all, continued where it stopped otherwise (see [`Gathered::write_some`]).
+pub struct Gathered<'a> {
+    frames: &'a [u8],
+    head: [u8; HEAD_MAX],
+    head_len: usize,
+    last: &'a [u8],
+    /// Bytes the socket has taken so far.
+    written: usize,
+}
+
+impl<'a> Gathered<'a> {
+    pub fn new(frames: &'a [u8], last: Option<&'a [u8]>) -> Gathered<'a> {
+        let mut head = [0u8; HEAD_MAX];
+        let (head_len, last) = match last {
+            Some(payload) => (Frame::binary(Payload::Borrowed(payload)).fmt_head(&mut head), payload),
+            None => (0, &[][..]),
+        };
+        Gathered { frames, head, head_len, last, written: 0 }
+    }
+
+    pub fn is_written(&self) -> bool {
+        self.written == self.frames.len() + self.head_len + self.last.len()
+    }
+
+    /// One vectored write of what is left; the socket may take only part of it.
+    /// One step at a time, so the caller's slow-client limit runs from the last
+    /// byte taken (progress), not from the first write of a long gathering.
+    pub async fn write_some(&mut self, socket: &mut Side) -> io::Result<()> {
+        let mut slices =
+            [IoSlice::new(self.frames), IoSlice::new(&self.head[..self.head_len]), IoSlice::new(self.last)];
+        let mut rest = &mut slices[..];
+        // Also drops empty slices (no control messages: the snapshot's two remain).
+        IoSlice::advance_slices(&mut rest, self.written);
         let written = socket.write_vectored(rest).await?;
         if written == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        IoSlice::advance_slices(&mut rest, written);
+        self.written += written;
+        Ok(())
     }
-    socket.flush().await
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use arena_protocol::close_code;
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::direct::{Direct, DirectReceiver};
-use super::gathered::{self, GATHER_LIMIT};
+use super::gathered::{self, GATHER_LIMIT, Gathered};
 use super::liveness::Liveness;
 use super::shared_io::Side;
 use super::spare_buffers::{self, SpareBuffer};
@@ -167,7 +168,7 @@ async fn send_gathered(
             }
         }
         let last = if drained { snapshot } else { None };
-        let sent = within(out.slow, gathered::write(&mut room.socket, &frames, last)).await;
+        let sent = write_progressing(out.slow, &mut room.socket, &frames, last).await;
         if !frames.is_empty()
             && let Some(upgraded_at) = room.joining_since.take()
         {
@@ -179,6 +180,23 @@ async fn send_gathered(
         }
         frames.clear();
     }
+}
+
+/// Write a gathering, then flush. The client is too slow only when the socket takes
+/// no byte for `slow` (as replay downloads are cut by stall, in `edge::activity`):
+/// a gathering is up to [`GATHER_LIMIT`] of frames and a snapshot, which a client
+/// draining a backlog steadily may take longer than `slow` to read.
+async fn write_progressing(
+    slow: Duration,
+    socket: &mut Side,
+    frames: &[u8],
+    last: Option<&[u8]>,
+) -> Result<(), SessionEnd> {
+    let mut gathered = Gathered::new(frames, last);
+    while !gathered.is_written() {
+        within(slow, gathered.write_some(socket)).await?;
+    }
+    within(slow, socket.flush()).await
 }
 
 /// Every frame the reader queued; the reader gone ends the session.
