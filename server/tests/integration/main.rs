@@ -4,6 +4,7 @@
 mod accounts;
 mod binary;
 mod cluster;
+mod gathered_backpressure;
 mod gathered_order;
 mod hardening;
 mod hostile;
