@@ -155,19 +155,27 @@ fn assert_every_line_in_order(read: &Read, ids: &[PlayerId]) {
     assert!(read.short_heads > 0 && read.long_heads > 0, "{} short, {} long heads", read.short_heads, read.long_heads);
 }
 
+/// A server whose slow-client limit is `slow_client_timeout_s`, with a room of
+/// chatters and the watcher (which answers no ping, so the pong timeout is long).
+async fn chat_server(
+    slow_client_timeout_s: f64,
+) -> (TestServer, Vec<PlayerId>, TcpStream, Vec<tokio::task::JoinHandle<ArenaClient>>) {
+    let mut config = Config::for_tests();
+    config.room_capacity = CHATTERS as u16 + 1;
+    config.slow_client_timeout_s = slow_client_timeout_s;
+    config.pong_timeout_s = 120.0;
+    let server = TestServer::start_with(config).await;
+    let (ids, watcher, chatters) = room_with_chatters(&server).await;
+    (server, ids, watcher, chatters)
+}
+
 /// The watcher reads nothing while the room sends it about 110 KB of chat (its
 /// buffers and the server's 16 KiB of unsent bytes take a fraction), then reads
 /// everything: within the slow-client timeout of the last byte the socket took, it
 /// stays connected and gets every line once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_then_resumes_gets_every_control_message_in_order() {
-    let mut config = Config::for_tests();
-    config.room_capacity = CHATTERS as u16 + 1;
-    config.slow_client_timeout_s = 15.0;
-    // The watcher answers no ping.
-    config.pong_timeout_s = 120.0;
-    let server = TestServer::start_with(config).await;
-    let (ids, mut watcher, chatters) = room_with_chatters(&server).await;
+    let (server, ids, mut watcher, chatters) = chat_server(15.0).await;
 
     // All lines sent (60 at once, then 80 at 20 a second: 4 s), and some time to queue.
     let stopped = Instant::now();
@@ -190,12 +198,7 @@ async fn a_client_that_stops_reading_then_resumes_gets_every_control_message_in_
 /// (With the timeout over the whole gathering, it was closed within seconds.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_reading_a_backlog_slowly_but_steadily_is_not_too_slow() {
-    let mut config = Config::for_tests();
-    config.room_capacity = CHATTERS as u16 + 1;
-    config.slow_client_timeout_s = 1.0;
-    config.pong_timeout_s = 120.0;
-    let server = TestServer::start_with(config).await;
-    let (ids, mut watcher, chatters) = room_with_chatters(&server).await;
+    let (server, ids, mut watcher, chatters) = chat_server(1.0).await;
 
     let started = Instant::now();
     let read = read_all(&mut watcher, 2048, Duration::from_millis(100)).await;
