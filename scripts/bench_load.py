@@ -2,7 +2,10 @@
 """Load benchmark: for each step, start the release server on a free loopback port, run
 arena-bots against it, and write one markdown table row: bots, rooms, server tick
 p50/p99 and late ticks (from /metrics), snapshot rate held by the bots, RTT p99, bytes
-per bot per second, server CPU (total and per player per tick) and peak RSS.
+per bot per second, server CPU (total and per player per tick) and peak RSS. Steps
+long enough also get a row for their steady window (after the ramp, until the first bot
+leaves): tick p50/p99, the share of ticks over 8 ms (exact: a bucket bound), and the room
+threads' CPU and run-queue wait a tick from `/proc/<pid>/task/*/schedstat`.
 
 Usage: scripts/bench_load.py [--duration 20] [--steps 500x50,1000x50,...,idle19000] [--out FILE]
        [--decode full|headers] [--input-every N] [--no-deltas] [--settings FILE]
@@ -50,6 +53,34 @@ def peak_rss_mib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def room_thread_times(pid):
+    """Seconds the server's room threads ran and waited in the run queue for a core,
+    summed over them (`/proc/<pid>/task/*/schedstat`); threads that ended are missed,
+    so take both readings while the rooms live."""
+    ran = waited = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if not f.read().startswith("room-"):
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                on_cpu_ns, run_queue_ns, _ = f.read().split()
+        except OSError:
+            continue
+        ran += int(on_cpu_ns)
+        waited += int(run_queue_ns)
+    return ran / 1e9, waited / 1e9
+
+
+def over_share(m, name, bound, before):
+    """The share of histogram `name`'s observations above the bucket bound `bound`
+    (exact: `bound` is one of its buckets), counting only those after `before`."""
+    total = m.get(name + "_count", 0) - before.get(name + "_count", 0)
+    series = f'{name}_bucket{{le="{bound}"}}'
+    within = m.get(series, 0) - before.get(series, 0)
+    return (total - within) / total if total > 0 else 0.0
 
 
 def metrics(port):
@@ -204,6 +235,23 @@ def run_soak_step(bots, opts):
         server.wait(timeout=30)
 
 
+def steady_window(start, end):
+    """Ticks between two readings (metrics, room threads' run and wait times, clock):
+    their p50/p99 and the share over 8 ms (a bucket bound, so exact), and per room tick
+    the room threads' CPU and time waiting for a core (a tick's wall time is its CPU
+    plus its waits: p99 beyond the CPU is the machine's other threads)."""
+    (m0, (ran0, waited0), t0), (m1, (ran1, waited1), t1) = start, end
+    ticks = m1.get("arena_tick_seconds_count", 0) - m0.get("arena_tick_seconds_count", 0)
+    per_tick = (lambda seconds: seconds / ticks * 1000) if ticks else (lambda seconds: 0.0)
+    return {
+        "seconds": t1 - t0,
+        "tick_p50_ms": histogram_quantile(0.5, m1, "arena_tick_seconds", m0) * 1000,
+        "tick_p99_ms": histogram_quantile(0.99, m1, "arena_tick_seconds", m0) * 1000,
+        "over_8ms": over_share(m1, "arena_tick_seconds", "0.008", m0),
+        "cpu_ms": per_tick(ran1 - ran0), "wait_ms": per_tick(waited1 - waited0),
+    }
+
+
 def run_step(bots, room_size, opts):
     duration, tick_rate = opts.duration, opts.tick_rate
     port = free_port()
@@ -219,7 +267,18 @@ def run_step(bots, room_size, opts):
                    "--decode", opts.decode, "--input-every", str(opts.input_every), "--json", report_path]
         if opts.no_deltas:
             bot_cmd.append("--no-deltas")
-        subprocess.run(bot_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        bots_proc = subprocess.Popen(bot_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The steady window: everyone joined (the ramp is 400 a second) plus 3 s to
+        # settle, until 1 s before the first bot leaves; joins make ticks the ramp's.
+        ramp_s = bots / 400
+        steady = None
+        if duration - 1 > ramp_s + 3 + 5:
+            time.sleep(max(0.0, t0 + ramp_s + 3 - time.time()))
+            s0 = (metrics(port), room_thread_times(server.pid), time.time())
+            time.sleep(max(0.0, t0 + duration - 1 - time.time()))
+            s1 = (metrics(port), room_thread_times(server.pid), time.time())
+            steady = steady_window(s0, s1)
+        bots_proc.wait()
         cpu1, t1 = cpu_seconds(server.pid), time.time()
         m = metrics(port)
         with open(report_path) as f:
@@ -238,7 +297,7 @@ def run_step(bots, room_size, opts):
             "announced": r["tick_rate_hz"], "on_time": r["on_time_pct"], "rtt_p99": r["rtt_ms"]["p99"],
             "in": r["bytes_in_per_bot_s"], "out": r["bytes_out_per_bot_s"], "connected": r["connected"],
             "errors": r["errors"], "cpu_pct": 100 * cpu_s / wall, "cpu_us": per_player_tick_us,
-            "rss_mib": peak_rss_mib(server.pid),
+            "rss_mib": peak_rss_mib(server.pid), "steady": steady,
         }
     finally:
         server.terminate()
@@ -270,7 +329,7 @@ def main():
     lines = [f"Machine: {os.cpu_count()} cores; {args.duration} s per step; tick {args.tick_rate} Hz"
              + (f", snapshots {args.snapshot_rate} Hz" if args.snapshot_rate else "") + f"; {mode}\n", header]
     print("\n".join(lines), flush=True)
-    idle_rows, soak_rows = [], []
+    idle_rows, soak_rows, steady_rows = [], [], []
     for step in args.steps.split(","):
         if step.startswith("soak"):
             k = run_soak_step(int(step[4:]), args)
@@ -297,6 +356,17 @@ def main():
                f"{s['cpu_us']:.1f} µs | {s['rss_mib']:.0f} MiB | {s['errors']} |")
         lines.append(row)
         print(row, flush=True)
+        if s["steady"]:
+            w = s["steady"]
+            steady_rows.append(
+                f"| {s['bots']} | {s['rooms']} × {s['room_size']} | {w['seconds']:.0f} s | "
+                f"{w['tick_p50_ms']:.2f} / {w['tick_p99_ms']:.2f} ms | {100 * w['over_8ms']:.2f}% | "
+                f"{w['cpu_ms']:.2f} ms | {w['wait_ms']:.2f} ms |")
+            print(steady_rows[-1], flush=True)
+    if steady_rows:
+        lines += ["", "| steady window: bots | rooms × size | window | tick p50 / p99 | ticks over 8 ms | "
+                  "room thread CPU a tick | room thread waiting for a core a tick |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"] + steady_rows
     if idle_rows:
         lines += ["", "| idle connections (lobby watchers) | server fds | server RSS before → holding | "
                   "per connection | server CPU while idle | server CPU over the run |",
