@@ -311,6 +311,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A round cut short after a few frames (under a second at the room's tick rate)
+    /// leaves no replay, as an empty one; a second's worth is kept. The writer settles
+    /// recordings in order, so once the kept one is listed the short one is settled.
+    #[test]
+    fn a_round_shorter_than_the_minimum_is_not_kept() {
+        let (dir, replays, mut recorder) = recording("short");
+        let min_ticks = crate::replay::writer::MIN_KEPT_SECONDS * 30;
+        let record_until = |recorder: &mut RoundRecorder, end_tick: u32| {
+            for tick in (1..=end_tick).step_by(3) {
+                recorder.frame(Tick(tick), frame_at(tick as f32));
+            }
+            let ended_at_ms = crate::ops::unix_ms_after(Duration::ZERO);
+            recorder.end(ReplayEnd { tick: Tick(end_tick), reason: "room_closed".into(), ended_at_ms });
+        };
+        // First frame at tick 1: ending at `min_ticks` covers one tick less than the minimum.
+        record_until(&mut recorder, min_ticks);
+        assert!(recorder.ready_to_begin(), "the short recording ended");
+        recorder.begin(header());
+        record_until(&mut recorder, min_ticks + 1);
+        let kept = within_10_s("the second recording listed", || replays.store.all().pop());
+        within_10_s("settling of both recordings by the writer", || replays.all_written().then_some(()));
+        assert_eq!(replays.store.all().len(), 1, "only the one of a second is listed");
+        assert_eq!(kept.duration_s, 1.0);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, [format!("{}.json", kept.id), format!("{}.replay.gz", kept.id)], "no file of the short one");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A batch that would take the queue past its byte budget gives up its round (the
     /// room goes on; the writer deletes the partial file), whatever the count of batches.
     #[test]

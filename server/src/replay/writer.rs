@@ -3,8 +3,8 @@
 //! (each batch a segment of the file's gzip stream, with one compressor for all),
 //! renames it into place with its description when the round ends, and applies
 //! the retention policy. A recording the room dropped (its queue was full) or that
-//! failed to write is deleted, never left half-written; one with nobody in it or not a
-//! frame (a round cut short at once) is deleted too.
+//! failed to write is deleted, never left half-written; one with nobody in it, or
+//! shorter than [`MIN_KEPT_SECONDS`] (a round cut short), is deleted too.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -36,6 +36,12 @@ const WRITER_NAP: Duration = Duration::from_millis(20);
 
 /// How often replays past the age limit are looked for (sizes are checked at every new replay).
 const AGE_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// Recordings covering less than this (from their first frame to their end) are
+/// deleted like empty ones: a round cut short just after it began (a room closed, a
+/// server stopped) has nothing to watch, and the lobby would list it as a "0 s" replay.
+/// Counted in ticks of the room's own rate, so it is the same second at any tick rate.
+pub const MIN_KEPT_SECONDS: u32 = 1;
 
 /// How a `roster_change` message begins on the wire: a one-entry map (0x81) whose key
 /// is the 13-byte string (0xad) naming it.
@@ -330,10 +336,13 @@ impl Writer {
         let Some(open) = self.open.remove(&id) else { return Ok(()) };
         let Open { seen: Seen { mut meta, first_tick }, tick_rate_hz, state, stream, mut file, written, partial } =
             open;
-        let empty = meta.players.is_empty() || meta.frames == 0;
+        // No frame at all counts as no time at all.
+        let ticks = first_tick.map_or(0, |first| end.tick.since(first).max(0) as u32);
+        let too_short = ticks < MIN_KEPT_SECONDS * u32::from(tick_rate_hz.max(1));
+        let empty = meta.players.is_empty() || too_short;
         if empty || state.dropped.load(Ordering::Acquire) {
-            // Nobody played, or not a frame to watch (a round cut short at once, as at
-            // shutdown), or dropped by the room: nothing worth keeping.
+            // Nobody played, or too little to watch (a round cut short, as at shutdown),
+            // or dropped by the room: nothing worth keeping.
             let outcome = if empty { "empty" } else { "dropped" };
             drop(file);
             self.discard(&partial, outcome);
@@ -346,7 +355,6 @@ impl Writer {
             meta.bytes = written;
             meta.reason = end.reason.clone();
             meta.ended_at_ms = end.ended_at_ms;
-            let ticks = first_tick.map_or(0, |first| end.tick.since(first).max(0));
             meta.duration_s = ticks as f32 / f32::from(tick_rate_hz.max(1));
             std::fs::rename(&partial, file_path(&self.policy.dir, &meta.id))?;
             let description = meta_path(&self.policy.dir, &meta.id);

@@ -11,7 +11,7 @@ use arena_server::Config;
 
 use crate::util::http::{create_room, http_json};
 use crate::util::ws::playing;
-use crate::util::{TestServer, WAIT};
+use crate::util::{TestServer, WAIT, eventually};
 
 /// The same secret for both runs of a test, so a token outlives the restart.
 const SECRET: &str = "replay-tests-secret-of-at-least-32-bytes";
@@ -143,4 +143,47 @@ async fn a_recorded_round_replays_what_a_spectator_saw_and_survives_a_shutdown()
     let bob_auth = format!("Authorization: Bearer {bob}");
     assert_eq!(get_raw(server.addr, &format!("/api/replays/{id}"), &[&bob_auth]).await.0, 404, "not to bob");
     server.shutdown().await;
+}
+
+/// A round cut short after a few frames (its room closed a third of a second in) leaves
+/// no replay, neither file nor listing, as one nobody played in; a round that lasted
+/// past the minimum second is kept. Regression: the short one was listed as "0 s".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_closed_after_a_few_frames_leaves_no_replay() {
+    const ADMIN: &str = "replay-tests-admin-token-0123456789abcdef";
+    let mut config = Config::for_tests();
+    config.admin_token = Some(ADMIN.into());
+    let dir = config.replay_dir.clone();
+    let server = TestServer::start_with(config).await;
+    let admin = format!("Authorization: Bearer {ADMIN}");
+    let close = async |room: &str| {
+        let closed = http_json(server.addr, "POST", &format!("/api/admin/rooms/{room}/close"), "", &[&admin]).await;
+        assert_eq!(closed.status, 200, "{}", closed.body);
+    };
+    let short = create_room(server.addr, r#"{"name":"short"}"#).await.id;
+    let _quick = playing(&server.ws_url(&format!("room={short}&name=quick"))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    close(&short).await;
+    let long = create_room(server.addr, r#"{"name":"long"}"#).await.id;
+    let _stayer = playing(&server.ws_url(&format!("room={long}&name=stayer"))).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    close(&long).await;
+
+    // One queue, read in order: once the long round's replay is written, the short
+    // round's end (sent a second and a half before) has been settled too.
+    eventually("the long round's replay", WAIT, async || !replay_files(&dir).is_empty()).await;
+    let files = replay_files(&dir);
+    assert_eq!(files.len(), 1, "only the long round's: {files:?}");
+    let replay = Replay::read(&std::fs::read(&files[0]).unwrap()).expect("the replay reads");
+    assert_eq!(replay.header.room_id, long);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 2, "the long round's file and description, nothing else: {left:?}");
+    let (status, listed) = listing(server.addr, "", None).await;
+    assert_eq!(status, 200);
+    let rooms: Vec<&str> =
+        listed["replays"].as_array().unwrap().iter().map(|r| r["room_id"].as_str().unwrap()).collect();
+    assert_eq!(rooms, [long.as_str()], "{listed}");
+    assert!(listed["replays"][0]["duration_s"].as_f64().unwrap() >= 1.0, "{listed}");
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -43,7 +43,8 @@ fn entry<'a>(listed: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 async fn recorded_round((id, addr): (&str, SocketAddr), body: &str, (token, player_id): (&str, u32)) -> String {
     let room = room_made_on(id, addr, body).await;
     let (_player, _) = welcomed(&format!("ws://{addr}/ws?room={}&token={token}", room.id)).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Past the second a replay must cover to be kept (`MIN_KEPT_SECONDS`).
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
     let admin = format!("Authorization: Bearer {ADMIN_TOKEN}");
     let closed = http_json(addr, "POST", &format!("/api/admin/rooms/{}/close", room.id), "", &[&admin]).await;
     assert!(closed.status < 300, "{}", closed.body);
