@@ -14,10 +14,12 @@ if [ ! -x "$venv/bin/kosoku" ]; then
 fi
 cargo build --release --locked -p arena-server
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A throwaway data folder: the default (arena-data here) would outlive the test run.
+data_dir=$(mktemp -d -t arena-autobahn-data.XXXXXX)
 RUST_LOG=warn ./target/release/arena-server --addr "127.0.0.1:$port" --autobahn-echo \
-  --results-log target/autobahn-results.jsonl &
+  --data-dir "$data_dir" --results-log target/autobahn-results.jsonl &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data_dir"' EXIT
 python3 tests/wait_for_http.py "http://127.0.0.1:$port/health"
 rm -rf target/autobahn
 "$venv/bin/kosoku" -m fuzzingclient "ws://127.0.0.1:$port/autobahn" -x '12.*' -x '13.*' -o target/autobahn >target/autobahn.log 2>&1 || true

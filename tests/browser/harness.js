@@ -1,7 +1,7 @@
 // Test harness: the release server on a free loopback port, and Debian's Chromium
 // driven by playwright-core with flags that keep a second page from being throttled.
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,14 +11,20 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const SERVER_BIN = path.join(REPO, "target/release/arena-server");
 
 /** Start arena-server on 127.0.0.1:0 and resolve once it printed its URL (http or https);
- * `bin` and `cwd` default to the release build run from the repository. */
+ * `bin` and `cwd` default to the release build run from the repository. Without a
+ * `--data-dir` in `extraArgs` it gets a throwaway one, removed when it exits: the default
+ * (`arena-data` in the repository) would keep the tests' replays, results and accounts,
+ * and `scripts/run.sh` would list those replays in a newcomer's lobby. */
 export function startServer(extraArgs = [], { bin = SERVER_BIN, cwd = REPO } = {}) {
+  const throwaway = extraArgs.includes("--data-dir") ? null : mkdtempSync(path.join(tmpdir(), "arena-data-"));
+  const args = throwaway ? ["--data-dir", throwaway, ...extraArgs] : extraArgs;
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["--addr", "127.0.0.1:0", ...extraArgs], {
+    const child = spawn(bin, ["--addr", "127.0.0.1:0", ...args], {
       cwd,
       env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    if (throwaway) child.once("exit", () => rmSync(throwaway, { recursive: true, force: true }));
     let output = "";
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15000);
     const onData = (chunk) => {
