@@ -20,7 +20,7 @@ pub use records::{
     DeltaScratch, FrameScratch, RecordEncoder, write_delta, write_delta_with, write_end, write_event, write_keyframe,
 };
 pub use segments::{GzipMember, SegmentCompressor};
-pub use write::{Batch, REPLAY_GZIP_LEVEL, ReplayCompressor, ReplayEncoder, ReplayStream};
+pub use write::{Batch, REPLAY_GZIP_LEVEL, ReplayCompressor, ReplayEncoder, ReplayStream, SCRATCH_KEPT_MAX};
 
 use glam::Vec2;
 use serde::{Deserialize, Serialize};

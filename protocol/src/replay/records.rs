@@ -30,6 +30,37 @@ pub struct FrameScratch {
     delta: DeltaScratch,
 }
 
+impl FrameScratch {
+    /// Bytes reserved by its buffers.
+    pub(super) fn reserved_bytes(&self) -> usize {
+        let DeltaScratch { added, changed, removed } = &self.delta;
+        reserved(&self.sorted) + reserved(added) + reserved(changed) + reserved(removed)
+    }
+
+    /// Every buffer past `largest_kept` bytes emptied and shrunk to it.
+    pub(super) fn shrink_to_bytes(&mut self, largest_kept: usize) {
+        let DeltaScratch { added, changed, removed } = &mut self.delta;
+        shrink_to_bytes(&mut self.sorted, largest_kept);
+        shrink_to_bytes(added, largest_kept);
+        shrink_to_bytes(changed, largest_kept);
+        shrink_to_bytes(removed, largest_kept);
+    }
+}
+
+/// Bytes `buffer` has reserved.
+pub(super) fn reserved<T>(buffer: &Vec<T>) -> usize {
+    buffer.capacity() * std::mem::size_of::<T>()
+}
+
+/// A scratch buffer past `largest_kept` bytes, emptied (its contents are spent) and
+/// shrunk to that size; a smaller one is left as it is.
+pub(super) fn shrink_to_bytes<T>(buffer: &mut Vec<T>, largest_kept: usize) {
+    if reserved(buffer) > largest_kept {
+        buffer.clear();
+        buffer.shrink_to(largest_kept / std::mem::size_of::<T>().max(1));
+    }
+}
+
 impl RecordEncoder {
     /// A recording's encoder, its header written to `out`.
     pub fn new(header: &ReplayHeader, out: &mut Vec<u8>) -> io::Result<RecordEncoder> {

@@ -28,6 +28,16 @@ impl SegmentCompressor {
         SegmentCompressor { deflate: Compress::new(Compression::new(level), false), level, out: Vec::new() }
     }
 
+    /// Bytes reserved by its output buffer (the deflate state is of a fixed size).
+    pub(super) fn reserved_bytes(&self) -> usize {
+        super::records::reserved(&self.out)
+    }
+
+    /// The output buffer, its segment written, shrunk to `largest_kept` bytes if past it.
+    pub(super) fn shrink_to_bytes(&mut self, largest_kept: usize) {
+        super::records::shrink_to_bytes(&mut self.out, largest_kept);
+    }
+
     /// `raw` as raw deflate into `self.out`, from a fresh state that has already seen
     /// `window` (the bytes just before `raw` in the stream), ended by `flush`: `Sync` (an
     /// empty stored block: byte-aligned, more may follow) or `Finish` (the final block).

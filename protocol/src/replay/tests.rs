@@ -374,3 +374,38 @@ fn priming_uses_the_last_bytes_written_not_older_ones() {
     file.extend_from_slice(member.last_segment(&noise[..100], &mut compressor).unwrap());
     assert_eq!(gunzip(&file), [&noise[..], &repeat, &noise[..100]].concat());
 }
+
+/// One batch of a crowded room grows the buffers a writer shares among its recordings;
+/// once written they shrink back to at most `SCRATCH_KEPT_MAX` each, and the file still
+/// reads. A small room's batch keeps its buffers for the next one.
+#[test]
+fn a_large_batch_does_not_keep_the_shared_buffers_at_its_size() {
+    let mut compressor = ReplayCompressor::new(REPLAY_GZIP_LEVEL);
+    let mut file = Vec::new();
+    let (mut stream, _) = ReplayStream::begin(&header(FORMAT_VERSION), &mut compressor, &mut file).unwrap();
+    // Unsorted (the sorting buffer is used) and every entity moving (deltas change them all).
+    let room = |players: u32, i: u32| -> Vec<WireEntity> {
+        (1..=players).rev().map(|id| entity(id, (i * id) as f32, 100)).collect()
+    };
+    let mut batch = stream.batch(&mut compressor);
+    for i in 0..10 {
+        batch.frame(Tick(3 * i + 1), &room(50, i));
+    }
+    batch.write_to(&mut file).unwrap();
+    let small = compressor.scratch_bytes();
+    assert!(small > 0 && small <= SCRATCH_KEPT_MAX, "a room of 50 keeps its buffers: {small} bytes");
+    let mut batch = stream.batch(&mut compressor);
+    for i in 10..20 {
+        batch.frame(Tick(3 * i + 1), &room(5_000, i));
+    }
+    batch.write_to(&mut file).unwrap();
+    // Six buffers (records, compressed output, sorted frame, the delta's three lists),
+    // none past the bound once the batch is written; during it they grew to megabytes.
+    let kept = compressor.scratch_bytes();
+    assert!(kept <= 6 * SCRATCH_KEPT_MAX, "{kept} bytes kept after a batch of 5,000 entities");
+    let end = ReplayEnd { tick: Tick(60), reason: "time_limit".into(), ended_at_ms: 1_795_000_060_000 };
+    stream.finish(&end, &mut compressor, &mut file).unwrap();
+    let replay = Replay::read(&file).unwrap();
+    assert_eq!(replay.frames.len(), 20);
+    assert_eq!(replay.frames[19].entities.len(), 5_000);
+}

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::records::{FrameScratch, RecordEncoder, write_end, write_event};
+use super::records::{FrameScratch, RecordEncoder, shrink_to_bytes, write_end, write_event};
 use super::segments::{GzipMember, SegmentCompressor};
 use super::{ReplayEnd, ReplayHeader};
 use crate::{Tick, WireEntity};
@@ -16,6 +16,13 @@ use crate::{Tick, WireEntity};
 /// the 1 MB a minute budget (BENCHMARKS.md, "Replays"); the writer's time is what the
 /// server pays for every room it records.
 pub const REPLAY_GZIP_LEVEL: u32 = 1;
+
+/// The most a scratch buffer of a [`ReplayCompressor`] keeps once its batch is written;
+/// a larger one shrinks to it. One batch of a crowded room or of a chat flood grows the
+/// buffers, and a buffer the writer shares would otherwise hold that peak for as long as
+/// the server runs. A busy room of 50 makes batches well under it, so they reuse the
+/// buffers as before. (The sessions' spare buffers keep none over 64 KiB either.)
+pub const SCRATCH_KEPT_MAX: usize = 64 * 1024;
 
 /// What every recording one thread writes shares: the deflate compressor (its state is
 /// hundreds of KiB) and the buffers a batch is built in.
@@ -30,6 +37,18 @@ impl ReplayCompressor {
     /// A compressor at gzip `level` (0-9); readers need not know which.
     pub fn new(level: u32) -> ReplayCompressor {
         ReplayCompressor { segments: SegmentCompressor::new(level), raw: Vec::new(), frame: FrameScratch::default() }
+    }
+
+    /// Bytes its buffers keep reserved between batches (not the deflate state, whose size is fixed).
+    pub fn scratch_bytes(&self) -> usize {
+        self.raw.capacity() + self.segments.reserved_bytes() + self.frame.reserved_bytes()
+    }
+
+    /// After a batch is written: what a large one grew goes back (see [`SCRATCH_KEPT_MAX`]).
+    fn shrink_scratch(&mut self) {
+        shrink_to_bytes(&mut self.raw, SCRATCH_KEPT_MAX);
+        self.segments.shrink_to_bytes(SCRATCH_KEPT_MAX);
+        self.frame.shrink_to_bytes(SCRATCH_KEPT_MAX);
     }
 }
 
@@ -69,9 +88,9 @@ impl ReplayStream {
         write_end(end, &mut compressor.raw)?;
         let result = self.member.last_segment(&compressor.raw, &mut compressor.segments);
         compressor.raw.clear();
-        let bytes = result?;
-        out.write_all(bytes)?;
-        Ok(bytes.len() as u64)
+        let written = result.and_then(|bytes| out.write_all(bytes).map(|()| bytes.len() as u64));
+        compressor.shrink_scratch();
+        written
     }
 
     /// Bytes of records so far, before compression.
@@ -88,9 +107,9 @@ impl ReplayStream {
         self.raw_bytes += compressor.raw.len() as u64;
         let result = self.member.segment(&compressor.raw, &mut compressor.segments);
         compressor.raw.clear();
-        let bytes = result?;
-        out.write_all(bytes)?;
-        Ok(bytes.len() as u64)
+        let written = result.and_then(|bytes| out.write_all(bytes).map(|()| bytes.len() as u64));
+        compressor.shrink_scratch();
+        written
     }
 }
 
