@@ -78,7 +78,7 @@ impl Room {
         let now = self.world.step();
         // The kill feed is encoded for the broadcast either way; a recording keeps the bytes.
         let kills: Vec<bytes::Bytes> =
-            self.world.take_kills().into_iter().map(|k| bytes::Bytes::from(encode(&ServerMsg::Kill(k)))).collect();
+            self.world.take_kills().into_iter().map(|k| bytes::Bytes::from(encode(&ServerMsg::Kill(k.kill)))).collect();
         let frame = self.world.take_snapshot().unwrap();
         let grid = self.world.interest_grid();
         let world = &self.world;

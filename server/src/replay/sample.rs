@@ -97,7 +97,7 @@ pub fn run(args: SampleArgs) -> anyhow::Result<SampleReport> {
             }
         }
         for kill in world.take_kills() {
-            encoder.event(last, &encode(&ServerMsg::Kill(kill)))?;
+            encoder.event(last, &encode(&ServerMsg::Kill(kill.kill)))?;
         }
     }
     let ended_at_ms = started_at_ms + u64::from(args.seconds) * 1000;

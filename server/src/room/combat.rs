@@ -9,6 +9,7 @@ use glam::Vec2;
 use rand::Rng;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Projectile, Score, Weapon};
+use super::kill_feed::KillAt;
 use super::resources::{Clock, HitLog, KillFeed, NetIds, PlayerIndex, RoomRng, Rules};
 
 /// A player holding fire whose weapon is ready spawns a projectile along its aim,
@@ -137,7 +138,7 @@ pub fn resolve_hits(
         }
         let Some((victim_entity, _)) = first_hit else { continue };
         commands.entity(shot_entity).despawn();
-        let Ok((_, victim, _, mut health, mut score)) = players.get_mut(victim_entity) else { continue };
+        let Ok((_, victim, body, mut health, mut score)) = players.get_mut(victim_entity) else { continue };
         health.0 = health.0.saturating_sub(s.projectile_damage);
         hit_log.0.push((victim.id, shot.owner));
         if health.0 > 0 {
@@ -146,7 +147,10 @@ pub fn resolve_hits(
         score.deaths += 1;
         let victim_id = victim.id;
         commands.entity(victim_entity).insert(Dead { respawn_at: clock.tick.plus(rules.respawn_delay_ticks) });
-        feed.0.push(Kill { killer: shot.owner, victim: victim_id });
+        // Where it fell, not where it stands when the tick ends: a respawn or a new round
+        // in this same tick moves it before the kill feed is sent.
+        let kill = Kill { killer: shot.owner, victim: victim_id };
+        feed.0.push(KillAt { kill, fell_at: body.pos });
         if let Some(&killer) = index.0.get(&shot.owner)
             && let Ok((_, _, _, _, mut killer_score)) = players.get_mut(killer)
         {

@@ -1,6 +1,5 @@
 //! ECS resources of a room's world: configuration, clock and per-tick buffers.
 
-use arena_protocol::server_msg::Kill;
 use arena_protocol::{Input, NetId, PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use rand::SeedableRng;
@@ -84,9 +83,10 @@ impl RoomRng {
 #[derive(Resource, Default, Debug)]
 pub struct HitLog(pub Vec<(PlayerId, PlayerId)>);
 
-/// Kills of this tick, for the kill feed; emptied by the room after each tick.
+/// Kills of this tick, each with where its victim fell, for the kill feed; emptied by
+/// the room after each tick.
 #[derive(Resource, Default, Debug)]
-pub struct KillFeed(pub Vec<Kill>);
+pub struct KillFeed(pub Vec<super::kill_feed::KillAt>);
 
 /// The snapshot frame built by the last tick. Boxed, as `RoomRng`: bevy reserves
 /// room for 64 of each resource, and a frame's header is about 120 bytes.

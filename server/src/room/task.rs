@@ -315,7 +315,7 @@ impl RoomTask {
         let audience = KillAudience::new(self.world.interest_grid(), snapshot.as_ref().map(|s| &s.player_cells));
         for kill in self.world.take_kills() {
             let hears = |player, client: &Client| audience.hears(&kill, player, client.spectator);
-            self.members.send_to(&ServerMsg::Kill(kill), &mut self.world, hears);
+            self.members.send_to(&ServerMsg::Kill(kill.kill), &mut self.world, hears);
         }
         let Some(snapshot) = snapshot else { return };
         self.members.notice_ended_connections(Instant::now());

@@ -1,6 +1,5 @@
 //! A room's simulation: the ECS world, its schedule, and the calls the room task makes on it.
 
-use arena_protocol::server_msg::Kill;
 use arena_protocol::{Input, NetId, PlayerId, Tick};
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
@@ -8,6 +7,7 @@ use glam::Vec2;
 
 use super::components::{Body, Controls, Dead, Health, Net, Player, Score, Weapon};
 use super::house_bots::{self, BotRng, Difficulty, HouseBot};
+use super::kill_feed::KillAt;
 use super::resources::{Clock, HitLog, KillFeed, LatestSnapshot, NetIds, PendingInputs, PlayerIndex, RoomRng, Rules};
 use super::rounds::{self, Match, MatchEvent, MatchEvents};
 use super::{combat, input, movement, snapshot};
@@ -218,8 +218,8 @@ impl RoomWorld {
         self.player_component::<Net>(id).map(|n| n.0)
     }
 
-    /// Kills of the last step.
-    pub fn take_kills(&mut self) -> Vec<Kill> {
+    /// Kills of the last step, each with where its victim fell.
+    pub fn take_kills(&mut self) -> Vec<KillAt> {
         std::mem::take(&mut self.world.resource_mut::<KillFeed>().0)
     }
 

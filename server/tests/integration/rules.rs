@@ -179,7 +179,7 @@ fn death_scores_a_kill_and_the_victim_respawns_later() {
     let mut kills = Vec::new();
     for _ in 0..(usize::from(shots_to_kill) * cooldown_ticks + 10) {
         world.step();
-        kills.extend(world.take_kills());
+        kills.extend(world.take_kills().into_iter().map(|k| k.kill));
         if world.player_state(target).unwrap().dead {
             break;
         }
