@@ -95,6 +95,14 @@ pub struct Config {
     #[arg(long, env = "ARENA_SLOW_CLIENT_TIMEOUT_S", default_value_t = 5.0)]
     pub slow_client_timeout_s: f64,
 
+    /// Nice value of the room threads, below the I/O workers' 0 so a tick starts on time
+    /// when the cores are busy (−20 to 19; 0: the default priority). Raising a thread's
+    /// priority needs CAP_SYS_NICE or systemd's LimitNICE=; refused, the rooms run at the
+    /// default and the log says so once. Default: −10.
+    #[arg(long, env = "ARENA_ROOM_THREAD_NICE", default_value_t = -10, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i8).range(-20..=19))]
+    pub room_thread_nice: i8,
+
     /// Most rooms this server runs at once; creating more answers 503. Default: 200.
     #[arg(long, env = "ARENA_MAX_ROOMS", default_value_t = 200)]
     pub max_rooms: usize,

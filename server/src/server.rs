@@ -187,6 +187,7 @@ impl Parts {
                 empty_room_grace: config.empty_room_grace(),
                 results: results.clone(),
                 replays: replays.clone(),
+                room_thread_nice: config.room_thread_nice,
             },
         );
         Ok(Parts {

@@ -21,6 +21,7 @@ pub mod kill_feed;
 pub mod latest;
 pub mod movement;
 pub mod pacing;
+pub mod priority;
 pub mod resources;
 pub mod rounds;
 pub mod snapshot;
@@ -183,11 +184,13 @@ pub fn spawn(
     link: Box<dyn RoomLink>,
 ) -> std::io::Result<()> {
     let name = format!("room-{}", spec.id);
+    let nice = setup.room_thread_nice;
     let room = task::RoomTask::new(spec, status, inbox, setup);
     std::thread::Builder::new().name(name).spawn(move || {
         if let Some(hook) = THREAD_START.get() {
             hook();
         }
+        priority::apply_to_this_thread(nice);
         room.run(link)
     })?;
     Ok(())

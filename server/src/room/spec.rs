@@ -123,4 +123,6 @@ pub struct RoomSetup {
     pub results: Arc<ResultsLog>,
     /// Where rooms record their rounds; None: replays are off.
     pub replays: Option<Arc<crate::replay::Replays>>,
+    /// The nice value room threads ask for (see `room::priority`); 0: the default priority.
+    pub room_thread_nice: i8,
 }

@@ -115,3 +115,67 @@ async fn a_hostile_crowd_costs_a_normal_player_nothing_and_memory_stays_bounded(
     let health = http_get(server.addr, "/health").await;
     assert_eq!(health.status, 200);
 }
+
+/// Room threads ask for a nice value below the I/O workers' (`--room-thread-nice`)
+/// where the system allows it (CAP_SYS_NICE or RLIMIT_NICE, as this test process
+/// finds by trying); where it does not, they run at the default and the log says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_threads_run_ahead_of_the_io_workers_where_the_system_allows() {
+    let allowed = std::thread::spawn(|| {
+        // SAFETY: gettid has no preconditions; setpriority only reads its arguments.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, -7) == 0 }
+    })
+    .join()
+    .unwrap();
+    let mut server = spawn_server(&["--room-thread-nice", "-7"]).await;
+    let pid = server.child.id().unwrap();
+    let room = create_room(server.addr, r#"{"name": "Ahead"}"#).await;
+    // The kernel keeps 15 bytes of a thread's name.
+    let room_thread: String = format!("room-{}", room.id).chars().take(15).collect();
+    let expected = if allowed { -7 } else { 0 };
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        seen = threads_and_nice(pid);
+        if seen.iter().any(|(name, nice)| *name == room_thread && *nice == expected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen.iter().any(|(name, nice)| *name == room_thread && *nice == expected),
+        "{room_thread} at {expected}: {seen:?}"
+    );
+    let workers: Vec<_> = seen.iter().filter(|(name, _)| name.starts_with("tokio-rt-worker")).collect();
+    assert!(!workers.is_empty() && workers.iter().all(|(_, nice)| *nice == 0), "the I/O workers keep 0: {seen:?}");
+    if !allowed {
+        let warned = tokio::time::timeout(WAIT, async {
+            while let Some(line) = server.log.recv().await {
+                if line.contains("room threads run at the default priority") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(warned, Ok(true), "a refused priority is logged");
+    }
+}
+
+/// Each thread of process `pid`: its name and nice value.
+fn threads_and_nice(pid: u32) -> Vec<(String, i64)> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let (Ok(comm), Ok(stat)) =
+            (std::fs::read_to_string(task.path().join("comm")), std::fs::read_to_string(task.path().join("stat")))
+        else {
+            continue;
+        };
+        // Fields after the parenthesized name; the nice value is the stat file's 19th.
+        let nice = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(16)?.parse().ok());
+        if let Some(nice) = nice {
+            threads.push((comm.trim_end().to_string(), nice));
+        }
+    }
+    threads
+}
