@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
@@ -124,6 +124,20 @@ impl LatestSender {
         };
         self.shared.writer.wake();
         // The old value (and its share of a body) is dropped outside the lock.
+        old
+    }
+
+    /// [`LatestSender::send_replace`] without the wake: the writer's waker, if it is
+    /// waiting, goes on `wakes` for the caller to wake once it has filled every slot
+    /// ([`super::writer_wakes::WriterWakes`]). Taken, not woken: the writer registers before
+    /// it looks, so it either sees this value or is woken when the batch is.
+    pub fn send_replace_deferred(&self, latest: Latest, wakes: &mut Vec<Waker>) -> Latest {
+        let old = {
+            let mut value = self.shared.lock();
+            value.version += 1;
+            std::mem::replace(&mut value.latest, latest)
+        };
+        wakes.extend(self.shared.writer.take());
         old
     }
 

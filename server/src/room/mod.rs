@@ -27,6 +27,7 @@ pub mod rounds;
 pub mod snapshot;
 pub mod tick_encoding;
 pub mod world;
+pub mod writer_wakes;
 
 pub mod clients;
 mod link;

@@ -9,6 +9,7 @@ use super::encoder::{Baseline, SnapshotEncoder};
 use super::interest::{InterestGrid, View};
 use super::snapshot::SnapshotFrame;
 use super::tick_encoding::BodyKey;
+use super::writer_wakes::WriterWakes;
 use super::{Latest, OutgoingSnapshot};
 
 /// A lagging client gets one snapshot of this many ticks.
@@ -23,6 +24,8 @@ pub struct Publisher {
     sends: Vec<Send>,
     /// This tick's baseline ticks (at most [`super::encoder::MAX_BASELINES_A_TICK`]).
     baselines: Vec<Tick>,
+    /// The writers to wake once every slot is filled, woken in one batch.
+    wakes: WriterWakes,
 }
 
 /// One client's snapshot this tick: who, what it sees, its baseline, its body.
@@ -42,6 +45,7 @@ impl Publisher {
             snapshot_rate_hz,
             sends: Vec::new(),
             baselines: Vec::new(),
+            wakes: WriterWakes::new(),
         }
     }
 
@@ -122,8 +126,9 @@ impl Publisher {
             let Some(key) = send.body else { continue };
             let body = self.encoder.body(key);
             let snapshot = OutgoingSnapshot { kind: body.kind(), tick, last_input_seq: send.last_input_seq, body };
-            outbox.latest.send_replace(Latest::Snapshot(snapshot));
+            outbox.latest.send_replace_deferred(Latest::Snapshot(snapshot), self.wakes.collected());
         }
+        self.wakes.wake_all();
         // Frames only a baseline no client can choose any more are memory for nothing:
         // with clients acknowledging promptly about a dozen stay instead of the window's 32.
         let oldest = clients
