@@ -5,7 +5,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use crate::util::http::http_get;
-use crate::util::process::{server_command, spawn_command};
+use crate::util::process::{data_dir_of, server_command, spawn_command};
 
 const MSGPACK: &str = "/node_modules/@msgpack/msgpack/dist.esm/index.mjs";
 
@@ -29,7 +29,12 @@ impl Drop for TempDir {
 async fn check(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = server_command();
     command.arg("--check").args(args).envs(env.iter().copied()).kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(15), command.output()).await.expect("--check exits at once").unwrap()
+    let output = tokio::time::timeout(Duration::from_secs(15), command.output()).await.expect("--check exits at once");
+    // --check creates the data folder it checks.
+    if let Some(data_dir) = data_dir_of(&command) {
+        let _ = std::fs::remove_dir_all(data_dir);
+    }
+    output.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! The real `arena-server` binary as a child process, and the resident memory of a process.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,6 +15,16 @@ pub struct ServerProcess {
     pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
     /// Its stdout up to and including the line that named its URL.
     pub start_log: Vec<String>,
+    /// The fresh data folder [`server_command`] gave it, removed with it.
+    data_dir: Option<PathBuf>,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(data_dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(data_dir);
+        }
+    }
 }
 
 /// Starts `arena-server --addr 127.0.0.1:0 args…` and waits up to 15 s for it to print the URL it serves.
@@ -33,8 +44,15 @@ pub fn server_command() -> Command {
     command
 }
 
+/// The data folder `command` names through ARENA_DATA_DIR (as [`server_command`] sets it), to remove after.
+pub fn data_dir_of(command: &Command) -> Option<PathBuf> {
+    let (_, dir) = command.as_std().get_envs().find(|(name, _)| *name == "ARENA_DATA_DIR")?;
+    dir.map(PathBuf::from)
+}
+
 /// Starts `command` with its stdout piped and waits up to 15 s for it to print the URL it serves.
 pub async fn spawn_command(mut command: Command) -> ServerProcess {
+    let data_dir = data_dir_of(&command);
     let mut child =
         command.stdout(Stdio::piped()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("start arena-server");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -56,7 +74,7 @@ pub async fn spawn_command(mut command: Command) -> ServerProcess {
             let _ = tx.send(line);
         }
     });
-    ServerProcess { child, addr, log, start_log }
+    ServerProcess { child, addr, log, start_log, data_dir }
 }
 
 /// The resident memory of process `pid` in bytes (`std::process::id()` for the servers
