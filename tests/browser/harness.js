@@ -16,7 +16,8 @@ const SERVER_BIN = path.join(REPO, "target/release/arena-server");
  * (`arena-data` in the repository) would keep the tests' replays, results and accounts,
  * and `scripts/run.sh` would list those replays in a newcomer's lobby. */
 export function startServer(extraArgs = [], { bin = SERVER_BIN, cwd = REPO } = {}) {
-  const throwaway = extraArgs.includes("--data-dir") ? null : mkdtempSync(path.join(tmpdir(), "arena-data-"));
+  const ownDataDir = extraArgs.some((arg) => arg === "--data-dir" || arg.startsWith("--data-dir="));
+  const throwaway = ownDataDir ? null : mkdtempSync(path.join(tmpdir(), "arena-data-"));
   const args = throwaway ? ["--data-dir", throwaway, ...extraArgs] : extraArgs;
   return new Promise((resolve, reject) => {
     const child = spawn(bin, ["--addr", "127.0.0.1:0", ...args], {
@@ -24,7 +25,12 @@ export function startServer(extraArgs = [], { bin = SERVER_BIN, cwd = REPO } = {
       env: { ...process.env, RUST_LOG: "info", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    if (throwaway) child.once("exit", () => rmSync(throwaway, { recursive: true, force: true }));
+    if (throwaway) {
+      // "exit" never comes when the binary could not start; "error" does.
+      const removeThrowaway = () => rmSync(throwaway, { recursive: true, force: true });
+      child.once("exit", removeThrowaway);
+      child.once("error", removeThrowaway);
+    }
     let output = "";
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15000);
     const onData = (chunk) => {

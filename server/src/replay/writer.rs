@@ -339,11 +339,17 @@ impl Writer {
         // No frame at all counts as no time at all.
         let ticks = first_tick.map_or(0, |first| end.tick.since(first).max(0) as u32);
         let too_short = ticks < MIN_KEPT_SECONDS * u32::from(tick_rate_hz.max(1));
-        let empty = meta.players.is_empty() || too_short;
-        if empty || state.dropped.load(Ordering::Acquire) {
+        let nobody = meta.players.is_empty();
+        if nobody || too_short || state.dropped.load(Ordering::Acquire) {
             // Nobody played, or too little to watch (a round cut short, as at shutdown),
             // or dropped by the room: nothing worth keeping.
-            let outcome = if empty { "empty" } else { "dropped" };
+            let outcome = if nobody {
+                "empty"
+            } else if too_short {
+                "too_short"
+            } else {
+                "dropped"
+            };
             drop(file);
             self.discard(&partial, outcome);
             return Ok(());
@@ -390,7 +396,8 @@ impl Writer {
         let _ = std::fs::remove_file(partial);
         self.settled.fetch_add(1, Ordering::AcqRel);
         metrics::counter!("arena_replays_total", "outcome" => outcome).increment(1);
-        if outcome != "empty" {
+        // Rounds nobody played or cut short are normal; the others lost a recording.
+        if !matches!(outcome, "empty" | "too_short") {
             tracing::warn!(path = %partial.display(), outcome, "replay not kept");
         }
     }

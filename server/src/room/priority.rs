@@ -23,6 +23,10 @@ pub fn apply_to_this_thread(nice: i8) {
     }
     if let Err(error) = set_this_threads_nice(nice) {
         REFUSED.call_once(|| {
+            if error.kind() == std::io::ErrorKind::Unsupported {
+                tracing::debug!(nice, %error, "room threads run at the default priority");
+                return;
+            }
             tracing::warn!(
                 nice,
                 %error,
@@ -35,16 +39,15 @@ pub fn apply_to_this_thread(nice: i8) {
 
 #[cfg(target_os = "linux")]
 fn set_this_threads_nice(nice: i8) -> std::io::Result<()> {
-    // On Linux the nice value belongs to each thread: PRIO_PROCESS with this thread's
-    // id changes only it, not the I/O workers.
-    // SAFETY: gettid has no preconditions; setpriority only reads its arguments.
-    let result =
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, libc::c_int::from(nice)) };
+    // On Linux the nice value belongs to each thread, and PRIO_PROCESS with 0 names
+    // the calling thread only: the I/O workers keep theirs.
+    // SAFETY: setpriority only reads its arguments.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, libc::c_int::from(nice)) };
     if result == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 #[cfg(not(target_os = "linux"))]
 fn set_this_threads_nice(_nice: i8) -> std::io::Result<()> {
-    // Elsewhere setpriority's PRIO_PROCESS means the whole process, workers included.
+    // Elsewhere PRIO_PROCESS means the whole process, the I/O workers included.
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "per-thread priority is Linux-only"))
 }

@@ -166,11 +166,11 @@ async fn a_round_closed_after_a_few_frames_leaves_no_replay() {
     close(&short).await;
     let long = create_room(server.addr, r#"{"name":"long"}"#).await.id;
     let _stayer = playing(&server.ws_url(&format!("room={long}&name=stayer"))).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
     close(&long).await;
 
     // One queue, read in order: once the long round's replay is written, the short
-    // round's end (sent a second and a half before) has been settled too.
+    // round's end (sent two seconds before) has been settled too.
     eventually("the long round's replay", WAIT, async || !replay_files(&dir).is_empty()).await;
     let files = replay_files(&dir);
     assert_eq!(files.len(), 1, "only the long round's: {files:?}");

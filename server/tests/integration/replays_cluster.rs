@@ -44,7 +44,7 @@ async fn recorded_round((id, addr): (&str, SocketAddr), body: &str, (token, play
     let room = room_made_on(id, addr, body).await;
     let (_player, _) = welcomed(&format!("ws://{addr}/ws?room={}&token={token}", room.id)).await;
     // Past the second a replay must cover to be kept (`MIN_KEPT_SECONDS`).
-    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
     let admin = format!("Authorization: Bearer {ADMIN_TOKEN}");
     let closed = http_json(addr, "POST", &format!("/api/admin/rooms/{}/close", room.id), "", &[&admin]).await;
     assert!(closed.status < 300, "{}", closed.body);
