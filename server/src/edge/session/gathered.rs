@@ -8,11 +8,9 @@
 //! with their frame heads, into one buffer; the snapshot is written from its own.
 
 use std::io::{self, IoSlice};
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 
 use fastwebsockets::{Frame, Payload};
-use tokio::io::AsyncWrite;
+use tokio::io::AsyncWriteExt;
 
 use super::shared_io::Side;
 
@@ -34,7 +32,7 @@ pub fn push_frame(frames: &mut Vec<u8>, payload: &[u8]) {
 
 /// `frames` (whole frames, as [`push_frame`] makes them), then one binary frame whose
 /// payload is written from where it lies: one vectored write when the socket takes
-/// it all, continued where it stopped otherwise (see [`Gathered::poll_write_some`]).
+/// it all, continued where it stopped otherwise (see [`Gathered::write_some`]).
 pub struct Gathered<'a> {
     frames: &'a [u8],
     head: [u8; HEAD_MAX],
@@ -60,20 +58,19 @@ impl<'a> Gathered<'a> {
 
     /// One vectored write of what is left; the socket may take only part of it.
     /// One step at a time, so the caller's slow-client limit runs from the last
-    /// byte taken (progress), not from the first write of a long gathering. A poll,
-    /// not an async fn: the writer's task holds no future for it between snapshots.
-    pub fn poll_write_some(&mut self, cx: &mut Context<'_>, socket: &mut Side) -> Poll<io::Result<()>> {
+    /// byte taken (progress), not from the first write of a long gathering.
+    pub async fn write_some(&mut self, socket: &mut Side) -> io::Result<()> {
         let mut slices =
             [IoSlice::new(self.frames), IoSlice::new(&self.head[..self.head_len]), IoSlice::new(self.last)];
         let mut rest = &mut slices[..];
         // Also drops empty slices (no control messages: the snapshot's two remain).
         IoSlice::advance_slices(&mut rest, self.written);
-        let written = ready!(Pin::new(socket).poll_write_vectored(cx, rest))?;
+        let written = socket.write_vectored(rest).await?;
         if written == 0 {
-            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            return Err(io::ErrorKind::WriteZero.into());
         }
         self.written += written;
-        Poll::Ready(Ok(()))
+        Ok(())
     }
 }
 

@@ -4,7 +4,6 @@
 //! browsers on a lobby page hold open.
 
 use std::net::SocketAddr;
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,10 +30,10 @@ pub async fn serve(
     let (direct, direct_rx) = direct::queue(slot.doorbell());
     let liveness = Arc::new(Liveness::new());
     let reader_cx = ReaderContext { direct, room: None, limits, liveness: liveness.clone() };
+    let reader = tokio::spawn(reader::read_loop(read, reader_cx));
     let inputs = WriterInputs { direct: direct_rx, slot, source: Source::Lobby(sessions.room_list.subscribe()) };
-    let reading = pin!(reader::read_loop(read, reader_cx));
-    let writing = pin!(writer::write_loop(write, inputs, &limits, liveness));
-    let end = super::both_halves(reading, writing, raw).await;
+    let end = writer::write_loop(write, inputs, limits, liveness).await;
+    let end = super::finish(end, reader, raw).await;
     metrics::closed_with(end.code());
     tracing::debug!(%peer, ?end, "lobby watcher left");
 }

@@ -1,6 +1,5 @@
 //! One WebSocket connection: a reader that decodes and forwards client messages
-//! to the room, and a writer that sends the room's messages and snapshots, both
-//! driven by the connection's one task (see [`both_halves`]).
+//! to the room, and a writer that sends the room's messages and snapshots.
 
 pub mod assembler;
 pub mod direct;
@@ -13,11 +12,8 @@ mod shared_io;
 mod spare_buffers;
 mod writer;
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use fastwebsockets::{Frame, Role, WebSocketRead, WebSocketWrite};
@@ -170,6 +166,8 @@ impl Session {
             return SessionEnd::Closed { code: close_code::ROOM_CLOSED, reason: "room closed".into() };
         }
 
+        // read_frame is not cancellation-safe, so the reader gets a task of its own
+        // instead of a branch in a select.
         let liveness = Arc::new(Liveness::new());
         let reader_cx = ReaderContext {
             direct: direct_tx,
@@ -177,11 +175,11 @@ impl Session {
             limits: self.limits,
             liveness: liveness.clone(),
         };
+        let reader = tokio::spawn(reader::read_loop(read, reader_cx));
         let source = writer::Source::Room { upgraded_at: self.upgraded_at, socket: raw.share() };
         let inputs = WriterInputs { direct: direct_rx, slot: latest_rx, source };
-        let reading = pin!(reader::read_loop(read, reader_cx));
-        let writing = pin!(writer::write_loop(write, inputs, &self.limits, liveness));
-        let end = both_halves(reading, writing, raw).await;
+        let end = writer::write_loop(write, inputs, self.limits, liveness).await;
+        let end = finish(end, reader, raw).await;
         // The seat goes to the room, which may hold it for a reconnection.
         let _ = inbox.send(RoomInput::Leave { player_id, connection, seat: Some(Box::new(self.seat)) }).await;
         end
@@ -215,43 +213,24 @@ pub(crate) async fn accept(
     Some((read, write, raw))
 }
 
-/// Run a connection's reader and writer side by side in this one task (a task of
-/// its own for the reader would cost its header and its wake-ups' bookkeeping), until
-/// the writer ends; then give the reader time to see the peer's close reply, and stop
-/// it. If the reader stopped with a close of its own (a bad frame), drain the socket
-/// so our close frame is not lost to a reset. Returns why the connection ended; the
-/// reader knows best why a client-caused close happened.
-///
-/// `read_frame` is not cancellation-safe, so the reader is never a branch of a select
-/// that a wake-up could drop: both futures stay pinned here until they end, and each
-/// wake-up polls the reader (still running) then the writer. The reader ends first
-/// only with the connection (its queue to the writer then closes, which ends the writer).
-///
-/// Both futures come pinned by the caller: taken by value, each would be held twice
-/// in this future (as its argument and as the pinned local).
-pub(crate) async fn both_halves<R, W>(mut reading: Pin<&mut R>, mut writing: Pin<&mut W>, raw: Side) -> SessionEnd
-where
-    R: Future<Output = SessionEnd>,
-    W: Future<Output = SessionEnd>,
-{
-    let mut read_end = None;
-    let writer_end = std::future::poll_fn(|cx| {
-        if read_end.is_none()
-            && let Poll::Ready(end) = reading.as_mut().poll(cx)
-        {
-            read_end = Some(end);
+/// The writer has ended: give the reader time to see the peer's close reply, then
+/// stop it. If the reader stopped first (a bad frame), drain the socket so our close
+/// frame is not lost to a reset. Returns why the connection ended; the reader knows
+/// best why a client-caused close happened.
+pub(crate) async fn finish(
+    writer_end: SessionEnd,
+    mut reader: tokio::task::JoinHandle<SessionEnd>,
+    raw: Side,
+) -> SessionEnd {
+    let read_end = match tokio::time::timeout(CLOSE_GRACE, &mut reader).await {
+        Ok(Ok(read_end)) => Some(read_end),
+        _ => {
+            reader.abort();
+            None
         }
-        writing.as_mut().poll(cx)
-    })
-    .await;
-    // Boxed, as the drain below: once per connection, and their timers held inline
-    // would take room in every session's task for its whole life.
-    let read_end = match read_end {
-        Some(end) => Some(end),
-        None => Box::pin(tokio::time::timeout(CLOSE_GRACE, reading)).await.ok(),
     };
     if matches!(read_end, Some(SessionEnd::Closed { .. })) {
-        Box::pin(raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES)).await;
+        raw.drain(CLOSE_GRACE, LINGER_MAX_BYTES).await;
     }
     match (writer_end, read_end) {
         (SessionEnd::Closed { .. } | SessionEnd::Normal, Some(read_end @ SessionEnd::Closed { .. })) => read_end,

@@ -2,7 +2,6 @@
 //! order, gathered into one write (see `gathered`).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 use arena_protocol::close_code;
 use bytes::Bytes;
 use fastwebsockets::{Frame, OpCode, Payload, WebSocketWrite};
-use tokio::io::AsyncWrite;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::direct::{Direct, DirectReceiver};
@@ -63,7 +62,7 @@ struct Out {
 pub async fn write_loop(
     write: WebSocketWrite<Side>,
     inputs: WriterInputs,
-    limits: &Limits,
+    limits: Limits,
     liveness: Arc<Liveness>,
 ) -> SessionEnd {
     let WriterInputs { direct, mut slot, source } = inputs;
@@ -195,9 +194,9 @@ async fn write_progressing(
 ) -> Result<(), SessionEnd> {
     let mut gathered = Gathered::new(frames, last);
     while !gathered.is_written() {
-        within(slow, std::future::poll_fn(|cx| gathered.poll_write_some(cx, socket))).await?;
+        within(slow, gathered.write_some(socket)).await?;
     }
-    within(slow, std::future::poll_fn(|cx| Pin::new(&mut *socket).poll_flush(cx))).await
+    within(slow, socket.flush()).await
 }
 
 /// Every frame the reader queued; the reader gone ends the session.
@@ -224,16 +223,16 @@ async fn send_direct(out: &mut Out, direct: &DirectReceiver) -> Result<(), Sessi
 
 /// Our pings, and the checks that close a peer that stopped answering them or
 /// stopped sending anything.
-struct Heartbeat<'a> {
+struct Heartbeat {
     interval: tokio::time::Interval,
-    limits: &'a Limits,
+    limits: Limits,
     liveness: Arc<Liveness>,
     /// When our unanswered ping went out (ms on the liveness clock).
     ping_sent_ms: Option<u64>,
 }
 
-impl<'a> Heartbeat<'a> {
-    fn new(limits: &'a Limits, liveness: Arc<Liveness>) -> Heartbeat<'a> {
+impl Heartbeat {
+    fn new(limits: Limits, liveness: Arc<Liveness>) -> Heartbeat {
         // Checks run a few times per shortest deadline, at most every 5 s.
         let every = (limits.ping_interval.min(limits.pong_timeout) / 2)
             .clamp(Duration::from_millis(20), Duration::from_secs(5));
@@ -294,16 +293,11 @@ async fn close(write: &mut WebSocketWrite<Side>, code: u16, reason: &str) -> Ses
 /// The timer is only set when the socket cannot take the frame at once: nearly every
 /// write completes on its first poll, and arming a timeout per message costs a clone
 /// of the runtime's handle, shared by every task.
-///
-/// Boxed: fastwebsockets' write future is about 0.9 KiB, and held inline under the
-/// heartbeat, the reader's queue and the closes it would take that room in every
-/// session's task for its whole life. Only the rare frames (pings, pongs, closes,
-/// room lists) come here; snapshots and control messages go out gathered.
 pub async fn send(write: &mut WebSocketWrite<Side>, frame: Frame<'_>, limit: Duration) -> Result<(), SessionEnd> {
-    Box::pin(within(limit, async {
+    within(limit, async {
         write.write_frame(frame).await?;
         write.flush().await
-    }))
+    })
     .await
 }
 
