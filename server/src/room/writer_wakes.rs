@@ -89,6 +89,10 @@ impl Drop for WriterWakes {
     fn drop(&mut self) {
         self.collected.drain(..).for_each(Waker::wake);
         if let Some(handover) = &self.task {
+            // A batch the task never took (it is gone with a stopping runtime) is woken here.
+            let pending =
+                std::mem::take(&mut *handover.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            pending.into_iter().for_each(Waker::wake);
             handover.room_gone.store(true, Ordering::Release);
             handover.task.wake();
         }
