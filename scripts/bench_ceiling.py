@@ -169,9 +169,11 @@ def main():
             for label, server_bin in (servers if repeat % 2 == 0 else servers[::-1]):
                 busy_a = wait_for_idle(patience_s=args.patience)
                 a = run_arena(load, args.duration, arena_args, server_bin, args.room_size)
+                cpu_ratio = f"{a['cpu_us'] / c['cpu_us']:.2f}×" if c['cpu_us'] > 0 else "–"
+                kib_ratio = f"{a['kib'] / c['kib']:.1f}×" if c['kib'] > 0 else "–"
                 row = (f"| {load}{', ' + label if label else ''} | {c['on_time']:.1f} % / {a['on_time']:.1f} % | "
-                       f"{c['cpu_us']:.1f} / {a['cpu_us']:.1f} µs ({a['cpu_us'] / max(c['cpu_us'], 1e-9):.2f}×) | "
-                       f"{c['kib']:.0f} / {a['kib']:.0f} KiB ({a['kib'] / max(c['kib'], 1e-9):.1f}×) | "
+                       f"{c['cpu_us']:.1f} / {a['cpu_us']:.1f} µs ({cpu_ratio}) | "
+                       f"{c['kib']:.0f} / {a['kib']:.0f} KiB ({kib_ratio}) | "
                        f"{c['server_cpu_pct']:.0f} % / {a['server_cpu_pct']:.0f} % | "
                        f"{c['load_cpu_pct']:.0f} % / {a['load_cpu_pct']:.0f} % | "
                        f"{100 * busy_c:.0f} % / {100 * busy_a:.0f} % | {a['errors']} |")
