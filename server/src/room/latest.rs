@@ -117,11 +117,7 @@ impl std::fmt::Debug for LatestSender {
 impl LatestSender {
     /// Put `latest` in the slot (whatever was there and not taken is skipped) and wake the writer.
     pub fn send_replace(&self, latest: Latest) -> Latest {
-        let old = {
-            let mut value = self.shared.lock();
-            value.version += 1;
-            std::mem::replace(&mut value.latest, latest)
-        };
+        let old = self.replace(latest);
         self.shared.writer.wake();
         // The old value (and its share of a body) is dropped outside the lock.
         old
@@ -132,13 +128,16 @@ impl LatestSender {
     /// ([`super::writer_wakes::WriterWakes`]). Taken, not woken: the writer registers before
     /// it looks, so it either sees this value or is woken when the batch is.
     pub fn send_replace_deferred(&self, latest: Latest, wakes: &mut Vec<Waker>) -> Latest {
-        let old = {
-            let mut value = self.shared.lock();
-            value.version += 1;
-            std::mem::replace(&mut value.latest, latest)
-        };
+        let old = self.replace(latest);
         wakes.extend(self.shared.writer.take());
         old
+    }
+
+    /// Put `latest` in the slot as a new version; what it held comes back.
+    fn replace(&self, latest: Latest) -> Latest {
+        let mut value = self.shared.lock();
+        value.version += 1;
+        std::mem::replace(&mut value.latest, latest)
     }
 
     /// Call the writer to `bell` (after queueing what it is called to).

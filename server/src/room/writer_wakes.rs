@@ -13,7 +13,7 @@
 //! task; if the task has not taken the last one yet, the room wakes this one itself.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
 use futures_util::task::AtomicWaker;
@@ -33,6 +33,13 @@ struct Handover {
     /// The waking task, waiting for a batch.
     task: AtomicWaker,
     room_gone: AtomicBool,
+}
+
+impl Handover {
+    fn pending(&self) -> MutexGuard<'_, Vec<Waker>> {
+        // The lock guards a plain list: a panic elsewhere cannot leave it half-written.
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl WriterWakes {
@@ -62,7 +69,7 @@ impl WriterWakes {
         }
         if let Some(handover) = &self.task {
             let handed = {
-                let mut pending = handover.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut pending = handover.pending();
                 let free = pending.is_empty();
                 if free {
                     // The task's emptied vector comes back: no allocation in steady state.
@@ -90,8 +97,7 @@ impl Drop for WriterWakes {
         self.collected.drain(..).for_each(Waker::wake);
         if let Some(handover) = &self.task {
             // A batch the task never took (it is gone with a stopping runtime) is woken here.
-            let pending =
-                std::mem::take(&mut *handover.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+            let pending = std::mem::take(&mut *handover.pending());
             pending.into_iter().for_each(Waker::wake);
             handover.room_gone.store(true, Ordering::Release);
             handover.task.wake();
@@ -106,7 +112,7 @@ async fn wake_batches(handover: Arc<Handover>) {
         let more = std::future::poll_fn(|cx| {
             // Register first, then look: a batch handed over between the two still wakes us.
             handover.task.register(cx.waker());
-            let mut pending = handover.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut pending = handover.pending();
             if !pending.is_empty() {
                 std::mem::swap(&mut *pending, &mut waking);
                 Poll::Ready(true)
