@@ -9,10 +9,10 @@ use fastwebsockets::{Frame, Payload};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use crate::util::WAIT;
 use crate::util::http::{create_room, http_get};
 use crate::util::process::{resident_bytes, spawn_server};
 use crate::util::ws::playing;
+use crate::util::{WAIT, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_players_logs_rounds_and_exits_zero() {
@@ -135,19 +135,11 @@ async fn room_threads_run_ahead_of_the_io_workers_where_the_system_allows() {
     // The server starts at whatever nice value this test runs at.
     let baseline = threads_and_nice(pid).into_iter().find(|(name, _)| name == "arena-server").expect("main thread").1;
     let expected = if allowed { -7 } else { baseline };
-    let mut seen = Vec::new();
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::time::Instant::now() < deadline {
-        seen = threads_and_nice(pid);
-        if seen.iter().any(|(name, nice)| *name == room_thread && *nice == expected) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        seen.iter().any(|(name, nice)| *name == room_thread && *nice == expected),
-        "{room_thread} at {expected}: {seen:?}"
-    );
+    eventually(&format!("{room_thread} at nice {expected}"), WAIT, async || {
+        threads_and_nice(pid).iter().any(|(name, nice)| *name == room_thread && *nice == expected)
+    })
+    .await;
+    let seen = threads_and_nice(pid);
     let workers: Vec<_> = seen.iter().filter(|(name, _)| name.starts_with("tokio-rt-worker")).collect();
     assert!(
         !workers.is_empty() && workers.iter().all(|(_, nice)| *nice == baseline),
