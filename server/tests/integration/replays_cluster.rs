@@ -388,7 +388,10 @@ async fn a_passed_on_download_is_counted_once_whole_or_cut() {
     let redis = start_redis(free_loopback_addr().port()).await;
     let pg = tokio::task::spawn_blocking(Postgres::start).await.unwrap();
     let dir = std::env::temp_dir().join(format!("arena-slow-replays-{}-{}", std::process::id(), rand::random::<u32>()));
-    let (id, bytes) = ("00000000000000000b01", 4 * 1024 * 1024);
+    // Larger than what loopback's socket buffers can hold (tcp_wmem's default ceiling is
+    // 4 MiB): a file that fits in them is all written at once and never read slowly enough
+    // by the server to be cut (a loaded CI run saw that with 4 MiB).
+    let (id, bytes) = ("00000000000000000b01", 16 * 1024 * 1024);
     sparse_replay(&dir, id, bytes, bytes);
     let slow = ["--replay-download-min-kib-per-window", "256", "--replay-download-window-s", "1"];
     let a = node(&redis, &pg, "node-a", &slow).await;
